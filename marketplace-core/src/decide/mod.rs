@@ -1,0 +1,225 @@
+//! The pure state machine: `decide(view, actor, command, context) -> Changes`.
+//!
+//! No I/O, no clock, no randomness: the records a command touches come in a [`View`], time
+//! and the id seed in a [`Context`]. The result lists every record to write, the ledger lines
+//! and the events. When the view lacks a record, `decide` answers [`Fault::Needs`] with the
+//! [`Key`] to load; the engine loads it (in the same transaction) and calls again — so the
+//! state machine never reads storage and never has to guess what a command will touch.
+//!
+//! Every rule of the task lifecycle, the ledger and reputation lives in this module:
+//! [`lifecycle`](self) for tasks, `identity` for accounts, rules, contracts and the board,
+//! `timers` for deadlines.
+
+mod identity;
+mod lifecycle;
+mod timers;
+pub(crate) mod validate;
+mod work;
+
+use std::collections::HashMap;
+
+use crate::command::{Command, Outcome};
+use crate::error::Error;
+use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
+use crate::model::{
+    Account, AutoClaimRule, Blob, BoardPost, Contract, Event, LedgerEntry, Message, Profile,
+    Reputation, Task,
+};
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+pub(crate) use work::Work;
+
+/// A record the state machine asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Key {
+    /// A task with everything hanging off it.
+    Task(TaskId),
+    /// An identity's account and reputation.
+    Identity(IdentityId),
+    /// An identity's profile.
+    Profile(IdentityId),
+    /// One auto-claim rule.
+    Rule(RuleId),
+    /// Every rule an identity owns.
+    RulesOwnedBy(IdentityId),
+    /// Every rule naming any of these tags (sorted).
+    RulesMatching(Vec<String>),
+    /// A contract.
+    Contract(ContractId),
+    /// A board post.
+    Post(PostId),
+    /// An artifact record.
+    Blob(String),
+}
+
+/// An identity's account and reputation, loaded together.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Party {
+    /// Money.
+    pub account: Account,
+    /// Track record.
+    pub reputation: Reputation,
+}
+
+/// The records loaded for one command. `None` means "loaded: does not exist".
+#[derive(Debug, Clone, Default)]
+#[allow(missing_docs)]
+pub struct View {
+    pub tasks: HashMap<TaskId, Option<Task>>,
+    pub parties: HashMap<IdentityId, Option<Party>>,
+    pub profiles: HashMap<IdentityId, Option<Profile>>,
+    pub rules: HashMap<RuleId, Option<AutoClaimRule>>,
+    pub rules_owned: HashMap<IdentityId, Vec<AutoClaimRule>>,
+    pub rules_matching: HashMap<Vec<String>, Vec<AutoClaimRule>>,
+    pub contracts: HashMap<ContractId, Option<Contract>>,
+    pub posts: HashMap<PostId, Option<BoardPost>>,
+    pub blobs: HashMap<String, Option<Blob>>,
+}
+
+impl View {
+    /// Whether `key` has been loaded.
+    pub fn has(&self, key: &Key) -> bool {
+        match key {
+            Key::Task(id) => self.tasks.contains_key(id),
+            Key::Identity(id) => self.parties.contains_key(id),
+            Key::Profile(id) => self.profiles.contains_key(id),
+            Key::Rule(id) => self.rules.contains_key(id),
+            Key::RulesOwnedBy(id) => self.rules_owned.contains_key(id),
+            Key::RulesMatching(tags) => self.rules_matching.contains_key(tags),
+            Key::Contract(id) => self.contracts.contains_key(id),
+            Key::Post(id) => self.posts.contains_key(id),
+            Key::Blob(hash) => self.blobs.contains_key(hash),
+        }
+    }
+}
+
+/// Everything `decide` needs besides records.
+#[derive(Debug, Clone, Copy)]
+pub struct Context<'a> {
+    /// The command's time.
+    pub now: Timestamp,
+    /// The marketplace's numbers.
+    pub policy: &'a Policy,
+    /// Seed for the ids the command creates.
+    pub seed: u64,
+}
+
+/// Why `decide` stopped without a result.
+#[derive(Debug)]
+pub enum Fault {
+    /// The view lacks this record: load it and call again.
+    Needs(Key),
+    /// The command is refused; nothing changes.
+    Rejected(Error),
+}
+
+impl From<Error> for Fault {
+    fn from(e: Error) -> Self {
+        Self::Rejected(e)
+    }
+}
+
+/// What a command changes: records to upsert, lines to append, events to publish.
+#[derive(Debug, Clone, PartialEq)]
+#[allow(missing_docs)]
+pub struct Changes {
+    pub tasks: Vec<Task>,
+    pub accounts: Vec<Account>,
+    pub reputations: Vec<Reputation>,
+    pub profiles: Vec<Profile>,
+    pub rules: Vec<AutoClaimRule>,
+    pub rules_deleted: Vec<RuleId>,
+    pub contracts: Vec<Contract>,
+    pub messages: Vec<Message>,
+    pub posts: Vec<BoardPost>,
+    pub blobs: Vec<Blob>,
+    pub ledger: Vec<LedgerEntry>,
+    pub events: Vec<Event>,
+}
+
+/// A decided command: what to write, and what the caller gets back.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// What to write.
+    pub changes: Changes,
+    /// What the caller gets back.
+    pub outcome: Outcome,
+}
+
+/// Decides `command` issued by `actor` (`None`: the system, for [`Command::Touch`] only).
+pub fn decide(
+    view: &View,
+    actor: Option<&IdentityId>,
+    command: &Command,
+    ctx: &Context<'_>,
+) -> Result<Decision, Fault> {
+    let mut w = Work::new(view, ctx);
+    let outcome = match (command, actor) {
+        (Command::Touch { task }, _) => Outcome::Task(w.advance(*task)?),
+        (_, None) => return Err(Error::UnknownIdentity.into()),
+        (command, Some(actor)) => {
+            let outcome = w.run(actor, command)?;
+            w.mark_active(actor)?;
+            outcome
+        }
+    };
+    Ok(Decision { changes: w.finish(), outcome })
+}
+
+impl Work<'_> {
+    fn run(&mut self, actor: &IdentityId, command: &Command) -> Result<Outcome, Fault> {
+        Ok(match command {
+            Command::Register(profile) => self.register(actor, profile)?,
+            Command::UpdateProfile(update) => Outcome::Profile(self.update_profile(actor, update)?),
+            Command::PostTask(spec) => {
+                validate::task_spec(spec, 0)?;
+                self.require_party(actor)?;
+                Outcome::Task(self.post_task(actor, spec.clone(), None)?)
+            }
+            Command::Claim { task, note } => Outcome::Task(self.claim(actor, *task, note)?),
+            Command::Extend { task, secs } => Outcome::Task(self.extend(actor, *task, *secs)?),
+            Command::JoinQueue { task } => Outcome::Task(self.join_queue(actor, *task)?),
+            Command::LeaveQueue { task } => Outcome::Task(self.leave_queue(actor, *task)?),
+            Command::Deliver { task, delivery } => {
+                Outcome::Task(self.deliver(actor, *task, delivery)?)
+            }
+            Command::Accept { task, rating } => Outcome::Task(self.accept(actor, *task, *rating)?),
+            Command::Reject { task, text, category } => {
+                Outcome::Task(self.reject(actor, *task, text, *category)?)
+            }
+            Command::Cancel { task } => Outcome::Task(self.cancel(actor, *task)?),
+            Command::Bid { task, text, offered_price, turnaround_secs } => {
+                Outcome::Bid(self.bid(actor, *task, text, *offered_price, *turnaround_secs)?)
+            }
+            Command::Award { task, bid } => Outcome::Task(self.award(actor, *task, *bid)?),
+            Command::Message { task, text, pre_claim } => {
+                Outcome::Message(self.message(actor, *task, text, *pre_claim)?)
+            }
+            Command::CreateRule(spec) => Outcome::Rule(self.create_rule(actor, spec)?),
+            Command::DeleteRule { rule } => {
+                self.delete_rule(actor, *rule)?;
+                Outcome::RuleDeleted { rule: *rule }
+            }
+            Command::ProposeContract(spec) => {
+                Outcome::Contract(self.propose_contract(actor, spec)?)
+            }
+            Command::AcceptContract { contract } => {
+                Outcome::Contract(self.accept_contract(actor, *contract)?)
+            }
+            Command::CancelContract { contract } => {
+                Outcome::Contract(self.cancel_contract(actor, *contract)?)
+            }
+            Command::CreatePost(spec) => Outcome::Post(self.create_post(actor, spec)?),
+            Command::RecordBlob { hash, size, content_type } => {
+                Outcome::Blob(self.record_blob(actor, hash, *size, content_type)?)
+            }
+            Command::Touch { .. } => unreachable_touch()?,
+        })
+    }
+}
+
+fn unreachable_touch() -> Result<Outcome, Fault> {
+    // `decide` handles Touch before dispatching; reaching here is a caller bug, refused.
+    Err(Error::invalid("command", "touch is a system command").into())
+}

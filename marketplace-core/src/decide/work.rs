@@ -1,0 +1,315 @@
+//! The working set of one `decide` call: copy-on-write over the [`View`].
+
+use std::collections::BTreeMap;
+
+use rust_decimal::Decimal;
+
+use super::{Changes, Context, Fault, Key, View};
+use crate::error::Error;
+use crate::ids::{ContractId, IdAllocator, IdentityId, PostId, RuleId, TaskId};
+use crate::model::{
+    Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, EventKind, LedgerEntry,
+    Message, Profile, Reputation, Task, TxType,
+};
+use crate::policy::Policy;
+use crate::time::Timestamp;
+
+/// Records read from the view are cloned on first write; reads see the latest copy.
+pub(crate) struct Work<'a> {
+    view: &'a View,
+    pub(crate) now: Timestamp,
+    pub(crate) policy: &'a Policy,
+    ids: IdAllocator,
+    tasks: BTreeMap<TaskId, Task>,
+    accounts: BTreeMap<IdentityId, Account>,
+    reps: BTreeMap<IdentityId, Reputation>,
+    profiles: BTreeMap<IdentityId, Profile>,
+    rules: BTreeMap<RuleId, AutoClaimRule>,
+    rules_deleted: Vec<RuleId>,
+    contracts: BTreeMap<ContractId, Contract>,
+    messages: Vec<Message>,
+    posts: Vec<BoardPost>,
+    blobs: Vec<Blob>,
+    ledger: Vec<LedgerEntry>,
+    events: Vec<Event>,
+}
+
+/// Looks `id` up in `view_map`; absent from the map means "not loaded yet".
+fn lookup<'v, K, V>(
+    map: &'v std::collections::HashMap<K, Option<V>>,
+    id: &K,
+    key: impl FnOnce() -> Key,
+) -> Result<Option<&'v V>, Fault>
+where
+    K: std::hash::Hash + Eq,
+{
+    match map.get(id) {
+        Some(found) => Ok(found.as_ref()),
+        None => Err(Fault::Needs(key())),
+    }
+}
+
+impl<'a> Work<'a> {
+    pub(crate) fn new(view: &'a View, ctx: &Context<'a>) -> Self {
+        Self {
+            view,
+            now: ctx.now,
+            policy: ctx.policy,
+            ids: IdAllocator::new(ctx.now, ctx.seed),
+            tasks: BTreeMap::new(),
+            accounts: BTreeMap::new(),
+            reps: BTreeMap::new(),
+            profiles: BTreeMap::new(),
+            rules: BTreeMap::new(),
+            rules_deleted: Vec::new(),
+            contracts: BTreeMap::new(),
+            messages: Vec::new(),
+            posts: Vec::new(),
+            blobs: Vec::new(),
+            ledger: Vec::new(),
+            events: Vec::new(),
+        }
+    }
+
+    pub(crate) fn finish(self) -> Changes {
+        Changes {
+            tasks: self.tasks.into_values().collect(),
+            accounts: self.accounts.into_values().collect(),
+            reputations: self.reps.into_values().collect(),
+            profiles: self.profiles.into_values().collect(),
+            rules: self.rules.into_values().collect(),
+            rules_deleted: self.rules_deleted,
+            contracts: self.contracts.into_values().collect(),
+            messages: self.messages,
+            posts: self.posts,
+            blobs: self.blobs,
+            ledger: self.ledger,
+            events: self.events,
+        }
+    }
+
+    pub(crate) fn new_uuid(&mut self) -> uuid::Uuid {
+        self.ids.next_uuid()
+    }
+
+    // ---- tasks ----
+
+    /// The task, or `TaskNotFound`.
+    pub(crate) fn task(&self, id: TaskId) -> Result<Task, Fault> {
+        self.task_opt(id)?.ok_or(Fault::Rejected(Error::TaskNotFound))
+    }
+
+    pub(crate) fn task_opt(&self, id: TaskId) -> Result<Option<Task>, Fault> {
+        if let Some(t) = self.tasks.get(&id) {
+            return Ok(Some(t.clone()));
+        }
+        Ok(lookup(&self.view.tasks, &id, || Key::Task(id))?.cloned())
+    }
+
+    pub(crate) fn put_task(&mut self, mut task: Task) {
+        task.updated_at = self.now;
+        self.tasks.insert(task.id, task);
+    }
+
+    // ---- identities ----
+
+    fn party_account(&self, id: &IdentityId) -> Result<Option<&Account>, Fault> {
+        if let Some(a) = self.accounts.get(id) {
+            return Ok(Some(a));
+        }
+        let party = lookup(&self.view.parties, id, || Key::Identity(id.clone()))?;
+        Ok(party.map(|p| &p.account))
+    }
+
+    /// Whether `id` is registered.
+    pub(crate) fn is_party(&self, id: &IdentityId) -> Result<bool, Fault> {
+        Ok(self.party_account(id)?.is_some())
+    }
+
+    /// Refuses unregistered actors.
+    pub(crate) fn require_party(&self, id: &IdentityId) -> Result<(), Fault> {
+        if self.is_party(id)? { Ok(()) } else { Err(Error::UnknownIdentity.into()) }
+    }
+
+    pub(crate) fn account(&self, id: &IdentityId) -> Result<Account, Fault> {
+        self.party_account(id)?.cloned().ok_or(Fault::Rejected(Error::UnknownIdentity))
+    }
+
+    pub(crate) fn put_account(&mut self, account: Account) {
+        self.accounts.insert(account.identity.clone(), account);
+    }
+
+    pub(crate) fn rep(&self, id: &IdentityId) -> Result<Reputation, Fault> {
+        if let Some(r) = self.reps.get(id) {
+            return Ok(r.clone());
+        }
+        let party = lookup(&self.view.parties, id, || Key::Identity(id.clone()))?;
+        party.map(|p| p.reputation.clone()).ok_or(Fault::Rejected(Error::UnknownIdentity))
+    }
+
+    pub(crate) fn put_rep(&mut self, rep: Reputation) {
+        self.reps.insert(rep.identity.clone(), rep);
+    }
+
+    /// Changes `id`'s reputation counters in place.
+    pub(crate) fn update_rep(
+        &mut self,
+        id: &IdentityId,
+        change: impl FnOnce(&mut Reputation),
+    ) -> Result<Reputation, Fault> {
+        let mut rep = self.rep(id)?;
+        change(&mut rep);
+        self.put_rep(rep.clone());
+        Ok(rep)
+    }
+
+    /// Records that `id` acted now (reputation decay counts from here).
+    pub(crate) fn mark_active(&mut self, id: &IdentityId) -> Result<(), Fault> {
+        let now = self.now;
+        self.update_rep(id, |r| r.last_active_at = now).map(drop)
+    }
+
+    /// Sets `id`'s credit limit from its reputation now.
+    pub(crate) fn recalc_credit(&mut self, id: &IdentityId) -> Result<(), Fault> {
+        let rep = self.rep(id)?;
+        let mut account = self.account(id)?;
+        account.credit_limit = self.policy.credit_limit(&rep, self.now);
+        self.put_account(account);
+        Ok(())
+    }
+
+    pub(crate) fn profile_opt(&self, id: &IdentityId) -> Result<Option<Profile>, Fault> {
+        if let Some(p) = self.profiles.get(id) {
+            return Ok(Some(p.clone()));
+        }
+        Ok(lookup(&self.view.profiles, id, || Key::Profile(id.clone()))?.cloned())
+    }
+
+    pub(crate) fn put_profile(&mut self, profile: Profile) {
+        self.profiles.insert(profile.identity.clone(), profile);
+    }
+
+    // ---- other records ----
+
+    pub(crate) fn rule_opt(&self, id: RuleId) -> Result<Option<AutoClaimRule>, Fault> {
+        if let Some(r) = self.rules.get(&id) {
+            return Ok(Some(r.clone()));
+        }
+        Ok(lookup(&self.view.rules, &id, || Key::Rule(id))?.cloned())
+    }
+
+    pub(crate) fn rules_owned_by(&self, id: &IdentityId) -> Result<usize, Fault> {
+        let stored = self
+            .view
+            .rules_owned
+            .get(id)
+            .ok_or_else(|| Fault::Needs(Key::RulesOwnedBy(id.clone())))?;
+        let fresh = self.rules.values().filter(|r| &r.owner == id).count();
+        let gone = stored.iter().filter(|r| self.rules_deleted.contains(&r.id)).count();
+        Ok(stored.len() + fresh - gone)
+    }
+
+    pub(crate) fn rules_matching(&self, tags: &[String]) -> Result<Vec<AutoClaimRule>, Fault> {
+        let stored = self
+            .view
+            .rules_matching
+            .get(tags)
+            .ok_or_else(|| Fault::Needs(Key::RulesMatching(tags.to_vec())))?;
+        Ok(stored.iter().filter(|r| !self.rules_deleted.contains(&r.id)).cloned().collect())
+    }
+
+    pub(crate) fn put_rule(&mut self, rule: AutoClaimRule) {
+        self.rules.insert(rule.id, rule);
+    }
+
+    pub(crate) fn delete_rule_record(&mut self, id: RuleId) {
+        self.rules.remove(&id);
+        self.rules_deleted.push(id);
+    }
+
+    pub(crate) fn contract_opt(&self, id: ContractId) -> Result<Option<Contract>, Fault> {
+        if let Some(c) = self.contracts.get(&id) {
+            return Ok(Some(c.clone()));
+        }
+        Ok(lookup(&self.view.contracts, &id, || Key::Contract(id))?.cloned())
+    }
+
+    pub(crate) fn put_contract(&mut self, mut contract: Contract) {
+        contract.updated_at = self.now;
+        self.contracts.insert(contract.id, contract);
+    }
+
+    pub(crate) fn post_opt(&self, id: PostId) -> Result<Option<BoardPost>, Fault> {
+        if let Some(p) = self.posts.iter().find(|p| p.id == id) {
+            return Ok(Some(p.clone()));
+        }
+        Ok(lookup(&self.view.posts, &id, || Key::Post(id))?.cloned())
+    }
+
+    pub(crate) fn add_post(&mut self, post: BoardPost) {
+        self.posts.push(post);
+    }
+
+    pub(crate) fn add_message(&mut self, message: Message) {
+        self.messages.push(message);
+    }
+
+    pub(crate) fn blob_opt(&self, hash: &str) -> Result<Option<Blob>, Fault> {
+        if let Some(b) = self.blobs.iter().find(|b| b.hash == hash) {
+            return Ok(Some(b.clone()));
+        }
+        let key = hash.to_owned();
+        Ok(lookup(&self.view.blobs, &key, || Key::Blob(hash.to_owned()))?.cloned())
+    }
+
+    pub(crate) fn add_blob(&mut self, blob: Blob) {
+        self.blobs.push(blob);
+    }
+
+    // ---- ledger and events ----
+
+    /// Appends a ledger line (zero lines are skipped: they carry no information).
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn ledger(
+        &mut self,
+        account: AccountRef,
+        tx_type: TxType,
+        amount: Decimal,
+        escrow: Decimal,
+        fee: Decimal,
+        task_id: Option<TaskId>,
+        memo: &str,
+    ) {
+        if amount.is_zero() && escrow.is_zero() && fee.is_zero() {
+            return;
+        }
+        self.ledger.push(LedgerEntry {
+            seq: 0,
+            account,
+            tx_type,
+            amount,
+            escrow,
+            fee,
+            task_id,
+            memo: memo.to_owned(),
+            created_at: self.now,
+        });
+    }
+
+    pub(crate) fn event(
+        &mut self,
+        kind: EventKind,
+        task_id: Option<TaskId>,
+        subject: Option<&IdentityId>,
+        data: serde_json::Value,
+    ) {
+        self.events.push(Event {
+            seq: 0,
+            kind,
+            task_id,
+            subject: subject.cloned(),
+            data,
+            at: self.now,
+        });
+    }
+}

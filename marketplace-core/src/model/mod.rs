@@ -1,0 +1,20 @@
+//! The records of a marketplace. Plain data: every rule lives in [`crate::decide`].
+
+mod account;
+mod board;
+mod broker;
+mod event;
+mod profile;
+mod reputation;
+mod task;
+
+pub use account::{Account, AccountRef, LedgerEntry, TxType};
+pub use board::{Blob, BoardPost, Contract, ContractSpec, ContractStatus, Message, PostKind, PostSpec, ServiceMeta};
+pub use broker::{AutoClaimRule, RuleSpec};
+pub use event::{Event, EventKind};
+pub use profile::{Profile, ProfileUpdate};
+pub use reputation::Reputation;
+pub use task::{
+    Bid, Claim, Delivery, DeliveryInput, DeliveryMeta, DeliveryMode, Escalation, Payout,
+    QueueEntry, RejectCategory, Rejection, Task, TaskSpec, TaskStatus,
+};

@@ -1,0 +1,474 @@
+//! The in-memory store: a complete [`Store`], for embedding, tests and the reference model.
+//!
+//! All state sits behind one async mutex. A transaction holds the mutex from `begin` to
+//! commit or drop, so commands are serialized — the simplest correct locking, and fast
+//! because no command waits on I/O while holding it. Writes are buffered in the transaction
+//! and applied on commit, so a transaction dropped half-way changes nothing.
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use async_lock::{Mutex, MutexGuardArc};
+use async_trait::async_trait;
+use rust_decimal::Decimal;
+
+use super::*;
+use crate::decide::{Changes, Party};
+use crate::model::{TaskStatus, TxType};
+
+#[derive(Debug, Default)]
+struct State {
+    tasks: BTreeMap<TaskId, Task>,
+    /// `(deadline, task)`: the sweep reads the front without scanning tasks that are not due.
+    due: BTreeSet<(Timestamp, TaskId)>,
+    accounts: BTreeMap<IdentityId, Account>,
+    reputations: HashMap<IdentityId, Reputation>,
+    profiles: BTreeMap<IdentityId, Profile>,
+    rules: BTreeMap<RuleId, AutoClaimRule>,
+    contracts: BTreeMap<ContractId, Contract>,
+    messages: HashMap<TaskId, Vec<Message>>,
+    posts: BTreeMap<PostId, BoardPost>,
+    blobs: HashMap<String, Blob>,
+    ledger: Vec<LedgerEntry>,
+    /// Positions in `ledger` per account, oldest first.
+    ledger_by_account: HashMap<AccountRef, Vec<usize>>,
+    events: Vec<Event>,
+    idempotency: HashMap<(IdentityId, String), IdempotencyRecord>,
+}
+
+impl State {
+    fn apply(&mut self, changes: Changes) {
+        let Changes {
+            tasks,
+            accounts,
+            reputations,
+            profiles,
+            rules,
+            rules_deleted,
+            contracts,
+            messages,
+            posts,
+            blobs,
+            ledger,
+            events,
+        } = changes;
+        for task in tasks {
+            if let Some(due) = self.tasks.get(&task.id).and_then(Task::due_at) {
+                self.due.remove(&(due, task.id));
+            }
+            if let Some(due) = task.due_at() {
+                self.due.insert((due, task.id));
+            }
+            self.tasks.insert(task.id, task);
+        }
+        for a in accounts {
+            self.accounts.insert(a.identity.clone(), a);
+        }
+        for r in reputations {
+            self.reputations.insert(r.identity.clone(), r);
+        }
+        for p in profiles {
+            self.profiles.insert(p.identity.clone(), p);
+        }
+        for r in rules {
+            self.rules.insert(r.id, r);
+        }
+        for id in rules_deleted {
+            self.rules.remove(&id);
+        }
+        for c in contracts {
+            self.contracts.insert(c.id, c);
+        }
+        for m in messages {
+            self.messages.entry(m.task_id).or_default().push(m);
+        }
+        for p in posts {
+            self.posts.insert(p.id, p);
+        }
+        for b in blobs {
+            self.blobs.entry(b.hash.clone()).or_insert(b);
+        }
+        for mut line in ledger {
+            line.seq = self.ledger.len() as u64 + 1;
+            self.ledger_by_account.entry(line.account.clone()).or_default().push(self.ledger.len());
+            self.ledger.push(line);
+        }
+        for mut event in events {
+            event.seq = self.events.len() as u64 + 1;
+            self.events.push(event);
+        }
+    }
+
+    fn party(&self, id: &IdentityId) -> Option<Party> {
+        let account = self.accounts.get(id)?.clone();
+        let reputation = self.reputations.get(id)?.clone();
+        Some(Party { account, reputation })
+    }
+}
+
+/// The in-memory store. Cheap to clone: clones share the same state.
+///
+/// ```
+/// use marketplace_core::{Marketplace, MemoryStore, Policy};
+/// let market = Marketplace::new(MemoryStore::new(), Policy::agora());
+/// # let _ = market;
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct MemoryStore {
+    state: Arc<Mutex<State>>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+}
+
+/// A transaction on the in-memory store: holds the store's mutex until dropped.
+struct MemoryTx {
+    guard: MutexGuardArc<State>,
+    pending: Vec<Changes>,
+    idempotency: Vec<IdempotencyRecord>,
+    purge: Option<(Timestamp, usize)>,
+}
+
+#[async_trait]
+impl Transaction for MemoryTx {
+    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
+        Ok(self.guard.tasks.get(&id).cloned())
+    }
+
+    async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
+        Ok(self.guard.party(id))
+    }
+
+    async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
+        Ok(self.guard.profiles.get(id).cloned())
+    }
+
+    async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
+        Ok(self.guard.rules.get(&id).cloned())
+    }
+
+    async fn rules_owned_by(
+        &mut self,
+        owner: &IdentityId,
+    ) -> Result<Vec<AutoClaimRule>, StoreError> {
+        Ok(self.guard.rules.values().filter(|r| &r.owner == owner).cloned().collect())
+    }
+
+    async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
+        Ok(self.guard.rules.values().filter(|r| r.matches_any(tags)).cloned().collect())
+    }
+
+    async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
+        Ok(self.guard.contracts.get(&id).cloned())
+    }
+
+    async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
+        Ok(self.guard.posts.get(&id).cloned())
+    }
+
+    async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
+        Ok(self.guard.blobs.get(hash).cloned())
+    }
+
+    async fn idempotency(
+        &mut self,
+        caller: &IdentityId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        Ok(self.guard.idempotency.get(&(caller.clone(), key.to_owned())).cloned())
+    }
+
+    async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
+        Ok(self.guard.due.iter().take_while(|(due, _)| *due <= now).take(limit).map(|(_, id)| *id).collect())
+    }
+
+    async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
+        self.pending.push(changes);
+        Ok(())
+    }
+
+    async fn put_idempotency(&mut self, record: IdempotencyRecord) -> Result<(), StoreError> {
+        self.idempotency.push(record);
+        Ok(())
+    }
+
+    async fn purge_idempotency(
+        &mut self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let count = self.guard.idempotency.values().filter(|r| r.created_at < before).take(limit).count();
+        self.purge = Some((before, limit));
+        Ok(count)
+    }
+
+    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+        let state = &mut *self.guard;
+        for changes in std::mem::take(&mut self.pending) {
+            state.apply(changes);
+        }
+        for record in std::mem::take(&mut self.idempotency) {
+            state.idempotency.insert((record.caller.clone(), record.key.clone()), record);
+        }
+        if let Some((before, limit)) = self.purge {
+            let old: Vec<_> = state
+                .idempotency
+                .iter()
+                .filter(|(_, r)| r.created_at < before)
+                .take(limit)
+                .map(|(k, _)| k.clone())
+                .collect();
+            for key in old {
+                state.idempotency.remove(&key);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Lowercase words of at least one character, for the in-memory full-text match.
+fn words(text: &str) -> impl Iterator<Item = String> + '_ {
+    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+}
+
+/// Whether `haystack` contains every word of `needle` as a word prefix.
+fn matches_text(haystack: &[&str], needle: &str) -> bool {
+    let hay: Vec<String> = haystack.iter().flat_map(|h| words(h)).collect();
+    let mut any = false;
+    for word in words(needle) {
+        any = true;
+        if !hay.iter().any(|h| h.starts_with(&word)) {
+            return false;
+        }
+    }
+    any
+}
+
+fn task_texts(t: &Task) -> Vec<&str> {
+    let mut texts = vec![t.spec.text.as_str()];
+    texts.extend(t.spec.title.as_deref());
+    texts.extend(t.spec.skill.as_deref());
+    texts.extend(t.spec.required_capabilities.iter().map(String::as_str));
+    texts
+}
+
+fn feed_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
+    let (item_kind, item_topic) = match item {
+        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
+        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
+    };
+    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
+}
+
+fn item_texts(item: &FeedItem) -> Vec<&str> {
+    match item {
+        FeedItem::Task(t) => task_texts(t),
+        FeedItem::Post(p) => {
+            let mut texts = vec![p.text.as_str()];
+            if let Some(service) = &p.service {
+                texts.extend(service.capabilities.iter().map(String::as_str));
+            }
+            texts
+        }
+    }
+}
+
+impl State {
+    fn feed_items(&self) -> impl Iterator<Item = FeedItem> + '_ {
+        let tasks = self.tasks.values().map(|t| FeedItem::Task(t.clone()));
+        let posts = self.posts.values().map(|p| FeedItem::Post(p.clone()));
+        tasks.chain(posts)
+    }
+}
+
+#[async_trait]
+impl Store for MemoryStore {
+    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let guard = self.state.lock_arc().await;
+        Ok(Box::new(MemoryTx { guard, pending: Vec::new(), idempotency: Vec::new(), purge: None }))
+    }
+
+    async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
+        Ok(self.state.lock().await.tasks.get(&id).cloned())
+    }
+
+    async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
+        let state = self.state.lock().await;
+        let upper = q.before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        Ok(state
+            .tasks
+            .range((std::ops::Bound::Unbounded, upper))
+            .rev()
+            .map(|(_, t)| t)
+            .filter(|t| q.status.is_none_or(|s| s == t.status))
+            .filter(|t| q.skill.is_none() || t.spec.skill == q.skill)
+            .filter(|t| q.poster.as_ref().is_none_or(|p| p == &t.poster))
+            .filter(|t| q.claimant.as_ref().is_none_or(|c| t.claimant() == Some(c)))
+            .filter(|t| {
+                q.capabilities.is_empty() || t.spec.match_tags().iter().any(|tag| q.capabilities.contains(tag))
+            })
+            .take(q.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn messages(&self, task: TaskId, limit: usize) -> Result<Vec<Message>, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state.messages.get(&task).map(|m| m.iter().take(limit).cloned().collect()).unwrap_or_default())
+    }
+
+    async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
+        Ok(self.state.lock().await.accounts.get(id).cloned())
+    }
+
+    async fn accounts(
+        &self,
+        after: Option<&IdentityId>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        let state = self.state.lock().await;
+        let lower = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        Ok(state.accounts.range((lower, std::ops::Bound::Unbounded)).take(limit).map(|(_, a)| a.clone()).collect())
+    }
+
+    async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
+        Ok(self.state.lock().await.reputations.get(id).cloned())
+    }
+
+    async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
+        Ok(self.state.lock().await.profiles.get(id).cloned())
+    }
+
+    async fn profiles(&self, q: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
+        let state = self.state.lock().await;
+        let lower = q.after.as_ref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        Ok(state
+            .profiles
+            .range((lower, std::ops::Bound::Unbounded))
+            .map(|(_, p)| p)
+            .filter(|p| q.capability.as_ref().is_none_or(|c| p.capabilities.contains(c)))
+            .take(q.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        let state = self.state.lock().await;
+        let Some(positions) = state.ledger_by_account.get(&q.account) else { return Ok(Vec::new()) };
+        Ok(positions
+            .iter()
+            .rev()
+            .map(|&i| &state.ledger[i])
+            .filter(|l| q.before_seq.is_none_or(|b| l.seq < b))
+            .filter(|l| q.tx_type.is_none_or(|t| t == l.tx_type))
+            .take(q.limit)
+            .cloned()
+            .collect())
+    }
+
+    async fn ledger_since(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        let state = self.state.lock().await;
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.ledger.len());
+        Ok(state.ledger[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
+        let state = self.state.lock().await;
+        let mut totals = LedgerTotals::default();
+        for &i in state.ledger_by_account.get(account).into_iter().flatten() {
+            let line = &state.ledger[i];
+            totals.balance += line.amount;
+            totals.escrowed += line.escrow;
+            totals.fees += line.fee;
+            totals.entries += 1;
+            match line.tx_type {
+                TxType::Release if line.amount > Decimal::ZERO => totals.earned += line.amount,
+                TxType::Release => totals.spent -= line.amount,
+                TxType::Grant if line.amount > Decimal::ZERO => totals.granted += line.amount,
+                _ => {}
+            }
+        }
+        Ok(totals)
+    }
+
+    async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state.rules.values().filter(|r| &r.owner == owner).cloned().collect())
+    }
+
+    async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state
+            .contracts
+            .values()
+            .rev()
+            .filter(|c| &c.poster == identity || &c.agent == identity)
+            .cloned()
+            .collect())
+    }
+
+    async fn feed(&self, q: &FeedQuery) -> Result<Vec<FeedItem>, StoreError> {
+        let state = self.state.lock().await;
+        let mut items: Vec<FeedItem> = state
+            .feed_items()
+            .filter(|i| feed_matches(i, q.kind, q.topic.as_ref()))
+            .filter(|i| q.author.as_ref().is_none_or(|a| a == i.author()))
+            .filter(|i| q.before.is_none_or(|b| i.created_at() < b))
+            .filter(|i| q.text.as_ref().is_none_or(|t| matches_text(&item_texts(i), t)))
+            .collect();
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<FeedItem>, StoreError> {
+        let state = self.state.lock().await;
+        let mut items: Vec<FeedItem> = state
+            .feed_items()
+            .filter(|i| feed_matches(i, q.kind, q.topic.as_ref()))
+            .filter(|i| matches_text(&item_texts(i), &q.text))
+            .collect();
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError> {
+        let state = self.state.lock().await;
+        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
+        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+        for t in state.tasks.values() {
+            let skill = t.spec.skill.clone().unwrap_or_default();
+            match t.status {
+                TaskStatus::Open => {
+                    let d = demand.entry(skill).or_default();
+                    d.0 += 1;
+                    d.1 += t.bounty;
+                }
+                TaskStatus::Completed => rates.entry(skill).or_default().push(t.bounty),
+                _ => {}
+            }
+        }
+        let mut supply: BTreeMap<String, u64> = BTreeMap::new();
+        for p in state.profiles.values() {
+            for c in &p.capabilities {
+                *supply.entry(c.clone()).or_default() += 1;
+            }
+        }
+        Ok(MarketSignals::assemble(demand, supply, rates, limit))
+    }
+
+    async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
+        Ok(self.state.lock().await.blobs.get(hash).cloned())
+    }
+
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
+        let state = self.state.lock().await;
+        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.events.len());
+        Ok(state.events[start..].iter().take(limit).cloned().collect())
+    }
+}

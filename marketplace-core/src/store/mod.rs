@@ -1,0 +1,164 @@
+//! The storage contract: what a backend must do, and what it must guarantee.
+//!
+//! A backend implements two traits:
+//!
+//! - [`Store`]: begins write transactions and answers the read side (lists, search, feed,
+//!   signals, ledger). Reads see committed data only.
+//! - [`Transaction`]: loads the records one command touches, **locking them until commit**,
+//!   then writes the command's [`Changes`] and commits — all or nothing.
+//!
+//! Stores persist decisions; they never make them. Beyond locking, filtering and
+//! constraints that back up the core's checks, no business rule belongs in a backend.
+//!
+//! Both traits use `async-trait` so that `Box<dyn Transaction>` and `Arc<dyn Store>` work:
+//! native async functions in traits are not yet dyn-compatible.
+
+pub mod memory;
+mod query;
+
+use async_trait::async_trait;
+
+pub use query::*;
+
+use crate::decide::{Changes, Party};
+use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
+use crate::model::{
+    Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, LedgerEntry, Message,
+    Profile, Reputation, Task,
+};
+use crate::time::Timestamp;
+
+/// A storage failure. Commands that fail this way changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The transaction lost a race (serialization failure, deadlock, busy): the engine
+    /// retries the command a bounded number of times.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// The backend cannot be reached or refused the operation.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded: a bug or corruption.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// A remembered idempotent request: the same key with the same request gets `response`
+/// again; with another request it is refused.
+#[derive(Debug, Clone, PartialEq)]
+pub struct IdempotencyRecord {
+    /// Whose key (keys are scoped to the caller).
+    pub caller: IdentityId,
+    /// The key the caller sent.
+    pub key: String,
+    /// SHA-256 hex of the request.
+    pub fingerprint: String,
+    /// The serialized outcome.
+    pub response: String,
+    /// When first executed; the record is ignored 24 hours later.
+    pub created_at: Timestamp,
+}
+
+/// One write transaction. Dropping it without [`Transaction::commit`] rolls it back.
+///
+/// To ensure correctness, implementations must:
+/// - lock every record returned by a `task`/`party` load until commit or rollback, so two
+///   transactions never decide on the same task or account at once (a mutex, `BEGIN
+///   IMMEDIATE`, `SELECT ... FOR UPDATE`);
+/// - return `Ok(None)` for absent records, never an error;
+/// - apply [`Transaction::write`] atomically with the commit, assigning `seq` to ledger
+///   lines and events in increasing order;
+/// - report lost races as [`StoreError::Conflict`], so the engine can retry.
+#[async_trait]
+pub trait Transaction: Send {
+    /// A task, locked.
+    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError>;
+    /// An identity's account and reputation, locked. The engine loads these in identity
+    /// order first, so lock orders agree across transactions.
+    async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError>;
+    /// A profile.
+    async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError>;
+    /// A broker rule.
+    async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError>;
+    /// Every rule owned by `owner`.
+    async fn rules_owned_by(&mut self, owner: &IdentityId)
+    -> Result<Vec<AutoClaimRule>, StoreError>;
+    /// Every rule naming any of `tags`.
+    async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError>;
+    /// A contract, locked.
+    async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError>;
+    /// A board post.
+    async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError>;
+    /// An artifact record.
+    async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError>;
+    /// The idempotency record of `(caller, key)`, if any (expired ones included).
+    async fn idempotency(
+        &mut self,
+        caller: &IdentityId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    /// Up to `limit` tasks whose deadline is at or before `now`, earliest first, locked.
+    /// Tasks locked by other transactions are skipped, not waited for.
+    async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError>;
+    /// Writes a command's changes (upserts records, appends ledger lines and events).
+    async fn write(&mut self, changes: Changes) -> Result<(), StoreError>;
+    /// Remembers (or replaces an expired) idempotency record.
+    async fn put_idempotency(&mut self, record: IdempotencyRecord) -> Result<(), StoreError>;
+    /// Deletes up to `limit` idempotency records created before `before`; returns how many.
+    async fn purge_idempotency(&mut self, before: Timestamp, limit: usize)
+    -> Result<usize, StoreError>;
+    /// Makes everything durable.
+    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+}
+
+/// A marketplace's storage: transactions for commands, queries for the read side.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Begins a write transaction.
+    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
+
+    /// A task, as committed.
+    async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
+    /// Tasks matching `query`, newest first.
+    async fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>, StoreError>;
+    /// A task's messages, oldest first.
+    async fn messages(&self, task: TaskId, limit: usize) -> Result<Vec<Message>, StoreError>;
+    /// An account.
+    async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError>;
+    /// Accounts in identity order after `after`: for audits.
+    async fn accounts(
+        &self,
+        after: Option<&IdentityId>,
+        limit: usize,
+    ) -> Result<Vec<Account>, StoreError>;
+    /// A reputation record.
+    async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError>;
+    /// A profile.
+    async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError>;
+    /// Profiles matching `query`, in identity order.
+    async fn profiles(&self, query: &ProfileQuery) -> Result<Vec<Profile>, StoreError>;
+    /// Ledger lines matching `query`, newest first.
+    async fn ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Ledger lines with `seq > after`, oldest first: for audits.
+    async fn ledger_since(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>, StoreError>;
+    /// Sums over an account's ledger lines.
+    async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError>;
+    /// An identity's broker rules, oldest first.
+    async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError>;
+    /// Contracts where `identity` is poster or agent, newest first.
+    async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError>;
+    /// Board posts and tasks, newest first.
+    async fn feed(&self, query: &FeedQuery) -> Result<Vec<FeedItem>, StoreError>;
+    /// Full-text search over tasks and posts, best match first.
+    async fn search(&self, query: &SearchQuery) -> Result<Vec<FeedItem>, StoreError>;
+    /// Demand, supply and going rates.
+    async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError>;
+    /// An artifact record.
+    async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError>;
+    /// Outbox events with `seq > after`, oldest first.
+    async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+}

@@ -1,0 +1,94 @@
+//! The conformance suite: every [`Store`] runs it against itself.
+//!
+//! A backend implements [`Harness`] (a fresh, empty store per case) and calls
+//! [`conformance_suite!`](crate::conformance_suite) once in its tests:
+//!
+//! ```ignore
+//! struct MyHarness;
+//! impl marketplace_core::testkit::Harness for MyHarness {
+//!     type Store = MyStore;
+//!     async fn store(&self) -> MyStore { MyStore::connect_fresh().await }
+//! }
+//! marketplace_core::conformance_suite!(MyHarness);
+//! ```
+//!
+//! The cases are plain public async functions in [`cases`], grouped by area, so a backend can
+//! also call them one by one. Every case checks the invariants of [`crate::audit`] at its end.
+
+pub mod cases;
+mod fixture;
+mod ops;
+
+use std::future::Future;
+
+pub use fixture::{Fixture, dec, test_policy};
+pub use ops::{Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, snapshot};
+
+use crate::store::{Store, memory::MemoryStore};
+
+/// Makes fresh stores for the suite.
+pub trait Harness: Send + Sync {
+    /// The store under test.
+    type Store: Store;
+    /// A fresh, empty store (its own database or schema).
+    fn store(&self) -> impl Future<Output = Self::Store> + Send;
+}
+
+/// The in-memory store's harness.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct MemoryHarness;
+
+impl Harness for MemoryHarness {
+    type Store = MemoryStore;
+    async fn store(&self) -> MemoryStore {
+        MemoryStore::new()
+    }
+}
+
+/// Expands to one `#[tokio::test]` per conformance case, each running against a fresh store
+/// from the given [`Harness`]. The calling crate needs `tokio` (with `macros` and
+/// `rt-multi-thread`) as a dev-dependency.
+#[macro_export]
+macro_rules! conformance_suite {
+    ($harness:expr) => {
+        $crate::conformance_suite!(@cases $harness;
+            lifecycle::register_opens_account,
+            lifecycle::post_escrows_bounty,
+            lifecycle::lifecycle_settles_with_fee,
+            lifecycle::auto_accept_paths,
+            lifecycle::reject_promotes_or_reopens,
+            lifecycle::cancel_and_expiry_refund,
+            lifecycle::chain_and_recurring,
+            lifecycle::private_delivery,
+            claims::first_claim_wins,
+            claims::claim_rules,
+            claims::extend_claim,
+            claims::queue_rules,
+            claims::claim_expiry_promotes_fifo,
+            claims::deliver_rules,
+            market::escalation,
+            market::bidding_and_award,
+            market::contracts,
+            market::broker,
+            market::messages,
+            market::board,
+            market::idempotency,
+            market::reads,
+            races::fifty_claims_one_wins,
+            races::deliver_vs_cancel,
+            races::accept_vs_reject,
+            races::concurrent_posts_never_overdraw,
+            timers::sweep_in_deadline_order,
+            timers::lazy_application,
+            differential::random_sequences_match_reference
+        );
+    };
+    (@cases $harness:expr; $($area:ident :: $case:ident),* $(,)?) => {
+        $(
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn $case() {
+                $crate::testkit::cases::$area::$case(&$harness).await;
+            }
+        )*
+    };
+}
