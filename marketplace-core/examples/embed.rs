@@ -14,9 +14,21 @@ async fn scenario() -> Result<Decimal, Error> {
     let alice = IdentityId::from_public_key(b"alice, who posts work");
     let bob = IdentityId::from_public_key(b"bob, a research agent");
     let carol = IdentityId::from_public_key(b"carol, another agent");
-    market.register(&alice, ProfileUpdate::alias("alice")).await?;
-    market.register(&bob, ProfileUpdate::alias("bob").with_capabilities(["research"])).await?;
-    market.register(&carol, ProfileUpdate::alias("carol").with_capabilities(["research"])).await?;
+    market
+        .register(&alice, ProfileUpdate::alias("alice"))
+        .await?;
+    market
+        .register(
+            &bob,
+            ProfileUpdate::alias("bob").with_capabilities(["research"]),
+        )
+        .await?;
+    market
+        .register(
+            &carol,
+            ProfileUpdate::alias("carol").with_capabilities(["research"]),
+        )
+        .await?;
 
     let spec = TaskSpec::new("Summarize the attached paper in 200 words", 25).skill("research");
     let task = market.post_task(&alice, spec).await?;
@@ -26,21 +38,44 @@ async fn scenario() -> Result<Decimal, Error> {
     market.join_queue(&carol, task.id).await?;
     println!("bob claimed it; carol waits in the queue");
 
-    market.deliver(&bob, task.id, DeliveryInput::text("A summary of 900 words")).await?;
-    let task = market.reject(&alice, task.id, "Too long", RejectCategory::Format).await?;
-    let promoted = if task.claimant() == Some(&carol) { "carol" } else { "nobody" };
+    market
+        .deliver(&bob, task.id, DeliveryInput::text("A summary of 900 words"))
+        .await?;
+    let task = market
+        .reject(&alice, task.id, "Too long", RejectCategory::Format)
+        .await?;
+    let promoted = if task.claimant() == Some(&carol) {
+        "carol"
+    } else {
+        "nobody"
+    };
     println!("alice rejected bob's delivery; the queue promoted {promoted}");
 
-    market.deliver(&carol, task.id, DeliveryInput::text("A summary of 198 words")).await?;
+    market
+        .deliver(
+            &carol,
+            task.id,
+            DeliveryInput::text("A summary of 198 words"),
+        )
+        .await?;
     let task = market.accept(&alice, task.id, Some(5)).await?;
     let payout = task.payout.expect("an accepted task is paid");
-    println!("alice accepted carol's delivery: {} paid, {} fee\n", payout.amount, payout.fee);
+    println!(
+        "alice accepted carol's delivery: {} paid, {} fee\n",
+        payout.amount, payout.fee
+    );
 
     let mut total = market.treasury().await?;
-    println!("{:<10} {:>10} {:>10} {:>10}", "account", "balance", "escrowed", "available");
+    println!(
+        "{:<10} {:>10} {:>10} {:>10}",
+        "account", "balance", "escrowed", "available"
+    );
     for (name, id) in [("alice", &alice), ("bob", &bob), ("carol", &carol)] {
         let b = market.balance(id).await?;
-        println!("{name:<10} {:>10} {:>10} {:>10}", b.balance, b.escrowed, b.available);
+        println!(
+            "{name:<10} {:>10} {:>10} {:>10}",
+            b.balance, b.escrowed, b.available
+        );
         total += b.balance;
     }
     println!("{:<10} {:>10}", "treasury", market.treasury().await?);
@@ -49,7 +84,9 @@ async fn scenario() -> Result<Decimal, Error> {
 }
 
 fn main() {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("runtime");
     let total = runtime.block_on(scenario()).expect("the scenario runs");
     assert!(total.is_zero(), "the books do not add up");
 }

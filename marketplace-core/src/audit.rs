@@ -72,7 +72,12 @@ struct Tally {
 
 impl Tally {
     fn new(name: &'static str) -> Self {
-        Self { name, examined: 0, violations: 0, examples: Vec::new() }
+        Self {
+            name,
+            examined: 0,
+            violations: 0,
+            examples: Vec::new(),
+        }
     }
 
     fn check(&mut self, ok: bool, describe: impl FnOnce() -> String) {
@@ -86,7 +91,12 @@ impl Tally {
     }
 
     fn done(self) -> Check {
-        Check { name: self.name, examined: self.examined, violations: self.violations, examples: self.examples }
+        Check {
+            name: self.name,
+            examined: self.examined,
+            violations: self.violations,
+            examples: self.examples,
+        }
     }
 }
 
@@ -97,7 +107,10 @@ struct TaskLines {
 }
 
 /// Checks every invariant against `store`; `queue_max` is the policy's queue maximum.
-pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<AuditReport, StoreError> {
+pub async fn audit<S: Store + ?Sized>(
+    store: &S,
+    queue_max: usize,
+) -> Result<AuditReport, StoreError> {
     // Ledger: sums per account, treasury, lines per task.
     let mut sums: HashMap<AccountRef, (Decimal, Decimal)> = HashMap::new();
     let mut per_task: HashMap<TaskId, TaskLines> = HashMap::new();
@@ -120,7 +133,9 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
             }
         }
     }
-    let treasury = sums.get(&AccountRef::Treasury).map_or(Decimal::ZERO, |s| s.0);
+    let treasury = sums
+        .get(&AccountRef::Treasury)
+        .map_or(Decimal::ZERO, |s| s.0);
 
     // Tasks: held bounties per poster, claims per claimant, per-task rules.
     let mut held: HashMap<IdentityId, Decimal> = HashMap::new();
@@ -130,7 +145,11 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
     let mut paid_check = Tally::new("paid at most once, never both paid and refunded");
     let mut before = None;
     loop {
-        let query = TaskQuery { before, limit: PAGE, ..TaskQuery::default() };
+        let query = TaskQuery {
+            before,
+            limit: PAGE,
+            ..TaskQuery::default()
+        };
         let tasks = store.tasks(&query).await?;
         let Some(last) = tasks.last() else { break };
         before = Some(last.id);
@@ -139,10 +158,14 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
                 *held.entry(t.poster.clone()).or_default() += t.bounty;
             }
             let live = t.claimant().cloned();
-            claim_check.check(
-                (t.status == TaskStatus::Claimed) == live.is_some(),
-                || format!("task {} is {} with claim {:?}", t.id, t.status, t.claim.as_ref().map(|c| &c.agent)),
-            );
+            claim_check.check((t.status == TaskStatus::Claimed) == live.is_some(), || {
+                format!(
+                    "task {} is {} with claim {:?}",
+                    t.id,
+                    t.status,
+                    t.claim.as_ref().map(|c| &c.agent)
+                )
+            });
             if let Some(agent) = &live {
                 *claims.entry(agent.clone()).or_default() += 1;
             }
@@ -150,9 +173,16 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
             seen.sort();
             let unique = seen.windows(2).all(|w| w[0] != w[1]);
             let claimant_queued = live.as_ref().is_some_and(|c| t.is_queued(c));
-            queue_check.check(t.queue.len() <= queue_max && unique && !claimant_queued, || {
-                format!("task {} queue of {} (unique {unique}, claimant queued {claimant_queued})", t.id, t.queue.len())
-            });
+            queue_check.check(
+                t.queue.len() <= queue_max && unique && !claimant_queued,
+                || {
+                    format!(
+                        "task {} queue of {} (unique {unique}, claimant queued {claimant_queued})",
+                        t.id,
+                        t.queue.len()
+                    )
+                },
+            );
             let lines = per_task.remove(&t.id).unwrap_or_default();
             let paid = t.payout.is_some();
             let consistent = lines.fees <= 1
@@ -160,7 +190,10 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
                 && (t.status == TaskStatus::Completed) == paid
                 && !(paid && matches!(t.status, TaskStatus::Cancelled | TaskStatus::Expired));
             paid_check.check(consistent, || {
-                format!("task {} is {} with payout {paid}, {} fee and {} refund lines", t.id, t.status, lines.fees, lines.refunds)
+                format!(
+                    "task {} is {} with payout {paid}, {} fee and {} refund lines",
+                    t.id, t.status, lines.fees, lines.refunds
+                )
             });
         }
     }
@@ -178,15 +211,31 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
         after_id = Some(last.identity.clone());
         for a in &accounts {
             total += a.balance;
-            let (lb, le) = sums.get(&AccountRef::Identity(a.identity.clone())).copied().unwrap_or_default();
+            let (lb, le) = sums
+                .get(&AccountRef::Identity(a.identity.clone()))
+                .copied()
+                .unwrap_or_default();
             ledger_check.check(lb == a.balance && le == a.escrowed, || {
-                format!("{}: balance {} vs ledger {lb}, escrowed {} vs ledger {le}", a.identity, a.balance, a.escrowed)
+                format!(
+                    "{}: balance {} vs ledger {lb}, escrowed {} vs ledger {le}",
+                    a.identity, a.balance, a.escrowed
+                )
             });
             let h = held.remove(&a.identity).unwrap_or_default();
-            escrow_check.check(h == a.escrowed, || format!("{}: escrowed {} but holds {h}", a.identity, a.escrowed));
+            escrow_check.check(h == a.escrowed, || {
+                format!("{}: escrowed {} but holds {h}", a.identity, a.escrowed)
+            });
             let counted = claims.remove(&a.identity).unwrap_or(0);
-            let stored = store.reputation(&a.identity).await?.map_or(0, |r| r.open_claims);
-            open_claims.check(counted == stored, || format!("{}: {stored} open claims recorded, {counted} held", a.identity));
+            let stored = store
+                .reputation(&a.identity)
+                .await?
+                .map_or(0, |r| r.open_claims);
+            open_claims.check(counted == stored, || {
+                format!(
+                    "{}: {stored} open claims recorded, {counted} held",
+                    a.identity
+                )
+            });
         }
     }
     conserved.check(total.is_zero(), || format!("balances + treasury = {total}"));
@@ -194,7 +243,9 @@ pub async fn audit<S: Store + ?Sized>(store: &S, queue_max: usize) -> Result<Aud
         escrow_check.check(false, || format!("{poster}: no account but holds {h}"));
     }
     for (agent, n) in claims {
-        open_claims.check(false, || format!("{agent}: no account but holds {n} claims"));
+        open_claims.check(false, || {
+            format!("{agent}: no account but holds {n} claims")
+        });
     }
 
     Ok(AuditReport {

@@ -195,12 +195,12 @@ pub enum Outcome {
         /// The account, with the signup grant.
         account: Account,
         /// The profile.
-        profile: Profile,
+        profile: Box<Profile>,
     },
     /// The profile after the change.
-    Profile(Profile),
-    /// The task after the command.
-    Task(Task),
+    Profile(Box<Profile>),
+    /// The task after the command (boxed: outcomes travel through several async returns).
+    Task(Box<Task>),
     /// The bid placed.
     Bid(Bid),
     /// The message posted.
@@ -215,7 +215,14 @@ pub enum Outcome {
     /// The contract after the command.
     Contract(Contract),
     /// The board post published.
-    Post(BoardPost),
+    Post(Box<BoardPost>),
     /// The artifact record (the existing one if it was uploaded before).
     Blob(Blob),
+}
+
+impl Outcome {
+    /// A task outcome.
+    pub fn task(task: Task) -> Self {
+        Self::Task(Box::new(task))
+    }
 }

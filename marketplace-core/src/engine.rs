@@ -19,8 +19,8 @@ use crate::model::{
 };
 use crate::policy::Policy;
 use crate::store::{
-    FeedItem, FeedQuery, IdempotencyRecord, LedgerQuery, MarketSignals, ProfileQuery,
-    SearchQuery, Store, StoreError, TaskQuery, Transaction,
+    FeedItem, FeedQuery, IdempotencyRecord, LedgerQuery, MarketSignals, ProfileQuery, SearchQuery,
+    Store, StoreError, TaskQuery, Transaction,
 };
 use crate::time::{Clock, SystemClock, Timestamp, secs, truncate};
 
@@ -64,7 +64,9 @@ impl<S: Clone> Clone for Marketplace<S> {
 
 impl<S> std::fmt::Debug for Marketplace<S> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Marketplace").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Marketplace")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -223,7 +225,11 @@ impl<S: Store> Marketplace<S> {
         };
         let mut view = View::default();
         prefetch(&mut *tx, &mut view, actor, command).await?;
-        let ctx = Context { now, policy: &self.policy, seed };
+        let ctx = Context {
+            now,
+            policy: &self.policy,
+            seed,
+        };
         for _ in 0..LOADS_PER_COMMAND_MAX {
             match decide(&view, actor, command, &ctx) {
                 Ok(Decision { changes, outcome }) => {
@@ -260,11 +266,17 @@ impl<S: Store> Marketplace<S> {
         let mut done = 0;
         while done < limit {
             let mut tx = self.store.begin().await?;
-            let Some(id) = tx.due_tasks(now, 1).await?.into_iter().next() else { break };
+            let Some(id) = tx.due_tasks(now, 1).await?.into_iter().next() else {
+                break;
+            };
             let command = Command::Touch { task: id };
             let mut view = View::default();
             prefetch(&mut *tx, &mut view, None, &command).await?;
-            let ctx = Context { now, policy: &self.policy, seed: ctx_seed ^ (done as u64) << 48 };
+            let ctx = Context {
+                now,
+                policy: &self.policy,
+                seed: ctx_seed ^ (done as u64) << 48,
+            };
             let mut decided = None;
             for _ in 0..LOADS_PER_COMMAND_MAX {
                 match decide(&view, None, &command, &ctx) {
@@ -284,7 +296,8 @@ impl<S: Store> Marketplace<S> {
             done += 1;
         }
         let mut tx = self.store.begin().await?;
-        tx.purge_idempotency(now - secs(IDEMPOTENCY_TTL_SECS), limit.max(1)).await?;
+        tx.purge_idempotency(now - secs(IDEMPOTENCY_TTL_SECS), limit.max(1))
+            .await?;
         tx.commit().await?;
         Ok(done)
     }
@@ -296,7 +309,7 @@ impl<S: Store> Marketplace<S> {
 
     async fn task_outcome(&self, actor: &IdentityId, command: Command) -> Result<Task, Error> {
         match self.execute(actor, command).await? {
-            Outcome::Task(task) => Ok(task),
+            Outcome::Task(task) => Ok(*task),
             other => Err(unexpected(&other)),
         }
     }
@@ -308,7 +321,7 @@ impl<S: Store> Marketplace<S> {
         profile: ProfileUpdate,
     ) -> Result<(Account, Profile), Error> {
         match self.execute(actor, Command::Register(profile)).await? {
-            Outcome::Registered { account, profile } => Ok((account, profile)),
+            Outcome::Registered { account, profile } => Ok((account, *profile)),
             other => Err(unexpected(&other)),
         }
     }
@@ -320,7 +333,7 @@ impl<S: Store> Marketplace<S> {
         update: ProfileUpdate,
     ) -> Result<Profile, Error> {
         match self.execute(actor, Command::UpdateProfile(update)).await? {
-            Outcome::Profile(p) => Ok(p),
+            Outcome::Profile(p) => Ok(*p),
             other => Err(unexpected(&other)),
         }
     }
@@ -332,7 +345,8 @@ impl<S: Store> Marketplace<S> {
 
     /// Claims a task.
     pub async fn claim(&self, actor: &IdentityId, task: TaskId) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Claim { task, note: None }).await
+        self.task_outcome(actor, Command::Claim { task, note: None })
+            .await
     }
 
     /// Renews `actor`'s claim for `secs` (default: the task's claim TTL) from now.
@@ -342,7 +356,8 @@ impl<S: Store> Marketplace<S> {
         task: TaskId,
         secs: Option<u64>,
     ) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Extend { task, secs }).await
+        self.task_outcome(actor, Command::Extend { task, secs })
+            .await
     }
 
     /// Joins a claimed task's waitlist.
@@ -362,7 +377,8 @@ impl<S: Store> Marketplace<S> {
         task: TaskId,
         delivery: DeliveryInput,
     ) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Deliver { task, delivery }).await
+        self.task_outcome(actor, Command::Deliver { task, delivery })
+            .await
     }
 
     /// Accepts a delivery and settles.
@@ -372,7 +388,8 @@ impl<S: Store> Marketplace<S> {
         task: TaskId,
         rating: Option<u8>,
     ) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Accept { task, rating }).await
+        self.task_outcome(actor, Command::Accept { task, rating })
+            .await
     }
 
     /// Rejects a delivery with feedback.
@@ -383,7 +400,15 @@ impl<S: Store> Marketplace<S> {
         text: impl Into<String>,
         category: RejectCategory,
     ) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Reject { task, text: text.into(), category }).await
+        self.task_outcome(
+            actor,
+            Command::Reject {
+                task,
+                text: text.into(),
+                category,
+            },
+        )
+        .await
     }
 
     /// Cancels an open or claimed task and refunds it.
@@ -400,7 +425,12 @@ impl<S: Store> Marketplace<S> {
         offered_price: Decimal,
         turnaround_secs: u64,
     ) -> Result<Bid, Error> {
-        let command = Command::Bid { task, text: text.into(), offered_price, turnaround_secs };
+        let command = Command::Bid {
+            task,
+            text: text.into(),
+            offered_price,
+            turnaround_secs,
+        };
         match self.execute(actor, command).await? {
             Outcome::Bid(b) => Ok(b),
             other => Err(unexpected(&other)),
@@ -420,14 +450,28 @@ impl<S: Store> Marketplace<S> {
         text: impl Into<String>,
         pre_claim: bool,
     ) -> Result<Message, Error> {
-        match self.execute(actor, Command::Message { task, text: text.into(), pre_claim }).await? {
+        match self
+            .execute(
+                actor,
+                Command::Message {
+                    task,
+                    text: text.into(),
+                    pre_claim,
+                },
+            )
+            .await?
+        {
             Outcome::Message(m) => Ok(m),
             other => Err(unexpected(&other)),
         }
     }
 
     /// Creates a broker auto-claim rule.
-    pub async fn create_rule(&self, actor: &IdentityId, spec: RuleSpec) -> Result<AutoClaimRule, Error> {
+    pub async fn create_rule(
+        &self,
+        actor: &IdentityId,
+        spec: RuleSpec,
+    ) -> Result<AutoClaimRule, Error> {
         match self.execute(actor, Command::CreateRule(spec)).await? {
             Outcome::Rule(r) => Ok(r),
             other => Err(unexpected(&other)),
@@ -436,10 +480,16 @@ impl<S: Store> Marketplace<S> {
 
     /// Deletes one of `actor`'s rules.
     pub async fn delete_rule(&self, actor: &IdentityId, rule: RuleId) -> Result<(), Error> {
-        self.execute(actor, Command::DeleteRule { rule }).await.map(drop)
+        self.execute(actor, Command::DeleteRule { rule })
+            .await
+            .map(drop)
     }
 
-    async fn contract_outcome(&self, actor: &IdentityId, command: Command) -> Result<Contract, Error> {
+    async fn contract_outcome(
+        &self,
+        actor: &IdentityId,
+        command: Command,
+    ) -> Result<Contract, Error> {
         match self.execute(actor, command).await? {
             Outcome::Contract(c) => Ok(c),
             other => Err(unexpected(&other)),
@@ -447,24 +497,43 @@ impl<S: Store> Marketplace<S> {
     }
 
     /// Proposes a standing contract.
-    pub async fn propose_contract(&self, actor: &IdentityId, spec: ContractSpec) -> Result<Contract, Error> {
-        self.contract_outcome(actor, Command::ProposeContract(spec)).await
+    pub async fn propose_contract(
+        &self,
+        actor: &IdentityId,
+        spec: ContractSpec,
+    ) -> Result<Contract, Error> {
+        self.contract_outcome(actor, Command::ProposeContract(spec))
+            .await
     }
 
     /// Accepts a contract proposed to `actor`.
-    pub async fn accept_contract(&self, actor: &IdentityId, contract: ContractId) -> Result<Contract, Error> {
-        self.contract_outcome(actor, Command::AcceptContract { contract }).await
+    pub async fn accept_contract(
+        &self,
+        actor: &IdentityId,
+        contract: ContractId,
+    ) -> Result<Contract, Error> {
+        self.contract_outcome(actor, Command::AcceptContract { contract })
+            .await
     }
 
     /// Cancels a contract.
-    pub async fn cancel_contract(&self, actor: &IdentityId, contract: ContractId) -> Result<Contract, Error> {
-        self.contract_outcome(actor, Command::CancelContract { contract }).await
+    pub async fn cancel_contract(
+        &self,
+        actor: &IdentityId,
+        contract: ContractId,
+    ) -> Result<Contract, Error> {
+        self.contract_outcome(actor, Command::CancelContract { contract })
+            .await
     }
 
     /// Publishes a board post.
-    pub async fn create_post(&self, actor: &IdentityId, spec: PostSpec) -> Result<BoardPost, Error> {
+    pub async fn create_post(
+        &self,
+        actor: &IdentityId,
+        spec: PostSpec,
+    ) -> Result<BoardPost, Error> {
         match self.execute(actor, Command::CreatePost(spec)).await? {
-            Outcome::Post(p) => Ok(p),
+            Outcome::Post(p) => Ok(*p),
             other => Err(unexpected(&other)),
         }
     }
@@ -477,7 +546,11 @@ impl<S: Store> Marketplace<S> {
         size: u64,
         content_type: impl Into<String>,
     ) -> Result<Blob, Error> {
-        let command = Command::RecordBlob { hash: hash.into(), size, content_type: content_type.into() };
+        let command = Command::RecordBlob {
+            hash: hash.into(),
+            size,
+            content_type: content_type.into(),
+        };
         match self.execute(actor, command).await? {
             Outcome::Blob(b) => Ok(b),
             other => Err(unexpected(&other)),
@@ -487,7 +560,7 @@ impl<S: Store> Marketplace<S> {
     /// Applies the task's passed deadlines now, and returns it.
     pub async fn touch(&self, task: TaskId) -> Result<Task, Error> {
         match self.run(None, &Command::Touch { task }, None).await? {
-            Outcome::Task(t) => Ok(t),
+            Outcome::Task(t) => Ok(*t),
             other => Err(unexpected(&other)),
         }
     }
@@ -513,8 +586,8 @@ impl<S: Store> Marketplace<S> {
     /// A task's delivery content for its poster or deliverer (`GET .../result`).
     pub async fn task_result(&self, viewer: &IdentityId, id: TaskId) -> Result<Task, Error> {
         let task = self.task(Some(viewer), id).await?;
-        let party = &task.poster == viewer
-            || task.delivery.as_ref().is_some_and(|d| &d.agent == viewer);
+        let party =
+            &task.poster == viewer || task.delivery.as_ref().is_some_and(|d| &d.agent == viewer);
         if !party {
             return Err(Error::NotParticipant);
         }
@@ -523,7 +596,11 @@ impl<S: Store> Marketplace<S> {
 
     /// Tasks matching `query`, newest first, as `viewer` may see them. Tasks whose deadline
     /// passed are brought up to date first.
-    pub async fn tasks(&self, viewer: Option<&IdentityId>, mut query: TaskQuery) -> Result<Vec<Task>, Error> {
+    pub async fn tasks(
+        &self,
+        viewer: Option<&IdentityId>,
+        mut query: TaskQuery,
+    ) -> Result<Vec<Task>, Error> {
         query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
         let now = self.now();
         let found = self.store.tasks(&query).await?;
@@ -541,40 +618,69 @@ impl<S: Store> Marketplace<S> {
     }
 
     /// Open tasks whose required capabilities or skill match any of `capabilities`.
-    pub async fn broker_match(&self, capabilities: Vec<String>, limit: usize) -> Result<Vec<Task>, Error> {
+    pub async fn broker_match(
+        &self,
+        capabilities: Vec<String>,
+        limit: usize,
+    ) -> Result<Vec<Task>, Error> {
         if capabilities.is_empty() {
-            return Err(Error::invalid("capabilities", "name at least one capability"));
+            return Err(Error::invalid(
+                "capabilities",
+                "name at least one capability",
+            ));
         }
         crate::decide::validate::tags("capabilities", &capabilities)?;
-        let query = TaskQuery { status: Some(TaskStatus::Open), capabilities, limit, ..TaskQuery::default() };
+        let query = TaskQuery {
+            status: Some(TaskStatus::Open),
+            capabilities,
+            limit,
+            ..TaskQuery::default()
+        };
         self.tasks(None, query).await
     }
 
     /// A task's messages `viewer` may read: public questions for everyone; the rest for the
     /// poster and the worker only.
-    pub async fn messages(&self, viewer: Option<&IdentityId>, task: TaskId) -> Result<Vec<Message>, Error> {
+    pub async fn messages(
+        &self,
+        viewer: Option<&IdentityId>,
+        task: TaskId,
+    ) -> Result<Vec<Message>, Error> {
         let t = self.store.task(task).await?.ok_or(Error::TaskNotFound)?;
         let party = viewer.is_some_and(|v| {
             v == &t.poster
                 || t.claim.as_ref().is_some_and(|c| &c.agent == v)
                 || t.delivery.as_ref().is_some_and(|d| &d.agent == v)
         });
-        let all = self.store.messages(task, limits::MESSAGES_PER_TASK_MAX as usize).await?;
+        let all = self
+            .store
+            .messages(task, limits::MESSAGES_PER_TASK_MAX as usize)
+            .await?;
         Ok(all.into_iter().filter(|m| party || m.pre_claim).collect())
     }
 
     /// Feed items, newest first; `min_poster_rep` drops authors below that score.
-    pub async fn feed(&self, mut query: FeedQuery, min_poster_rep: Option<Decimal>) -> Result<Vec<FeedItem>, Error> {
+    pub async fn feed(
+        &self,
+        mut query: FeedQuery,
+        min_poster_rep: Option<Decimal>,
+    ) -> Result<Vec<FeedItem>, Error> {
         query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
         if let Some(text) = &query.text {
             check_query(text)?;
         }
         let items = self.store.feed(&query).await?;
-        let Some(min) = min_poster_rep else { return Ok(redact_items(items)) };
+        let Some(min) = min_poster_rep else {
+            return Ok(redact_items(items));
+        };
         let now = self.now();
         let mut out = Vec::with_capacity(items.len());
         for item in items {
-            let score = self.store.reputation(item.author()).await?.map(|r| r.score(now));
+            let score = self
+                .store
+                .reputation(item.author())
+                .await?
+                .map(|r| r.score(now));
             if score.is_some_and(|s| s >= min) {
                 out.push(item);
             }
@@ -599,8 +705,15 @@ impl<S: Store> Marketplace<S> {
 
     /// An identity's balance.
     pub async fn balance(&self, id: &IdentityId) -> Result<Balance, Error> {
-        let account = self.store.account(id).await?.ok_or(Error::UnknownIdentity)?;
-        let totals = self.store.ledger_totals(&AccountRef::Identity(id.clone())).await?;
+        let account = self
+            .store
+            .account(id)
+            .await?
+            .ok_or(Error::UnknownIdentity)?;
+        let totals = self
+            .store
+            .ledger_totals(&AccountRef::Identity(id.clone()))
+            .await?;
         Ok(Balance {
             identity: id.clone(),
             balance: account.balance,
@@ -632,12 +745,20 @@ impl<S: Store> Marketplace<S> {
 
     /// The treasury's balance: fees in, grants out. Derived from the ledger.
     pub async fn treasury(&self) -> Result<Decimal, Error> {
-        Ok(self.store.ledger_totals(&AccountRef::Treasury).await?.balance)
+        Ok(self
+            .store
+            .ledger_totals(&AccountRef::Treasury)
+            .await?
+            .balance)
     }
 
     /// An identity's reputation with its score at the clock's time.
     pub async fn reputation(&self, id: &IdentityId) -> Result<ReputationView, Error> {
-        let rep = self.store.reputation(id).await?.ok_or(Error::UnknownIdentity)?;
+        let rep = self
+            .store
+            .reputation(id)
+            .await?
+            .ok_or(Error::UnknownIdentity)?;
         let now = self.now();
         Ok(ReputationView {
             raw: i64::try_from(rep.raw()).unwrap_or(i64::MAX),
@@ -677,7 +798,10 @@ impl<S: Store> Marketplace<S> {
 
     /// Outbox events after `after`, oldest first.
     pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, Error> {
-        Ok(self.store.events(after, limits::page_limit(Some(limit).filter(|l| *l > 0))).await?)
+        Ok(self
+            .store
+            .events(after, limits::page_limit(Some(limit).filter(|l| *l > 0)))
+            .await?)
     }
 }
 
@@ -699,7 +823,9 @@ fn redact_items(items: Vec<FeedItem>) -> Vec<FeedItem> {
 }
 
 fn unexpected(outcome: &Outcome) -> Error {
-    Error::Storage(StoreError::Corrupt(format!("unexpected outcome {outcome:?}")))
+    Error::Storage(StoreError::Corrupt(format!(
+        "unexpected outcome {outcome:?}"
+    )))
 }
 
 /// Loads the records a command surely touches, in a fixed order: its task first, then the
@@ -711,6 +837,14 @@ async fn prefetch(
     command: &Command,
 ) -> Result<(), StoreError> {
     let mut parties: BTreeSet<IdentityId> = actor.into_iter().cloned().collect();
+    if let Command::PostTask(spec) = command {
+        // The broker looks for rules matching every posted task with tags.
+        let tags = spec.match_tags();
+        if !tags.is_empty() && spec.contract.is_none() {
+            let rules = tx.rules_matching(&tags).await?;
+            view.rules_matching.insert(tags, rules);
+        }
+    }
     if let Some(id) = command.task_id() {
         let task = tx.task(id).await?;
         if let Some(t) = &task {

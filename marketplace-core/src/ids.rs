@@ -2,6 +2,7 @@
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde::{Deserialize, Serialize};
@@ -12,6 +13,9 @@ use crate::error::Error;
 use crate::time::Timestamp;
 
 /// The id of every principal: lowercase hex SHA-256 of its ed25519 public key.
+///
+/// Shared (`Arc<str>`): identities are copied into accounts, ledger lines, events and
+/// views on every command, and a clone is a reference-count increment.
 ///
 /// Agents (API key), humans (email) and nodes (self-custody) all end up with one of these, so
 /// the board cannot tell them apart.
@@ -25,7 +29,7 @@ use crate::time::Timestamp;
 /// ```
 #[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct IdentityId(String);
+pub struct IdentityId(Arc<str>);
 
 impl IdentityId {
     /// Length of the hex form: 64 characters.
@@ -39,7 +43,7 @@ impl IdentityId {
             out.push(char::from_digit(u32::from(byte >> 4), 16).unwrap_or('0'));
             out.push(char::from_digit(u32::from(byte & 0xf), 16).unwrap_or('0'));
         }
-        Self(out)
+        Self(out.into())
     }
 
     /// Parses a hash as clients send it: exactly 64 hex digits, upper case folded to lower.
@@ -47,7 +51,7 @@ impl IdentityId {
         if text.len() != Self::LEN || !text.bytes().all(|b| b.is_ascii_hexdigit()) {
             return Err(Error::invalid("identity", "must be 64 hex digits"));
         }
-        Ok(Self(text.to_ascii_lowercase()))
+        Ok(Self(text.to_ascii_lowercase().into()))
     }
 
     /// The hex form.
@@ -85,7 +89,7 @@ impl TryFrom<String> for IdentityId {
 
 impl From<IdentityId> for String {
     fn from(id: IdentityId) -> String {
-        id.0
+        id.0.to_string()
     }
 }
 
@@ -194,7 +198,10 @@ impl Default for RandomIds {
         let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
         hasher.write_u64(0x6d61_726b_6574);
         let salt = hasher.finish();
-        Self { counter: AtomicU64::new(0), salt }
+        Self {
+            counter: AtomicU64::new(0),
+            salt,
+        }
     }
 }
 
@@ -202,7 +209,9 @@ impl IdSource for RandomIds {
     fn next_seed(&self) -> u64 {
         let n = self.counter.fetch_add(1, Ordering::Relaxed);
         // SplitMix64 is a bijection of its input, so distinct counters give distinct seeds.
-        let mut z = n.wrapping_add(self.salt).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let mut z = n
+            .wrapping_add(self.salt)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
         z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
         z ^ (z >> 31)
@@ -222,7 +231,11 @@ impl IdAllocator {
     /// Ids for a command executed at `now` with `seed`.
     pub fn new(now: Timestamp, seed: u64) -> Self {
         let millis = u64::try_from(now.timestamp_millis()).unwrap_or(0);
-        Self { millis, seed, next: 0 }
+        Self {
+            millis,
+            seed,
+            next: 0,
+        }
     }
 
     /// The next id.

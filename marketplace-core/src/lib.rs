@@ -54,9 +54,9 @@ pub mod model;
 pub mod money;
 pub mod policy;
 pub mod store;
-pub mod time;
 #[cfg(feature = "testkit")]
 pub mod testkit;
+pub mod time;
 
 pub use command::{Command, Outcome};
 pub use engine::{Balance, Marketplace, ReputationView};
@@ -70,3 +70,8 @@ pub use policy::Policy;
 pub use store::memory::MemoryStore;
 pub use store::{Store, StoreError, Transaction};
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};
+
+/// The README's examples, compiled and run as doc tests.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

@@ -62,5 +62,7 @@ pub const TIMER_STEPS_MAX: usize = 10_000;
 
 /// Clamps a requested page size into `1..=PAGE_LIMIT_MAX`, defaulting when absent.
 pub fn page_limit(requested: Option<usize>) -> usize {
-    requested.unwrap_or(PAGE_LIMIT_DEFAULT).clamp(1, PAGE_LIMIT_MAX)
+    requested
+        .unwrap_or(PAGE_LIMIT_DEFAULT)
+        .clamp(1, PAGE_LIMIT_MAX)
 }

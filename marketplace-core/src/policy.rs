@@ -116,13 +116,17 @@ impl Policy {
     /// assert_eq!(Policy::agora().credit_limit(&rep, now), Decimal::new(665, 1)); // 50 + 6 + 10.5
     /// ```
     pub fn credit_limit(&self, rep: &crate::Reputation, now: crate::Timestamp) -> Decimal {
-        let mut limit = self.base_credit_limit + self.credit_per_accepted * Decimal::from(rep.accepted);
+        let mut limit =
+            self.base_credit_limit + self.credit_per_accepted * Decimal::from(rep.accepted);
         if rep.accepted >= self.credit_reputation_min_accepted
             && rep.accept_rate() >= self.credit_reputation_min_rate
         {
             limit += self.credit_per_reputation_point * rep.score(now);
         }
-        limit.min(self.credit_limit_cap).max(Decimal::ZERO).normalize()
+        limit
+            .min(self.credit_limit_cap)
+            .max(Decimal::ZERO)
+            .normalize()
     }
 
     /// The quality gate: whether `rep`'s deliveries are accepted without review, with the

@@ -65,7 +65,11 @@ fn apply(profile: &mut Profile, update: &ProfileUpdate) {
 }
 
 impl Work<'_> {
-    pub(crate) fn register(&mut self, actor: &IdentityId, update: &ProfileUpdate) -> Result<Outcome> {
+    pub(crate) fn register(
+        &mut self,
+        actor: &IdentityId,
+        update: &ProfileUpdate,
+    ) -> Result<Outcome> {
         validate::profile(update, true)?;
         if self.is_party(actor)? {
             return Err(Error::IdentityExists.into());
@@ -95,16 +99,39 @@ impl Work<'_> {
             updated_at: self.now,
         };
         apply(&mut profile, update);
-        self.ledger(AccountRef::Identity(actor.clone()), TxType::Grant, grant, Decimal::ZERO, Decimal::ZERO, None, "signup grant");
-        self.ledger(AccountRef::Treasury, TxType::Grant, -grant, Decimal::ZERO, Decimal::ZERO, None, "signup grant");
+        self.ledger(
+            AccountRef::Identity(actor.clone()),
+            TxType::Grant,
+            grant,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            None,
+            "signup grant",
+        );
+        self.ledger(
+            AccountRef::Treasury,
+            TxType::Grant,
+            -grant,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            None,
+            "signup grant",
+        );
         self.put_account(account.clone());
         self.put_rep(rep);
         self.put_profile(profile.clone());
         self.event(EventKind::IdentityRegistered, None, Some(actor), json!({}));
-        Ok(Outcome::Registered { account, profile })
+        Ok(Outcome::Registered {
+            account,
+            profile: Box::new(profile),
+        })
     }
 
-    pub(crate) fn update_profile(&mut self, actor: &IdentityId, update: &ProfileUpdate) -> Result<Profile> {
+    pub(crate) fn update_profile(
+        &mut self,
+        actor: &IdentityId,
+        update: &ProfileUpdate,
+    ) -> Result<Profile> {
         validate::profile(update, false)?;
         self.require_party(actor)?;
         let mut profile = self.profile_opt(actor)?.ok_or(Error::UnknownIdentity)?;
@@ -114,11 +141,18 @@ impl Work<'_> {
         Ok(profile)
     }
 
-    pub(crate) fn create_rule(&mut self, actor: &IdentityId, spec: &RuleSpec) -> Result<AutoClaimRule> {
+    pub(crate) fn create_rule(
+        &mut self,
+        actor: &IdentityId,
+        spec: &RuleSpec,
+    ) -> Result<AutoClaimRule> {
         validate::rule(spec, self.policy.open_claims_max)?;
         self.require_party(actor)?;
         if self.rules_owned_by(actor)? >= RULES_PER_IDENTITY_MAX {
-            return Err(Error::LimitReached { what: "auto-claim rules" }.into());
+            return Err(Error::LimitReached {
+                what: "auto-claim rules",
+            }
+            .into());
         }
         let mut capabilities = spec.capabilities.clone();
         capabilities.sort();
@@ -147,7 +181,11 @@ impl Work<'_> {
         }
     }
 
-    pub(crate) fn propose_contract(&mut self, actor: &IdentityId, spec: &ContractSpec) -> Result<Contract> {
+    pub(crate) fn propose_contract(
+        &mut self,
+        actor: &IdentityId,
+        spec: &ContractSpec,
+    ) -> Result<Contract> {
         validate::contract(spec)?;
         self.require_party(actor)?;
         if &spec.agent == actor {
@@ -169,7 +207,12 @@ impl Work<'_> {
             updated_at: self.now,
         };
         self.put_contract(contract.clone());
-        self.event(EventKind::ContractUpdated, None, Some(&spec.agent), json!({ "contract": contract.id, "status": "proposed" }));
+        self.event(
+            EventKind::ContractUpdated,
+            None,
+            Some(&spec.agent),
+            json!({ "contract": contract.id, "status": "proposed" }),
+        );
         Ok(contract)
     }
 
@@ -182,7 +225,11 @@ impl Work<'_> {
         }
     }
 
-    pub(crate) fn accept_contract(&mut self, actor: &IdentityId, id: ContractId) -> Result<Contract> {
+    pub(crate) fn accept_contract(
+        &mut self,
+        actor: &IdentityId,
+        id: ContractId,
+    ) -> Result<Contract> {
         let mut contract = self.party_contract(actor, id)?;
         if &contract.agent != actor {
             return Err(Error::NotContractParty.into());
@@ -191,19 +238,40 @@ impl Work<'_> {
             return Err(Error::ContractState.into());
         }
         contract.status = ContractStatus::Active;
-        self.event(EventKind::ContractUpdated, None, Some(&contract.poster.clone()), json!({ "contract": id, "status": "active" }));
+        self.event(
+            EventKind::ContractUpdated,
+            None,
+            Some(&contract.poster.clone()),
+            json!({ "contract": id, "status": "active" }),
+        );
         self.put_contract(contract.clone());
         Ok(contract)
     }
 
-    pub(crate) fn cancel_contract(&mut self, actor: &IdentityId, id: ContractId) -> Result<Contract> {
+    pub(crate) fn cancel_contract(
+        &mut self,
+        actor: &IdentityId,
+        id: ContractId,
+    ) -> Result<Contract> {
         let mut contract = self.party_contract(actor, id)?;
-        if !matches!(contract.status, ContractStatus::Proposed | ContractStatus::Active) {
+        if !matches!(
+            contract.status,
+            ContractStatus::Proposed | ContractStatus::Active
+        ) {
             return Err(Error::ContractState.into());
         }
         contract.status = ContractStatus::Cancelled;
-        let other = if &contract.poster == actor { contract.agent.clone() } else { contract.poster.clone() };
-        self.event(EventKind::ContractUpdated, None, Some(&other), json!({ "contract": id, "status": "cancelled" }));
+        let other = if &contract.poster == actor {
+            contract.agent.clone()
+        } else {
+            contract.poster.clone()
+        };
+        self.event(
+            EventKind::ContractUpdated,
+            None,
+            Some(&other),
+            json!({ "contract": id, "status": "cancelled" }),
+        );
         self.put_contract(contract.clone());
         Ok(contract)
     }
@@ -214,7 +282,9 @@ impl Work<'_> {
         if let Some(question) = spec.reply_to {
             match self.post_opt(question)? {
                 Some(p) if p.kind == PostKind::Question => {}
-                Some(_) => return Err(Error::invalid("reply_to", "answers reply to questions").into()),
+                Some(_) => {
+                    return Err(Error::invalid("reply_to", "answers reply to questions").into());
+                }
                 None => return Err(Error::PostNotFound.into()),
             }
         }
@@ -236,11 +306,22 @@ impl Work<'_> {
             }
         })?;
         self.add_post(post.clone());
-        self.event(EventKind::PostCreated, None, Some(actor), json!({ "post": post.id, "kind": post.kind }));
+        self.event(
+            EventKind::PostCreated,
+            None,
+            Some(actor),
+            json!({ "post": post.id, "kind": post.kind }),
+        );
         Ok(post)
     }
 
-    pub(crate) fn record_blob(&mut self, actor: &IdentityId, hash: &str, size: u64, content_type: &str) -> Result<Blob> {
+    pub(crate) fn record_blob(
+        &mut self,
+        actor: &IdentityId,
+        hash: &str,
+        size: u64,
+        content_type: &str,
+    ) -> Result<Blob> {
         validate::blob_hash(hash)?;
         if size > BLOB_BYTES_MAX {
             return Err(Error::invalid("size", "larger than 50 MB").into());

@@ -1,6 +1,8 @@
 //! Task rules: post, claim, extend, queue, deliver, accept, reject, cancel, bid, award,
 //! message, settlement, promotion and the broker.
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde_json::json;
 
@@ -21,23 +23,57 @@ impl Work<'_> {
     // ---- money ----
 
     /// Holds `amount` more of `poster`'s credits for `task`: refused unless available.
-    fn hold(&mut self, poster: &IdentityId, task: TaskId, amount: Decimal, tx: TxType, memo: &str) -> Result {
+    fn hold(
+        &mut self,
+        poster: &IdentityId,
+        task: TaskId,
+        amount: Decimal,
+        tx: TxType,
+        memo: &str,
+    ) -> Result {
         let mut account = self.account(poster)?;
         if account.available() < amount {
-            return Err(Error::InsufficientFunds { needed: amount, available: account.available() }.into());
+            return Err(Error::InsufficientFunds {
+                needed: amount,
+                available: account.available(),
+            }
+            .into());
         }
         account.escrowed += amount;
         self.put_account(account);
-        self.ledger(AccountRef::Identity(poster.clone()), tx, Decimal::ZERO, amount, Decimal::ZERO, Some(task), memo);
+        self.ledger(
+            AccountRef::Identity(poster.clone()),
+            tx,
+            Decimal::ZERO,
+            amount,
+            Decimal::ZERO,
+            Some(task),
+            memo,
+        );
         Ok(())
     }
 
     /// Returns `amount` of `poster`'s held credits for `task`.
-    fn unhold(&mut self, poster: &IdentityId, task: TaskId, amount: Decimal, tx: TxType, memo: &str) -> Result {
+    fn unhold(
+        &mut self,
+        poster: &IdentityId,
+        task: TaskId,
+        amount: Decimal,
+        tx: TxType,
+        memo: &str,
+    ) -> Result {
         let mut account = self.account(poster)?;
         account.escrowed -= amount;
         self.put_account(account);
-        self.ledger(AccountRef::Identity(poster.clone()), tx, Decimal::ZERO, -amount, Decimal::ZERO, Some(task), memo);
+        self.ledger(
+            AccountRef::Identity(poster.clone()),
+            tx,
+            Decimal::ZERO,
+            -amount,
+            Decimal::ZERO,
+            Some(task),
+            memo,
+        );
         Ok(())
     }
 
@@ -45,7 +81,12 @@ impl Work<'_> {
 
     /// Posts `spec` for `poster` (already validated). All refusals come before the first
     /// write, so a refused chained or recurring repost leaves the working set untouched.
-    pub(crate) fn post_task(&mut self, poster: &IdentityId, mut spec: TaskSpec, parent: Option<TaskId>) -> Result<Task> {
+    pub(crate) fn post_task(
+        &mut self,
+        poster: &IdentityId,
+        mut spec: TaskSpec,
+        parent: Option<TaskId>,
+    ) -> Result<Task> {
         let account = self.account(poster)?;
         let mut contract = None;
         if let Some(cid) = spec.contract {
@@ -75,12 +116,18 @@ impl Work<'_> {
             }
         }
         if account.available() < spec.bounty {
-            return Err(Error::InsufficientFunds { needed: spec.bounty, available: account.available() }.into());
+            return Err(Error::InsufficientFunds {
+                needed: spec.bounty,
+                available: account.available(),
+            }
+            .into());
         }
 
         // From here on nothing is refused.
         let id = TaskId(self.new_uuid());
-        let lifetime = spec.expires_in_secs.unwrap_or(self.policy.task_lifetime_default_secs);
+        let lifetime = spec
+            .expires_in_secs
+            .unwrap_or(self.policy.task_lifetime_default_secs);
         let mut task = Task {
             id,
             poster: poster.clone(),
@@ -102,11 +149,16 @@ impl Work<'_> {
             parent,
             closed_at: None,
             updated_at: self.now,
-            spec,
+            spec: spec.into(),
         };
         self.hold(poster, id, task.bounty, TxType::Escrow, "bounty held")?;
         self.update_rep(poster, |r| r.total += 1)?;
-        self.event(EventKind::TaskPosted, Some(id), Some(poster), json!({ "bounty": task.bounty }));
+        self.event(
+            EventKind::TaskPosted,
+            Some(id),
+            Some(poster),
+            json!({ "bounty": task.bounty }),
+        );
         match contract {
             Some(mut c) => {
                 c.tasks_used += 1;
@@ -116,7 +168,12 @@ impl Work<'_> {
                 let agent = c.agent.clone();
                 let contract_id = c.id;
                 self.put_contract(c);
-                self.event(EventKind::ContractUpdated, Some(id), Some(&agent), json!({ "contract": contract_id }));
+                self.event(
+                    EventKind::ContractUpdated,
+                    Some(id),
+                    Some(&agent),
+                    json!({ "contract": contract_id }),
+                );
                 let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
                 self.grant_claim(&mut task, &agent, None, ttl, "contract")?;
                 self.put_task(task);
@@ -154,7 +211,14 @@ impl Work<'_> {
     // ---- claims ----
 
     /// Gives `agent` a fresh claim on `task` for `ttl_secs`.
-    fn grant_claim(&mut self, task: &mut Task, agent: &IdentityId, note: Option<String>, ttl_secs: u64, via: &str) -> Result {
+    fn grant_claim(
+        &mut self,
+        task: &mut Task,
+        agent: &IdentityId,
+        note: Option<String>,
+        ttl_secs: u64,
+        via: &str,
+    ) -> Result {
         task.status = TaskStatus::Claimed;
         task.claim = Some(Claim {
             agent: agent.clone(),
@@ -167,13 +231,19 @@ impl Work<'_> {
             r.claims += 1;
             r.open_claims += 1;
         })?;
-        self.event(EventKind::TaskClaimed, Some(task.id), Some(agent), json!({ "via": via }));
+        self.event(
+            EventKind::TaskClaimed,
+            Some(task.id),
+            Some(agent),
+            json!({ "via": via }),
+        );
         Ok(())
     }
 
     /// Releases `agent`'s live-claim count.
     fn end_claim(&mut self, agent: &IdentityId) -> Result {
-        self.update_rep(agent, |r| r.open_claims = r.open_claims.saturating_sub(1)).map(drop)
+        self.update_rep(agent, |r| r.open_claims = r.open_claims.saturating_sub(1))
+            .map(drop)
     }
 
     /// Whether every dependency of `task` is completed (applying their due deadlines first).
@@ -208,7 +278,12 @@ impl Work<'_> {
         Ok(())
     }
 
-    pub(crate) fn claim(&mut self, actor: &IdentityId, id: TaskId, note: &Option<String>) -> Result<Task> {
+    pub(crate) fn claim(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        note: &Option<String>,
+    ) -> Result<Task> {
         if let Some(note) = note {
             validate::text("text", note, MESSAGE_BYTES_MAX, false)?;
         }
@@ -220,7 +295,9 @@ impl Work<'_> {
         }
         match task.status {
             TaskStatus::Open => {}
-            TaskStatus::Claimed if task.claimant() == Some(actor) => return Err(Error::AlreadyClaimant.into()),
+            TaskStatus::Claimed if task.claimant() == Some(actor) => {
+                return Err(Error::AlreadyClaimant.into());
+            }
             TaskStatus::Claimed => return Err(Error::AlreadyClaimed.into()),
             status => return Err(Error::WrongState { status }.into()),
         }
@@ -244,29 +321,48 @@ impl Work<'_> {
         match task.claimant() {
             Some(agent) if agent == actor => Ok(task),
             Some(_) => Err(Error::NotClaimant.into()),
-            None => Err(Error::WrongState { status: task.status }.into()),
+            None => Err(Error::WrongState {
+                status: task.status,
+            }
+            .into()),
         }
     }
 
-    pub(crate) fn extend(&mut self, actor: &IdentityId, id: TaskId, requested: Option<u64>) -> Result<Task> {
-        if let Some(s) = requested {
-            if !(CLAIM_TTL_SECS_MIN..=CLAIM_TTL_SECS_MAX).contains(&s) {
-                return Err(Error::invalid("secs", "must be between 1 and 2592000 seconds").into());
-            }
+    pub(crate) fn extend(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        requested: Option<u64>,
+    ) -> Result<Task> {
+        if let Some(s) = requested
+            && !(CLAIM_TTL_SECS_MIN..=CLAIM_TTL_SECS_MAX).contains(&s)
+        {
+            return Err(Error::invalid("secs", "must be between 1 and 2592000 seconds").into());
         }
         let mut task = self.claimed_by(actor, id)?;
-        let ttl = requested.unwrap_or_else(|| task.claim_ttl_secs(self.policy.claim_ttl_default_secs));
+        let ttl =
+            requested.unwrap_or_else(|| task.claim_ttl_secs(self.policy.claim_ttl_default_secs));
         let max_turnaround = task.spec.max_turnaround_secs;
-        let claim = task.claim.as_mut().ok_or(Error::WrongState { status: task.status })?;
+        let claim = task.claim.as_mut().ok_or(Error::WrongState {
+            status: task.status,
+        })?;
         let mut until = self.now + secs(ttl);
         if let Some(max) = max_turnaround {
             until = until.min(claim.claimed_at + secs(max));
         }
         if until <= claim.expires_at {
-            return Err(Error::LimitReached { what: "max_turnaround_s" }.into());
+            return Err(Error::LimitReached {
+                what: "max_turnaround_s",
+            }
+            .into());
         }
         claim.expires_at = until;
-        self.event(EventKind::ClaimExtended, Some(id), Some(actor), json!({ "expires_at": until }));
+        self.event(
+            EventKind::ClaimExtended,
+            Some(id),
+            Some(actor),
+            json!({ "expires_at": until }),
+        );
         self.put_task(task.clone());
         Ok(task)
     }
@@ -294,8 +390,16 @@ impl Work<'_> {
             return Err(Error::QueueFull.into());
         }
         self.check_min_reputation(&task, actor)?;
-        task.queue.push(QueueEntry { agent: actor.clone(), joined_at: self.now });
-        self.event(EventKind::QueueJoined, Some(id), Some(actor), json!({ "position": task.queue.len() }));
+        task.queue.push(QueueEntry {
+            agent: actor.clone(),
+            joined_at: self.now,
+        });
+        self.event(
+            EventKind::QueueJoined,
+            Some(id),
+            Some(actor),
+            json!({ "position": task.queue.len() }),
+        );
         self.put_task(task.clone());
         Ok(task)
     }
@@ -327,55 +431,88 @@ impl Work<'_> {
         let head = task.queue.remove(0);
         let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
         self.grant_claim(&mut task, &head.agent, None, ttl, "queue")?;
-        self.event(EventKind::QueuePromoted, Some(task.id), Some(&head.agent), json!({}));
+        self.event(
+            EventKind::QueuePromoted,
+            Some(task.id),
+            Some(&head.agent),
+            json!({}),
+        );
         self.put_task(task);
         Ok(())
     }
 
     /// A claim ran out undelivered: a ghost for the claimant, then hand on.
     pub(crate) fn expire_claim(&mut self, task: Task) -> Result {
-        let claimant = task.claim.as_ref().map(|c| c.agent.clone()).ok_or(Error::WrongState { status: task.status })?;
+        let claimant = task
+            .claim
+            .as_ref()
+            .map(|c| c.agent.clone())
+            .ok_or(Error::WrongState {
+                status: task.status,
+            })?;
         self.update_rep(&claimant, |r| {
             r.ghosts += 1;
             r.open_claims = r.open_claims.saturating_sub(1);
         })?;
-        self.event(EventKind::ClaimExpired, Some(task.id), Some(&claimant), json!({}));
+        self.event(
+            EventKind::ClaimExpired,
+            Some(task.id),
+            Some(&claimant),
+            json!({}),
+        );
         self.hand_on(task)
     }
 
     // ---- delivery and review ----
 
-    pub(crate) fn deliver(&mut self, actor: &IdentityId, id: TaskId, input: &DeliveryInput) -> Result<Task> {
+    pub(crate) fn deliver(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        input: &DeliveryInput,
+    ) -> Result<Task> {
         validate::delivery(input)?;
         let mut task = self.claimed_by(actor, id)?;
-        if let Some(hash) = &input.meta.artifact_hash {
-            if self.blob_opt(hash)?.is_none() {
-                return Err(Error::ArtifactNotFound.into());
-            }
+        if let Some(hash) = &input.meta.artifact_hash
+            && self.blob_opt(hash)?.is_none()
+        {
+            return Err(Error::ArtifactNotFound.into());
         }
         if let Some(schema) = &task.spec.result_schema {
             check_schema(schema, input)?;
         }
         let claimed_at = task.claim.as_ref().map_or(self.now, |c| c.claimed_at);
-        let late = task.spec.max_turnaround_secs.is_some_and(|m| self.now > claimed_at + secs(m));
-        task.delivery = Some(Delivery {
+        let late = task
+            .spec
+            .max_turnaround_secs
+            .is_some_and(|m| self.now > claimed_at + secs(m));
+        task.delivery = Some(Arc::new(Delivery {
             agent: actor.clone(),
             text: input.text.clone(),
             meta: input.meta.clone(),
             delivered_at: self.now,
             late,
             review_deadline: self.now + secs(self.policy.review_ttl_secs),
-        });
+        }));
         task.status = TaskStatus::Delivered;
         let rep = self.update_rep(actor, |r| {
             r.delivered += 1;
             r.open_claims = r.open_claims.saturating_sub(1);
         })?;
-        self.event(EventKind::TaskDelivered, Some(id), Some(actor), json!({ "late": late }));
+        self.event(
+            EventKind::TaskDelivered,
+            Some(id),
+            Some(actor),
+            json!({ "late": late }),
+        );
         let spec = &task.spec;
         let auto = !spec.require_review
             && (spec.auto_accept
-                || self.policy.passes_gate(&rep, spec.min_auto_accept_accepted, spec.min_auto_accept_rate));
+                || self.policy.passes_gate(
+                    &rep,
+                    spec.min_auto_accept_accepted,
+                    spec.min_auto_accept_rate,
+                ));
         if auto {
             self.settle(task, None)?;
         } else {
@@ -384,13 +521,21 @@ impl Work<'_> {
         self.task(id)
     }
 
-    pub(crate) fn accept(&mut self, actor: &IdentityId, id: TaskId, rating: Option<u8>) -> Result<Task> {
+    pub(crate) fn accept(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        rating: Option<u8>,
+    ) -> Result<Task> {
         if rating.is_some_and(|r| !(1..=5).contains(&r)) {
             return Err(Error::invalid("rating", "must be 1-5").into());
         }
         let task = self.poster_task(actor, id)?;
         if task.status != TaskStatus::Delivered {
-            return Err(Error::WrongState { status: task.status }.into());
+            return Err(Error::WrongState {
+                status: task.status,
+            }
+            .into());
         }
         self.settle(task, rating)?;
         self.task(id)
@@ -409,8 +554,10 @@ impl Work<'_> {
     /// Pays a delivered task: the poster's hold is released, the deliverer gets the bounty
     /// minus the fee, the treasury the fee. Then follow-ups are posted.
     pub(crate) fn settle(&mut self, mut task: Task, rating: Option<u8>) -> Result {
-        let delivery = task.delivery.clone().ok_or(Error::WrongState { status: task.status })?;
-        let agent = delivery.agent;
+        let delivery = task.delivery.clone().ok_or(Error::WrongState {
+            status: task.status,
+        })?;
+        let agent = delivery.agent.clone();
         let bounty = task.bounty;
         let cut = fee(bounty, self.policy.fee_rate);
         let net = bounty - cut;
@@ -423,9 +570,33 @@ impl Work<'_> {
         deliverer.balance += net;
         self.put_account(deliverer);
         let tid = Some(task.id);
-        self.ledger(AccountRef::Identity(task.poster.clone()), TxType::Release, -bounty, -bounty, Decimal::ZERO, tid, "bounty paid");
-        self.ledger(AccountRef::Identity(agent.clone()), TxType::Release, net, Decimal::ZERO, cut, tid, "bounty earned");
-        self.ledger(AccountRef::Treasury, TxType::Fee, cut, Decimal::ZERO, Decimal::ZERO, tid, "platform fee");
+        self.ledger(
+            AccountRef::Identity(task.poster.clone()),
+            TxType::Release,
+            -bounty,
+            -bounty,
+            Decimal::ZERO,
+            tid,
+            "bounty paid",
+        );
+        self.ledger(
+            AccountRef::Identity(agent.clone()),
+            TxType::Release,
+            net,
+            Decimal::ZERO,
+            cut,
+            tid,
+            "bounty earned",
+        );
+        self.ledger(
+            AccountRef::Treasury,
+            TxType::Fee,
+            cut,
+            Decimal::ZERO,
+            Decimal::ZERO,
+            tid,
+            "platform fee",
+        );
 
         self.update_rep(&agent, |r| {
             r.accepted += 1;
@@ -438,10 +609,20 @@ impl Work<'_> {
 
         task.status = TaskStatus::Completed;
         task.rating = rating;
-        task.payout = Some(Payout { agent: agent.clone(), amount: net, fee: cut, at: self.now });
+        task.payout = Some(Payout {
+            agent: agent.clone(),
+            amount: net,
+            fee: cut,
+            at: self.now,
+        });
         task.closed_at = Some(self.now);
         task.queue.clear();
-        self.event(EventKind::TaskAccepted, tid, Some(&agent), json!({ "amount": net, "fee": cut }));
+        self.event(
+            EventKind::TaskAccepted,
+            tid,
+            Some(&agent),
+            json!({ "amount": net, "fee": cut }),
+        );
         self.put_task(task.clone());
 
         if let Some(next) = &task.spec.chain_next {
@@ -451,19 +632,30 @@ impl Work<'_> {
             self.repost(&task, next, "chain_next")?;
         }
         if task.spec.recurring {
-            self.repost(&task, task.spec.clone(), "recurring")?;
+            self.repost(&task, (*task.spec).clone(), "recurring")?;
         }
         Ok(())
     }
 
-    pub(crate) fn reject(&mut self, actor: &IdentityId, id: TaskId, text: &str, category: RejectCategory) -> Result<Task> {
+    pub(crate) fn reject(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        text: &str,
+        category: RejectCategory,
+    ) -> Result<Task> {
         validate::text("text", text, MESSAGE_BYTES_MAX, false)?;
         let mut task = self.poster_task(actor, id)?;
         if task.status != TaskStatus::Delivered {
-            return Err(Error::WrongState { status: task.status }.into());
+            return Err(Error::WrongState {
+                status: task.status,
+            }
+            .into());
         }
-        let delivery = task.delivery.take().ok_or(Error::WrongState { status: task.status })?;
-        let agent = delivery.agent;
+        let delivery = task.delivery.take().ok_or(Error::WrongState {
+            status: task.status,
+        })?;
+        let agent = delivery.agent.clone();
         self.update_rep(&agent, |r| {
             r.rejected += 1;
             if delivery.late {
@@ -471,9 +663,19 @@ impl Work<'_> {
             }
         })?;
         self.recalc_credit(&agent)?;
-        task.last_rejection = Some(Rejection { agent: agent.clone(), text: text.to_owned(), category, at: self.now });
+        task.last_rejection = Some(Box::new(Rejection {
+            agent: agent.clone(),
+            text: text.to_owned(),
+            category,
+            at: self.now,
+        }));
         task.rejection_count += 1;
-        self.event(EventKind::TaskRejected, Some(id), Some(&agent), json!({ "category": category }));
+        self.event(
+            EventKind::TaskRejected,
+            Some(id),
+            Some(&agent),
+            json!({ "category": category }),
+        );
         self.hand_on(task)?;
         self.task(id)
     }
@@ -483,31 +685,61 @@ impl Work<'_> {
     pub(crate) fn cancel(&mut self, actor: &IdentityId, id: TaskId) -> Result<Task> {
         let mut task = self.poster_task(actor, id)?;
         if !matches!(task.status, TaskStatus::Open | TaskStatus::Claimed) {
-            return Err(Error::WrongState { status: task.status }.into());
+            return Err(Error::WrongState {
+                status: task.status,
+            }
+            .into());
         }
         if let Some(claimant) = task.claimant().cloned() {
             self.end_claim(&claimant)?;
         }
-        self.close(&mut task, TaskStatus::Cancelled, EventKind::TaskCancelled, "bounty refunded: cancelled")?;
+        self.close(
+            &mut task,
+            TaskStatus::Cancelled,
+            EventKind::TaskCancelled,
+            "bounty refunded: cancelled",
+        )?;
         self.put_task(task.clone());
         Ok(task)
     }
 
     /// Lifetime over while open: refund.
     pub(crate) fn expire(&mut self, mut task: Task) -> Result {
-        self.close(&mut task, TaskStatus::Expired, EventKind::TaskExpired, "bounty refunded: expired")?;
+        self.close(
+            &mut task,
+            TaskStatus::Expired,
+            EventKind::TaskExpired,
+            "bounty refunded: expired",
+        )?;
         self.put_task(task);
         Ok(())
     }
 
-    fn close(&mut self, task: &mut Task, status: TaskStatus, kind: EventKind, memo: &str) -> Result {
-        self.unhold(&task.poster.clone(), task.id, task.bounty, TxType::Refund, memo)?;
+    fn close(
+        &mut self,
+        task: &mut Task,
+        status: TaskStatus,
+        kind: EventKind,
+        memo: &str,
+    ) -> Result {
+        self.unhold(
+            &task.poster.clone(),
+            task.id,
+            task.bounty,
+            TxType::Refund,
+            memo,
+        )?;
         task.status = status;
         task.claim = None;
         task.queue.clear();
         task.bids.clear();
         task.closed_at = Some(self.now);
-        self.event(kind, Some(task.id), Some(&task.poster), json!({ "refund": task.bounty }));
+        self.event(
+            kind,
+            Some(task.id),
+            Some(&task.poster),
+            json!({ "refund": task.bounty }),
+        );
         Ok(())
     }
 
@@ -523,10 +755,21 @@ impl Work<'_> {
         if step <= Decimal::ZERO {
             task.escalation_stopped = true;
         } else {
-            match self.hold(&task.poster.clone(), task.id, step, TxType::Adjust, "bounty escalated") {
+            match self.hold(
+                &task.poster.clone(),
+                task.id,
+                step,
+                TxType::Adjust,
+                "bounty escalated",
+            ) {
                 Ok(()) => {
                     task.bounty += step;
-                    self.event(EventKind::BountyEscalated, Some(task.id), None, json!({ "bounty": task.bounty }));
+                    self.event(
+                        EventKind::BountyEscalated,
+                        Some(task.id),
+                        None,
+                        json!({ "bounty": task.bounty }),
+                    );
                 }
                 // The poster cannot cover the step: escalation ends, the task stays as it is.
                 Err(Fault::Rejected(_)) => task.escalation_stopped = true,
@@ -539,11 +782,20 @@ impl Work<'_> {
 
     // ---- bidding ----
 
-    pub(crate) fn bid(&mut self, actor: &IdentityId, id: TaskId, text: &str, price: Decimal, turnaround: u64) -> Result<Bid> {
+    pub(crate) fn bid(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        text: &str,
+        price: Decimal,
+        turnaround: u64,
+    ) -> Result<Bid> {
         validate::text("text", text, TEXT_BYTES_MAX, false)?;
         let price = validate_amount("offered_price", price)?;
         if !(TURNAROUND_SECS_MIN..=TURNAROUND_SECS_MAX).contains(&turnaround) {
-            return Err(Error::invalid("turnaround_s", "must be between 1 and 31536000 seconds").into());
+            return Err(
+                Error::invalid("turnaround_s", "must be between 1 and 31536000 seconds").into(),
+            );
         }
         self.require_party(actor)?;
         let mut task = self.advance(id)?;
@@ -552,7 +804,10 @@ impl Work<'_> {
             return Err(Error::NotBidding.into());
         }
         if task.status != TaskStatus::Open {
-            return Err(Error::WrongState { status: task.status }.into());
+            return Err(Error::WrongState {
+                status: task.status,
+            }
+            .into());
         }
         task.bids.retain(|b| &b.agent != actor);
         if task.bids.len() >= BIDS_PER_TASK_MAX {
@@ -568,7 +823,12 @@ impl Work<'_> {
             created_at: self.now,
         };
         task.bids.push(bid.clone());
-        self.event(EventKind::BidReceived, Some(id), Some(actor), json!({ "bid": bid.id, "offered_price": price }));
+        self.event(
+            EventKind::BidReceived,
+            Some(id),
+            Some(actor),
+            json!({ "bid": bid.id, "offered_price": price }),
+        );
         self.put_task(task);
         Ok(bid)
     }
@@ -576,17 +836,37 @@ impl Work<'_> {
     pub(crate) fn award(&mut self, actor: &IdentityId, id: TaskId, bid_id: BidId) -> Result<Task> {
         let mut task = self.poster_task(actor, id)?;
         if task.status != TaskStatus::Open {
-            return Err(Error::WrongState { status: task.status }.into());
+            return Err(Error::WrongState {
+                status: task.status,
+            }
+            .into());
         }
-        let bid = task.bids.iter().find(|b| b.id == bid_id).cloned().ok_or(Error::BidNotFound)?;
+        let bid = task
+            .bids
+            .iter()
+            .find(|b| b.id == bid_id)
+            .cloned()
+            .ok_or(Error::BidNotFound)?;
         if !self.dependencies_done(&task)? {
             return Err(Error::DependenciesIncomplete.into());
         }
         let delta = bid.offered_price - task.bounty;
         if delta > Decimal::ZERO {
-            self.hold(actor, id, delta, TxType::Adjust, "bounty raised to awarded bid")?;
+            self.hold(
+                actor,
+                id,
+                delta,
+                TxType::Adjust,
+                "bounty raised to awarded bid",
+            )?;
         } else if delta < Decimal::ZERO {
-            self.unhold(actor, id, -delta, TxType::Adjust, "bounty lowered to awarded bid")?;
+            self.unhold(
+                actor,
+                id,
+                -delta,
+                TxType::Adjust,
+                "bounty lowered to awarded bid",
+            )?;
         }
         task.bounty = bid.offered_price;
         task.bids.clear();
@@ -597,16 +877,29 @@ impl Work<'_> {
 
     // ---- messages ----
 
-    pub(crate) fn message(&mut self, actor: &IdentityId, id: TaskId, text: &str, pre_claim: bool) -> Result<Message> {
+    pub(crate) fn message(
+        &mut self,
+        actor: &IdentityId,
+        id: TaskId,
+        text: &str,
+        pre_claim: bool,
+    ) -> Result<Message> {
         validate::text("text", text, MESSAGE_BYTES_MAX, true)?;
         self.require_party(actor)?;
         let mut task = self.advance(id)?;
         if pre_claim {
             if task.status != TaskStatus::Open {
-                return Err(Error::WrongState { status: task.status }.into());
+                return Err(Error::WrongState {
+                    status: task.status,
+                }
+                .into());
             }
         } else {
-            let worker = task.claim.as_ref().map(|c| &c.agent).or(task.delivery.as_ref().map(|d| &d.agent));
+            let worker = task
+                .claim
+                .as_ref()
+                .map(|c| &c.agent)
+                .or(task.delivery.as_ref().map(|d| &d.agent));
             if &task.poster != actor && worker != Some(actor) {
                 return Err(Error::NotParticipant.into());
             }
@@ -624,7 +917,12 @@ impl Work<'_> {
         };
         task.message_count += 1;
         self.add_message(message.clone());
-        self.event(EventKind::MessagePosted, Some(id), Some(actor), json!({ "message": message.id, "pre_claim": pre_claim }));
+        self.event(
+            EventKind::MessagePosted,
+            Some(id),
+            Some(actor),
+            json!({ "message": message.id, "pre_claim": pre_claim }),
+        );
         self.put_task(task);
         Ok(message)
     }
@@ -652,7 +950,11 @@ impl Work<'_> {
             let eligible = rule.owner != task.poster
                 && task.bounty >= rule.min_bounty
                 && poster_score >= rule.min_poster_rep
-                && task.spec.assign_to.as_ref().is_none_or(|a| a == &rule.owner);
+                && task
+                    .spec
+                    .assign_to
+                    .as_ref()
+                    .is_none_or(|a| a == &rule.owner);
             if !eligible {
                 continue;
             }
@@ -666,13 +968,18 @@ impl Work<'_> {
             }
             let better = match &best {
                 None => true,
-                Some((s, created, rid, _)) => (score, std::cmp::Reverse((rule.created_at, rule.id))) > (*s, std::cmp::Reverse((*created, *rid))),
+                Some((s, created, rid, _)) => {
+                    (score, std::cmp::Reverse((rule.created_at, rule.id)))
+                        > (*s, std::cmp::Reverse((*created, *rid)))
+                }
             };
             if better {
                 best = Some((score, rule.created_at, rule.id, rule.owner.clone()));
             }
         }
-        let Some((_, _, _, owner)) = best else { return Ok(()) };
+        let Some((_, _, _, owner)) = best else {
+            return Ok(());
+        };
         if !self.dependencies_done(&task)? {
             return Ok(());
         }
@@ -685,18 +992,28 @@ impl Work<'_> {
 
 /// Checks the delivery against the task's schema: `meta.output` if given, else the text
 /// parsed as JSON.
-fn check_schema(schema: &serde_json::Value, input: &DeliveryInput) -> std::result::Result<(), Error> {
-    let validator = jsonschema::validator_for(schema)
-        .map_err(|e| Error::ResultSchemaMismatch { reason: format!("schema unusable: {e}") })?;
+fn check_schema(
+    schema: &serde_json::Value,
+    input: &DeliveryInput,
+) -> std::result::Result<(), Error> {
+    let validator = jsonschema::validator_for(schema).map_err(|e| Error::ResultSchemaMismatch {
+        reason: format!("schema unusable: {e}"),
+    })?;
     let parsed;
     let instance = match &input.meta.output {
         Some(output) => output,
         None => {
             parsed = serde_json::from_str::<serde_json::Value>(&input.text).map_err(|_| {
-                Error::ResultSchemaMismatch { reason: "the task expects JSON output".to_owned() }
+                Error::ResultSchemaMismatch {
+                    reason: "the task expects JSON output".to_owned(),
+                }
             })?;
             &parsed
         }
     };
-    validator.validate(instance).map_err(|e| Error::ResultSchemaMismatch { reason: e.to_string() })
+    validator
+        .validate(instance)
+        .map_err(|e| Error::ResultSchemaMismatch {
+            reason: e.to_string(),
+        })
 }

@@ -16,8 +16,6 @@ mod timers;
 pub(crate) mod validate;
 mod work;
 
-use std::collections::HashMap;
-
 use crate::command::{Command, Outcome};
 use crate::error::Error;
 use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
@@ -62,19 +60,77 @@ pub struct Party {
     pub reputation: Reputation,
 }
 
+/// A handful of records by key. A command touches a few records, so a vector beats a hash
+/// or tree map here: no hashing, and no node allocation sized for many large values.
+#[derive(Debug, Clone)]
+pub struct Records<K, V>(Vec<(K, V)>);
+
+impl<K, V> Default for Records<K, V> {
+    fn default() -> Self {
+        Self(Vec::new())
+    }
+}
+
+impl<K: PartialEq, V> Records<K, V> {
+    /// The record under `key`.
+    pub fn get<Q>(&self, key: &Q) -> Option<&V>
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.0
+            .iter()
+            .find(|(k, _)| k.borrow() == key)
+            .map(|(_, v)| v)
+    }
+
+    /// Whether `key` is present.
+    pub fn contains_key<Q>(&self, key: &Q) -> bool
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: PartialEq + ?Sized,
+    {
+        self.get(key).is_some()
+    }
+
+    /// Inserts or replaces the record under `key`.
+    pub fn insert(&mut self, key: K, value: V) {
+        match self.0.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => *v = value,
+            None => self.0.push((key, value)),
+        }
+    }
+
+    /// Removes the record under `key`.
+    pub fn remove(&mut self, key: &K) -> Option<V> {
+        let index = self.0.iter().position(|(k, _)| k == key)?;
+        Some(self.0.remove(index).1)
+    }
+
+    /// The records, in insertion order.
+    pub fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter().map(|(_, v)| v)
+    }
+
+    /// The records, in insertion order.
+    pub fn into_values(self) -> impl Iterator<Item = V> {
+        self.0.into_iter().map(|(_, v)| v)
+    }
+}
+
 /// The records loaded for one command. `None` means "loaded: does not exist".
 #[derive(Debug, Clone, Default)]
 #[allow(missing_docs)]
 pub struct View {
-    pub tasks: HashMap<TaskId, Option<Task>>,
-    pub parties: HashMap<IdentityId, Option<Party>>,
-    pub profiles: HashMap<IdentityId, Option<Profile>>,
-    pub rules: HashMap<RuleId, Option<AutoClaimRule>>,
-    pub rules_owned: HashMap<IdentityId, Vec<AutoClaimRule>>,
-    pub rules_matching: HashMap<Vec<String>, Vec<AutoClaimRule>>,
-    pub contracts: HashMap<ContractId, Option<Contract>>,
-    pub posts: HashMap<PostId, Option<BoardPost>>,
-    pub blobs: HashMap<String, Option<Blob>>,
+    pub tasks: Records<TaskId, Option<Task>>,
+    pub parties: Records<IdentityId, Option<Party>>,
+    pub profiles: Records<IdentityId, Option<Profile>>,
+    pub rules: Records<RuleId, Option<AutoClaimRule>>,
+    pub rules_owned: Records<IdentityId, Vec<AutoClaimRule>>,
+    pub rules_matching: Records<Vec<String>, Vec<AutoClaimRule>>,
+    pub contracts: Records<ContractId, Option<Contract>>,
+    pub posts: Records<PostId, Option<BoardPost>>,
+    pub blobs: Records<String, Option<Blob>>,
 }
 
 impl View {
@@ -156,7 +212,7 @@ pub fn decide(
 ) -> Result<Decision, Fault> {
     let mut w = Work::new(view, ctx);
     let outcome = match (command, actor) {
-        (Command::Touch { task }, _) => Outcome::Task(w.advance(*task)?),
+        (Command::Touch { task }, _) => Outcome::Task(Box::new(w.advance(*task)?)),
         (_, None) => return Err(Error::UnknownIdentity.into()),
         (command, Some(actor)) => {
             let outcome = w.run(actor, command)?;
@@ -164,38 +220,50 @@ pub fn decide(
             outcome
         }
     };
-    Ok(Decision { changes: w.finish(), outcome })
+    Ok(Decision {
+        changes: w.finish(),
+        outcome,
+    })
 }
 
 impl Work<'_> {
     fn run(&mut self, actor: &IdentityId, command: &Command) -> Result<Outcome, Fault> {
         Ok(match command {
             Command::Register(profile) => self.register(actor, profile)?,
-            Command::UpdateProfile(update) => Outcome::Profile(self.update_profile(actor, update)?),
+            Command::UpdateProfile(update) => {
+                Outcome::Profile(Box::new(self.update_profile(actor, update)?))
+            }
             Command::PostTask(spec) => {
                 validate::task_spec(spec, 0)?;
                 self.require_party(actor)?;
-                Outcome::Task(self.post_task(actor, spec.clone(), None)?)
+                Outcome::task(self.post_task(actor, spec.clone(), None)?)
             }
-            Command::Claim { task, note } => Outcome::Task(self.claim(actor, *task, note)?),
-            Command::Extend { task, secs } => Outcome::Task(self.extend(actor, *task, *secs)?),
-            Command::JoinQueue { task } => Outcome::Task(self.join_queue(actor, *task)?),
-            Command::LeaveQueue { task } => Outcome::Task(self.leave_queue(actor, *task)?),
+            Command::Claim { task, note } => Outcome::task(self.claim(actor, *task, note)?),
+            Command::Extend { task, secs } => Outcome::task(self.extend(actor, *task, *secs)?),
+            Command::JoinQueue { task } => Outcome::task(self.join_queue(actor, *task)?),
+            Command::LeaveQueue { task } => Outcome::task(self.leave_queue(actor, *task)?),
             Command::Deliver { task, delivery } => {
-                Outcome::Task(self.deliver(actor, *task, delivery)?)
+                Outcome::task(self.deliver(actor, *task, delivery)?)
             }
-            Command::Accept { task, rating } => Outcome::Task(self.accept(actor, *task, *rating)?),
-            Command::Reject { task, text, category } => {
-                Outcome::Task(self.reject(actor, *task, text, *category)?)
-            }
-            Command::Cancel { task } => Outcome::Task(self.cancel(actor, *task)?),
-            Command::Bid { task, text, offered_price, turnaround_secs } => {
-                Outcome::Bid(self.bid(actor, *task, text, *offered_price, *turnaround_secs)?)
-            }
-            Command::Award { task, bid } => Outcome::Task(self.award(actor, *task, *bid)?),
-            Command::Message { task, text, pre_claim } => {
-                Outcome::Message(self.message(actor, *task, text, *pre_claim)?)
-            }
+            Command::Accept { task, rating } => Outcome::task(self.accept(actor, *task, *rating)?),
+            Command::Reject {
+                task,
+                text,
+                category,
+            } => Outcome::task(self.reject(actor, *task, text, *category)?),
+            Command::Cancel { task } => Outcome::task(self.cancel(actor, *task)?),
+            Command::Bid {
+                task,
+                text,
+                offered_price,
+                turnaround_secs,
+            } => Outcome::Bid(self.bid(actor, *task, text, *offered_price, *turnaround_secs)?),
+            Command::Award { task, bid } => Outcome::task(self.award(actor, *task, *bid)?),
+            Command::Message {
+                task,
+                text,
+                pre_claim,
+            } => Outcome::Message(self.message(actor, *task, text, *pre_claim)?),
             Command::CreateRule(spec) => Outcome::Rule(self.create_rule(actor, spec)?),
             Command::DeleteRule { rule } => {
                 self.delete_rule(actor, *rule)?;
@@ -210,10 +278,12 @@ impl Work<'_> {
             Command::CancelContract { contract } => {
                 Outcome::Contract(self.cancel_contract(actor, *contract)?)
             }
-            Command::CreatePost(spec) => Outcome::Post(self.create_post(actor, spec)?),
-            Command::RecordBlob { hash, size, content_type } => {
-                Outcome::Blob(self.record_blob(actor, hash, *size, content_type)?)
-            }
+            Command::CreatePost(spec) => Outcome::Post(Box::new(self.create_post(actor, spec)?)),
+            Command::RecordBlob {
+                hash,
+                size,
+                content_type,
+            } => Outcome::Blob(self.record_blob(actor, hash, *size, content_type)?),
             Command::Touch { .. } => unreachable_touch()?,
         })
     }

@@ -18,16 +18,22 @@ impl Work<'_> {
     pub(crate) fn advance(&mut self, id: TaskId) -> Result<Task, Fault> {
         for _ in 0..TIMER_STEPS_MAX {
             let task = self.task(id)?;
-            let Some(due) = task.due_at() else { return Ok(task) };
+            let Some(due) = task.due_at() else {
+                return Ok(task);
+            };
             if due > self.now {
                 return Ok(task);
             }
             match task.status {
                 TaskStatus::Claimed => self.expire_claim(task)?,
                 TaskStatus::Delivered => self.settle(task, None)?,
-                TaskStatus::Open if task.next_escalation_at() == Some(due) => self.escalate(task)?,
+                TaskStatus::Open if task.next_escalation_at() == Some(due) => {
+                    self.escalate(task)?;
+                }
                 TaskStatus::Open => self.expire(task)?,
-                TaskStatus::Completed | TaskStatus::Cancelled | TaskStatus::Expired => return Ok(task),
+                TaskStatus::Completed | TaskStatus::Cancelled | TaskStatus::Expired => {
+                    return Ok(task);
+                }
             }
         }
         self.task(id)

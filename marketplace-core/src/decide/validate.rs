@@ -4,7 +4,9 @@ use rust_decimal::Decimal;
 
 use crate::error::Error;
 use crate::limits::*;
-use crate::model::{ContractSpec, DeliveryInput, PostKind, PostSpec, ProfileUpdate, RuleSpec, TaskSpec};
+use crate::model::{
+    ContractSpec, DeliveryInput, PostKind, PostSpec, ProfileUpdate, RuleSpec, TaskSpec,
+};
 use crate::money::validate_amount;
 
 type Result<T = ()> = std::result::Result<T, Error>;
@@ -28,15 +30,24 @@ pub(crate) fn tag(field: &'static str, value: &str) -> Result {
     if value.is_empty() || value.len() > TAG_BYTES_MAX {
         return Err(Error::invalid(field, "must be 1-64 bytes"));
     }
-    if value.chars().any(|c| c.is_whitespace() || c.is_control() || c == ',') {
-        return Err(Error::invalid(field, "must not contain spaces, commas or control characters"));
+    if value
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || c == ',')
+    {
+        return Err(Error::invalid(
+            field,
+            "must not contain spaces, commas or control characters",
+        ));
     }
     Ok(())
 }
 
 pub(crate) fn tags(field: &'static str, values: &[String]) -> Result {
     if values.len() > CAPABILITIES_MAX {
-        return Err(Error::invalid(field, format!("more than {CAPABILITIES_MAX} entries")));
+        return Err(Error::invalid(
+            field,
+            format!("more than {CAPABILITIES_MAX} entries"),
+        ));
     }
     values.iter().try_for_each(|v| tag(field, v))
 }
@@ -58,9 +69,10 @@ pub(crate) fn https_url(field: &'static str, value: &str) -> Result {
 
 fn secs_in(field: &'static str, value: Option<u64>, min: u64, max: u64) -> Result {
     match value {
-        Some(v) if !(min..=max).contains(&v) => {
-            Err(Error::invalid(field, format!("must be between {min} and {max} seconds")))
-        }
+        Some(v) if !(min..=max).contains(&v) => Err(Error::invalid(
+            field,
+            format!("must be between {min} and {max} seconds"),
+        )),
         _ => Ok(()),
     }
 }
@@ -76,7 +88,10 @@ pub(crate) fn rate(field: &'static str, value: Decimal) -> Result {
 /// Everything about a task spec that needs no records. `depth` counts `chain_next` nesting.
 pub(crate) fn task_spec(spec: &TaskSpec, depth: usize) -> Result {
     if depth > CHAIN_DEPTH_MAX {
-        return Err(Error::invalid("chain_next", format!("nested deeper than {CHAIN_DEPTH_MAX}")));
+        return Err(Error::invalid(
+            "chain_next",
+            format!("nested deeper than {CHAIN_DEPTH_MAX}"),
+        ));
     }
     text("text", &spec.text, TEXT_BYTES_MAX, false)?;
     if let Some(title) = &spec.title {
@@ -95,15 +110,33 @@ pub(crate) fn task_spec(spec: &TaskSpec, depth: usize) -> Result {
     }
     tags("required_capabilities", &spec.required_capabilities)?;
     if spec.depends_on.len() > DEPENDS_ON_MAX {
-        return Err(Error::invalid("depends_on", format!("more than {DEPENDS_ON_MAX} tasks")));
+        return Err(Error::invalid(
+            "depends_on",
+            format!("more than {DEPENDS_ON_MAX} tasks"),
+        ));
     }
-    secs_in("claim_ttl", spec.claim_ttl_secs, CLAIM_TTL_SECS_MIN, CLAIM_TTL_SECS_MAX)?;
-    secs_in("expires_in", spec.expires_in_secs, EXPIRES_IN_SECS_MIN, EXPIRES_IN_SECS_MAX)?;
-    secs_in("max_turnaround_s", spec.max_turnaround_secs, TURNAROUND_SECS_MIN, TURNAROUND_SECS_MAX)?;
-    if let Some(min) = spec.min_reputation {
-        if min < Decimal::ZERO {
-            return Err(Error::invalid("min_reputation", "must not be negative"));
-        }
+    secs_in(
+        "claim_ttl",
+        spec.claim_ttl_secs,
+        CLAIM_TTL_SECS_MIN,
+        CLAIM_TTL_SECS_MAX,
+    )?;
+    secs_in(
+        "expires_in",
+        spec.expires_in_secs,
+        EXPIRES_IN_SECS_MIN,
+        EXPIRES_IN_SECS_MAX,
+    )?;
+    secs_in(
+        "max_turnaround_s",
+        spec.max_turnaround_secs,
+        TURNAROUND_SECS_MIN,
+        TURNAROUND_SECS_MAX,
+    )?;
+    if let Some(min) = spec.min_reputation
+        && min < Decimal::ZERO
+    {
+        return Err(Error::invalid("min_reputation", "must not be negative"));
     }
     if let Some(r) = spec.min_auto_accept_rate {
         rate("min_auto_accept_rate", r)?;
@@ -115,22 +148,34 @@ pub(crate) fn task_spec(spec: &TaskSpec, depth: usize) -> Result {
             return Err(Error::invalid("bounty_escalation.rate", "must be positive"));
         }
         if esc.interval_hours == 0 || esc.interval_hours > ESCALATION_INTERVAL_HOURS_MAX {
-            return Err(Error::invalid("bounty_escalation.interval_hours", "must be 1-8760"));
+            return Err(Error::invalid(
+                "bounty_escalation.interval_hours",
+                "must be 1-8760",
+            ));
         }
         if esc.cap < spec.bounty {
-            return Err(Error::invalid("bounty_escalation.cap", "must not be below the bounty"));
+            return Err(Error::invalid(
+                "bounty_escalation.cap",
+                "must not be below the bounty",
+            ));
         }
     }
     if spec.bidding && spec.contract.is_some() {
-        return Err(Error::invalid("bidding", "a contract task is not put out to bid"));
+        return Err(Error::invalid(
+            "bidding",
+            "a contract task is not put out to bid",
+        ));
     }
     if let Some(schema) = &spec.result_schema {
-        let size = serde_json::to_vec(schema).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(schema)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > RESULT_SCHEMA_BYTES_MAX {
             return Err(Error::invalid("result_schema", "larger than 16 KiB"));
         }
-        jsonschema::validator_for(schema)
-            .map_err(|e| Error::invalid("result_schema", format!("not a usable JSON Schema: {e}")))?;
+        jsonschema::validator_for(schema).map_err(|e| {
+            Error::invalid("result_schema", format!("not a usable JSON Schema: {e}"))
+        })?;
     }
     if let Some(next) = &spec.chain_next {
         task_spec(next, depth + 1)?;
@@ -142,7 +187,9 @@ pub(crate) fn task_spec(spec: &TaskSpec, depth: usize) -> Result {
 pub(crate) fn delivery(input: &DeliveryInput) -> Result {
     text("text", &input.text, TEXT_BYTES_MAX, false)?;
     if let Some(output) = &input.meta.output {
-        let size = serde_json::to_vec(output).map(|v| v.len()).unwrap_or(usize::MAX);
+        let size = serde_json::to_vec(output)
+            .map(|v| v.len())
+            .unwrap_or(usize::MAX);
         if size > OUTPUT_BYTES_MAX {
             return Err(Error::invalid("meta.output", "larger than 256 KiB"));
         }
@@ -152,14 +199,26 @@ pub(crate) fn delivery(input: &DeliveryInput) -> Result {
     }
     if let Some(url) = &input.meta.artifact_url {
         let allowed = ["https://", "ipfs://", "knarr-asset://"];
-        if url.len() > URL_BYTES_MAX || !allowed.iter().any(|p| url.starts_with(p) && url.len() > p.len()) {
-            return Err(Error::invalid("meta.artifact_url", "must be an https://, ipfs:// or knarr-asset:// URL"));
+        if url.len() > URL_BYTES_MAX
+            || !allowed
+                .iter()
+                .any(|p| url.starts_with(p) && url.len() > p.len())
+        {
+            return Err(Error::invalid(
+                "meta.artifact_url",
+                "must be an https://, ipfs:// or knarr-asset:// URL",
+            ));
         }
     }
-    let empty = input.text.trim().is_empty() && input.meta.output.is_none()
-        && input.meta.artifact_hash.is_none() && input.meta.artifact_url.is_none();
+    let empty = input.text.trim().is_empty()
+        && input.meta.output.is_none()
+        && input.meta.artifact_hash.is_none()
+        && input.meta.artifact_url.is_none();
     if empty {
-        return Err(Error::invalid("text", "a delivery needs a text, an output or an artifact"));
+        return Err(Error::invalid(
+            "text",
+            "a delivery needs a text, an output or an artifact",
+        ));
     }
     Ok(())
 }
@@ -170,9 +229,21 @@ pub(crate) fn blob_hash(hash: &str) -> Result {
         Some((hex, ext)) => (hex, Some(ext)),
         None => (hash, None),
     };
-    let hex_ok = hex.len() == 64 && hex.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
-    let ext_ok = ext.is_none_or(|e| (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric()));
-    if hex_ok && ext_ok { Ok(()) } else { Err(Error::invalid("artifact_hash", "must be <sha256 hex>.<ext>")) }
+    let hex_ok = hex.len() == 64
+        && hex
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b));
+    let ext_ok = ext.is_none_or(|e| {
+        (1..=16).contains(&e.len()) && e.bytes().all(|b| b.is_ascii_alphanumeric())
+    });
+    if hex_ok && ext_ok {
+        Ok(())
+    } else {
+        Err(Error::invalid(
+            "artifact_hash",
+            "must be <sha256 hex>.<ext>",
+        ))
+    }
 }
 
 /// A profile change (at registration `registering` requires an alias).
@@ -208,7 +279,9 @@ pub(crate) fn profile(update: &ProfileUpdate, registering: bool) -> Result {
     }
     if let Some(email) = update.owner_email.as_deref().filter(|e| !e.is_empty()) {
         let shaped = email.len() <= 254
-            && email.split_once('@').is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
+            && email
+                .split_once('@')
+                .is_some_and(|(l, d)| !l.is_empty() && d.contains('.'))
             && !email.chars().any(char::is_whitespace);
         if !shaped {
             return Err(Error::invalid("owner_email", "not an email address"));
@@ -219,12 +292,18 @@ pub(crate) fn profile(update: &ProfileUpdate, registering: bool) -> Result {
 
 pub(crate) fn rule(spec: &RuleSpec, open_claims_max: u32) -> Result {
     if spec.capabilities.is_empty() {
-        return Err(Error::invalid("capabilities", "a rule needs at least one capability"));
+        return Err(Error::invalid(
+            "capabilities",
+            "a rule needs at least one capability",
+        ));
     }
     tags("capabilities", &spec.capabilities)?;
     validate_amount("min_bounty", spec.min_bounty)?;
     if spec.max_concurrent == 0 || spec.max_concurrent > open_claims_max {
-        return Err(Error::invalid("max_concurrent", format!("must be 1-{open_claims_max}")));
+        return Err(Error::invalid(
+            "max_concurrent",
+            format!("must be 1-{open_claims_max}"),
+        ));
     }
     if spec.min_poster_rep < Decimal::ZERO {
         return Err(Error::invalid("min_poster_rep", "must not be negative"));
@@ -236,7 +315,10 @@ pub(crate) fn contract(spec: &ContractSpec) -> Result {
     tags("capabilities", &spec.capabilities)?;
     validate_amount("price_per_task", spec.price_per_task)?;
     if spec.max_tasks == 0 || spec.max_tasks > CONTRACT_TASKS_MAX {
-        return Err(Error::invalid("max_tasks", format!("must be 1-{CONTRACT_TASKS_MAX}")));
+        return Err(Error::invalid(
+            "max_tasks",
+            format!("must be 1-{CONTRACT_TASKS_MAX}"),
+        ));
     }
     Ok(())
 }
@@ -247,7 +329,12 @@ pub(crate) fn post(spec: &PostSpec) -> Result {
         tag("topic", topic)?;
     }
     match (spec.kind, spec.reply_to.is_some()) {
-        (PostKind::Answer, false) => return Err(Error::invalid("reply_to", "an answer replies to a question")),
+        (PostKind::Answer, false) => {
+            return Err(Error::invalid(
+                "reply_to",
+                "an answer replies to a question",
+            ));
+        }
         (PostKind::Answer, true) | (_, false) => {}
         (_, true) => return Err(Error::invalid("reply_to", "only answers reply to a post")),
     }
@@ -255,10 +342,25 @@ pub(crate) fn post(spec: &PostSpec) -> Result {
         (Some(service), PostKind::Service) => {
             validate_amount("price", service.price)?;
             tags("capabilities", &service.capabilities)?;
-            secs_in("turnaround_sla_s", service.turnaround_sla_secs, 1, TURNAROUND_SECS_MAX)?;
+            secs_in(
+                "turnaround_sla_s",
+                service.turnaround_sla_secs,
+                1,
+                TURNAROUND_SECS_MAX,
+            )?;
         }
-        (None, PostKind::Service) => return Err(Error::invalid("service", "a service listing needs its terms")),
-        (Some(_), _) => return Err(Error::invalid("service", "only service listings carry terms")),
+        (None, PostKind::Service) => {
+            return Err(Error::invalid(
+                "service",
+                "a service listing needs its terms",
+            ));
+        }
+        (Some(_), _) => {
+            return Err(Error::invalid(
+                "service",
+                "only service listings carry terms",
+            ));
+        }
         (None, _) => {}
     }
     Ok(())

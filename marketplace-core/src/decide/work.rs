@@ -1,10 +1,8 @@
 //! The working set of one `decide` call: copy-on-write over the [`View`].
 
-use std::collections::BTreeMap;
-
 use rust_decimal::Decimal;
 
-use super::{Changes, Context, Fault, Key, View};
+use super::{Changes, Context, Fault, Key, Records, View};
 use crate::error::Error;
 use crate::ids::{ContractId, IdAllocator, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
@@ -20,13 +18,13 @@ pub(crate) struct Work<'a> {
     pub(crate) now: Timestamp,
     pub(crate) policy: &'a Policy,
     ids: IdAllocator,
-    tasks: BTreeMap<TaskId, Task>,
-    accounts: BTreeMap<IdentityId, Account>,
-    reps: BTreeMap<IdentityId, Reputation>,
-    profiles: BTreeMap<IdentityId, Profile>,
-    rules: BTreeMap<RuleId, AutoClaimRule>,
+    tasks: Records<TaskId, Task>,
+    accounts: Records<IdentityId, Account>,
+    reps: Records<IdentityId, Reputation>,
+    profiles: Records<IdentityId, Profile>,
+    rules: Records<RuleId, AutoClaimRule>,
     rules_deleted: Vec<RuleId>,
-    contracts: BTreeMap<ContractId, Contract>,
+    contracts: Records<ContractId, Contract>,
     messages: Vec<Message>,
     posts: Vec<BoardPost>,
     blobs: Vec<Blob>,
@@ -35,14 +33,11 @@ pub(crate) struct Work<'a> {
 }
 
 /// Looks `id` up in `view_map`; absent from the map means "not loaded yet".
-fn lookup<'v, K, V>(
-    map: &'v std::collections::HashMap<K, Option<V>>,
+fn lookup<'v, K: PartialEq, V>(
+    map: &'v Records<K, Option<V>>,
     id: &K,
     key: impl FnOnce() -> Key,
-) -> Result<Option<&'v V>, Fault>
-where
-    K: std::hash::Hash + Eq,
-{
+) -> Result<Option<&'v V>, Fault> {
     match map.get(id) {
         Some(found) => Ok(found.as_ref()),
         None => Err(Fault::Needs(key())),
@@ -56,13 +51,13 @@ impl<'a> Work<'a> {
             now: ctx.now,
             policy: ctx.policy,
             ids: IdAllocator::new(ctx.now, ctx.seed),
-            tasks: BTreeMap::new(),
-            accounts: BTreeMap::new(),
-            reps: BTreeMap::new(),
-            profiles: BTreeMap::new(),
-            rules: BTreeMap::new(),
+            tasks: Records::default(),
+            accounts: Records::default(),
+            reps: Records::default(),
+            profiles: Records::default(),
+            rules: Records::default(),
             rules_deleted: Vec::new(),
-            contracts: BTreeMap::new(),
+            contracts: Records::default(),
             messages: Vec::new(),
             posts: Vec::new(),
             blobs: Vec::new(),
@@ -96,7 +91,8 @@ impl<'a> Work<'a> {
 
     /// The task, or `TaskNotFound`.
     pub(crate) fn task(&self, id: TaskId) -> Result<Task, Fault> {
-        self.task_opt(id)?.ok_or(Fault::Rejected(Error::TaskNotFound))
+        self.task_opt(id)?
+            .ok_or(Fault::Rejected(Error::TaskNotFound))
     }
 
     pub(crate) fn task_opt(&self, id: TaskId) -> Result<Option<Task>, Fault> {
@@ -128,11 +124,17 @@ impl<'a> Work<'a> {
 
     /// Refuses unregistered actors.
     pub(crate) fn require_party(&self, id: &IdentityId) -> Result<(), Fault> {
-        if self.is_party(id)? { Ok(()) } else { Err(Error::UnknownIdentity.into()) }
+        if self.is_party(id)? {
+            Ok(())
+        } else {
+            Err(Error::UnknownIdentity.into())
+        }
     }
 
     pub(crate) fn account(&self, id: &IdentityId) -> Result<Account, Fault> {
-        self.party_account(id)?.cloned().ok_or(Fault::Rejected(Error::UnknownIdentity))
+        self.party_account(id)?
+            .cloned()
+            .ok_or(Fault::Rejected(Error::UnknownIdentity))
     }
 
     pub(crate) fn put_account(&mut self, account: Account) {
@@ -144,7 +146,9 @@ impl<'a> Work<'a> {
             return Ok(r.clone());
         }
         let party = lookup(&self.view.parties, id, || Key::Identity(id.clone()))?;
-        party.map(|p| p.reputation.clone()).ok_or(Fault::Rejected(Error::UnknownIdentity))
+        party
+            .map(|p| p.reputation.clone())
+            .ok_or(Fault::Rejected(Error::UnknownIdentity))
     }
 
     pub(crate) fn put_rep(&mut self, rep: Reputation) {
@@ -205,7 +209,10 @@ impl<'a> Work<'a> {
             .get(id)
             .ok_or_else(|| Fault::Needs(Key::RulesOwnedBy(id.clone())))?;
         let fresh = self.rules.values().filter(|r| &r.owner == id).count();
-        let gone = stored.iter().filter(|r| self.rules_deleted.contains(&r.id)).count();
+        let gone = stored
+            .iter()
+            .filter(|r| self.rules_deleted.contains(&r.id))
+            .count();
         Ok(stored.len() + fresh - gone)
     }
 
@@ -215,7 +222,11 @@ impl<'a> Work<'a> {
             .rules_matching
             .get(tags)
             .ok_or_else(|| Fault::Needs(Key::RulesMatching(tags.to_vec())))?;
-        Ok(stored.iter().filter(|r| !self.rules_deleted.contains(&r.id)).cloned().collect())
+        Ok(stored
+            .iter()
+            .filter(|r| !self.rules_deleted.contains(&r.id))
+            .cloned()
+            .collect())
     }
 
     pub(crate) fn put_rule(&mut self, rule: AutoClaimRule) {

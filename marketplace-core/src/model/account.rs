@@ -44,7 +44,11 @@ pub enum AccountRef {
 impl TryFrom<String> for AccountRef {
     type Error = crate::error::Error;
     fn try_from(text: String) -> Result<Self, Self::Error> {
-        if text == "treasury" { Ok(Self::Treasury) } else { IdentityId::try_from(text).map(Self::Identity) }
+        if text == "treasury" {
+            Ok(Self::Treasury)
+        } else {
+            IdentityId::try_from(text).map(Self::Identity)
+        }
     }
 }
 

@@ -9,7 +9,10 @@ mod reputation;
 mod task;
 
 pub use account::{Account, AccountRef, LedgerEntry, TxType};
-pub use board::{Blob, BoardPost, Contract, ContractSpec, ContractStatus, Message, PostKind, PostSpec, ServiceMeta};
+pub use board::{
+    Blob, BoardPost, Contract, ContractSpec, ContractStatus, Message, PostKind, PostSpec,
+    ServiceMeta,
+};
 pub use broker::{AutoClaimRule, RuleSpec};
 pub use event::{Event, EventKind};
 pub use profile::{Profile, ProfileUpdate};

@@ -66,7 +66,10 @@ pub struct ProfileUpdate {
 impl ProfileUpdate {
     /// An update that sets only the alias.
     pub fn alias(alias: impl Into<String>) -> Self {
-        Self { alias: Some(alias.into()), ..Self::default() }
+        Self {
+            alias: Some(alias.into()),
+            ..Self::default()
+        }
     }
 
     /// Adds capabilities to this update.

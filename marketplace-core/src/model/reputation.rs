@@ -60,7 +60,10 @@ impl Reputation {
     /// - ghosts*4`.
     pub fn raw(&self) -> i128 {
         let c = |v: u64| i128::from(v);
-        c(self.accepted) * 5 + c(self.delivered) * 2 + c(self.answers) * 2 + c(self.claims)
+        c(self.accepted) * 5
+            + c(self.delivered) * 2
+            + c(self.answers) * 2
+            + c(self.claims)
             + c(self.total)
             - c(self.rejected) * 3
             - c(self.late_rejections) * 5

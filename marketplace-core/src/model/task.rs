@@ -1,4 +1,5 @@
 use std::fmt;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
@@ -160,7 +161,11 @@ impl TaskSpec {
     /// assert_eq!(spec.bounty, 25.into());
     /// ```
     pub fn new(text: impl Into<String>, bounty: impl Into<Decimal>) -> Self {
-        Self { text: text.into(), bounty: bounty.into(), ..Self::default() }
+        Self {
+            text: text.into(),
+            bounty: bounty.into(),
+            ..Self::default()
+        }
     }
 
     /// Sets the skill tag.
@@ -182,10 +187,10 @@ impl TaskSpec {
     /// The tags the broker and capability filters match: required capabilities and skill.
     pub fn match_tags(&self) -> Vec<String> {
         let mut tags = self.required_capabilities.clone();
-        if let Some(skill) = &self.skill {
-            if !tags.contains(skill) {
-                tags.push(skill.clone());
-            }
+        if let Some(skill) = &self.skill
+            && !tags.contains(skill)
+        {
+            tags.push(skill.clone());
         }
         tags.sort();
         tags
@@ -237,7 +242,10 @@ pub struct DeliveryInput {
 impl DeliveryInput {
     /// A delivery of plain text.
     pub fn text(text: impl Into<String>) -> Self {
-        Self { text: text.into(), meta: DeliveryMeta::default() }
+        Self {
+            text: text.into(),
+            meta: DeliveryMeta::default(),
+        }
     }
 }
 
@@ -342,8 +350,8 @@ pub struct Task {
     pub id: TaskId,
     /// Who posted and funds it.
     pub poster: IdentityId,
-    /// What was posted.
-    pub spec: TaskSpec,
+    /// What was posted. Shared: it never changes after posting, and tasks are copied often.
+    pub spec: Arc<TaskSpec>,
     /// The bounty held now (escalation and awards change it).
     pub bounty: Decimal,
     /// Where it is in its life.
@@ -358,10 +366,10 @@ pub struct Task {
     pub queue: Vec<QueueEntry>,
     /// Live bids, one per bidder.
     pub bids: Vec<Bid>,
-    /// The delivery under review, or the accepted one.
-    pub delivery: Option<Delivery>,
+    /// The delivery under review, or the accepted one (shared: a delivery never changes).
+    pub delivery: Option<Arc<Delivery>>,
     /// The most recent rejection.
-    pub last_rejection: Option<Rejection>,
+    pub last_rejection: Option<Box<Rejection>>,
     /// How many deliveries were rejected.
     pub rejection_count: u32,
     /// Escalation steps applied so far.
@@ -438,11 +446,12 @@ impl Task {
     /// The task as `viewer` may see it: private deliveries are emptied for everyone but the
     /// poster and the deliverer (the fact of delivery stays visible).
     pub fn redacted_for(mut self, viewer: Option<&IdentityId>) -> Self {
-        if !self.delivery_visible_to(viewer) {
-            if let Some(d) = &mut self.delivery {
-                d.text.clear();
-                d.meta = DeliveryMeta::default();
-            }
+        if !self.delivery_visible_to(viewer)
+            && let Some(d) = &mut self.delivery
+        {
+            let d = Arc::make_mut(d);
+            d.text.clear();
+            d.meta = DeliveryMeta::default();
         }
         self
     }

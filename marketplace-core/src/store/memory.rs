@@ -18,7 +18,8 @@ use crate::model::{TaskStatus, TxType};
 
 #[derive(Debug, Default)]
 struct State {
-    tasks: BTreeMap<TaskId, Task>,
+    /// Boxed: B-tree nodes hold eleven values, and tasks are large.
+    tasks: BTreeMap<TaskId, Box<Task>>,
     /// `(deadline, task)`: the sweep reads the front without scanning tasks that are not due.
     due: BTreeSet<(Timestamp, TaskId)>,
     accounts: BTreeMap<IdentityId, Account>,
@@ -53,13 +54,13 @@ impl State {
             events,
         } = changes;
         for task in tasks {
-            if let Some(due) = self.tasks.get(&task.id).and_then(Task::due_at) {
+            if let Some(due) = self.tasks.get(&task.id).and_then(|t| t.due_at()) {
                 self.due.remove(&(due, task.id));
             }
             if let Some(due) = task.due_at() {
                 self.due.insert((due, task.id));
             }
-            self.tasks.insert(task.id, task);
+            self.tasks.insert(task.id, Box::new(task));
         }
         for a in accounts {
             self.accounts.insert(a.identity.clone(), a);
@@ -90,7 +91,10 @@ impl State {
         }
         for mut line in ledger {
             line.seq = self.ledger.len() as u64 + 1;
-            self.ledger_by_account.entry(line.account.clone()).or_default().push(self.ledger.len());
+            self.ledger_by_account
+                .entry(line.account.clone())
+                .or_default()
+                .push(self.ledger.len());
             self.ledger.push(line);
         }
         for mut event in events {
@@ -102,7 +106,10 @@ impl State {
     fn party(&self, id: &IdentityId) -> Option<Party> {
         let account = self.accounts.get(id)?.clone();
         let reputation = self.reputations.get(id)?.clone();
-        Some(Party { account, reputation })
+        Some(Party {
+            account,
+            reputation,
+        })
     }
 }
 
@@ -136,7 +143,7 @@ struct MemoryTx {
 #[async_trait]
 impl Transaction for MemoryTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        Ok(self.guard.tasks.get(&id).cloned())
+        Ok(self.guard.tasks.get(&id).map(|t| (**t).clone()))
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
@@ -155,11 +162,23 @@ impl Transaction for MemoryTx {
         &mut self,
         owner: &IdentityId,
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
-        Ok(self.guard.rules.values().filter(|r| &r.owner == owner).cloned().collect())
+        Ok(self
+            .guard
+            .rules
+            .values()
+            .filter(|r| &r.owner == owner)
+            .cloned()
+            .collect())
     }
 
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
-        Ok(self.guard.rules.values().filter(|r| r.matches_any(tags)).cloned().collect())
+        Ok(self
+            .guard
+            .rules
+            .values()
+            .filter(|r| r.matches_any(tags))
+            .cloned()
+            .collect())
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
@@ -179,11 +198,22 @@ impl Transaction for MemoryTx {
         caller: &IdentityId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self.guard.idempotency.get(&(caller.clone(), key.to_owned())).cloned())
+        Ok(self
+            .guard
+            .idempotency
+            .get(&(caller.clone(), key.to_owned()))
+            .cloned())
     }
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
-        Ok(self.guard.due.iter().take_while(|(due, _)| *due <= now).take(limit).map(|(_, id)| *id).collect())
+        Ok(self
+            .guard
+            .due
+            .iter()
+            .take_while(|(due, _)| *due <= now)
+            .take(limit)
+            .map(|(_, id)| *id)
+            .collect())
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
@@ -201,7 +231,13 @@ impl Transaction for MemoryTx {
         before: Timestamp,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        let count = self.guard.idempotency.values().filter(|r| r.created_at < before).take(limit).count();
+        let count = self
+            .guard
+            .idempotency
+            .values()
+            .filter(|r| r.created_at < before)
+            .take(limit)
+            .count();
         self.purge = Some((before, limit));
         Ok(count)
     }
@@ -212,7 +248,9 @@ impl Transaction for MemoryTx {
             state.apply(changes);
         }
         for record in std::mem::take(&mut self.idempotency) {
-            state.idempotency.insert((record.caller.clone(), record.key.clone()), record);
+            state
+                .idempotency
+                .insert((record.caller.clone(), record.key.clone()), record);
         }
         if let Some((before, limit)) = self.purge {
             let old: Vec<_> = state
@@ -232,7 +270,9 @@ impl Transaction for MemoryTx {
 
 /// Lowercase words of at least one character, for the in-memory full-text match.
 fn words(text: &str) -> impl Iterator<Item = String> + '_ {
-    text.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase)
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_lowercase)
 }
 
 /// Whether `haystack` contains every word of `needle` as a word prefix.
@@ -279,7 +319,7 @@ fn item_texts(item: &FeedItem) -> Vec<&str> {
 
 impl State {
     fn feed_items(&self) -> impl Iterator<Item = FeedItem> + '_ {
-        let tasks = self.tasks.values().map(|t| FeedItem::Task(t.clone()));
+        let tasks = self.tasks.values().map(|t| FeedItem::Task((**t).clone()));
         let posts = self.posts.values().map(|p| FeedItem::Post(p.clone()));
         tasks.chain(posts)
     }
@@ -289,16 +329,29 @@ impl State {
 impl Store for MemoryStore {
     async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
         let guard = self.state.lock_arc().await;
-        Ok(Box::new(MemoryTx { guard, pending: Vec::new(), idempotency: Vec::new(), purge: None }))
+        Ok(Box::new(MemoryTx {
+            guard,
+            pending: Vec::new(),
+            idempotency: Vec::new(),
+            purge: None,
+        }))
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        Ok(self.state.lock().await.tasks.get(&id).cloned())
+        Ok(self
+            .state
+            .lock()
+            .await
+            .tasks
+            .get(&id)
+            .map(|t| (**t).clone()))
     }
 
     async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
         let state = self.state.lock().await;
-        let upper = q.before.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let upper = q
+            .before
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         Ok(state
             .tasks
             .range((std::ops::Bound::Unbounded, upper))
@@ -309,16 +362,24 @@ impl Store for MemoryStore {
             .filter(|t| q.poster.as_ref().is_none_or(|p| p == &t.poster))
             .filter(|t| q.claimant.as_ref().is_none_or(|c| t.claimant() == Some(c)))
             .filter(|t| {
-                q.capabilities.is_empty() || t.spec.match_tags().iter().any(|tag| q.capabilities.contains(tag))
+                q.capabilities.is_empty()
+                    || t.spec
+                        .match_tags()
+                        .iter()
+                        .any(|tag| q.capabilities.contains(tag))
             })
             .take(q.limit)
-            .cloned()
+            .map(|t| (**t).clone())
             .collect())
     }
 
     async fn messages(&self, task: TaskId, limit: usize) -> Result<Vec<Message>, StoreError> {
         let state = self.state.lock().await;
-        Ok(state.messages.get(&task).map(|m| m.iter().take(limit).cloned().collect()).unwrap_or_default())
+        Ok(state
+            .messages
+            .get(&task)
+            .map(|m| m.iter().take(limit).cloned().collect())
+            .unwrap_or_default())
     }
 
     async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
@@ -332,7 +393,12 @@ impl Store for MemoryStore {
     ) -> Result<Vec<Account>, StoreError> {
         let state = self.state.lock().await;
         let lower = after.map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
-        Ok(state.accounts.range((lower, std::ops::Bound::Unbounded)).take(limit).map(|(_, a)| a.clone()).collect())
+        Ok(state
+            .accounts
+            .range((lower, std::ops::Bound::Unbounded))
+            .take(limit)
+            .map(|(_, a)| a.clone())
+            .collect())
     }
 
     async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
@@ -345,12 +411,19 @@ impl Store for MemoryStore {
 
     async fn profiles(&self, q: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
         let state = self.state.lock().await;
-        let lower = q.after.as_ref().map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
+        let lower = q
+            .after
+            .as_ref()
+            .map_or(std::ops::Bound::Unbounded, std::ops::Bound::Excluded);
         Ok(state
             .profiles
             .range((lower, std::ops::Bound::Unbounded))
             .map(|(_, p)| p)
-            .filter(|p| q.capability.as_ref().is_none_or(|c| p.capabilities.contains(c)))
+            .filter(|p| {
+                q.capability
+                    .as_ref()
+                    .is_none_or(|c| p.capabilities.contains(c))
+            })
             .take(q.limit)
             .cloned()
             .collect())
@@ -358,7 +431,9 @@ impl Store for MemoryStore {
 
     async fn ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
         let state = self.state.lock().await;
-        let Some(positions) = state.ledger_by_account.get(&q.account) else { return Ok(Vec::new()) };
+        let Some(positions) = state.ledger_by_account.get(&q.account) else {
+            return Ok(Vec::new());
+        };
         Ok(positions
             .iter()
             .rev()
@@ -372,7 +447,9 @@ impl Store for MemoryStore {
 
     async fn ledger_since(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
         let state = self.state.lock().await;
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.ledger.len());
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(state.ledger.len());
         Ok(state.ledger[start..].iter().take(limit).cloned().collect())
     }
 
@@ -397,7 +474,12 @@ impl Store for MemoryStore {
 
     async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
         let state = self.state.lock().await;
-        Ok(state.rules.values().filter(|r| &r.owner == owner).cloned().collect())
+        Ok(state
+            .rules
+            .values()
+            .filter(|r| &r.owner == owner)
+            .cloned()
+            .collect())
     }
 
     async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
@@ -418,7 +500,11 @@ impl Store for MemoryStore {
             .filter(|i| feed_matches(i, q.kind, q.topic.as_ref()))
             .filter(|i| q.author.as_ref().is_none_or(|a| a == i.author()))
             .filter(|i| q.before.is_none_or(|b| i.created_at() < b))
-            .filter(|i| q.text.as_ref().is_none_or(|t| matches_text(&item_texts(i), t)))
+            .filter(|i| {
+                q.text
+                    .as_ref()
+                    .is_none_or(|t| matches_text(&item_texts(i), t))
+            })
             .collect();
         items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items.truncate(q.limit);
@@ -468,7 +554,9 @@ impl Store for MemoryStore {
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
         let state = self.state.lock().await;
-        let start = usize::try_from(after).unwrap_or(usize::MAX).min(state.events.len());
+        let start = usize::try_from(after)
+            .unwrap_or(usize::MAX)
+            .min(state.events.len());
         Ok(state.events[start..].iter().take(limit).cloned().collect())
     }
 }

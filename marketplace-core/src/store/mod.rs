@@ -85,8 +85,10 @@ pub trait Transaction: Send {
     /// A broker rule.
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError>;
     /// Every rule owned by `owner`.
-    async fn rules_owned_by(&mut self, owner: &IdentityId)
-    -> Result<Vec<AutoClaimRule>, StoreError>;
+    async fn rules_owned_by(
+        &mut self,
+        owner: &IdentityId,
+    ) -> Result<Vec<AutoClaimRule>, StoreError>;
     /// Every rule naming any of `tags`.
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError>;
     /// A contract, locked.
@@ -109,8 +111,11 @@ pub trait Transaction: Send {
     /// Remembers (or replaces an expired) idempotency record.
     async fn put_idempotency(&mut self, record: IdempotencyRecord) -> Result<(), StoreError>;
     /// Deletes up to `limit` idempotency records created before `before`; returns how many.
-    async fn purge_idempotency(&mut self, before: Timestamp, limit: usize)
-    -> Result<usize, StoreError>;
+    async fn purge_idempotency(
+        &mut self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError>;
     /// Makes everything durable.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
 }

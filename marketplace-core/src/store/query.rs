@@ -82,7 +82,11 @@ pub enum FeedKind {
 impl FeedKind {
     /// Parses `task`, `service`, `post`, `question`, `answer`.
     pub fn parse(text: &str) -> Option<Self> {
-        if text == "task" { Some(Self::Task) } else { PostKind::parse(text).map(Self::Post) }
+        if text == "task" {
+            Some(Self::Task)
+        } else {
+            PostKind::parse(text).map(Self::Post)
+        }
     }
 }
 
@@ -202,13 +206,27 @@ impl MarketSignals {
     ) -> Self {
         let mut demand: Vec<SkillDemand> = demand
             .into_iter()
-            .map(|(skill, (open_tasks, open_bounty))| SkillDemand { skill, open_tasks, open_bounty })
+            .map(|(skill, (open_tasks, open_bounty))| SkillDemand {
+                skill,
+                open_tasks,
+                open_bounty,
+            })
             .collect();
-        demand.sort_by(|a, b| b.open_tasks.cmp(&a.open_tasks).then_with(|| a.skill.cmp(&b.skill)));
+        demand.sort_by(|a, b| {
+            b.open_tasks
+                .cmp(&a.open_tasks)
+                .then_with(|| a.skill.cmp(&b.skill))
+        });
         demand.truncate(limit);
-        let mut supply: Vec<CapabilitySupply> =
-            supply.into_iter().map(|(capability, agents)| CapabilitySupply { capability, agents }).collect();
-        supply.sort_by(|a, b| b.agents.cmp(&a.agents).then_with(|| a.capability.cmp(&b.capability)));
+        let mut supply: Vec<CapabilitySupply> = supply
+            .into_iter()
+            .map(|(capability, agents)| CapabilitySupply { capability, agents })
+            .collect();
+        supply.sort_by(|a, b| {
+            b.agents
+                .cmp(&a.agents)
+                .then_with(|| a.capability.cmp(&b.capability))
+        });
         supply.truncate(limit);
         let mut going_rates: Vec<GoingRate> = rates
             .into_iter()
@@ -225,8 +243,16 @@ impl MarketSignals {
                 }
             })
             .collect();
-        going_rates.sort_by(|a, b| b.completed.cmp(&a.completed).then_with(|| a.skill.cmp(&b.skill)));
+        going_rates.sort_by(|a, b| {
+            b.completed
+                .cmp(&a.completed)
+                .then_with(|| a.skill.cmp(&b.skill))
+        });
         going_rates.truncate(limit);
-        Self { demand, supply, going_rates }
+        Self {
+            demand,
+            supply,
+            going_rates,
+        }
     }
 }

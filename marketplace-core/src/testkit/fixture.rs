@@ -13,13 +13,18 @@ use crate::time::ManualClock;
 
 /// A decimal from its text: `dec("22.5")`.
 pub fn dec(text: &str) -> Decimal {
-    Decimal::from_str_exact(text).or_else(|_| Decimal::from_str(text)).unwrap_or_else(|e| panic!("{text}: {e}"))
+    Decimal::from_str_exact(text)
+        .or_else(|_| Decimal::from_str(text))
+        .unwrap_or_else(|e| panic!("{text}: {e}"))
 }
 
 /// The suite's policy: Agora's numbers (12% fee, credit 50) plus a signup grant of 100, so
 /// every path of money is exercised.
 pub fn test_policy() -> Policy {
-    Policy { signup_grant: Decimal::from(100), ..Policy::agora() }
+    Policy {
+        signup_grant: Decimal::from(100),
+        ..Policy::agora()
+    }
 }
 
 /// A marketplace on a fresh store with a manual clock and deterministic ids.
@@ -55,7 +60,10 @@ impl<S: Store> Fixture<S> {
     pub async fn agent_with(&self, name: &str, capabilities: &[&str]) -> IdentityId {
         let id = IdentityId::from_public_key(name.as_bytes());
         let profile = ProfileUpdate::alias(name).with_capabilities(capabilities.iter().copied());
-        self.market.register(&id, profile).await.unwrap_or_else(|e| panic!("register {name}: {e}"));
+        self.market
+            .register(&id, profile)
+            .await
+            .unwrap_or_else(|e| panic!("register {name}: {e}"));
         id
     }
 
@@ -71,7 +79,13 @@ impl<S: Store> Fixture<S> {
 
     /// Panics unless every invariant holds.
     pub async fn assert_invariants(&self) {
-        let report = audit(self.market.store(), self.market.policy().queue_max).await.expect("audit");
-        assert!(report.is_clean(), "invariants violated:\n{}", report.violations().join("\n"));
+        let report = audit(self.market.store(), self.market.policy().queue_max)
+            .await
+            .expect("audit");
+        assert!(
+            report.is_clean(),
+            "invariants violated:\n{}",
+            report.violations().join("\n")
+        );
     }
 }

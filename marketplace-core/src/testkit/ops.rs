@@ -124,9 +124,10 @@ pub enum Op {
         /// Bid index among the task's bids.
         bid: u8,
     },
-    /// Let time pass: `secs * 7` seconds (up to about 5 days).
+    /// Let time pass: mostly under two minutes (claims last five), one time in eight up to
+    /// 45 days (lifetimes, review TTLs, decay).
     Wait {
-        /// Units of 7 seconds.
+        /// `n % 120` seconds, or `n` minutes when `n % 8 == 0`.
         secs: u16,
     },
     /// Run the deadline sweep.
@@ -185,14 +186,24 @@ pub async fn snapshot<S: Store + ?Sized>(store: &S) -> Snapshot {
     let mut tasks = Vec::new();
     let mut before = None;
     loop {
-        let page = store.tasks(&TaskQuery { before, limit: 200, ..TaskQuery::default() }).await.expect("tasks");
+        let page = store
+            .tasks(&TaskQuery {
+                before,
+                limit: 200,
+                ..TaskQuery::default()
+            })
+            .await
+            .expect("tasks");
         let Some(last) = page.last() else { break };
         before = Some(last.id);
         tasks.extend(page);
     }
     let mut accounts: Vec<Account> = Vec::new();
     loop {
-        let page = store.accounts(accounts.last().map(|a| &a.identity), 200).await.expect("accounts");
+        let page = store
+            .accounts(accounts.last().map(|a| &a.identity), 200)
+            .await
+            .expect("accounts");
         if page.is_empty() {
             break;
         }
@@ -204,7 +215,10 @@ pub async fn snapshot<S: Store + ?Sized>(store: &S) -> Snapshot {
     }
     let mut ledger: Vec<LedgerEntry> = Vec::new();
     loop {
-        let page = store.ledger_since(ledger.last().map_or(0, |l| l.seq), 500).await.expect("ledger");
+        let page = store
+            .ledger_since(ledger.last().map_or(0, |l| l.seq), 500)
+            .await
+            .expect("ledger");
         if page.is_empty() {
             break;
         }
@@ -212,13 +226,22 @@ pub async fn snapshot<S: Store + ?Sized>(store: &S) -> Snapshot {
     }
     let mut events: Vec<Event> = Vec::new();
     loop {
-        let page = store.events(events.last().map_or(0, |e| e.seq), 500).await.expect("events");
+        let page = store
+            .events(events.last().map_or(0, |e| e.seq), 500)
+            .await
+            .expect("events");
         if page.is_empty() {
             break;
         }
         events.extend(page);
     }
-    Snapshot { tasks, accounts, reputations, ledger, events }
+    Snapshot {
+        tasks,
+        accounts,
+        reputations,
+        ledger,
+        events,
+    }
 }
 
 /// Drives a marketplace with [`Op`]s.
@@ -229,6 +252,8 @@ pub struct Runner<S: Store> {
     pub actors: Vec<IdentityId>,
     /// Tasks posted so far, in order.
     pub tasks: Vec<TaskId>,
+    /// The subset of `tasks` not yet in a final state, as of the last op.
+    live: Vec<TaskId>,
 }
 
 fn pick<T>(items: &[T], index: u8) -> Option<&T> {
@@ -242,22 +267,33 @@ impl<S: Store> Runner<S> {
         for i in 0..actors {
             ids.push(fx.agent(&format!("actor-{i}")).await);
         }
-        Self { fx, actors: ids, tasks: Vec::new() }
+        Self {
+            fx,
+            actors: ids,
+            tasks: Vec::new(),
+            live: Vec::new(),
+        }
     }
 
     fn actor(&self, index: u8) -> IdentityId {
         self.actors[usize::from(index) % self.actors.len()].clone()
     }
 
+    /// Seven times in eight a task still in play, else any task (to exercise refusals).
     async fn task(&self, index: u8) -> Option<Task> {
-        let id = *pick(&self.tasks, index)?;
+        let pool = if index.is_multiple_of(8) || self.live.is_empty() {
+            &self.tasks
+        } else {
+            &self.live
+        };
+        let id = *pick(pool, index / 8)?;
         self.fx.market.store().task(id).await.expect("task")
     }
 
     /// The actor for an op that is usually someone specific (the poster or the claimant).
     fn usually(&self, who: u8, usual: Option<&IdentityId>) -> IdentityId {
         match usual {
-            Some(id) if who % 4 != 0 => id.clone(),
+            Some(id) if !who.is_multiple_of(4) => id.clone(),
             _ => self.actor(who / 4),
         }
     }
@@ -266,8 +302,13 @@ impl<S: Store> Runner<S> {
     /// there is none yet (or it is not a command: waits and sweeps).
     pub async fn command(&self, op: &Op) -> Option<(IdentityId, Command)> {
         Some(match *op {
-            Op::Post { poster, bounty, kind } => {
-                let mut spec = TaskSpec::new(format!("task {kind:?}"), Decimal::from(bounty % 64)).skill("work");
+            Op::Post {
+                poster,
+                bounty,
+                kind,
+            } => {
+                let mut spec = TaskSpec::new(format!("task {kind:?}"), Decimal::from(bounty % 64))
+                    .skill("work");
                 match kind {
                     TaskKind::Plain => {}
                     TaskKind::AutoAccept => spec.auto_accept = true,
@@ -294,11 +335,23 @@ impl<S: Store> Runner<S> {
             }
             Op::Claim { agent, task } => {
                 let t = self.task(task).await?;
-                (self.actor(agent), Command::Claim { task: t.id, note: None })
+                (
+                    self.actor(agent),
+                    Command::Claim {
+                        task: t.id,
+                        note: None,
+                    },
+                )
             }
             Op::Extend { agent, task } => {
                 let t = self.task(task).await?;
-                (self.usually(agent, t.claim.as_ref().map(|c| &c.agent)), Command::Extend { task: t.id, secs: None })
+                (
+                    self.usually(agent, t.claim.as_ref().map(|c| &c.agent)),
+                    Command::Extend {
+                        task: t.id,
+                        secs: None,
+                    },
+                )
             }
             Op::Join { agent, task } => {
                 let t = self.task(task).await?;
@@ -307,26 +360,45 @@ impl<S: Store> Runner<S> {
             Op::Leave { agent, task } => {
                 let t = self.task(task).await?;
                 let usual = t.queue.first().map(|e| &e.agent);
-                (self.usually(agent, usual), Command::LeaveQueue { task: t.id })
+                (
+                    self.usually(agent, usual),
+                    Command::LeaveQueue { task: t.id },
+                )
             }
             Op::Deliver { agent, task } => {
                 let t = self.task(task).await?;
                 let actor = self.usually(agent, t.claim.as_ref().map(|c| &c.agent));
-                (actor, Command::Deliver { task: t.id, delivery: DeliveryInput::text("result") })
+                (
+                    actor,
+                    Command::Deliver {
+                        task: t.id,
+                        delivery: DeliveryInput::text("result"),
+                    },
+                )
             }
             Op::Accept { who, task, rating } => {
                 let t = self.task(task).await?;
                 let rating = (rating % 8 != 0).then_some(rating % 8);
-                (self.usually(who, Some(&t.poster)), Command::Accept { task: t.id, rating })
+                (
+                    self.usually(who, Some(&t.poster)),
+                    Command::Accept { task: t.id, rating },
+                )
             }
             Op::Reject { who, task } => {
                 let t = self.task(task).await?;
-                let command = Command::Reject { task: t.id, text: "not yet".into(), category: RejectCategory::Quality };
+                let command = Command::Reject {
+                    task: t.id,
+                    text: "not yet".into(),
+                    category: RejectCategory::Quality,
+                };
                 (self.usually(who, Some(&t.poster)), command)
             }
             Op::Cancel { who, task } => {
                 let t = self.task(task).await?;
-                (self.usually(who, Some(&t.poster)), Command::Cancel { task: t.id })
+                (
+                    self.usually(who, Some(&t.poster)),
+                    Command::Cancel { task: t.id },
+                )
             }
             Op::Bid { agent, task, price } => {
                 let t = self.task(task).await?;
@@ -341,7 +413,10 @@ impl<S: Store> Runner<S> {
             Op::Award { who, task, bid } => {
                 let t = self.task(task).await?;
                 let bid = pick(&t.bids, bid).map_or(BidId(uuid::Uuid::nil()), |b| b.id);
-                (self.usually(who, Some(&t.poster)), Command::Award { task: t.id, bid })
+                (
+                    self.usually(who, Some(&t.poster)),
+                    Command::Award { task: t.id, bid },
+                )
             }
             Op::Wait { .. } | Op::Sweep { .. } => return None,
         })
@@ -351,47 +426,82 @@ impl<S: Store> Runner<S> {
     pub async fn apply(&mut self, op: &Op) -> Result<(), Error> {
         match *op {
             Op::Wait { secs } => {
-                self.fx.advance(i64::from(secs) * 7);
+                let secs = if secs % 8 == 0 {
+                    i64::from(secs) * 60
+                } else {
+                    i64::from(secs % 120)
+                };
+                self.fx.advance(secs);
                 Ok(())
             }
             Op::Sweep { limit } => {
-                self.fx.market.sweep(usize::from(limit % 16) + 1).await.map(drop)
+                self.fx.market.sweep(usize::from(limit % 16) + 1).await?;
+                self.refresh_tasks().await;
+                Ok(())
             }
             _ => {
-                let Some((actor, command)) = self.command(op).await else { return Ok(()) };
+                let Some((actor, command)) = self.command(op).await else {
+                    return Ok(());
+                };
                 let outcome = self.fx.market.execute(&actor, command).await?;
-                if let Outcome::Task(t) = &outcome {
-                    if !self.tasks.contains(&t.id) {
-                        self.tasks.push(t.id);
-                    }
+                if let Outcome::Task(t) = &outcome
+                    && !self.tasks.contains(&t.id)
+                {
+                    self.tasks.push(t.id);
+                    self.live.push(t.id);
                 }
-                // Follow-ups (recurring reposts) join the pool too.
-                if matches!(op, Op::Post { .. } | Op::Accept { .. } | Op::Deliver { .. }) {
-                    self.refresh_tasks().await;
-                }
+                self.refresh_tasks().await;
                 Ok(())
             }
         }
     }
 
+    /// Adds follow-up tasks (recurring reposts, chains) to the pool and drops final tasks
+    /// from the live set.
     async fn refresh_tasks(&mut self) {
-        let newest = self.fx.market.store().tasks(&TaskQuery { limit: 8, ..TaskQuery::default() }).await.expect("tasks");
+        let store = self.fx.market.store();
+        let newest = store
+            .tasks(&TaskQuery {
+                limit: 8,
+                ..TaskQuery::default()
+            })
+            .await
+            .expect("tasks");
         for t in newest.into_iter().rev() {
             if !self.tasks.contains(&t.id) {
                 self.tasks.push(t.id);
+                self.live.push(t.id);
             }
         }
+        let mut live = Vec::with_capacity(self.live.len());
+        for id in &self.live {
+            let task = store.task(*id).await.expect("task");
+            if task.is_some_and(|t| !t.status.is_final()) {
+                live.push(*id);
+            }
+        }
+        self.live = live;
     }
 
     /// How many tasks are in each final state (for reports).
     pub async fn finals(&self) -> (usize, usize, usize) {
         let snap = snapshot(self.fx.market.store()).await;
         let count = |s: TaskStatus| snap.tasks.iter().filter(|t| t.status == s).count();
-        (count(TaskStatus::Completed), count(TaskStatus::Cancelled), count(TaskStatus::Expired))
+        (
+            count(TaskStatus::Completed),
+            count(TaskStatus::Cancelled),
+            count(TaskStatus::Expired),
+        )
     }
 
     /// The treasury's balance.
     pub async fn treasury(&self) -> Decimal {
-        self.fx.market.store().ledger_totals(&AccountRef::Treasury).await.expect("treasury").balance
+        self.fx
+            .market
+            .store()
+            .ledger_totals(&AccountRef::Treasury)
+            .await
+            .expect("treasury")
+            .balance
     }
 }

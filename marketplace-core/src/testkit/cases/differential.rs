@@ -19,11 +19,17 @@ pub async fn random_sequences_match_reference<H: Harness>(h: &H) {
             let want = reference.apply(op).await.map_err(|e| e.code());
             assert_eq!(got, want, "seed {seed:#x} step {step}: {op:?}");
             if step % 50 == 49 {
-                let (a, b) = (snapshot(subject.fx.market.store()).await, snapshot(reference.fx.market.store()).await);
+                let (a, b) = (
+                    snapshot(subject.fx.market.store()).await,
+                    snapshot(reference.fx.market.store()).await,
+                );
                 assert!(a == b, "seed {seed:#x}: state diverged by step {step}");
             }
         }
-        assert_eq!(snapshot(subject.fx.market.store()).await, snapshot(reference.fx.market.store()).await);
+        assert_eq!(
+            snapshot(subject.fx.market.store()).await,
+            snapshot(reference.fx.market.store()).await
+        );
         subject.fx.assert_invariants().await;
     }
 }

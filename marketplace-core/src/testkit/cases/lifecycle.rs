@@ -4,7 +4,8 @@ use rust_decimal::Decimal;
 
 use super::{assert_code, fixture};
 use crate::model::{
-    AccountRef, DeliveryInput, DeliveryMode, EventKind, RejectCategory, TaskSpec, TaskStatus, TxType,
+    AccountRef, DeliveryInput, DeliveryMode, EventKind, RejectCategory, TaskSpec, TaskStatus,
+    TxType,
 };
 use crate::store::{LedgerQuery, Store};
 use crate::testkit::{Harness, dec, snapshot};
@@ -19,10 +20,23 @@ pub async fn register_opens_account<H: Harness>(h: &H) {
     assert_eq!(balance.credit_limit, dec("50"));
     assert_eq!(balance.available, dec("150"));
     assert_eq!(fx.market.treasury().await.unwrap(), dec("-100"));
-    assert_code(fx.market.register(&alice, ProfileUpdate::alias("again")).await, "identity_exists");
-    assert_code(fx.market.register(&IdentityId::from_public_key(b"x"), ProfileUpdate::default()).await, "invalid_input");
+    assert_code(
+        fx.market
+            .register(&alice, ProfileUpdate::alias("again"))
+            .await,
+        "identity_exists",
+    );
+    assert_code(
+        fx.market
+            .register(&IdentityId::from_public_key(b"x"), ProfileUpdate::default())
+            .await,
+        "invalid_input",
+    );
     let stranger = IdentityId::from_public_key(b"stranger");
-    assert_code(fx.market.post_task(&stranger, TaskSpec::new("x", 1)).await, "unknown_identity");
+    assert_code(
+        fx.market.post_task(&stranger, TaskSpec::new("x", 1)).await,
+        "unknown_identity",
+    );
     fx.assert_invariants().await;
 }
 
@@ -30,23 +44,62 @@ pub async fn register_opens_account<H: Harness>(h: &H) {
 pub async fn post_escrows_bounty<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let alice = fx.agent("alice").await;
-    let task = fx.market.post_task(&alice, TaskSpec::new("Summarize", dec("30.5"))).await.unwrap();
+    let task = fx
+        .market
+        .post_task(&alice, TaskSpec::new("Summarize", dec("30.5")))
+        .await
+        .unwrap();
     assert_eq!(task.status, TaskStatus::Open);
     assert_eq!(task.bounty, dec("30.5"));
     let balance = fx.market.balance(&alice).await.unwrap();
-    assert_eq!((balance.balance, balance.escrowed, balance.available), (dec("100"), dec("30.5"), dec("119.5")));
-    let lines = fx.market.transactions(&alice, Some(TxType::Escrow), None, 10).await.unwrap();
+    assert_eq!(
+        (balance.balance, balance.escrowed, balance.available),
+        (dec("100"), dec("30.5"), dec("119.5"))
+    );
+    let lines = fx
+        .market
+        .transactions(&alice, Some(TxType::Escrow), None, 10)
+        .await
+        .unwrap();
     assert_eq!(lines.len(), 1);
-    assert_eq!((lines[0].escrow, lines[0].task_id), (dec("30.5"), Some(task.id)));
+    assert_eq!(
+        (lines[0].escrow, lines[0].task_id),
+        (dec("30.5"), Some(task.id))
+    );
 
     let before = snapshot(fx.market.store()).await;
-    assert_code(fx.market.post_task(&alice, TaskSpec::new("too big", dec("119.6"))).await, "insufficient_funds");
-    assert_code(fx.market.post_task(&alice, TaskSpec::new("precise", dec("0.0000001"))).await, "invalid_input");
-    assert_code(fx.market.post_task(&alice, TaskSpec::new("negative", dec("-1"))).await, "invalid_input");
-    assert_code(fx.market.post_task(&alice, TaskSpec::new("", 1)).await, "invalid_input");
-    assert_eq!(snapshot(fx.market.store()).await, before, "refused posts changed state");
+    assert_code(
+        fx.market
+            .post_task(&alice, TaskSpec::new("too big", dec("119.6")))
+            .await,
+        "insufficient_funds",
+    );
+    assert_code(
+        fx.market
+            .post_task(&alice, TaskSpec::new("precise", dec("0.0000001")))
+            .await,
+        "invalid_input",
+    );
+    assert_code(
+        fx.market
+            .post_task(&alice, TaskSpec::new("negative", dec("-1")))
+            .await,
+        "invalid_input",
+    );
+    assert_code(
+        fx.market.post_task(&alice, TaskSpec::new("", 1)).await,
+        "invalid_input",
+    );
+    assert_eq!(
+        snapshot(fx.market.store()).await,
+        before,
+        "refused posts changed state"
+    );
     // Exactly what is available can be posted: the balance may go negative down to the credit limit.
-    fx.market.post_task(&alice, TaskSpec::new("all in", dec("119.5"))).await.unwrap();
+    fx.market
+        .post_task(&alice, TaskSpec::new("all in", dec("119.5")))
+        .await
+        .unwrap();
     assert_eq!(fx.available(&alice).await, Decimal::ZERO);
     fx.assert_invariants().await;
 }
@@ -55,11 +108,26 @@ pub async fn post_escrows_bounty<H: Harness>(h: &H) {
 pub async fn lifecycle_settles_with_fee<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
-    let task = fx.market.post_task(&alice, TaskSpec::new("Summarize", 25)).await.unwrap();
+    let task = fx
+        .market
+        .post_task(&alice, TaskSpec::new("Summarize", 25))
+        .await
+        .unwrap();
     let claimed = fx.market.claim(&bob, task.id).await.unwrap();
-    assert_eq!((claimed.status, claimed.claimant()), (TaskStatus::Claimed, Some(&bob)));
-    let delivered = fx.market.deliver(&bob, task.id, DeliveryInput::text("summary")).await.unwrap();
-    assert_eq!(delivered.status, TaskStatus::Delivered, "a new agent's delivery waits for review");
+    assert_eq!(
+        (claimed.status, claimed.claimant()),
+        (TaskStatus::Claimed, Some(&bob))
+    );
+    let delivered = fx
+        .market
+        .deliver(&bob, task.id, DeliveryInput::text("summary"))
+        .await
+        .unwrap();
+    assert_eq!(
+        delivered.status,
+        TaskStatus::Delivered,
+        "a new agent's delivery waits for review"
+    );
     let done = fx.market.accept(&alice, task.id, Some(4)).await.unwrap();
     assert_eq!(done.status, TaskStatus::Completed);
     let payout = done.payout.clone().unwrap();
@@ -67,19 +135,51 @@ pub async fn lifecycle_settles_with_fee<H: Harness>(h: &H) {
 
     let a = fx.market.balance(&alice).await.unwrap();
     let b = fx.market.balance(&bob).await.unwrap();
-    assert_eq!((a.balance, a.escrowed, a.total_spent), (dec("75"), dec("0"), dec("25")));
-    assert_eq!((b.balance, b.total_earned, b.total_fees), (dec("122"), dec("22"), dec("3")));
+    assert_eq!(
+        (a.balance, a.escrowed, a.total_spent),
+        (dec("75"), dec("0"), dec("25"))
+    );
+    assert_eq!(
+        (b.balance, b.total_earned, b.total_fees),
+        (dec("122"), dec("22"), dec("3"))
+    );
     assert_eq!(b.credit_limit, dec("52"), "credit +2 per accepted delivery");
     assert_eq!(fx.market.treasury().await.unwrap(), dec("-197"));
 
     let rep = fx.market.reputation(&bob).await.unwrap();
-    assert_eq!((rep.counters.accepted, rep.counters.delivered, rep.counters.claims), (1, 1, 1));
+    assert_eq!(
+        (
+            rep.counters.accepted,
+            rep.counters.delivered,
+            rep.counters.claims
+        ),
+        (1, 1, 1)
+    );
     assert_eq!(rep.raw, 8);
     assert_eq!(rep.average_rating, Some(dec("4")));
-    assert_eq!(fx.market.reputation(&alice).await.unwrap().counters.total, 1);
+    assert_eq!(
+        fx.market.reputation(&alice).await.unwrap().counters.total,
+        1
+    );
 
-    let kinds: Vec<EventKind> = fx.market.events(0, 100).await.unwrap().into_iter().filter(|e| e.task_id == Some(task.id)).map(|e| e.kind).collect();
-    assert_eq!(kinds, [EventKind::TaskPosted, EventKind::TaskClaimed, EventKind::TaskDelivered, EventKind::TaskAccepted]);
+    let kinds: Vec<EventKind> = fx
+        .market
+        .events(0, 100)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|e| e.task_id == Some(task.id))
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            EventKind::TaskPosted,
+            EventKind::TaskClaimed,
+            EventKind::TaskDelivered,
+            EventKind::TaskAccepted
+        ]
+    );
     assert_code(fx.market.accept(&alice, task.id, None).await, "wrong_state");
     fx.assert_invariants().await;
 }
@@ -92,48 +192,99 @@ pub async fn auto_accept_paths<H: Harness>(h: &H) {
     spec.auto_accept = true;
     let t = fx.market.post_task(&alice, spec).await.unwrap();
     fx.market.claim(&bob, t.id).await.unwrap();
-    let done = fx.market.deliver(&bob, t.id, DeliveryInput::text("r")).await.unwrap();
-    assert_eq!(done.status, TaskStatus::Completed, "auto_accept settles at delivery");
+    let done = fx
+        .market
+        .deliver(&bob, t.id, DeliveryInput::text("r"))
+        .await
+        .unwrap();
+    assert_eq!(
+        done.status,
+        TaskStatus::Completed,
+        "auto_accept settles at delivery"
+    );
 
     // Two more accepted deliveries: bob has 3 accepted, 100% — the gate now passes.
     for _ in 0..2 {
-        let t = fx.market.post_task(&alice, TaskSpec::new("plain", 1)).await.unwrap();
+        let t = fx
+            .market
+            .post_task(&alice, TaskSpec::new("plain", 1))
+            .await
+            .unwrap();
         fx.market.claim(&bob, t.id).await.unwrap();
-        let d = fx.market.deliver(&bob, t.id, DeliveryInput::text("r")).await.unwrap();
+        let d = fx
+            .market
+            .deliver(&bob, t.id, DeliveryInput::text("r"))
+            .await
+            .unwrap();
         assert_eq!(d.status, TaskStatus::Delivered, "gate not passed yet");
         fx.market.accept(&alice, t.id, None).await.unwrap();
     }
-    let t = fx.market.post_task(&alice, TaskSpec::new("gated", 1)).await.unwrap();
+    let t = fx
+        .market
+        .post_task(&alice, TaskSpec::new("gated", 1))
+        .await
+        .unwrap();
     fx.market.claim(&bob, t.id).await.unwrap();
-    assert_eq!(fx.market.deliver(&bob, t.id, DeliveryInput::text("r")).await.unwrap().status, TaskStatus::Completed);
+    assert_eq!(
+        fx.market
+            .deliver(&bob, t.id, DeliveryInput::text("r"))
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Completed
+    );
 
     let mut strict = TaskSpec::new("strict gate", 1);
     strict.min_auto_accept_accepted = Some(5);
     let t = fx.market.post_task(&alice, strict).await.unwrap();
     fx.market.claim(&bob, t.id).await.unwrap();
-    assert_eq!(fx.market.deliver(&bob, t.id, DeliveryInput::text("r")).await.unwrap().status, TaskStatus::Delivered);
+    assert_eq!(
+        fx.market
+            .deliver(&bob, t.id, DeliveryInput::text("r"))
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Delivered
+    );
 
     let mut review = TaskSpec::new("review", 1);
     review.require_review = true;
     review.auto_accept = true;
     let r = fx.market.post_task(&alice, review).await.unwrap();
     fx.market.claim(&bob, r.id).await.unwrap();
-    assert_eq!(fx.market.deliver(&bob, r.id, DeliveryInput::text("r")).await.unwrap().status, TaskStatus::Delivered);
+    assert_eq!(
+        fx.market
+            .deliver(&bob, r.id, DeliveryInput::text("r"))
+            .await
+            .unwrap()
+            .status,
+        TaskStatus::Delivered
+    );
 
     // Review TTL: 48 h after delivery both are accepted by the sweep.
     fx.advance(48 * 3600 - 1);
     assert_eq!(fx.market.sweep(10).await.unwrap(), 0);
     fx.advance(1);
     assert_eq!(fx.market.sweep(10).await.unwrap(), 2);
-    assert_eq!(fx.market.store().task(t.id).await.unwrap().unwrap().status, TaskStatus::Completed);
-    assert_eq!(fx.market.store().task(r.id).await.unwrap().unwrap().status, TaskStatus::Completed);
+    assert_eq!(
+        fx.market.store().task(t.id).await.unwrap().unwrap().status,
+        TaskStatus::Completed
+    );
+    assert_eq!(
+        fx.market.store().task(r.id).await.unwrap().unwrap().status,
+        TaskStatus::Completed
+    );
     fx.assert_invariants().await;
 }
 
 /// Rejection: the queue's head takes over, else the task reopens; late rejections count.
 pub async fn reject_promotes_or_reopens<H: Harness>(h: &H) {
     let fx = fixture(h).await;
-    let (alice, bob, carol) = (fx.agent("alice").await, fx.agent("bob").await, fx.agent("carol").await);
+    let (alice, bob, carol) = (
+        fx.agent("alice").await,
+        fx.agent("bob").await,
+        fx.agent("carol").await,
+    );
     let mut spec = TaskSpec::new("careful work", 20);
     spec.max_turnaround_secs = Some(100);
     spec.claim_ttl_secs = Some(1000);
@@ -141,23 +292,73 @@ pub async fn reject_promotes_or_reopens<H: Harness>(h: &H) {
     fx.market.claim(&bob, t.id).await.unwrap();
     fx.market.join_queue(&carol, t.id).await.unwrap();
     fx.advance(101);
-    let d = fx.market.deliver(&bob, t.id, DeliveryInput::text("late")).await.unwrap();
+    let d = fx
+        .market
+        .deliver(&bob, t.id, DeliveryInput::text("late"))
+        .await
+        .unwrap();
     assert!(d.delivery.as_ref().unwrap().late);
-    assert_code(fx.market.reject(&bob, t.id, "no", RejectCategory::Quality).await, "not_poster");
-    let r = fx.market.reject(&alice, t.id, "too slow", RejectCategory::TooSlow).await.unwrap();
-    assert_eq!((r.status, r.claimant()), (TaskStatus::Claimed, Some(&carol)), "queue head promoted");
-    assert_eq!(r.last_rejection.as_ref().unwrap().category, RejectCategory::TooSlow);
+    assert_code(
+        fx.market
+            .reject(&bob, t.id, "no", RejectCategory::Quality)
+            .await,
+        "not_poster",
+    );
+    let r = fx
+        .market
+        .reject(&alice, t.id, "too slow", RejectCategory::TooSlow)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status, r.claimant()),
+        (TaskStatus::Claimed, Some(&carol)),
+        "queue head promoted"
+    );
+    assert_eq!(
+        r.last_rejection.as_ref().unwrap().category,
+        RejectCategory::TooSlow
+    );
     let rep = fx.market.reputation(&bob).await.unwrap();
-    assert_eq!((rep.counters.rejected, rep.counters.late_rejections), (1, 1));
-    assert_eq!(rep.raw, 2 + 1 - 3 - 5);
+    assert_eq!(
+        (rep.counters.rejected, rep.counters.late_rejections),
+        (1, 1)
+    );
+    assert_eq!(rep.raw, -5, "claims 1 + delivered 2 - rejected 3 - late 5");
     assert_eq!(rep.score, Decimal::ZERO, "score never below zero");
-    assert_eq!(fx.market.balance(&alice).await.unwrap().escrowed, dec("20"), "escrow stays held");
+    assert_eq!(
+        fx.market.balance(&alice).await.unwrap().escrowed,
+        dec("20"),
+        "escrow stays held"
+    );
 
-    fx.market.deliver(&carol, t.id, DeliveryInput::text("on time")).await.unwrap();
-    let reopened = fx.market.reject(&alice, t.id, "still no", RejectCategory::Incomplete).await.unwrap();
-    assert_eq!((reopened.status, reopened.claim.is_none()), (TaskStatus::Open, true));
-    assert_eq!(fx.market.reputation(&carol).await.unwrap().counters.late_rejections, 0);
-    assert_code(fx.market.reject(&alice, t.id, "nothing to reject", RejectCategory::Other).await, "wrong_state");
+    fx.market
+        .deliver(&carol, t.id, DeliveryInput::text("on time"))
+        .await
+        .unwrap();
+    let reopened = fx
+        .market
+        .reject(&alice, t.id, "still no", RejectCategory::Incomplete)
+        .await
+        .unwrap();
+    assert_eq!(
+        (reopened.status, reopened.claim.is_none()),
+        (TaskStatus::Open, true)
+    );
+    assert_eq!(
+        fx.market
+            .reputation(&carol)
+            .await
+            .unwrap()
+            .counters
+            .late_rejections,
+        0
+    );
+    assert_code(
+        fx.market
+            .reject(&alice, t.id, "nothing to reject", RejectCategory::Other)
+            .await,
+        "wrong_state",
+    );
     fx.assert_invariants().await;
 }
 
@@ -165,34 +366,85 @@ pub async fn reject_promotes_or_reopens<H: Harness>(h: &H) {
 pub async fn cancel_and_expiry_refund<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
-    let open = fx.market.post_task(&alice, TaskSpec::new("a", 10)).await.unwrap();
+    let open = fx
+        .market
+        .post_task(&alice, TaskSpec::new("a", 10))
+        .await
+        .unwrap();
     assert_code(fx.market.cancel(&bob, open.id).await, "not_poster");
-    assert_eq!(fx.market.cancel(&alice, open.id).await.unwrap().status, TaskStatus::Cancelled);
-    let refunds = fx.market.transactions(&alice, Some(TxType::Refund), None, 10).await.unwrap();
+    assert_eq!(
+        fx.market.cancel(&alice, open.id).await.unwrap().status,
+        TaskStatus::Cancelled
+    );
+    let refunds = fx
+        .market
+        .transactions(&alice, Some(TxType::Refund), None, 10)
+        .await
+        .unwrap();
     assert_eq!(refunds[0].escrow, dec("-10"));
 
-    let claimed = fx.market.post_task(&alice, TaskSpec::new("b", 10)).await.unwrap();
+    let claimed = fx
+        .market
+        .post_task(&alice, TaskSpec::new("b", 10))
+        .await
+        .unwrap();
     fx.market.claim(&bob, claimed.id).await.unwrap();
     fx.market.cancel(&alice, claimed.id).await.unwrap();
     let rep = fx.market.reputation(&bob).await.unwrap();
-    assert_eq!((rep.counters.open_claims, rep.counters.ghosts), (0, 0), "no penalty for the claimant");
+    assert_eq!(
+        (rep.counters.open_claims, rep.counters.ghosts),
+        (0, 0),
+        "no penalty for the claimant"
+    );
 
-    let delivered = fx.market.post_task(&alice, TaskSpec::new("c", 10)).await.unwrap();
+    let delivered = fx
+        .market
+        .post_task(&alice, TaskSpec::new("c", 10))
+        .await
+        .unwrap();
     fx.market.claim(&bob, delivered.id).await.unwrap();
-    fx.market.deliver(&bob, delivered.id, DeliveryInput::text("r")).await.unwrap();
+    fx.market
+        .deliver(&bob, delivered.id, DeliveryInput::text("r"))
+        .await
+        .unwrap();
     assert_code(fx.market.cancel(&alice, delivered.id).await, "wrong_state");
 
     let mut short = TaskSpec::new("short", 7);
     short.expires_in_secs = Some(60);
     let short = fx.market.post_task(&alice, short).await.unwrap();
-    let long = fx.market.post_task(&alice, TaskSpec::new("week", 3)).await.unwrap();
+    let long = fx
+        .market
+        .post_task(&alice, TaskSpec::new("week", 3))
+        .await
+        .unwrap();
     fx.advance(60);
     fx.market.sweep(10).await.unwrap();
-    assert_eq!(fx.market.store().task(short.id).await.unwrap().unwrap().status, TaskStatus::Expired);
-    assert_eq!(fx.market.store().task(long.id).await.unwrap().unwrap().status, TaskStatus::Open);
+    assert_eq!(
+        fx.market
+            .store()
+            .task(short.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        TaskStatus::Expired
+    );
+    assert_eq!(
+        fx.market
+            .store()
+            .task(long.id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
+        TaskStatus::Open
+    );
     fx.advance(7 * 86_400);
     // Read-side touch applies the deadline too.
-    assert_eq!(fx.market.task(None, long.id).await.unwrap().status, TaskStatus::Expired);
+    assert_eq!(
+        fx.market.task(None, long.id).await.unwrap().status,
+        TaskStatus::Expired
+    );
     let escrowed = fx.market.balance(&alice).await.unwrap().escrowed;
     assert_eq!(escrowed, dec("10"), "only the delivered task is still held");
     fx.assert_invariants().await;
@@ -206,52 +458,130 @@ pub async fn chain_and_recurring<H: Harness>(h: &H) {
     spec.chain_next = Some(Box::new(TaskSpec::new("step two, given: {{result}}", 5)));
     let t = fx.market.post_task(&alice, spec).await.unwrap();
     fx.market.claim(&bob, t.id).await.unwrap();
-    fx.market.deliver(&bob, t.id, DeliveryInput::text("42")).await.unwrap();
+    fx.market
+        .deliver(&bob, t.id, DeliveryInput::text("42"))
+        .await
+        .unwrap();
     fx.market.accept(&alice, t.id, None).await.unwrap();
-    let newest = &fx.market.store().tasks(&crate::store::TaskQuery { limit: 1, ..Default::default() }).await.unwrap()[0];
-    assert_eq!((newest.spec.text.as_str(), newest.parent, newest.bounty), ("step two, given: 42", Some(t.id), dec("5")));
+    let newest = &fx
+        .market
+        .store()
+        .tasks(&crate::store::TaskQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (newest.spec.text.as_str(), newest.parent, newest.bounty),
+        ("step two, given: 42", Some(t.id), dec("5"))
+    );
 
     let mut rec = TaskSpec::new("daily report", 100);
     rec.recurring = true;
     let r = fx.market.post_task(&alice, rec).await.unwrap();
     fx.market.claim(&bob, r.id).await.unwrap();
-    fx.market.deliver(&bob, r.id, DeliveryInput::text("report")).await.unwrap();
+    fx.market
+        .deliver(&bob, r.id, DeliveryInput::text("report"))
+        .await
+        .unwrap();
     // Alice has 100 - 10 - 5 + ... = she cannot fund another 100 after paying: skipped.
     fx.market.accept(&alice, r.id, None).await.unwrap();
     let events = fx.market.events(0, 200).await.unwrap();
-    assert!(events.iter().any(|e| e.kind == EventKind::RepostSkipped && e.task_id == Some(r.id)));
+    assert!(
+        events
+            .iter()
+            .any(|e| e.kind == EventKind::RepostSkipped && e.task_id == Some(r.id))
+    );
 
     let mut cheap = TaskSpec::new("weekly", 1);
     cheap.recurring = true;
     let c = fx.market.post_task(&alice, cheap).await.unwrap();
     fx.market.claim(&bob, c.id).await.unwrap();
-    fx.market.deliver(&bob, c.id, DeliveryInput::text("done")).await.unwrap();
+    fx.market
+        .deliver(&bob, c.id, DeliveryInput::text("done"))
+        .await
+        .unwrap();
     fx.market.accept(&alice, c.id, None).await.unwrap();
-    let newest = &fx.market.store().tasks(&crate::store::TaskQuery { limit: 1, ..Default::default() }).await.unwrap()[0];
-    assert_eq!((newest.spec.text.as_str(), newest.parent, newest.status), ("weekly", Some(c.id), TaskStatus::Open));
+    let newest = &fx
+        .market
+        .store()
+        .tasks(&crate::store::TaskQuery {
+            limit: 1,
+            ..Default::default()
+        })
+        .await
+        .unwrap()[0];
+    assert_eq!(
+        (newest.spec.text.as_str(), newest.parent, newest.status),
+        ("weekly", Some(c.id), TaskStatus::Open)
+    );
     fx.assert_invariants().await;
 }
 
 /// Private deliveries are shown only to the poster and the deliverer.
 pub async fn private_delivery<H: Harness>(h: &H) {
     let fx = fixture(h).await;
-    let (alice, bob, eve) = (fx.agent("alice").await, fx.agent("bob").await, fx.agent("eve").await);
+    let (alice, bob, eve) = (
+        fx.agent("alice").await,
+        fx.agent("bob").await,
+        fx.agent("eve").await,
+    );
     let mut spec = TaskSpec::new("secret", 5);
     spec.delivery = DeliveryMode::Private;
     spec.require_review = true;
     let t = fx.market.post_task(&alice, spec).await.unwrap();
     fx.market.claim(&bob, t.id).await.unwrap();
-    fx.market.deliver(&bob, t.id, DeliveryInput::text("the answer")).await.unwrap();
+    fx.market
+        .deliver(&bob, t.id, DeliveryInput::text("the answer"))
+        .await
+        .unwrap();
     for viewer in [None, Some(&eve)] {
         let seen = fx.market.task(viewer, t.id).await.unwrap();
         assert_eq!(seen.delivery.unwrap().text, "", "leaked to {viewer:?}");
     }
-    assert_eq!(fx.market.task(Some(&alice), t.id).await.unwrap().delivery.unwrap().text, "the answer");
-    assert_eq!(fx.market.task_result(&bob, t.id).await.unwrap().delivery.unwrap().text, "the answer");
+    assert_eq!(
+        fx.market
+            .task(Some(&alice), t.id)
+            .await
+            .unwrap()
+            .delivery
+            .unwrap()
+            .text,
+        "the answer"
+    );
+    assert_eq!(
+        fx.market
+            .task_result(&bob, t.id)
+            .await
+            .unwrap()
+            .delivery
+            .unwrap()
+            .text,
+        "the answer"
+    );
     assert_code(fx.market.task_result(&eve, t.id).await, "not_participant");
-    let listed = fx.market.tasks(Some(&eve), Default::default()).await.unwrap();
-    assert!(listed.iter().all(|t| t.delivery.as_ref().is_none_or(|d| d.text.is_empty())));
-    let lines = fx.market.store().ledger(&LedgerQuery { account: AccountRef::Treasury, tx_type: None, before_seq: None, limit: 10 }).await.unwrap();
+    let listed = fx
+        .market
+        .tasks(Some(&eve), Default::default())
+        .await
+        .unwrap();
+    assert!(
+        listed
+            .iter()
+            .all(|t| t.delivery.as_ref().is_none_or(|d| d.text.is_empty()))
+    );
+    let lines = fx
+        .market
+        .store()
+        .ledger(&LedgerQuery {
+            account: AccountRef::Treasury,
+            tx_type: None,
+            before_seq: None,
+            limit: 10,
+        })
+        .await
+        .unwrap();
     assert_eq!(lines.len(), 3, "three signup grants");
     fx.assert_invariants().await;
 }

@@ -15,9 +15,18 @@ pub async fn fifty_claims_one_wins<H: Harness>(h: &H) {
     for i in 0..50 {
         agents.push(fx.agent(&format!("racer-{i}")).await);
     }
-    let t = fx.market.post_task(&alice, TaskSpec::new("prize", 10)).await.unwrap();
+    let t = fx
+        .market
+        .post_task(&alice, TaskSpec::new("prize", 10))
+        .await
+        .unwrap();
     let results = join_all(agents.iter().map(|a| fx.market.claim(a, t.id))).await;
-    let winners: Vec<_> = results.iter().zip(&agents).filter(|(r, _)| r.is_ok()).map(|(_, a)| a).collect();
+    let winners: Vec<_> = results
+        .iter()
+        .zip(&agents)
+        .filter(|(r, _)| r.is_ok())
+        .map(|(_, a)| a)
+        .collect();
     assert_eq!(winners.len(), 1, "exactly one claim wins");
     for r in results.iter().filter_map(|r| r.as_ref().err()) {
         assert_eq!(r.code(), "already_claimed");
@@ -40,9 +49,16 @@ pub async fn deliver_vs_cancel<H: Harness>(h: &H) {
             fx.market.deliver(&bob, t.id, DeliveryInput::text("r")),
             fx.market.cancel(&alice, t.id),
         );
-        assert!(delivered.is_ok() != cancelled.is_ok(), "round {round}: both or neither took effect");
+        assert!(
+            delivered.is_ok() != cancelled.is_ok(),
+            "round {round}: both or neither took effect"
+        );
         let status = fx.market.store().task(t.id).await.unwrap().unwrap().status;
-        let expected = if delivered.is_ok() { TaskStatus::Completed } else { TaskStatus::Cancelled };
+        let expected = if delivered.is_ok() {
+            TaskStatus::Completed
+        } else {
+            TaskStatus::Cancelled
+        };
         assert_eq!(status, expected);
     }
     fx.assert_invariants().await;
@@ -57,12 +73,19 @@ pub async fn accept_vs_reject<H: Harness>(h: &H) {
         spec.require_review = true;
         let t = fx.market.post_task(&alice, spec).await.unwrap();
         fx.market.claim(&bob, t.id).await.unwrap();
-        fx.market.deliver(&bob, t.id, DeliveryInput::text("r")).await.unwrap();
+        fx.market
+            .deliver(&bob, t.id, DeliveryInput::text("r"))
+            .await
+            .unwrap();
         let (accepted, rejected) = futures::join!(
             fx.market.accept(&alice, t.id, None),
-            fx.market.reject(&alice, t.id, "no", RejectCategory::Quality),
+            fx.market
+                .reject(&alice, t.id, "no", RejectCategory::Quality),
         );
-        assert!(accepted.is_ok() != rejected.is_ok(), "round {round}: both or neither took effect");
+        assert!(
+            accepted.is_ok() != rejected.is_ok(),
+            "round {round}: both or neither took effect"
+        );
         if rejected.is_ok() {
             fx.market.cancel(&alice, t.id).await.unwrap();
         }
@@ -78,11 +101,23 @@ pub async fn concurrent_posts_never_overdraw<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let alice = fx.agent("alice").await;
     // available: 100 grant + 50 credit = 150 → fifteen posts of 10.
-    let posts = join_all((0..20).map(|i| fx.market.post_task(&alice, TaskSpec::new(format!("p{i}"), 10)))).await;
+    let posts = join_all((0..20).map(|i| {
+        fx.market
+            .post_task(&alice, TaskSpec::new(format!("p{i}"), 10))
+    }))
+    .await;
     let ok = posts.iter().filter(|r| r.is_ok()).count();
     assert_eq!(ok, 15);
-    assert!(posts.iter().filter_map(|r| r.as_ref().err()).all(|e| e.code() == "insufficient_funds"));
+    assert!(
+        posts
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|e| e.code() == "insufficient_funds")
+    );
     let balance = fx.market.balance(&alice).await.unwrap();
-    assert_eq!((balance.escrowed, balance.available), (dec("150"), dec("0")));
+    assert_eq!(
+        (balance.escrowed, balance.available),
+        (dec("150"), dec("0"))
+    );
     fx.assert_invariants().await;
 }
