@@ -1,6 +1,5 @@
 //! The engine: executes commands as load → decide → persist in one transaction.
 
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
@@ -89,6 +88,27 @@ pub struct Balance {
     pub total_spent: Decimal,
     /// Fees withheld from earnings, ever.
     pub total_fees: Decimal,
+}
+
+/// An identity's earnings summary (`GET /earnings`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Earnings {
+    /// Owned credits.
+    pub balance: Decimal,
+    /// How far below zero the balance may go.
+    pub credit_limit: Decimal,
+    /// What can be spent now.
+    pub available: Decimal,
+    /// Net credits earned from accepted deliveries.
+    pub earned: Decimal,
+    /// Bounties paid for accepted tasks.
+    pub spent: Decimal,
+    /// Fees withheld from earnings.
+    pub fees: Decimal,
+    /// Signup grants received.
+    pub granted: Decimal,
+    /// Deliveries accepted.
+    pub completed_tasks: u64,
 }
 
 /// Reputation as the profile endpoints show it: counters, score and decay at `now`.
@@ -726,6 +746,23 @@ impl<S: Store> Marketplace<S> {
         })
     }
 
+    /// An identity's earnings: balance plus what it earned, spent and paid in fees.
+    pub async fn earnings(&self, id: &IdentityId) -> Result<Earnings, Error> {
+        let account = self.store.account(id).await?.ok_or(Error::UnknownIdentity)?;
+        let totals = self.store.ledger_totals(&AccountRef::Identity(id.clone())).await?;
+        let completed_tasks = self.store.reputation(id).await?.map_or(0, |r| r.accepted);
+        Ok(Earnings {
+            balance: account.balance,
+            credit_limit: account.credit_limit,
+            available: account.available(),
+            earned: totals.earned,
+            spent: totals.spent,
+            fees: totals.fees,
+            granted: totals.granted,
+            completed_tasks,
+        })
+    }
+
     /// An identity's ledger lines, newest first, optionally of one type.
     pub async fn transactions(
         &self,
@@ -836,7 +873,9 @@ async fn prefetch(
     actor: Option<&IdentityId>,
     command: &Command,
 ) -> Result<(), StoreError> {
-    let mut parties: BTreeSet<IdentityId> = actor.into_iter().cloned().collect();
+    // At most the actor, the poster, the claimant, the deliverer and the queue's head.
+    let mut parties: Vec<IdentityId> = Vec::with_capacity(5);
+    parties.extend(actor.cloned());
     if let Command::PostTask(spec) = command {
         // The broker looks for rules matching every posted task with tags.
         let tags = spec.match_tags();
@@ -848,13 +887,15 @@ async fn prefetch(
     if let Some(id) = command.task_id() {
         let task = tx.task(id).await?;
         if let Some(t) = &task {
-            parties.insert(t.poster.clone());
+            parties.push(t.poster.clone());
             parties.extend(t.claim.as_ref().map(|c| c.agent.clone()));
             parties.extend(t.delivery.as_ref().map(|d| d.agent.clone()));
             parties.extend(t.queue.first().map(|e| e.agent.clone()));
         }
         view.tasks.insert(id, task);
     }
+    parties.sort_unstable();
+    parties.dedup();
     for id in parties {
         let party = tx.party(&id).await?;
         view.parties.insert(id, party);

@@ -17,6 +17,8 @@
 //! | [`policy`] | [`Policy`]: every number, with the `agora` and `agentmarket` presets |
 //! | [`money`], [`limits`], [`time`], [`ids`], [`error`] | exact credits, bounds, injected time, ids, the error vocabulary |
 //! | `testkit` (feature) | the conformance suite every store runs against itself |
+//! | [`audit`] | the invariants, checked against stored data |
+//! | [`decisions`] | what the engine does where the design and the source APIs are silent |
 //!
 //! ## Example
 //!
@@ -46,6 +48,8 @@
 pub mod audit;
 pub mod command;
 pub mod decide;
+#[doc = include_str!("../DECISIONS.md")]
+pub mod decisions {}
 pub mod engine;
 pub mod error;
 pub mod ids;
@@ -59,7 +63,7 @@ pub mod testkit;
 pub mod time;
 
 pub use command::{Command, Outcome};
-pub use engine::{Balance, Marketplace, ReputationView};
+pub use engine::{Balance, Earnings, Marketplace, ReputationView};
 pub use error::{Error, ErrorKind};
 pub use ids::{
     BidId, ContractId, IdSource, IdentityId, MessageId, PostId, RandomIds, RuleId, SequentialIds,

@@ -1,7 +1,6 @@
 //! Identity rules: registration, profiles, broker rules, contracts, the board, artifacts.
 
 use rust_decimal::Decimal;
-use serde_json::json;
 
 use super::{Fault, Work, validate};
 use crate::command::Outcome;
@@ -10,7 +9,7 @@ use crate::ids::{ContractId, IdentityId, PostId, RuleId};
 use crate::limits::*;
 use crate::model::{
     Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, ContractSpec, ContractStatus,
-    EventKind, PostKind, PostSpec, Profile, ProfileUpdate, Reputation, RuleSpec, TxType,
+    EventData, EventKind, PostKind, PostSpec, Profile, ProfileUpdate, Reputation, RuleSpec, TxType,
 };
 
 type Result<T = ()> = std::result::Result<T, Fault>;
@@ -120,7 +119,7 @@ impl Work<'_> {
         self.put_account(account.clone());
         self.put_rep(rep);
         self.put_profile(profile.clone());
-        self.event(EventKind::IdentityRegistered, None, Some(actor), json!({}));
+        self.event(EventKind::IdentityRegistered, None, Some(actor), EventData::None);
         Ok(Outcome::Registered {
             account,
             profile: Box::new(profile),
@@ -211,7 +210,7 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&spec.agent),
-            json!({ "contract": contract.id, "status": "proposed" }),
+            EventData::Contract { contract: contract.id, status: ContractStatus::Proposed },
         );
         Ok(contract)
     }
@@ -242,7 +241,7 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&contract.poster.clone()),
-            json!({ "contract": id, "status": "active" }),
+            EventData::Contract { contract: id, status: ContractStatus::Active },
         );
         self.put_contract(contract.clone());
         Ok(contract)
@@ -270,7 +269,7 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&other),
-            json!({ "contract": id, "status": "cancelled" }),
+            EventData::Contract { contract: id, status: ContractStatus::Cancelled },
         );
         self.put_contract(contract.clone());
         Ok(contract)
@@ -310,7 +309,7 @@ impl Work<'_> {
             EventKind::PostCreated,
             None,
             Some(actor),
-            json!({ "post": post.id, "kind": post.kind }),
+            EventData::Post { post: post.id, kind: post.kind },
         );
         Ok(post)
     }

@@ -4,14 +4,14 @@
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
-use serde_json::json;
 
 use super::{Fault, Work, validate};
 use crate::error::Error;
 use crate::ids::{BidId, IdentityId, MessageId, TaskId};
 use crate::limits::*;
 use crate::model::{
-    AccountRef, Bid, Claim, ContractStatus, Delivery, DeliveryInput, EventKind, Message, Payout,
+    AccountRef, Bid, Claim, ClaimVia, ContractStatus, Delivery, DeliveryInput, EventData, EventKind,
+    Followup, Message, Payout,
     QueueEntry, RejectCategory, Rejection, Task, TaskSpec, TaskStatus, TxType,
 };
 use crate::money::{fee, validate_amount};
@@ -29,7 +29,7 @@ impl Work<'_> {
         task: TaskId,
         amount: Decimal,
         tx: TxType,
-        memo: &str,
+        memo: &'static str,
     ) -> Result {
         let mut account = self.account(poster)?;
         if account.available() < amount {
@@ -60,7 +60,7 @@ impl Work<'_> {
         task: TaskId,
         amount: Decimal,
         tx: TxType,
-        memo: &str,
+        memo: &'static str,
     ) -> Result {
         let mut account = self.account(poster)?;
         account.escrowed -= amount;
@@ -157,7 +157,7 @@ impl Work<'_> {
             EventKind::TaskPosted,
             Some(id),
             Some(poster),
-            json!({ "bounty": task.bounty }),
+            EventData::Bounty { bounty: task.bounty },
         );
         match contract {
             Some(mut c) => {
@@ -166,16 +166,16 @@ impl Work<'_> {
                     c.status = ContractStatus::Fulfilled;
                 }
                 let agent = c.agent.clone();
-                let contract_id = c.id;
+                let (contract_id, status) = (c.id, c.status);
                 self.put_contract(c);
                 self.event(
                     EventKind::ContractUpdated,
                     Some(id),
                     Some(&agent),
-                    json!({ "contract": contract_id }),
+                    EventData::Contract { contract: contract_id, status },
                 );
                 let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
-                self.grant_claim(&mut task, &agent, None, ttl, "contract")?;
+                self.grant_claim(&mut task, &agent, None, ttl, ClaimVia::Contract)?;
                 self.put_task(task);
             }
             None => {
@@ -188,7 +188,7 @@ impl Work<'_> {
 
     /// Posts a task's follow-up (chain or recurrence) for the same poster. A refusal (the
     /// poster cannot cover it, the text grew too long, ...) skips it with an event.
-    fn repost(&mut self, parent: &Task, spec: TaskSpec, reason: &'static str) -> Result {
+    fn repost(&mut self, parent: &Task, spec: TaskSpec, followup: Followup) -> Result {
         let outcome = match validate::task_spec(&spec, 0) {
             Ok(()) => self.post_task(&parent.poster, spec, Some(parent.id)),
             Err(e) => Err(e.into()),
@@ -200,7 +200,7 @@ impl Work<'_> {
                     EventKind::RepostSkipped,
                     Some(parent.id),
                     Some(&parent.poster),
-                    json!({ "reason": reason, "error": e.code() }),
+                    EventData::Skipped { followup, error: e.code().into() },
                 );
                 Ok(())
             }
@@ -217,7 +217,7 @@ impl Work<'_> {
         agent: &IdentityId,
         note: Option<String>,
         ttl_secs: u64,
-        via: &str,
+        via: ClaimVia,
     ) -> Result {
         task.status = TaskStatus::Claimed;
         task.claim = Some(Claim {
@@ -235,7 +235,7 @@ impl Work<'_> {
             EventKind::TaskClaimed,
             Some(task.id),
             Some(agent),
-            json!({ "via": via }),
+            EventData::Claim { via },
         );
         Ok(())
     }
@@ -309,7 +309,7 @@ impl Work<'_> {
             return Err(Error::TooManyClaims.into());
         }
         let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
-        self.grant_claim(&mut task, actor, note.clone(), ttl, "claim")?;
+        self.grant_claim(&mut task, actor, note.clone(), ttl, ClaimVia::Claim)?;
         self.put_task(task.clone());
         Ok(task)
     }
@@ -361,7 +361,7 @@ impl Work<'_> {
             EventKind::ClaimExtended,
             Some(id),
             Some(actor),
-            json!({ "expires_at": until }),
+            EventData::Extended { expires_at: until },
         );
         self.put_task(task.clone());
         Ok(task)
@@ -398,7 +398,7 @@ impl Work<'_> {
             EventKind::QueueJoined,
             Some(id),
             Some(actor),
-            json!({ "position": task.queue.len() }),
+            EventData::Queue { position: task.queue.len() as u32 },
         );
         self.put_task(task.clone());
         Ok(task)
@@ -412,7 +412,7 @@ impl Work<'_> {
         if task.queue.len() == before {
             return Err(Error::NotQueued.into());
         }
-        self.event(EventKind::QueueLeft, Some(id), Some(actor), json!({}));
+        self.event(EventKind::QueueLeft, Some(id), Some(actor), EventData::None);
         self.put_task(task.clone());
         Ok(task)
     }
@@ -424,18 +424,18 @@ impl Work<'_> {
         if task.queue.is_empty() {
             task.status = TaskStatus::Open;
             let id = task.id;
-            self.event(EventKind::TaskReopened, Some(id), None, json!({}));
+            self.event(EventKind::TaskReopened, Some(id), None, EventData::None);
             self.put_task(task);
             return self.broker(id);
         }
         let head = task.queue.remove(0);
         let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
-        self.grant_claim(&mut task, &head.agent, None, ttl, "queue")?;
+        self.grant_claim(&mut task, &head.agent, None, ttl, ClaimVia::Queue)?;
         self.event(
             EventKind::QueuePromoted,
             Some(task.id),
             Some(&head.agent),
-            json!({}),
+            EventData::None,
         );
         self.put_task(task);
         Ok(())
@@ -458,7 +458,7 @@ impl Work<'_> {
             EventKind::ClaimExpired,
             Some(task.id),
             Some(&claimant),
-            json!({}),
+            EventData::None,
         );
         self.hand_on(task)
     }
@@ -503,7 +503,7 @@ impl Work<'_> {
             EventKind::TaskDelivered,
             Some(id),
             Some(actor),
-            json!({ "late": late }),
+            EventData::Delivered { late },
         );
         let spec = &task.spec;
         let auto = !spec.require_review
@@ -621,7 +621,7 @@ impl Work<'_> {
             EventKind::TaskAccepted,
             tid,
             Some(&agent),
-            json!({ "amount": net, "fee": cut }),
+            EventData::Settled { amount: net, fee: cut },
         );
         self.put_task(task.clone());
 
@@ -629,10 +629,10 @@ impl Work<'_> {
             let mut next = (**next).clone();
             next.text = next.text.replace("{{result}}", &delivery.text);
             next.title = next.title.map(|t| t.replace("{{result}}", &delivery.text));
-            self.repost(&task, next, "chain_next")?;
+            self.repost(&task, next, Followup::ChainNext)?;
         }
         if task.spec.recurring {
-            self.repost(&task, (*task.spec).clone(), "recurring")?;
+            self.repost(&task, (*task.spec).clone(), Followup::Recurring)?;
         }
         Ok(())
     }
@@ -674,7 +674,7 @@ impl Work<'_> {
             EventKind::TaskRejected,
             Some(id),
             Some(&agent),
-            json!({ "category": category }),
+            EventData::Rejected { category },
         );
         self.hand_on(task)?;
         self.task(id)
@@ -720,7 +720,7 @@ impl Work<'_> {
         task: &mut Task,
         status: TaskStatus,
         kind: EventKind,
-        memo: &str,
+        memo: &'static str,
     ) -> Result {
         self.unhold(
             &task.poster.clone(),
@@ -738,7 +738,7 @@ impl Work<'_> {
             kind,
             Some(task.id),
             Some(&task.poster),
-            json!({ "refund": task.bounty }),
+            EventData::Refunded { refund: task.bounty },
         );
         Ok(())
     }
@@ -768,7 +768,7 @@ impl Work<'_> {
                         EventKind::BountyEscalated,
                         Some(task.id),
                         None,
-                        json!({ "bounty": task.bounty }),
+                        EventData::Bounty { bounty: task.bounty },
                     );
                 }
                 // The poster cannot cover the step: escalation ends, the task stays as it is.
@@ -827,7 +827,7 @@ impl Work<'_> {
             EventKind::BidReceived,
             Some(id),
             Some(actor),
-            json!({ "bid": bid.id, "offered_price": price }),
+            EventData::Bid { bid: bid.id, offered_price: price },
         );
         self.put_task(task);
         Ok(bid)
@@ -870,7 +870,7 @@ impl Work<'_> {
         }
         task.bounty = bid.offered_price;
         task.bids.clear();
-        self.grant_claim(&mut task, &bid.agent, None, bid.turnaround_secs, "award")?;
+        self.grant_claim(&mut task, &bid.agent, None, bid.turnaround_secs, ClaimVia::Award)?;
         self.put_task(task.clone());
         Ok(task)
     }
@@ -921,7 +921,7 @@ impl Work<'_> {
             EventKind::MessagePosted,
             Some(id),
             Some(actor),
-            json!({ "message": message.id, "pre_claim": pre_claim }),
+            EventData::Message { message: message.id, pre_claim },
         );
         self.put_task(task);
         Ok(message)
@@ -984,7 +984,7 @@ impl Work<'_> {
             return Ok(());
         }
         let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
-        self.grant_claim(&mut task, &owner, None, ttl, "broker")?;
+        self.grant_claim(&mut task, &owner, None, ttl, ClaimVia::Broker)?;
         self.put_task(task);
         Ok(())
     }

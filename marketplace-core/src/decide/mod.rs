@@ -97,7 +97,14 @@ impl<K: PartialEq, V> Records<K, V> {
     pub fn insert(&mut self, key: K, value: V) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => *v = value,
-            None => self.0.push((key, value)),
+            None => {
+                // Most commands hold one or two records of a kind: start with two rather
+                // than `Vec`'s four, which for tasks overflows the allocator's fast caches.
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(2);
+                }
+                self.0.push((key, value));
+            }
         }
     }
 

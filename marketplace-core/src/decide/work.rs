@@ -6,7 +6,8 @@ use super::{Changes, Context, Fault, Key, Records, View};
 use crate::error::Error;
 use crate::ids::{ContractId, IdAllocator, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
-    Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, EventKind, LedgerEntry,
+    Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, EventData, EventKind,
+    LedgerEntry,
     Message, Profile, Reputation, Task, TxType,
 };
 use crate::policy::Policy;
@@ -289,7 +290,7 @@ impl<'a> Work<'a> {
         escrow: Decimal,
         fee: Decimal,
         task_id: Option<TaskId>,
-        memo: &str,
+        memo: &'static str,
     ) {
         if amount.is_zero() && escrow.is_zero() && fee.is_zero() {
             return;
@@ -302,7 +303,7 @@ impl<'a> Work<'a> {
             escrow,
             fee,
             task_id,
-            memo: memo.to_owned(),
+            memo: std::borrow::Cow::Borrowed(memo),
             created_at: self.now,
         });
     }
@@ -312,7 +313,7 @@ impl<'a> Work<'a> {
         kind: EventKind,
         task_id: Option<TaskId>,
         subject: Option<&IdentityId>,
-        data: serde_json::Value,
+        data: EventData,
     ) {
         self.events.push(Event {
             seq: 0,

@@ -134,7 +134,7 @@ pub struct LedgerEntry {
     /// The task concerned, if any.
     pub task_id: Option<TaskId>,
     /// A short human-readable note.
-    pub memo: String,
+    pub memo: std::borrow::Cow<'static, str>,
     /// When.
     pub created_at: Timestamp,
 }

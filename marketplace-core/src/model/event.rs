@@ -1,7 +1,122 @@
+use std::borrow::Cow;
+
+use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{IdentityId, TaskId};
+use crate::ids::{BidId, ContractId, IdentityId, MessageId, PostId, TaskId};
+use crate::model::{ContractStatus, PostKind, RejectCategory};
 use crate::time::Timestamp;
+
+/// How a claim came about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ClaimVia {
+    /// The agent claimed it.
+    Claim,
+    /// The agent was first in the queue.
+    Queue,
+    /// The poster awarded the agent's bid.
+    Award,
+    /// The agent's auto-claim rule matched.
+    Broker,
+    /// The task was posted under the agent's contract.
+    Contract,
+}
+
+/// Which follow-up of a completed task.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Followup {
+    /// `chain_next`.
+    ChainNext,
+    /// `recurring`.
+    Recurring,
+}
+
+/// Event-specific details: typed, and cheap to build on every command.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "detail", rename_all = "snake_case")]
+pub enum EventData {
+    /// Nothing beyond the kind, task and subject.
+    None,
+    /// The bounty now (posted, escalated).
+    Bounty {
+        /// Credits.
+        bounty: Decimal,
+    },
+    /// How the claim came about.
+    Claim {
+        /// Claim, queue, award, broker or contract.
+        via: ClaimVia,
+    },
+    /// A claim's new end.
+    Extended {
+        /// When the claim now lapses.
+        expires_at: Timestamp,
+    },
+    /// A place in the queue.
+    Queue {
+        /// 1 is next.
+        position: u32,
+    },
+    /// A delivery was made.
+    Delivered {
+        /// After `max_turnaround_s`.
+        late: bool,
+    },
+    /// A settlement.
+    Settled {
+        /// Paid to the deliverer.
+        amount: Decimal,
+        /// Kept by the treasury.
+        fee: Decimal,
+    },
+    /// A rejection.
+    Rejected {
+        /// Why.
+        category: RejectCategory,
+    },
+    /// A refund of the held bounty.
+    Refunded {
+        /// Credits returned.
+        refund: Decimal,
+    },
+    /// A bid.
+    Bid {
+        /// The bid.
+        bid: BidId,
+        /// Its price.
+        offered_price: Decimal,
+    },
+    /// A task message.
+    Message {
+        /// The message.
+        message: MessageId,
+        /// A public question.
+        pre_claim: bool,
+    },
+    /// A contract's state.
+    Contract {
+        /// The contract.
+        contract: ContractId,
+        /// Its state now.
+        status: ContractStatus,
+    },
+    /// A board post.
+    Post {
+        /// The post.
+        post: PostId,
+        /// Its kind.
+        kind: PostKind,
+    },
+    /// A follow-up that could not be posted.
+    Skipped {
+        /// Which follow-up.
+        followup: Followup,
+        /// The error code that refused it.
+        error: Cow<'static, str>,
+    },
+}
 
 /// What happened. The outbox carries these to webhooks and callbacks.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -107,8 +222,8 @@ pub struct Event {
     pub task_id: Option<TaskId>,
     /// The identity the event is about (claimant, deliverer, bidder, ...), if any.
     pub subject: Option<IdentityId>,
-    /// Small event-specific details.
-    pub data: serde_json::Value,
+    /// Event-specific details.
+    pub data: EventData,
     /// When.
     pub at: Timestamp,
 }

@@ -14,7 +14,7 @@ pub use board::{
     ServiceMeta,
 };
 pub use broker::{AutoClaimRule, RuleSpec};
-pub use event::{Event, EventKind};
+pub use event::{ClaimVia, Event, EventData, EventKind, Followup};
 pub use profile::{Profile, ProfileUpdate};
 pub use reputation::Reputation;
 pub use task::{

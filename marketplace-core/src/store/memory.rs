@@ -135,7 +135,9 @@ impl MemoryStore {
 /// A transaction on the in-memory store: holds the store's mutex until dropped.
 struct MemoryTx {
     guard: MutexGuardArc<State>,
-    pending: Vec<Changes>,
+    /// The engine writes once per transaction; more writes are applied in order.
+    pending: Option<Changes>,
+    more: Vec<Changes>,
     idempotency: Vec<IdempotencyRecord>,
     purge: Option<(Timestamp, usize)>,
 }
@@ -217,7 +219,10 @@ impl Transaction for MemoryTx {
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
-        self.pending.push(changes);
+        match self.pending {
+            None => self.pending = Some(changes),
+            Some(_) => self.more.push(changes),
+        }
         Ok(())
     }
 
@@ -244,7 +249,7 @@ impl Transaction for MemoryTx {
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let state = &mut *self.guard;
-        for changes in std::mem::take(&mut self.pending) {
+        for changes in self.pending.take().into_iter().chain(std::mem::take(&mut self.more)) {
             state.apply(changes);
         }
         for record in std::mem::take(&mut self.idempotency) {
@@ -331,7 +336,8 @@ impl Store for MemoryStore {
         let guard = self.state.lock_arc().await;
         Ok(Box::new(MemoryTx {
             guard,
-            pending: Vec::new(),
+            pending: None,
+            more: Vec::new(),
             idempotency: Vec::new(),
             purge: None,
         }))

@@ -144,6 +144,9 @@ pub async fn lifecycle_settles_with_fee<H: Harness>(h: &H) {
         (dec("122"), dec("22"), dec("3"))
     );
     assert_eq!(b.credit_limit, dec("52"), "credit +2 per accepted delivery");
+    let e = fx.market.earnings(&bob).await.unwrap();
+    assert_eq!((e.earned, e.fees, e.granted, e.completed_tasks), (dec("22"), dec("3"), dec("100"), 1));
+    assert_eq!(fx.market.earnings(&alice).await.unwrap().spent, dec("25"));
     assert_eq!(fx.market.treasury().await.unwrap(), dec("-197"));
 
     let rep = fx.market.reputation(&bob).await.unwrap();
