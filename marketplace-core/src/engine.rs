@@ -748,8 +748,15 @@ impl<S: Store> Marketplace<S> {
 
     /// An identity's earnings: balance plus what it earned, spent and paid in fees.
     pub async fn earnings(&self, id: &IdentityId) -> Result<Earnings, Error> {
-        let account = self.store.account(id).await?.ok_or(Error::UnknownIdentity)?;
-        let totals = self.store.ledger_totals(&AccountRef::Identity(id.clone())).await?;
+        let account = self
+            .store
+            .account(id)
+            .await?
+            .ok_or(Error::UnknownIdentity)?;
+        let totals = self
+            .store
+            .ledger_totals(&AccountRef::Identity(id.clone()))
+            .await?;
         let completed_tasks = self.store.reputation(id).await?.map_or(0, |r| r.accepted);
         Ok(Earnings {
             balance: account.balance,

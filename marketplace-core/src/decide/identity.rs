@@ -119,7 +119,12 @@ impl Work<'_> {
         self.put_account(account.clone());
         self.put_rep(rep);
         self.put_profile(profile.clone());
-        self.event(EventKind::IdentityRegistered, None, Some(actor), EventData::None);
+        self.event(
+            EventKind::IdentityRegistered,
+            None,
+            Some(actor),
+            EventData::None,
+        );
         Ok(Outcome::Registered {
             account,
             profile: Box::new(profile),
@@ -210,7 +215,10 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&spec.agent),
-            EventData::Contract { contract: contract.id, status: ContractStatus::Proposed },
+            EventData::Contract {
+                contract: contract.id,
+                status: ContractStatus::Proposed,
+            },
         );
         Ok(contract)
     }
@@ -241,7 +249,10 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&contract.poster.clone()),
-            EventData::Contract { contract: id, status: ContractStatus::Active },
+            EventData::Contract {
+                contract: id,
+                status: ContractStatus::Active,
+            },
         );
         self.put_contract(contract.clone());
         Ok(contract)
@@ -269,7 +280,10 @@ impl Work<'_> {
             EventKind::ContractUpdated,
             None,
             Some(&other),
-            EventData::Contract { contract: id, status: ContractStatus::Cancelled },
+            EventData::Contract {
+                contract: id,
+                status: ContractStatus::Cancelled,
+            },
         );
         self.put_contract(contract.clone());
         Ok(contract)
@@ -309,7 +323,10 @@ impl Work<'_> {
             EventKind::PostCreated,
             None,
             Some(actor),
-            EventData::Post { post: post.id, kind: post.kind },
+            EventData::Post {
+                post: post.id,
+                kind: post.kind,
+            },
         );
         Ok(post)
     }

@@ -10,9 +10,9 @@ use crate::error::Error;
 use crate::ids::{BidId, IdentityId, MessageId, TaskId};
 use crate::limits::*;
 use crate::model::{
-    AccountRef, Bid, Claim, ClaimVia, ContractStatus, Delivery, DeliveryInput, EventData, EventKind,
-    Followup, Message, Payout,
-    QueueEntry, RejectCategory, Rejection, Task, TaskSpec, TaskStatus, TxType,
+    AccountRef, Bid, Claim, ClaimVia, ContractStatus, Delivery, DeliveryInput, EventData,
+    EventKind, Followup, Message, Payout, QueueEntry, RejectCategory, Rejection, Task, TaskSpec,
+    TaskStatus, TxType,
 };
 use crate::money::{fee, validate_amount};
 use crate::time::secs;
@@ -22,54 +22,33 @@ type Result<T = ()> = std::result::Result<T, Fault>;
 impl Work<'_> {
     // ---- money ----
 
-    /// Holds `amount` more of `poster`'s credits for `task`: refused unless available.
-    fn hold(
+    /// Changes how much of `poster`'s credits `task` holds by `delta`: holding more is
+    /// refused unless the poster can spend it; releasing always succeeds.
+    fn change_hold(
         &mut self,
         poster: &IdentityId,
         task: TaskId,
-        amount: Decimal,
+        delta: Decimal,
         tx: TxType,
         memo: &'static str,
     ) -> Result {
         let mut account = self.account(poster)?;
-        if account.available() < amount {
+        if delta > account.available() && delta > Decimal::ZERO {
+            let available = account.available();
             return Err(Error::InsufficientFunds {
-                needed: amount,
-                available: account.available(),
+                needed: delta,
+                available,
             }
             .into());
         }
-        account.escrowed += amount;
+        account.escrowed += delta;
         self.put_account(account);
+        let line = AccountRef::Identity(poster.clone());
         self.ledger(
-            AccountRef::Identity(poster.clone()),
+            line,
             tx,
             Decimal::ZERO,
-            amount,
-            Decimal::ZERO,
-            Some(task),
-            memo,
-        );
-        Ok(())
-    }
-
-    /// Returns `amount` of `poster`'s held credits for `task`.
-    fn unhold(
-        &mut self,
-        poster: &IdentityId,
-        task: TaskId,
-        amount: Decimal,
-        tx: TxType,
-        memo: &'static str,
-    ) -> Result {
-        let mut account = self.account(poster)?;
-        account.escrowed -= amount;
-        self.put_account(account);
-        self.ledger(
-            AccountRef::Identity(poster.clone()),
-            tx,
-            Decimal::ZERO,
-            -amount,
+            delta,
             Decimal::ZERO,
             Some(task),
             memo,
@@ -151,13 +130,15 @@ impl Work<'_> {
             updated_at: self.now,
             spec: spec.into(),
         };
-        self.hold(poster, id, task.bounty, TxType::Escrow, "bounty held")?;
+        self.change_hold(poster, id, task.bounty, TxType::Escrow, "bounty held")?;
         self.update_rep(poster, |r| r.total += 1)?;
         self.event(
             EventKind::TaskPosted,
             Some(id),
             Some(poster),
-            EventData::Bounty { bounty: task.bounty },
+            EventData::Bounty {
+                bounty: task.bounty,
+            },
         );
         match contract {
             Some(mut c) => {
@@ -172,7 +153,10 @@ impl Work<'_> {
                     EventKind::ContractUpdated,
                     Some(id),
                     Some(&agent),
-                    EventData::Contract { contract: contract_id, status },
+                    EventData::Contract {
+                        contract: contract_id,
+                        status,
+                    },
                 );
                 let ttl = task.claim_ttl_secs(self.policy.claim_ttl_default_secs);
                 self.grant_claim(&mut task, &agent, None, ttl, ClaimVia::Contract)?;
@@ -200,7 +184,10 @@ impl Work<'_> {
                     EventKind::RepostSkipped,
                     Some(parent.id),
                     Some(&parent.poster),
-                    EventData::Skipped { followup, error: e.code().into() },
+                    EventData::Skipped {
+                        followup,
+                        error: e.code().into(),
+                    },
                 );
                 Ok(())
             }
@@ -398,7 +385,9 @@ impl Work<'_> {
             EventKind::QueueJoined,
             Some(id),
             Some(actor),
-            EventData::Queue { position: task.queue.len() as u32 },
+            EventData::Queue {
+                position: task.queue.len() as u32,
+            },
         );
         self.put_task(task.clone());
         Ok(task)
@@ -621,7 +610,10 @@ impl Work<'_> {
             EventKind::TaskAccepted,
             tid,
             Some(&agent),
-            EventData::Settled { amount: net, fee: cut },
+            EventData::Settled {
+                amount: net,
+                fee: cut,
+            },
         );
         self.put_task(task.clone());
 
@@ -722,10 +714,10 @@ impl Work<'_> {
         kind: EventKind,
         memo: &'static str,
     ) -> Result {
-        self.unhold(
+        self.change_hold(
             &task.poster.clone(),
             task.id,
-            task.bounty,
+            -task.bounty,
             TxType::Refund,
             memo,
         )?;
@@ -738,7 +730,9 @@ impl Work<'_> {
             kind,
             Some(task.id),
             Some(&task.poster),
-            EventData::Refunded { refund: task.bounty },
+            EventData::Refunded {
+                refund: task.bounty,
+            },
         );
         Ok(())
     }
@@ -755,7 +749,7 @@ impl Work<'_> {
         if step <= Decimal::ZERO {
             task.escalation_stopped = true;
         } else {
-            match self.hold(
+            match self.change_hold(
                 &task.poster.clone(),
                 task.id,
                 step,
@@ -768,7 +762,9 @@ impl Work<'_> {
                         EventKind::BountyEscalated,
                         Some(task.id),
                         None,
-                        EventData::Bounty { bounty: task.bounty },
+                        EventData::Bounty {
+                            bounty: task.bounty,
+                        },
                     );
                 }
                 // The poster cannot cover the step: escalation ends, the task stays as it is.
@@ -827,7 +823,10 @@ impl Work<'_> {
             EventKind::BidReceived,
             Some(id),
             Some(actor),
-            EventData::Bid { bid: bid.id, offered_price: price },
+            EventData::Bid {
+                bid: bid.id,
+                offered_price: price,
+            },
         );
         self.put_task(task);
         Ok(bid)
@@ -851,26 +850,22 @@ impl Work<'_> {
             return Err(Error::DependenciesIncomplete.into());
         }
         let delta = bid.offered_price - task.bounty;
-        if delta > Decimal::ZERO {
-            self.hold(
-                actor,
-                id,
-                delta,
-                TxType::Adjust,
-                "bounty raised to awarded bid",
-            )?;
-        } else if delta < Decimal::ZERO {
-            self.unhold(
-                actor,
-                id,
-                -delta,
-                TxType::Adjust,
-                "bounty lowered to awarded bid",
-            )?;
-        }
+        self.change_hold(
+            actor,
+            id,
+            delta,
+            TxType::Adjust,
+            "bounty set to awarded bid",
+        )?;
         task.bounty = bid.offered_price;
         task.bids.clear();
-        self.grant_claim(&mut task, &bid.agent, None, bid.turnaround_secs, ClaimVia::Award)?;
+        self.grant_claim(
+            &mut task,
+            &bid.agent,
+            None,
+            bid.turnaround_secs,
+            ClaimVia::Award,
+        )?;
         self.put_task(task.clone());
         Ok(task)
     }
@@ -921,7 +916,10 @@ impl Work<'_> {
             EventKind::MessagePosted,
             Some(id),
             Some(actor),
-            EventData::Message { message: message.id, pre_claim },
+            EventData::Message {
+                message: message.id,
+                pre_claim,
+            },
         );
         self.put_task(task);
         Ok(message)

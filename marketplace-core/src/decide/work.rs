@@ -7,8 +7,7 @@ use crate::error::Error;
 use crate::ids::{ContractId, IdAllocator, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
     Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, EventData, EventKind,
-    LedgerEntry,
-    Message, Profile, Reputation, Task, TxType,
+    LedgerEntry, Message, Profile, Reputation, Task, TxType,
 };
 use crate::policy::Policy;
 use crate::time::Timestamp;

@@ -249,7 +249,12 @@ impl Transaction for MemoryTx {
 
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let state = &mut *self.guard;
-        for changes in self.pending.take().into_iter().chain(std::mem::take(&mut self.more)) {
+        for changes in self
+            .pending
+            .take()
+            .into_iter()
+            .chain(std::mem::take(&mut self.more))
+        {
             state.apply(changes);
         }
         for record in std::mem::take(&mut self.idempotency) {

@@ -6,9 +6,9 @@ use rust_decimal::Decimal;
 use crate::audit::audit;
 use crate::engine::Marketplace;
 use crate::ids::{IdentityId, SequentialIds};
-use crate::model::ProfileUpdate;
+use crate::model::{DeliveryInput, ProfileUpdate, Task, TaskSpec};
 use crate::policy::Policy;
-use crate::store::Store;
+use crate::store::{Store, TaskQuery};
 use crate::time::ManualClock;
 
 /// A decimal from its text: `dec("22.5")`.
@@ -65,6 +65,37 @@ impl<S: Store> Fixture<S> {
             .await
             .unwrap_or_else(|e| panic!("register {name}: {e}"));
         id
+    }
+
+    /// Posts `spec` for `poster`, has `worker` claim it and deliver `text`: the task as it
+    /// stands after the delivery (delivered, or completed if accepted at once).
+    pub async fn delivered(
+        &self,
+        poster: &IdentityId,
+        worker: &IdentityId,
+        spec: TaskSpec,
+        text: &str,
+    ) -> Task {
+        let task = self.market.post_task(poster, spec).await.expect("post");
+        self.market.claim(worker, task.id).await.expect("claim");
+        self.market
+            .deliver(worker, task.id, DeliveryInput::text(text))
+            .await
+            .expect("deliver")
+    }
+
+    /// The most recently posted task.
+    pub async fn newest_task(&self) -> Task {
+        let query = TaskQuery {
+            limit: 1,
+            ..TaskQuery::default()
+        };
+        self.market
+            .store()
+            .tasks(&query)
+            .await
+            .expect("tasks")
+            .remove(0)
     }
 
     /// Moves the clock forward.

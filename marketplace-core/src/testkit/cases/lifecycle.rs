@@ -145,7 +145,10 @@ pub async fn lifecycle_settles_with_fee<H: Harness>(h: &H) {
     );
     assert_eq!(b.credit_limit, dec("52"), "credit +2 per accepted delivery");
     let e = fx.market.earnings(&bob).await.unwrap();
-    assert_eq!((e.earned, e.fees, e.granted, e.completed_tasks), (dec("22"), dec("3"), dec("100"), 1));
+    assert_eq!(
+        (e.earned, e.fees, e.granted, e.completed_tasks),
+        (dec("22"), dec("3"), dec("100"), 1)
+    );
     assert_eq!(fx.market.earnings(&alice).await.unwrap().spent, dec("25"));
     assert_eq!(fx.market.treasury().await.unwrap(), dec("-197"));
 
@@ -193,13 +196,7 @@ pub async fn auto_accept_paths<H: Harness>(h: &H) {
     let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
     let mut spec = TaskSpec::new("auto", 10);
     spec.auto_accept = true;
-    let t = fx.market.post_task(&alice, spec).await.unwrap();
-    fx.market.claim(&bob, t.id).await.unwrap();
-    let done = fx
-        .market
-        .deliver(&bob, t.id, DeliveryInput::text("r"))
-        .await
-        .unwrap();
+    let done = fx.delivered(&alice, &bob, spec, "r").await;
     assert_eq!(
         done.status,
         TaskStatus::Completed,
@@ -208,61 +205,27 @@ pub async fn auto_accept_paths<H: Harness>(h: &H) {
 
     // Two more accepted deliveries: bob has 3 accepted, 100% — the gate now passes.
     for _ in 0..2 {
-        let t = fx
-            .market
-            .post_task(&alice, TaskSpec::new("plain", 1))
-            .await
-            .unwrap();
-        fx.market.claim(&bob, t.id).await.unwrap();
         let d = fx
-            .market
-            .deliver(&bob, t.id, DeliveryInput::text("r"))
-            .await
-            .unwrap();
+            .delivered(&alice, &bob, TaskSpec::new("plain", 1), "r")
+            .await;
         assert_eq!(d.status, TaskStatus::Delivered, "gate not passed yet");
-        fx.market.accept(&alice, t.id, None).await.unwrap();
+        fx.market.accept(&alice, d.id, None).await.unwrap();
     }
-    let t = fx
-        .market
-        .post_task(&alice, TaskSpec::new("gated", 1))
-        .await
-        .unwrap();
-    fx.market.claim(&bob, t.id).await.unwrap();
-    assert_eq!(
-        fx.market
-            .deliver(&bob, t.id, DeliveryInput::text("r"))
-            .await
-            .unwrap()
-            .status,
-        TaskStatus::Completed
-    );
+    let gated = fx
+        .delivered(&alice, &bob, TaskSpec::new("gated", 1), "r")
+        .await;
+    assert_eq!(gated.status, TaskStatus::Completed);
 
     let mut strict = TaskSpec::new("strict gate", 1);
     strict.min_auto_accept_accepted = Some(5);
-    let t = fx.market.post_task(&alice, strict).await.unwrap();
-    fx.market.claim(&bob, t.id).await.unwrap();
-    assert_eq!(
-        fx.market
-            .deliver(&bob, t.id, DeliveryInput::text("r"))
-            .await
-            .unwrap()
-            .status,
-        TaskStatus::Delivered
-    );
+    let t = fx.delivered(&alice, &bob, strict, "r").await;
+    assert_eq!(t.status, TaskStatus::Delivered);
 
     let mut review = TaskSpec::new("review", 1);
     review.require_review = true;
     review.auto_accept = true;
-    let r = fx.market.post_task(&alice, review).await.unwrap();
-    fx.market.claim(&bob, r.id).await.unwrap();
-    assert_eq!(
-        fx.market
-            .deliver(&bob, r.id, DeliveryInput::text("r"))
-            .await
-            .unwrap()
-            .status,
-        TaskStatus::Delivered
-    );
+    let r = fx.delivered(&alice, &bob, review, "r").await;
+    assert_eq!(r.status, TaskStatus::Delivered);
 
     // Review TTL: 48 h after delivery both are accepted by the sweep.
     fx.advance(48 * 3600 - 1);
@@ -459,66 +422,28 @@ pub async fn chain_and_recurring<H: Harness>(h: &H) {
     let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
     let mut spec = TaskSpec::new("step one", 10);
     spec.chain_next = Some(Box::new(TaskSpec::new("step two, given: {{result}}", 5)));
-    let t = fx.market.post_task(&alice, spec).await.unwrap();
-    fx.market.claim(&bob, t.id).await.unwrap();
-    fx.market
-        .deliver(&bob, t.id, DeliveryInput::text("42"))
-        .await
-        .unwrap();
+    let t = fx.delivered(&alice, &bob, spec, "42").await;
     fx.market.accept(&alice, t.id, None).await.unwrap();
-    let newest = &fx
-        .market
-        .store()
-        .tasks(&crate::store::TaskQuery {
-            limit: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()[0];
-    assert_eq!(
-        (newest.spec.text.as_str(), newest.parent, newest.bounty),
-        ("step two, given: 42", Some(t.id), dec("5"))
-    );
+    let newest = fx.newest_task().await;
+    let got = (newest.spec.text.as_str(), newest.parent, newest.bounty);
+    assert_eq!(got, ("step two, given: 42", Some(t.id), dec("5")));
 
     let mut rec = TaskSpec::new("daily report", 100);
     rec.recurring = true;
-    let r = fx.market.post_task(&alice, rec).await.unwrap();
-    fx.market.claim(&bob, r.id).await.unwrap();
-    fx.market
-        .deliver(&bob, r.id, DeliveryInput::text("report"))
-        .await
-        .unwrap();
-    // Alice has 100 - 10 - 5 + ... = she cannot fund another 100 after paying: skipped.
+    let r = fx.delivered(&alice, &bob, rec, "report").await;
+    // After paying 10 and holding 5, alice can spend 35 with her credit: no second 100.
     fx.market.accept(&alice, r.id, None).await.unwrap();
     let events = fx.market.events(0, 200).await.unwrap();
-    assert!(
-        events
-            .iter()
-            .any(|e| e.kind == EventKind::RepostSkipped && e.task_id == Some(r.id))
-    );
+    let skipped = |e: &crate::Event| e.kind == EventKind::RepostSkipped && e.task_id == Some(r.id);
+    assert!(events.iter().any(skipped));
 
     let mut cheap = TaskSpec::new("weekly", 1);
     cheap.recurring = true;
-    let c = fx.market.post_task(&alice, cheap).await.unwrap();
-    fx.market.claim(&bob, c.id).await.unwrap();
-    fx.market
-        .deliver(&bob, c.id, DeliveryInput::text("done"))
-        .await
-        .unwrap();
+    let c = fx.delivered(&alice, &bob, cheap, "done").await;
     fx.market.accept(&alice, c.id, None).await.unwrap();
-    let newest = &fx
-        .market
-        .store()
-        .tasks(&crate::store::TaskQuery {
-            limit: 1,
-            ..Default::default()
-        })
-        .await
-        .unwrap()[0];
-    assert_eq!(
-        (newest.spec.text.as_str(), newest.parent, newest.status),
-        ("weekly", Some(c.id), TaskStatus::Open)
-    );
+    let newest = fx.newest_task().await;
+    let got = (newest.spec.text.as_str(), newest.parent, newest.status);
+    assert_eq!(got, ("weekly", Some(c.id), TaskStatus::Open));
     fx.assert_invariants().await;
 }
 

@@ -71,12 +71,7 @@ pub async fn accept_vs_reject<H: Harness>(h: &H) {
     for round in 0..20 {
         let mut spec = TaskSpec::new(format!("round {round}"), 1);
         spec.require_review = true;
-        let t = fx.market.post_task(&alice, spec).await.unwrap();
-        fx.market.claim(&bob, t.id).await.unwrap();
-        fx.market
-            .deliver(&bob, t.id, DeliveryInput::text("r"))
-            .await
-            .unwrap();
+        let t = fx.delivered(&alice, &bob, spec, "r").await;
         let (accepted, rejected) = futures::join!(
             fx.market.accept(&alice, t.id, None),
             fx.market
