@@ -282,7 +282,6 @@ impl<S: Store> Marketplace<S> {
     /// were advanced.
     pub async fn tick(&self, now: Timestamp, limit: usize) -> Result<usize, Error> {
         let now = truncate(now);
-        let ctx_seed = self.ids.next_seed();
         let mut done = 0;
         while done < limit {
             let mut tx = self.store.begin().await?;
@@ -295,7 +294,7 @@ impl<S: Store> Marketplace<S> {
             let ctx = Context {
                 now,
                 policy: &self.policy,
-                seed: ctx_seed ^ (done as u64) << 48,
+                seed: self.ids.next_seed(),
             };
             let mut decided = None;
             for _ in 0..LOADS_PER_COMMAND_MAX {
@@ -621,7 +620,7 @@ impl<S: Store> Marketplace<S> {
         viewer: Option<&IdentityId>,
         mut query: TaskQuery,
     ) -> Result<Vec<Task>, Error> {
-        query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
+        query.limit = limits::page_limit(query.limit);
         let now = self.now();
         let found = self.store.tasks(&query).await?;
         if found.iter().all(|t| t.due_at().is_none_or(|d| d > now)) {
@@ -685,7 +684,7 @@ impl<S: Store> Marketplace<S> {
         mut query: FeedQuery,
         min_poster_rep: Option<Decimal>,
     ) -> Result<Vec<FeedItem>, Error> {
-        query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
+        query.limit = limits::page_limit(query.limit);
         if let Some(text) = &query.text {
             check_query(text)?;
         }
@@ -714,7 +713,7 @@ impl<S: Store> Marketplace<S> {
         if query.text.trim().is_empty() {
             return Err(Error::invalid("q", "must not be empty"));
         }
-        query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
+        query.limit = limits::page_limit(query.limit);
         Ok(redact_items(self.store.search(&query).await?))
     }
 
@@ -782,7 +781,7 @@ impl<S: Store> Marketplace<S> {
             account: AccountRef::Identity(id.clone()),
             tx_type,
             before_seq,
-            limit: limits::page_limit(Some(limit).filter(|l| *l > 0)),
+            limit: limits::page_limit(limit),
         };
         Ok(self.store.ledger(&query).await?)
     }
@@ -821,7 +820,7 @@ impl<S: Store> Marketplace<S> {
 
     /// Profiles, optionally with a capability, in identity order.
     pub async fn profiles(&self, mut query: ProfileQuery) -> Result<Vec<Profile>, Error> {
-        query.limit = limits::page_limit(Some(query.limit).filter(|l| *l > 0));
+        query.limit = limits::page_limit(query.limit);
         Ok(self.store.profiles(&query).await?)
     }
 
@@ -842,10 +841,7 @@ impl<S: Store> Marketplace<S> {
 
     /// Outbox events after `after`, oldest first.
     pub async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, Error> {
-        Ok(self
-            .store
-            .events(after, limits::page_limit(Some(limit).filter(|l| *l > 0)))
-            .await?)
+        Ok(self.store.events(after, limits::page_limit(limit)).await?)
     }
 }
 

@@ -60,9 +60,17 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 /// Most deadline steps one task applies in one touch (a bound on escalation catch-up).
 pub const TIMER_STEPS_MAX: usize = 10_000;
 
-/// Clamps a requested page size into `1..=PAGE_LIMIT_MAX`, defaulting when absent.
-pub fn page_limit(requested: Option<usize>) -> usize {
-    requested
-        .unwrap_or(PAGE_LIMIT_DEFAULT)
-        .clamp(1, PAGE_LIMIT_MAX)
+/// Clamps a requested page size to at most `PAGE_LIMIT_MAX`; 0 (not given) means
+/// `PAGE_LIMIT_DEFAULT`.
+///
+/// ```
+/// use marketplace_core::limits::page_limit;
+/// assert_eq!((page_limit(0), page_limit(5), page_limit(10_000)), (20, 5, 200));
+/// ```
+pub fn page_limit(requested: usize) -> usize {
+    if requested == 0 {
+        PAGE_LIMIT_DEFAULT
+    } else {
+        requested.min(PAGE_LIMIT_MAX)
+    }
 }
