@@ -33,6 +33,21 @@ fn lifecycles(c: &mut Criterion) {
             })
         });
     });
+    group.bench_function("touch_floor", |b| {
+        // One command that loads a task and its poster and changes nothing: the engine's
+        // fixed cost per command, for comparison with a lifecycle's four.
+        b.iter_custom(|iters| {
+            rt.block_on(async {
+                let (m, poster, _) = market().await;
+                let task = m.post_task(&poster, spec()).await.expect("post");
+                let start = Instant::now();
+                for _ in 0..iters {
+                    m.touch(task.id).await.expect("touch");
+                }
+                start.elapsed()
+            })
+        });
+    });
     group.bench_function("raw_baseline", |b| {
         let (task, account, line) = rt.block_on(async {
             let (m, poster, _) = market().await;

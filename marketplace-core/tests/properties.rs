@@ -3,7 +3,7 @@
 
 use marketplace_core::audit::audit;
 use marketplace_core::testkit::{Fixture, Op, Runner, ops_from_bytes, ops_from_seed, snapshot};
-use marketplace_core::{MemoryStore, Policy};
+use marketplace_core::{ClaimVia, EventData, EventKind, MemoryStore, Policy};
 use proptest::prelude::*;
 
 async fn run_checked(ops: &[Op], policy: Policy) -> (usize, usize) {
@@ -66,6 +66,7 @@ proptest! {
 fn random_runs_reach_every_ending() {
     block_on(async {
         let (mut completed, mut cancelled, mut expired, mut ok, mut refused) = (0, 0, 0, 0, 0);
+        let (mut brokered, mut contracted, mut chained) = (0, 0, 0);
         for seed in 0..6 {
             let ops = ops_from_seed(seed, 400);
             let (o, r) = run_checked(&ops, Policy::agentmarket()).await;
@@ -80,6 +81,22 @@ fn random_runs_reach_every_ending() {
                 let _ = runner.apply(op).await;
             }
             let (c, x, e) = runner.finals().await;
+            let snap = snapshot(runner.fx.market.store()).await;
+            let via = |v: ClaimVia| {
+                snap.events
+                    .iter()
+                    .filter(|e| {
+                        e.kind == EventKind::TaskClaimed && e.data == EventData::Claim { via: v }
+                    })
+                    .count()
+            };
+            brokered += via(ClaimVia::Broker);
+            contracted += via(ClaimVia::Contract);
+            chained += snap
+                .tasks
+                .iter()
+                .filter(|t| t.spec.text.starts_with("then: "))
+                .count();
             completed += c;
             cancelled += x;
             expired += e;
@@ -89,5 +106,9 @@ fn random_runs_reach_every_ending() {
             "completed {completed}, cancelled {cancelled}, expired {expired}"
         );
         assert!(ok > refused / 4, "{ok} succeeded, {refused} refused");
+        assert!(
+            brokered > 0 && contracted > 0 && chained > 0,
+            "broker {brokered}, contract {contracted}, chain {chained}"
+        );
     });
 }

@@ -124,6 +124,59 @@ pub enum Op {
         /// Bid index among the task's bids.
         bid: u8,
     },
+    /// Post a task whose `chain_next` (half the bounty) quotes the result.
+    Chain {
+        /// Poster index.
+        poster: u8,
+        /// Bounty.
+        bounty: u8,
+    },
+    /// Create an auto-claim rule for the `work` skill every random task carries.
+    Rule {
+        /// Owner index.
+        agent: u8,
+        /// Smallest bounty the rule claims.
+        min_bounty: u8,
+    },
+    /// Delete the owner's first rule (or a rule that does not exist).
+    Unrule {
+        /// Owner index.
+        agent: u8,
+    },
+    /// Propose a two-task contract.
+    Propose {
+        /// Poster index.
+        poster: u8,
+        /// Agent index.
+        agent: u8,
+        /// Price per task.
+        price: u8,
+    },
+    /// Accept (usually as the agent) or cancel one of the known contracts.
+    Contract {
+        /// Actor index; 0 mod 4 picks a random actor, else the contract's agent.
+        who: u8,
+        /// Contract index.
+        contract: u8,
+        /// Cancel instead of accepting.
+        cancel: bool,
+    },
+    /// Post under one of the known contracts (usually as its poster).
+    ContractTask {
+        /// Actor index; 0 mod 4 picks a random actor, else the contract's poster.
+        who: u8,
+        /// Contract index.
+        contract: u8,
+    },
+    /// A task message.
+    Message {
+        /// Actor index.
+        agent: u8,
+        /// Task index.
+        task: u8,
+        /// A public question.
+        pre_claim: bool,
+    },
     /// Let time pass: mostly under two minutes (claims last five), one time in eight up to
     /// 45 days (lifetimes, review TTLs, decay).
     Wait {
@@ -254,6 +307,8 @@ pub struct Runner<S: Store> {
     pub tasks: Vec<TaskId>,
     /// The subset of `tasks` not yet in a final state, as of the last op.
     live: Vec<TaskId>,
+    /// Contracts proposed so far.
+    contracts: Vec<crate::Contract>,
 }
 
 fn pick<T>(items: &[T], index: u8) -> Option<&T> {
@@ -272,6 +327,7 @@ impl<S: Store> Runner<S> {
             actors: ids,
             tasks: Vec::new(),
             live: Vec::new(),
+            contracts: Vec::new(),
         }
     }
 
@@ -418,6 +474,84 @@ impl<S: Store> Runner<S> {
                     Command::Award { task: t.id, bid },
                 )
             }
+            Op::Chain { poster, bounty } => {
+                let bounty = Decimal::from(bounty % 64);
+                let mut spec = TaskSpec::new("first part", bounty).skill("work");
+                spec.chain_next = Some(Box::new(
+                    TaskSpec::new("then: {{result}}", bounty / Decimal::TWO).skill("work"),
+                ));
+                (self.actor(poster), Command::PostTask(spec))
+            }
+            Op::Rule { agent, min_bounty } => {
+                let spec = crate::RuleSpec {
+                    capabilities: vec!["work".into()],
+                    min_bounty: Decimal::from(min_bounty % 64),
+                    max_concurrent: 2,
+                    min_poster_rep: Decimal::ZERO,
+                };
+                (self.actor(agent), Command::CreateRule(spec))
+            }
+            Op::Unrule { agent } => {
+                let owner = self.actor(agent);
+                let rules = self.fx.market.rules(&owner).await.expect("rules");
+                let rule = rules
+                    .first()
+                    .map_or(crate::RuleId(uuid::Uuid::nil()), |r| r.id);
+                (owner, Command::DeleteRule { rule })
+            }
+            Op::Propose {
+                poster,
+                agent,
+                price,
+            } => {
+                let spec = crate::ContractSpec {
+                    agent: self.actor(agent),
+                    capabilities: vec!["work".into()],
+                    price_per_task: Decimal::from(price % 64),
+                    max_tasks: 2,
+                };
+                (self.actor(poster), Command::ProposeContract(spec))
+            }
+            Op::Contract {
+                who,
+                contract,
+                cancel,
+            } => {
+                let c = pick(&self.contracts, contract)?;
+                let command = if cancel {
+                    Command::CancelContract { contract: c.id }
+                } else {
+                    Command::AcceptContract { contract: c.id }
+                };
+                (self.usually(who, Some(&c.agent)), command)
+            }
+            Op::ContractTask { who, contract } => {
+                let c = pick(&self.contracts, contract)?;
+                let mut spec = TaskSpec::new("contract work", 0).skill("work");
+                spec.contract = Some(c.id);
+                (self.usually(who, Some(&c.poster)), Command::PostTask(spec))
+            }
+            Op::Message {
+                agent,
+                task,
+                pre_claim,
+            } => {
+                let t = self.task(task).await?;
+                let usual = t.claim.as_ref().map(|c| &c.agent).unwrap_or(&t.poster);
+                let actor = if pre_claim {
+                    self.actor(agent)
+                } else {
+                    self.usually(agent, Some(usual))
+                };
+                (
+                    actor,
+                    Command::Message {
+                        task: t.id,
+                        text: "status?".into(),
+                        pre_claim,
+                    },
+                )
+            }
             Op::Wait { .. } | Op::Sweep { .. } => return None,
         })
     }
@@ -444,6 +578,11 @@ impl<S: Store> Runner<S> {
                     return Ok(());
                 };
                 let outcome = self.fx.market.execute(&actor, command).await?;
+                if let Outcome::Contract(c) = &outcome
+                    && !self.contracts.iter().any(|k| k.id == c.id)
+                {
+                    self.contracts.push(c.clone());
+                }
                 if let Outcome::Task(t) = &outcome
                     && !self.tasks.contains(&t.id)
                 {
