@@ -33,6 +33,8 @@ pub struct Fixture<S: Store> {
     pub market: Marketplace<S>,
     /// Its clock.
     pub clock: Arc<ManualClock>,
+    /// Cleans up the store's resources when the fixture is dropped.
+    guard: Option<Box<dyn std::any::Any + Send + Sync>>,
 }
 
 impl<S: Store> Fixture<S> {
@@ -48,7 +50,17 @@ impl<S: Store> Fixture<S> {
         let market = Marketplace::new(store, policy)
             .with_clock(clock.clone())
             .with_ids(Arc::new(SequentialIds::default()));
-        Self { market, clock }
+        Self {
+            market,
+            clock,
+            guard: None,
+        }
+    }
+
+    /// Keeps `guard` alive as long as the fixture (a harness's cleanup).
+    pub fn with_guard(mut self, guard: impl Send + Sync + 'static) -> Self {
+        self.guard = Some(Box::new(guard));
+        self
     }
 
     /// Registers an identity named `name`.

@@ -7,7 +7,8 @@
 //! struct MyHarness;
 //! impl marketplace_core::testkit::Harness for MyHarness {
 //!     type Store = MyStore;
-//!     async fn store(&self) -> MyStore { MyStore::connect_fresh().await }
+//!     type Guard = ScratchDatabase; // dropped at the end of the case: cleans up
+//!     async fn store(&self) -> (MyStore, ScratchDatabase) { MyStore::connect_fresh().await }
 //! }
 //! marketplace_core::conformance_suite!(MyHarness);
 //! ```
@@ -30,8 +31,10 @@ use crate::store::{Store, memory::MemoryStore};
 pub trait Harness: Send + Sync {
     /// The store under test.
     type Store: Store;
-    /// A fresh, empty store (its own database or schema).
-    fn store(&self) -> impl Future<Output = Self::Store> + Send;
+    /// Cleans up after a case when dropped (a temporary file, a scratch database).
+    type Guard: Send + Sync + 'static;
+    /// A fresh, empty store (its own database or schema) and its cleanup guard.
+    fn store(&self) -> impl Future<Output = (Self::Store, Self::Guard)> + Send;
 }
 
 /// The in-memory store's harness.
@@ -40,8 +43,9 @@ pub struct MemoryHarness;
 
 impl Harness for MemoryHarness {
     type Store = MemoryStore;
-    async fn store(&self) -> MemoryStore {
-        MemoryStore::new()
+    type Guard = ();
+    async fn store(&self) -> (MemoryStore, ()) {
+        (MemoryStore::new(), ())
     }
 }
 

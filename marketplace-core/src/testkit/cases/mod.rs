@@ -12,7 +12,8 @@ use super::{Fixture, Harness};
 
 /// A fixture on a fresh store of `h`.
 pub(crate) async fn fixture<H: Harness>(h: &H) -> Fixture<H::Store> {
-    Fixture::new(h.store().await)
+    let (store, guard) = h.store().await;
+    Fixture::new(store).with_guard(guard)
 }
 
 /// Asserts that `result` failed with the error `code`.

@@ -1,0 +1,544 @@
+//! # storage-sqlite
+//!
+//! The marketplace on one SQLite file: the embedded default.
+//!
+//! - **Durability**: WAL journal with `synchronous = FULL` by default (a committed settlement
+//!   survives power loss); `NORMAL` only when asked for ([`SqliteOptions::synchronous_normal`]).
+//!   Every pragma is set explicitly.
+//! - **Locking**: all writes go through one writer connection, and every write transaction
+//!   starts with `BEGIN IMMEDIATE`, so a command holds the write lock from its first read to
+//!   its commit and no `SQLITE_BUSY` reaches a caller. Reads use a separate pool of
+//!   connections, which WAL lets run beside the writer.
+//! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
+//! - **Search** uses an FTS5 index written in the same transaction as the records.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), marketplace_core::StoreError> {
+//! use marketplace_core::{Marketplace, Policy};
+//! use storage_sqlite::{SqliteOptions, SqliteStore};
+//! let store = SqliteStore::open(SqliteOptions::file("marketplace.db")).await?;
+//! let market = Marketplace::new(store, Policy::agora());
+//! # let _ = market; Ok(()) }
+//! ```
+
+mod codec;
+mod tx;
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use marketplace_core::store::*;
+use marketplace_core::*;
+use rust_decimal::Decimal;
+use sqlx::sqlite::{
+    SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions, SqliteSynchronous,
+};
+use sqlx::{QueryBuilder, Row, Sqlite};
+
+use crate::codec::{db, decimal, from_json, fts_query};
+use crate::tx::{SqliteTx, account_from};
+
+/// Where and how to open the database.
+#[derive(Debug, Clone)]
+pub struct SqliteOptions {
+    path: PathBuf,
+    synchronous_normal: bool,
+    readers: u32,
+    busy_timeout: Duration,
+}
+
+impl SqliteOptions {
+    /// A database file at `path`, created on first open.
+    pub fn file(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            synchronous_normal: false,
+            readers: 4,
+            busy_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// Trades durability of the last commits before a power loss for speed
+    /// (`synchronous = NORMAL`). Off by default.
+    pub fn synchronous_normal(mut self, on: bool) -> Self {
+        self.synchronous_normal = on;
+        self
+    }
+
+    /// Connections for the read side (default 4).
+    pub fn readers(mut self, readers: u32) -> Self {
+        self.readers = readers.max(1);
+        self
+    }
+
+    fn connect_options(&self) -> SqliteConnectOptions {
+        let synchronous = if self.synchronous_normal {
+            SqliteSynchronous::Normal
+        } else {
+            SqliteSynchronous::Full
+        };
+        SqliteConnectOptions::new()
+            .filename(&self.path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(synchronous)
+            .busy_timeout(self.busy_timeout)
+            .foreign_keys(true)
+            .pragma("temp_store", "memory")
+    }
+}
+
+/// The SQLite store. Cheap to clone: clones share the pools.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: SqlitePool,
+    reader: SqlitePool,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database.
+    pub async fn open(options: SqliteOptions) -> Result<Self, StoreError> {
+        let connect = options.connect_options();
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .acquire_timeout(Duration::from_secs(30))
+            .connect_with(connect.clone())
+            .await
+            .map_err(db)?;
+        let store_writer = writer.clone();
+        let reader = SqlitePoolOptions::new()
+            .max_connections(options.readers)
+            .connect_with(connect)
+            .await
+            .map_err(db)?;
+        let store = Self {
+            writer: store_writer,
+            reader,
+        };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations that have not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations")
+            .run(&self.writer)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration: {e}")))
+    }
+
+    /// The durability settings in force on the writer: `(journal_mode, synchronous)`, e.g.
+    /// `("wal", 2)` (2 = FULL, 1 = NORMAL).
+    pub async fn durability(&self) -> Result<(String, i64), StoreError> {
+        let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db)?;
+        let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
+            .fetch_one(&self.writer)
+            .await
+            .map_err(db)?;
+        Ok((mode, sync))
+    }
+
+    /// Closes both pools, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.reader.close().await;
+        self.writer.close().await;
+    }
+
+    async fn bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        q: &mut QueryBuilder<Sqlite>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = q.build().fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(|r| from_json(r.get("body"))).collect()
+    }
+
+    async fn body<T: serde::de::DeserializeOwned>(
+        &self,
+        sql: &'static str,
+        key: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    /// Feed items by id from the search index or lists, keeping `ids` order.
+    async fn items(&self, hits: Vec<(String, String)>) -> Result<Vec<FeedItem>, StoreError> {
+        let mut out = Vec::with_capacity(hits.len());
+        for (id, kind) in hits {
+            let item = if kind == "task" {
+                self.body::<Task>("SELECT body FROM tasks WHERE id = ?", &id)
+                    .await?
+                    .map(FeedItem::Task)
+            } else {
+                self.body::<BoardPost>("SELECT body FROM posts WHERE id = ?", &id)
+                    .await?
+                    .map(FeedItem::Post)
+            };
+            out.extend(item);
+        }
+        Ok(out)
+    }
+}
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn kind_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
+    let (item_kind, item_topic) = match item {
+        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
+        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
+    };
+    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let tx = self
+            .writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        Ok(Box::new(SqliteTx { tx }))
+    }
+
+    async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.body("SELECT body FROM tasks WHERE id = ?", &id.to_string())
+            .await
+    }
+
+    async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM tasks WHERE 1 = 1");
+        if let Some(status) = q.status {
+            b.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(skill) = &q.skill {
+            b.push(" AND skill = ").push_bind(skill.clone());
+        }
+        if let Some(poster) = &q.poster {
+            b.push(" AND poster = ").push_bind(poster.to_string());
+        }
+        if let Some(claimant) = &q.claimant {
+            b.push(" AND claimant = ").push_bind(claimant.to_string());
+        }
+        if let Some(before) = q.before {
+            b.push(" AND id < ").push_bind(before.to_string());
+        }
+        if !q.capabilities.is_empty() {
+            b.push(" AND id IN (SELECT task_id FROM task_tags WHERE tag IN (");
+            let mut list = b.separated(", ");
+            for cap in &q.capabilities {
+                list.push_bind(cap.clone());
+            }
+            b.push("))");
+        }
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+        self.bodies(&mut b).await
+    }
+
+    async fn messages(&self, task: TaskId, n: usize) -> Result<Vec<Message>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM messages WHERE task_id = ");
+        b.push_bind(task.to_string())
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(limit(n));
+        self.bodies(&mut b).await
+    }
+
+    async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query("SELECT * FROM accounts WHERE identity = ?")
+            .bind(id.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        row.map(|r| account_from(&r)).transpose()
+    }
+
+    async fn accounts(
+        &self,
+        after: Option<&IdentityId>,
+        n: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows =
+            sqlx::query("SELECT * FROM accounts WHERE identity > ? ORDER BY identity LIMIT ?")
+                .bind(after.map_or("", IdentityId::as_str))
+                .bind(limit(n))
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
+        self.body(
+            "SELECT body FROM reputations WHERE identity = ?",
+            id.as_str(),
+        )
+        .await
+    }
+
+    async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
+        self.body("SELECT body FROM profiles WHERE identity = ?", id.as_str())
+            .await
+    }
+
+    async fn profiles(&self, q: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM profiles WHERE identity > ");
+        b.push_bind(q.after.as_ref().map_or(String::new(), ToString::to_string));
+        if let Some(cap) = &q.capability {
+            b.push(
+                " AND identity IN (SELECT identity FROM profile_capabilities WHERE capability = ",
+            )
+            .push_bind(cap.clone())
+            .push(")");
+        }
+        b.push(" ORDER BY identity LIMIT ")
+            .push_bind(limit(q.limit));
+        self.bodies(&mut b).await
+    }
+
+    async fn ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT * FROM ledger WHERE account = ");
+        b.push_bind(String::from(q.account.clone()));
+        if let Some(t) = q.tx_type {
+            b.push(" AND tx_type = ").push_bind(t.as_str());
+        }
+        if let Some(before) = q.before_seq {
+            b.push(" AND seq < ")
+                .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
+        }
+        b.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(limit(q.limit));
+        let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
+        rows.iter().map(ledger_from).collect()
+    }
+
+    async fn ledger_since(&self, after: u64, n: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query("SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(limit(n))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter().map(ledger_from).collect()
+    }
+
+    async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
+        // Summed in Rust: SQLite's SUM over decimal text would go through floating point.
+        let rows = sqlx::query("SELECT tx_type, amount, escrow, fee FROM ledger WHERE account = ?")
+            .bind(String::from(account.clone()))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        let mut t = LedgerTotals::default();
+        for r in &rows {
+            let amount = decimal(r.get("amount"))?;
+            t.balance += amount;
+            t.escrowed += decimal(r.get("escrow"))?;
+            t.fees += decimal(r.get("fee"))?;
+            t.entries += 1;
+            match (r.get::<&str, _>("tx_type"), amount > Decimal::ZERO) {
+                ("release", true) => t.earned += amount,
+                ("release", false) => t.spent -= amount,
+                ("grant", true) => t.granted += amount,
+                _ => {}
+            }
+        }
+        Ok(t)
+    }
+
+    async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM rules WHERE owner = ");
+        b.push_bind(owner.to_string())
+            .push(" ORDER BY created_at, id");
+        self.bodies(&mut b).await
+    }
+
+    async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM contracts WHERE poster = ");
+        b.push_bind(identity.to_string())
+            .push(" OR agent = ")
+            .push_bind(identity.to_string())
+            .push(" ORDER BY id DESC");
+        self.bodies(&mut b).await
+    }
+
+    async fn feed(&self, q: &FeedQuery) -> Result<Vec<FeedItem>, StoreError> {
+        if let Some(text) = &q.text {
+            let search = SearchQuery {
+                text: text.clone(),
+                kind: q.kind,
+                topic: q.topic.clone(),
+                limit: usize::MAX >> 1,
+            };
+            let mut hits = self.search(&search).await?;
+            hits.retain(|i| q.author.as_ref().is_none_or(|a| a == i.author()));
+            hits.retain(|i| q.before.is_none_or(|b| i.created_at() < b));
+            hits.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+            hits.truncate(q.limit);
+            return Ok(hits);
+        }
+        let mut items = Vec::new();
+        if q.kind.is_none_or(|k| k == FeedKind::Task) {
+            let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM tasks WHERE 1 = 1");
+            if let Some(author) = &q.author {
+                b.push(" AND poster = ").push_bind(author.to_string());
+            }
+            b.push(" ORDER BY id DESC");
+            // Topic and time filters apply to the decoded tasks: pages are short.
+            for t in self.bodies::<Task>(&mut b).await? {
+                let item = FeedItem::Task(t);
+                if kind_matches(&item, q.kind, q.topic.as_ref())
+                    && q.before.is_none_or(|b| item.created_at() < b)
+                {
+                    items.push(item);
+                    if items.len() >= q.limit {
+                        break;
+                    }
+                }
+            }
+        }
+        if !matches!(q.kind, Some(FeedKind::Task)) {
+            let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM posts WHERE 1 = 1");
+            if let Some(FeedKind::Post(kind)) = q.kind {
+                b.push(" AND kind = ").push_bind(kind.as_str());
+            }
+            if let Some(author) = &q.author {
+                b.push(" AND author = ").push_bind(author.to_string());
+            }
+            if let Some(topic) = &q.topic {
+                b.push(" AND topic = ").push_bind(topic.clone());
+            }
+            b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+            for p in self.bodies::<BoardPost>(&mut b).await? {
+                let item = FeedItem::Post(p);
+                if q.before.is_none_or(|b| item.created_at() < b) {
+                    items.push(item);
+                }
+            }
+        }
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<FeedItem>, StoreError> {
+        let Some(fts) = fts_query(&q.text) else {
+            return Ok(Vec::new());
+        };
+        let mut b = QueryBuilder::<Sqlite>::new(
+            "SELECT item_id, kind FROM search_index WHERE search_index MATCH ",
+        );
+        b.push_bind(fts);
+        match q.kind {
+            Some(FeedKind::Task) => {
+                b.push(" AND kind = 'task'");
+            }
+            Some(FeedKind::Post(_)) => {
+                b.push(" AND kind = 'post'");
+            }
+            None => {}
+        }
+        b.push(" ORDER BY rank");
+        let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
+        let hits = rows
+            .iter()
+            .map(|r| (r.get::<String, _>("item_id"), r.get::<String, _>("kind")))
+            .collect();
+        let mut items = self.items(hits).await?;
+        items.retain(|i| kind_matches(i, q.kind, q.topic.as_ref()));
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn market_signals(&self, n: usize) -> Result<MarketSignals, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, skill, body FROM tasks WHERE status IN ('open', 'completed')",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
+        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+        for r in &rows {
+            let task: Task = from_json(r.get("body"))?;
+            let skill = task.spec.skill.clone().unwrap_or_default();
+            if task.status == TaskStatus::Open {
+                let d = demand.entry(skill).or_default();
+                d.0 += 1;
+                d.1 += task.bounty;
+            } else {
+                rates.entry(skill).or_default().push(task.bounty);
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability",
+        )
+        .fetch_all(&self.reader)
+        .await
+        .map_err(db)?;
+        let supply = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>("capability"),
+                    u64::try_from(r.get::<i64, _>("agents")).unwrap_or(0),
+                )
+            })
+            .collect();
+        Ok(MarketSignals::assemble(demand, supply, rates, n))
+    }
+
+    async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
+        self.body("SELECT body FROM blobs WHERE hash = ?", hash)
+            .await
+    }
+
+    async fn events(&self, after: u64, n: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(limit(n))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let mut e: Event = from_json(r.get("body"))?;
+                e.seq = u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0);
+                Ok(e)
+            })
+            .collect()
+    }
+}
+
+fn ledger_from(r: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {
+    let account = AccountRef::try_from(r.get::<String, _>("account"))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let tx_type =
+        TxType::parse(r.get("tx_type")).ok_or_else(|| StoreError::Corrupt("tx_type".into()))?;
+    Ok(LedgerEntry {
+        seq: u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0),
+        account,
+        tx_type,
+        amount: decimal(r.get("amount"))?,
+        escrow: decimal(r.get("escrow"))?,
+        fee: decimal(r.get("fee"))?,
+        task_id: r
+            .get::<Option<&str>, _>("task_id")
+            .map(codec::uuid)
+            .transpose()?
+            .map(TaskId),
+        memo: std::borrow::Cow::Owned(r.get("memo")),
+        created_at: codec::time(r.get("created_at"))?,
+    })
+}
