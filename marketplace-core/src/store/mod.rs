@@ -13,6 +13,7 @@
 //! Both traits use `async-trait` so that `Box<dyn Transaction>` and `Arc<dyn Store>` work:
 //! native async functions in traits are not yet dyn-compatible.
 
+pub mod codec;
 pub mod memory;
 mod query;
 

@@ -1,0 +1,30 @@
+//! PostgreSQL specifics: error mapping and the `tsquery` syntax. Record encoding is shared
+//! (`marketplace_core::store::codec`).
+
+use marketplace_core::StoreError;
+pub(crate) use marketplace_core::store::codec::{decimal, from_json, json, micros, time};
+
+/// Maps a driver error: serialization failures, deadlocks, lock timeouts and unique
+/// violations (two transactions inserting the same key) are lost races the engine retries.
+#[allow(clippy::needless_pass_by_value)] // used as `map_err(db)`
+pub(crate) fn db(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::Database(d)
+            if d.code()
+                .is_some_and(|c| matches!(c.as_ref(), "40001" | "40P01" | "55P03" | "23505")) =>
+        {
+            StoreError::Conflict(e.to_string())
+        }
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            StoreError::Unavailable(e.to_string())
+        }
+        _ => StoreError::Other(e.to_string()),
+    }
+}
+
+/// A `tsquery` matching every word of `text` as a prefix, or `None` without words.
+pub(crate) fn ts_query(text: &str) -> Option<String> {
+    let words = marketplace_core::store::codec::search_words(text);
+    let terms: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
+    (!terms.is_empty()).then(|| terms.join(" & "))
+}

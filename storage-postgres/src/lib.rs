@@ -1,0 +1,481 @@
+//! # storage-postgres
+//!
+//! The marketplace on PostgreSQL: one database shared by many stateless server replicas.
+//!
+//! - **Locking**: a command loads every task, account and contract it decides on with
+//!   `SELECT ... FOR UPDATE`; the engine loads accounts in identity order, so two settlements
+//!   never wait on each other in opposite orders. Serialization failures, deadlocks and
+//!   unique violations (two replicas inserting the same key) are reported as conflicts and
+//!   the engine retries the command a bounded number of times.
+//! - **The sweep** takes due tasks with `FOR UPDATE SKIP LOCKED`: several replicas sweep at
+//!   once and never apply a deadline twice.
+//! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
+//!   computed by the database, exactly.
+//! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.
+//! - **Search** uses a `tsvector` column with a GIN index, written in the command's
+//!   transaction.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), marketplace_core::StoreError> {
+//! use marketplace_core::{Marketplace, Policy};
+//! use storage_postgres::PgStore;
+//! let store = PgStore::connect("postgres://postgres@127.0.0.1:5432/marketplace", 16).await?;
+//! let market = Marketplace::new(store, Policy::agora());
+//! # let _ = market; Ok(()) }
+//! ```
+
+mod codec;
+mod tx;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use marketplace_core::store::*;
+use marketplace_core::*;
+use rust_decimal::Decimal;
+use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::{Postgres, QueryBuilder, Row};
+
+use crate::codec::{db, decimal, from_json, ts_query};
+use crate::tx::{PgTx, account_from};
+
+/// The PostgreSQL store. Cheap to clone: clones share the pool.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Connects with up to `max_connections` connections and migrates the database.
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections.max(1))
+            .acquire_timeout(Duration::from_secs(30))
+            .connect(url)
+            .await
+            .map_err(db)?;
+        let store = Self { pool };
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// Applies the embedded migrations that have not run yet. Safe to run from several
+    /// replicas at once (the migrator takes an advisory lock).
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        sqlx::migrate!("./migrations")
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Other(format!("migration: {e}")))
+    }
+
+    /// Closes the pool, waiting for connections to finish.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    async fn bodies<T: serde::de::DeserializeOwned>(
+        &self,
+        q: &mut QueryBuilder<Postgres>,
+    ) -> Result<Vec<T>, StoreError> {
+        let rows = q.build().fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(|r| from_json(r.get("body"))).collect()
+    }
+
+    async fn body<T, K>(&self, sql: &'static str, key: K) -> Result<Option<T>, StoreError>
+    where
+        T: serde::de::DeserializeOwned,
+        K: for<'q> sqlx::Encode<'q, Postgres> + sqlx::Type<Postgres> + Send + 'static,
+    {
+        let row = sqlx::query(sql)
+            .bind(key)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    /// Feed items for search hits, keeping their order.
+    async fn items(&self, hits: Vec<(uuid::Uuid, String)>) -> Result<Vec<FeedItem>, StoreError> {
+        let mut out = Vec::with_capacity(hits.len());
+        for (id, kind) in hits {
+            let item = if kind == "task" {
+                self.body::<Task, _>("SELECT body FROM tasks WHERE id = $1", id)
+                    .await?
+                    .map(FeedItem::Task)
+            } else {
+                self.body::<BoardPost, _>("SELECT body FROM posts WHERE id = $1", id)
+                    .await?
+                    .map(FeedItem::Post)
+            };
+            out.extend(item);
+        }
+        Ok(out)
+    }
+}
+
+const ACCOUNT_SELECT_ONE: &str = "SELECT identity, balance::text AS balance, escrowed::text AS escrowed, \
+     credit_limit::text AS credit_limit, created_at FROM accounts WHERE identity = $1";
+const ACCOUNT_SELECT_PAGE: &str = "SELECT identity, balance::text AS balance, escrowed::text AS escrowed, \
+     credit_limit::text AS credit_limit, created_at FROM accounts WHERE identity > $1 ORDER BY identity LIMIT $2";
+const LEDGER_SELECT: &str = "SELECT seq, account, tx_type, amount::text AS amount, escrow::text AS escrow, \
+     fee::text AS fee, task_id, memo, created_at FROM ledger";
+const LEDGER_SINCE: &str = "SELECT seq, account, tx_type, amount::text AS amount, escrow::text AS escrow, \
+     fee::text AS fee, task_id, memo, created_at FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2";
+
+fn limit(n: usize) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn kind_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
+    let (item_kind, item_topic) = match item {
+        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
+        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
+    };
+    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
+}
+
+#[async_trait]
+impl Store for PgStore {
+    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+        let tx = self.pool.begin().await.map_err(db)?;
+        Ok(Box::new(PgTx { tx }))
+    }
+
+    async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
+        self.body("SELECT body FROM tasks WHERE id = $1", id.0)
+            .await
+    }
+
+    async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM tasks WHERE 1 = 1");
+        if let Some(status) = q.status {
+            b.push(" AND status = ").push_bind(status.as_str());
+        }
+        if let Some(skill) = &q.skill {
+            b.push(" AND skill = ").push_bind(skill.clone());
+        }
+        if let Some(poster) = &q.poster {
+            b.push(" AND poster = ").push_bind(poster.to_string());
+        }
+        if let Some(claimant) = &q.claimant {
+            b.push(" AND claimant = ").push_bind(claimant.to_string());
+        }
+        if let Some(before) = q.before {
+            b.push(" AND id < ").push_bind(before.0);
+        }
+        if !q.capabilities.is_empty() {
+            b.push(" AND id IN (SELECT task_id FROM task_tags WHERE tag IN (");
+            let mut list = b.separated(", ");
+            for cap in &q.capabilities {
+                list.push_bind(cap.clone());
+            }
+            b.push("))");
+        }
+        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+        self.bodies(&mut b).await
+    }
+
+    async fn messages(&self, task: TaskId, n: usize) -> Result<Vec<Message>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM messages WHERE task_id = ");
+        b.push_bind(task.0)
+            .push(" ORDER BY id LIMIT ")
+            .push_bind(limit(n));
+        self.bodies(&mut b).await
+    }
+
+    async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
+        let row = sqlx::query(ACCOUNT_SELECT_ONE)
+            .bind(id.as_str())
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(db)?;
+        row.map(|r| account_from(&r)).transpose()
+    }
+
+    async fn accounts(
+        &self,
+        after: Option<&IdentityId>,
+        n: usize,
+    ) -> Result<Vec<Account>, StoreError> {
+        let rows = sqlx::query(ACCOUNT_SELECT_PAGE)
+            .bind(after.map_or(String::new(), ToString::to_string))
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(account_from).collect()
+    }
+
+    async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
+        self.body(
+            "SELECT body FROM reputations WHERE identity = $1",
+            id.to_string(),
+        )
+        .await
+    }
+
+    async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
+        self.body(
+            "SELECT body FROM profiles WHERE identity = $1",
+            id.to_string(),
+        )
+        .await
+    }
+
+    async fn profiles(&self, q: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM profiles WHERE identity > ");
+        b.push_bind(q.after.as_ref().map_or(String::new(), ToString::to_string));
+        if let Some(cap) = &q.capability {
+            b.push(
+                " AND identity IN (SELECT identity FROM profile_capabilities WHERE capability = ",
+            )
+            .push_bind(cap.clone())
+            .push(")");
+        }
+        b.push(" ORDER BY identity LIMIT ")
+            .push_bind(limit(q.limit));
+        self.bodies(&mut b).await
+    }
+
+    async fn ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new(LEDGER_SELECT);
+        b.push(" WHERE account = ");
+        b.push_bind(String::from(q.account.clone()));
+        if let Some(t) = q.tx_type {
+            b.push(" AND tx_type = ").push_bind(t.as_str());
+        }
+        if let Some(before) = q.before_seq {
+            b.push(" AND seq < ")
+                .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
+        }
+        b.push(" ORDER BY seq DESC LIMIT ")
+            .push_bind(limit(q.limit));
+        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
+        rows.iter().map(ledger_from).collect()
+    }
+
+    async fn ledger_since(&self, after: u64, n: usize) -> Result<Vec<LedgerEntry>, StoreError> {
+        let rows = sqlx::query(LEDGER_SINCE)
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter().map(ledger_from).collect()
+    }
+
+    async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
+        // NUMERIC sums are exact; read back as text into exact decimals.
+        let r = sqlx::query(
+            "SELECT COALESCE(SUM(amount), 0)::text AS balance, COALESCE(SUM(escrow), 0)::text AS escrowed, \
+             COALESCE(SUM(fee), 0)::text AS fees, COUNT(*) AS entries, \
+             COALESCE(SUM(amount) FILTER (WHERE tx_type = 'release' AND amount > 0), 0)::text AS earned, \
+             COALESCE(-SUM(amount) FILTER (WHERE tx_type = 'release' AND amount <= 0), 0)::text AS spent, \
+             COALESCE(SUM(amount) FILTER (WHERE tx_type = 'grant' AND amount > 0), 0)::text AS granted \
+             FROM ledger WHERE account = $1",
+        )
+        .bind(String::from(account.clone()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(LedgerTotals {
+            balance: decimal(r.get("balance"))?,
+            escrowed: decimal(r.get("escrowed"))?,
+            earned: decimal(r.get("earned"))?,
+            spent: decimal(r.get("spent"))?,
+            fees: decimal(r.get("fees"))?,
+            granted: decimal(r.get("granted"))?,
+            entries: u64::try_from(r.get::<i64, _>("entries")).unwrap_or(0),
+        })
+    }
+
+    async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM rules WHERE owner = ");
+        b.push_bind(owner.to_string())
+            .push(" ORDER BY created_at, id");
+        self.bodies(&mut b).await
+    }
+
+    async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
+        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM contracts WHERE poster = ");
+        b.push_bind(identity.to_string())
+            .push(" OR agent = ")
+            .push_bind(identity.to_string())
+            .push(" ORDER BY id DESC");
+        self.bodies(&mut b).await
+    }
+
+    async fn feed(&self, q: &FeedQuery) -> Result<Vec<FeedItem>, StoreError> {
+        if let Some(text) = &q.text {
+            let search = SearchQuery {
+                text: text.clone(),
+                kind: q.kind,
+                topic: q.topic.clone(),
+                limit: usize::MAX >> 1,
+            };
+            let mut hits = self.search(&search).await?;
+            hits.retain(|i| q.author.as_ref().is_none_or(|a| a == i.author()));
+            hits.retain(|i| q.before.is_none_or(|b| i.created_at() < b));
+            hits.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+            hits.truncate(q.limit);
+            return Ok(hits);
+        }
+        let mut items = Vec::new();
+        if q.kind.is_none_or(|k| k == FeedKind::Task) {
+            let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM tasks WHERE 1 = 1");
+            if let Some(author) = &q.author {
+                b.push(" AND poster = ").push_bind(author.to_string());
+            }
+            b.push(" ORDER BY id DESC");
+            // Topic and time filters apply to the decoded tasks: pages are short.
+            for t in self.bodies::<Task>(&mut b).await? {
+                let item = FeedItem::Task(t);
+                if kind_matches(&item, q.kind, q.topic.as_ref())
+                    && q.before.is_none_or(|b| item.created_at() < b)
+                {
+                    items.push(item);
+                    if items.len() >= q.limit {
+                        break;
+                    }
+                }
+            }
+        }
+        if !matches!(q.kind, Some(FeedKind::Task)) {
+            let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM posts WHERE 1 = 1");
+            if let Some(FeedKind::Post(kind)) = q.kind {
+                b.push(" AND kind = ").push_bind(kind.as_str());
+            }
+            if let Some(author) = &q.author {
+                b.push(" AND author = ").push_bind(author.to_string());
+            }
+            if let Some(topic) = &q.topic {
+                b.push(" AND topic = ").push_bind(topic.clone());
+            }
+            b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+            for p in self.bodies::<BoardPost>(&mut b).await? {
+                let item = FeedItem::Post(p);
+                if q.before.is_none_or(|b| item.created_at() < b) {
+                    items.push(item);
+                }
+            }
+        }
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn search(&self, q: &SearchQuery) -> Result<Vec<FeedItem>, StoreError> {
+        let Some(tsq) = ts_query(&q.text) else {
+            return Ok(Vec::new());
+        };
+        let mut b = QueryBuilder::<Postgres>::new(
+            "SELECT item_id, kind FROM search_index WHERE tsv @@ to_tsquery('simple', ",
+        );
+        b.push_bind(tsq.clone()).push(")");
+        match q.kind {
+            Some(FeedKind::Task) => {
+                b.push(" AND kind = 'task'");
+            }
+            Some(FeedKind::Post(_)) => {
+                b.push(" AND kind = 'post'");
+            }
+            None => {}
+        }
+        b.push(" ORDER BY ts_rank(tsv, to_tsquery('simple', ")
+            .push_bind(tsq)
+            .push(")) DESC");
+        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
+        let hits = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<uuid::Uuid, _>("item_id"),
+                    r.get::<String, _>("kind"),
+                )
+            })
+            .collect();
+        let mut items = self.items(hits).await?;
+        items.retain(|i| kind_matches(i, q.kind, q.topic.as_ref()));
+        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
+        items.truncate(q.limit);
+        Ok(items)
+    }
+
+    async fn market_signals(&self, n: usize) -> Result<MarketSignals, StoreError> {
+        let rows = sqlx::query(
+            "SELECT status, skill, body FROM tasks WHERE status IN ('open', 'completed')",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
+        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
+        for r in &rows {
+            let task: Task = from_json(r.get("body"))?;
+            let skill = task.spec.skill.clone().unwrap_or_default();
+            if task.status == TaskStatus::Open {
+                let d = demand.entry(skill).or_default();
+                d.0 += 1;
+                d.1 += task.bounty;
+            } else {
+                rates.entry(skill).or_default().push(task.bounty);
+            }
+        }
+        let rows = sqlx::query(
+            "SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let supply = rows
+            .iter()
+            .map(|r| {
+                (
+                    r.get::<String, _>("capability"),
+                    u64::try_from(r.get::<i64, _>("agents")).unwrap_or(0),
+                )
+            })
+            .collect();
+        Ok(MarketSignals::assemble(demand, supply, rates, n))
+    }
+
+    async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
+        self.body("SELECT body FROM blobs WHERE hash = $1", hash.to_owned())
+            .await
+    }
+
+    async fn events(&self, after: u64, n: usize) -> Result<Vec<Event>, StoreError> {
+        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(limit(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        rows.iter()
+            .map(|r| {
+                let mut e: Event = from_json(r.get("body"))?;
+                e.seq = u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0);
+                Ok(e)
+            })
+            .collect()
+    }
+}
+
+fn ledger_from(r: &PgRow) -> Result<LedgerEntry, StoreError> {
+    let account = AccountRef::try_from(r.get::<String, _>("account"))
+        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let tx_type =
+        TxType::parse(r.get("tx_type")).ok_or_else(|| StoreError::Corrupt("tx_type".into()))?;
+    Ok(LedgerEntry {
+        seq: u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0),
+        account,
+        tx_type,
+        amount: decimal(r.get("amount"))?,
+        escrow: decimal(r.get("escrow"))?,
+        fee: decimal(r.get("fee"))?,
+        task_id: r.get::<Option<uuid::Uuid>, _>("task_id").map(TaskId),
+        memo: std::borrow::Cow::Owned(r.get("memo")),
+        created_at: codec::time(r.get("created_at"))?,
+    })
+}

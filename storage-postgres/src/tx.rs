@@ -1,0 +1,438 @@
+//! The write transaction: every record a command decides on is loaded `FOR UPDATE` and
+//! stays locked until commit. The engine loads accounts in identity order, so two
+//! settlements lock in the same order; lost races are retried by the engine.
+
+use async_trait::async_trait;
+use marketplace_core::decide::{Changes, Party};
+use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
+use marketplace_core::*;
+use sqlx::{Postgres, Row};
+
+use crate::codec::{db, decimal, from_json, json, micros, time};
+
+pub(crate) struct PgTx {
+    pub(crate) tx: sqlx::Transaction<'static, Postgres>,
+}
+
+pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        identity: IdentityId::parse(row.get::<&str, _>("identity"))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        balance: decimal(row.get("balance"))?,
+        escrowed: decimal(row.get("escrowed"))?,
+        credit_limit: decimal(row.get("credit_limit"))?,
+        created_at: time(row.get("created_at"))?,
+    })
+}
+
+fn tags_of(task: &Task) -> Vec<String> {
+    task.spec.match_tags()
+}
+
+fn search_text(task: &Task) -> String {
+    let spec = &task.spec;
+    let mut text = spec.text.clone();
+    for extra in spec
+        .title
+        .iter()
+        .chain(spec.skill.iter())
+        .chain(spec.required_capabilities.iter())
+    {
+        text.push(' ');
+        text.push_str(extra);
+    }
+    text
+}
+
+#[async_trait]
+impl Transaction for PgTx {
+    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
+        let row = sqlx::query("SELECT body FROM tasks WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
+        let row = sqlx::query(
+            "SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
+             a.credit_limit::text AS credit_limit, a.created_at, r.body \
+             FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = $1 FOR UPDATE",
+        )
+        .bind(id.as_str())
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(Party {
+                account: account_from(&r)?,
+                reputation: from_json(r.get("body"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
+        let row = sqlx::query("SELECT body FROM profiles WHERE identity = $1")
+            .bind(id.as_str())
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
+        let row = sqlx::query("SELECT body FROM rules WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn rules_owned_by(
+        &mut self,
+        owner: &IdentityId,
+    ) -> Result<Vec<AutoClaimRule>, StoreError> {
+        let rows = sqlx::query("SELECT body FROM rules WHERE owner = $1 ORDER BY created_at, id")
+            .bind(owner.as_str())
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        rows.iter().map(|r| from_json(r.get("body"))).collect()
+    }
+
+    async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
+        if tags.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut q = sqlx::QueryBuilder::<Postgres>::new(
+            "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags WHERE tag IN (",
+        );
+        let mut list = q.separated(", ");
+        for tag in tags {
+            list.push_bind(tag.clone());
+        }
+        q.push(")) ORDER BY created_at, id");
+        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db)?;
+        rows.iter().map(|r| from_json(r.get("body"))).collect()
+    }
+
+    async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
+        let row = sqlx::query("SELECT body FROM contracts WHERE id = $1 FOR UPDATE")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
+        let row = sqlx::query("SELECT body FROM posts WHERE id = $1")
+            .bind(id.0)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
+        let row = sqlx::query("SELECT body FROM blobs WHERE hash = $1")
+            .bind(hash)
+            .fetch_optional(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        row.map(|r| from_json(r.get("body"))).transpose()
+    }
+
+    async fn idempotency(
+        &mut self,
+        caller: &IdentityId,
+        key: &str,
+    ) -> Result<Option<IdempotencyRecord>, StoreError> {
+        let row = sqlx::query(
+            "SELECT fingerprint, response, created_at FROM idempotency WHERE caller = $1 AND key = $2",
+        )
+        .bind(caller.as_str())
+        .bind(key)
+        .fetch_optional(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(IdempotencyRecord {
+                caller: caller.clone(),
+                key: key.to_owned(),
+                fingerprint: r.get("fingerprint"),
+                response: r.get("response"),
+                created_at: time(r.get("created_at"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id FROM tasks WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
+        )
+        .bind(micros(now))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .fetch_all(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(rows.iter().map(|r| TaskId(r.get("id"))).collect())
+    }
+
+    async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
+        let c = &mut *self.tx;
+        for task in &changes.tasks {
+            let body = json(task)?;
+            let id = task.id.0;
+            let updated = sqlx::query(
+                "UPDATE tasks SET status = $1, claimant = $2, due_at = $3, body = $4 WHERE id = $5",
+            )
+            .bind(task.status.as_str())
+            .bind(task.claimant().map(IdentityId::as_str))
+            .bind(task.due_at().map(micros))
+            .bind(&body)
+            .bind(id)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+            if updated.rows_affected() == 0 {
+                sqlx::query(
+                    "INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                )
+                .bind(id)
+                .bind(task.poster.as_str())
+                .bind(task.status.as_str())
+                .bind(task.spec.skill.as_deref())
+                .bind(task.claimant().map(IdentityId::as_str))
+                .bind(task.due_at().map(micros))
+                .bind(&body)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+                for tag in tags_of(task) {
+                    sqlx::query("INSERT INTO task_tags (tag, task_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                        .bind(tag)
+                        .bind(id)
+                        .execute(&mut *c)
+                        .await
+                        .map_err(db)?;
+                }
+                sqlx::query("INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'task', to_tsvector('simple', $2))")
+                    .bind(id)
+                    .bind(search_text(task))
+                    .execute(&mut *c)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        for a in &changes.accounts {
+            sqlx::query(
+                "INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5) \
+                 ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, escrowed = excluded.escrowed, \
+                 credit_limit = excluded.credit_limit",
+            )
+            .bind(a.identity.as_str())
+            .bind(a.balance.to_string())
+            .bind(a.escrowed.to_string())
+            .bind(a.credit_limit.to_string())
+            .bind(micros(a.created_at))
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+        }
+        for r in &changes.reputations {
+            sqlx::query(
+                "INSERT INTO reputations (identity, body) VALUES ($1, $2) \
+                 ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
+            )
+            .bind(r.identity.as_str())
+            .bind(json(r)?)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+        }
+        for p in &changes.profiles {
+            sqlx::query(
+                "INSERT INTO profiles (identity, body) VALUES ($1, $2) ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
+            )
+            .bind(p.identity.as_str())
+            .bind(json(p)?)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+            sqlx::query("DELETE FROM profile_capabilities WHERE identity = $1")
+                .bind(p.identity.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+            for cap in &p.capabilities {
+                sqlx::query(
+                    "INSERT INTO profile_capabilities (capability, identity) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(cap)
+                .bind(p.identity.as_str())
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+            }
+        }
+        for rule in &changes.rules {
+            let id = rule.id.0;
+            sqlx::query("INSERT INTO rules (id, owner, created_at, body) VALUES ($1, $2, $3, $4)")
+                .bind(id)
+                .bind(rule.owner.as_str())
+                .bind(micros(rule.created_at))
+                .bind(json(rule)?)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+            for tag in &rule.capabilities {
+                sqlx::query(
+                    "INSERT INTO rule_tags (tag, rule_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+                )
+                .bind(tag)
+                .bind(id)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+            }
+        }
+        for id in &changes.rules_deleted {
+            let id = id.0;
+            for sql in [
+                "DELETE FROM rules WHERE id = $1",
+                "DELETE FROM rule_tags WHERE rule_id = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(id)
+                    .execute(&mut *c)
+                    .await
+                    .map_err(db)?;
+            }
+        }
+        for k in &changes.contracts {
+            sqlx::query(
+                "INSERT INTO contracts (id, poster, agent, body) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
+            )
+            .bind(k.id.0)
+            .bind(k.poster.as_str())
+            .bind(k.agent.as_str())
+            .bind(json(k)?)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+        }
+        for m in &changes.messages {
+            sqlx::query("INSERT INTO messages (id, task_id, body) VALUES ($1, $2, $3)")
+                .bind(m.id.0)
+                .bind(m.task_id.0)
+                .bind(json(m)?)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+        }
+        for p in &changes.posts {
+            let id = p.id.0;
+            sqlx::query(
+                "INSERT INTO posts (id, author, kind, topic, body) VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(id)
+            .bind(p.author.as_str())
+            .bind(p.kind.as_str())
+            .bind(p.topic.as_deref())
+            .bind(json(p)?)
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+            let mut text = p.text.clone();
+            for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
+                text.push(' ');
+                text.push_str(cap);
+            }
+            sqlx::query("INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))")
+                .bind(id)
+                .bind(text)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+        }
+        for b in &changes.blobs {
+            sqlx::query("INSERT INTO blobs (hash, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+                .bind(&b.hash)
+                .bind(json(b)?)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+        }
+        for l in &changes.ledger {
+            sqlx::query(
+                "INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
+                 VALUES ($1, $2, $3::numeric, $4::numeric, $5::numeric, $6, $7, $8)",
+            )
+            .bind(String::from(l.account.clone()))
+            .bind(l.tx_type.as_str())
+            .bind(l.amount.to_string())
+            .bind(l.escrow.to_string())
+            .bind(l.fee.to_string())
+            .bind(l.task_id.map(|t| t.0))
+            .bind(l.memo.as_ref())
+            .bind(micros(l.created_at))
+            .execute(&mut *c)
+            .await
+            .map_err(db)?;
+        }
+        for e in &changes.events {
+            sqlx::query("INSERT INTO events (body) VALUES ($1)")
+                .bind(json(e)?)
+                .execute(&mut *c)
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (caller, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
+             response = excluded.response, created_at = excluded.created_at",
+        )
+        .bind(r.caller.as_str())
+        .bind(&r.key)
+        .bind(&r.fingerprint)
+        .bind(&r.response)
+        .bind(micros(r.created_at))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(())
+    }
+
+    async fn purge_idempotency(
+        &mut self,
+        before: Timestamp,
+        limit: usize,
+    ) -> Result<usize, StoreError> {
+        let done = sqlx::query(
+            "DELETE FROM idempotency WHERE (caller, key) IN \
+             (SELECT caller, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
+        )
+        .bind(micros(before))
+        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+        .execute(&mut *self.tx)
+        .await
+        .map_err(db)?;
+        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+    }
+
+    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.commit().await.map_err(db)
+    }
+}

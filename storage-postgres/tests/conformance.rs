@@ -1,0 +1,10 @@
+//! The PostgreSQL store runs the conformance suite against itself, each case in a freshly
+//! created database that is dropped afterwards.
+//!
+//! `DATABASE_URL` names the server (default `postgres://postgres@127.0.0.1:5432/test`). When no
+//! server answers, the cases are skipped with a loud message — unless
+//! `MARKETPLACE_REQUIRE_PG=1`, when they fail (CI sets it).
+
+mod common;
+
+marketplace_core::conformance_suite!(common::PgHarness, skip_unless = common::postgres_ready());
