@@ -1,0 +1,156 @@
+//! Replicas racing on one database: several independent connection pools (one per
+//! "replica", each with its own random id source, as separate processes would have) claim,
+//! queue, deliver, accept, reject and cancel the same tasks at once. Afterwards every
+//! invariant is checked from the database: each task claimed by one agent at a time, paid
+//! at most once, money conserved, escrow equal to held bounties.
+
+#![allow(clippy::print_stderr)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use marketplace_core::audit::audit;
+use marketplace_core::testkit::{dec, test_policy};
+use marketplace_core::*;
+use storage_postgres::PgStore;
+
+const REPLICAS: usize = 4;
+const WORKERS_PER_REPLICA: usize = 4;
+const AGENTS: usize = 12;
+const TASKS: usize = 120;
+const COMMANDS_PER_WORKER: usize = 60;
+
+#[derive(Default)]
+struct Tally {
+    sent: AtomicU64,
+    ok: AtomicU64,
+    refused: AtomicU64,
+    storage: AtomicU64,
+}
+
+fn next(state: &mut u64) -> u64 {
+    *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    let mut z = *state;
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_racing_on_one_database_keep_every_invariant() {
+    if !common::postgres_ready() {
+        return;
+    }
+    let (_scratch, url) = common::ScratchDatabase::create().await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(1_767_225_600));
+    let setup = Marketplace::new(PgStore::connect(&url, 4).await.unwrap(), test_policy())
+        .with_clock(clock.clone());
+    let agents: Vec<IdentityId> = (0..AGENTS)
+        .map(|i| IdentityId::from_public_key(format!("racer {i}").as_bytes()))
+        .collect();
+    for (i, a) in agents.iter().enumerate() {
+        setup
+            .register(a, ProfileUpdate::alias(format!("racer-{i}")))
+            .await
+            .unwrap();
+    }
+    let mut tasks = Vec::new();
+    for i in 0..TASKS {
+        let mut spec = TaskSpec::new(format!("contested {i}"), dec("7.5"));
+        spec.require_review = i % 2 == 0;
+        tasks.push(setup.post_task(&agents[i % AGENTS], spec).await.unwrap().id);
+    }
+    let tasks = Arc::new(tasks);
+    let agents = Arc::new(agents);
+    let tally = Arc::new(Tally::default());
+
+    let mut handles = Vec::new();
+    for replica in 0..REPLICAS {
+        let store = PgStore::connect(&url, 4).await.unwrap();
+        let market = Marketplace::new(store, test_policy()).with_clock(clock.clone());
+        for worker in 0..WORKERS_PER_REPLICA {
+            let (market, tasks, agents, tally) =
+                (market.clone(), tasks.clone(), agents.clone(), tally.clone());
+            handles.push(tokio::spawn(async move {
+                let mut rng = (replica * 1000 + worker) as u64 + 1;
+                for _ in 0..COMMANDS_PER_WORKER {
+                    let task = tasks[(next(&mut rng) % tasks.len() as u64) as usize];
+                    let actor = &agents[(next(&mut rng) % agents.len() as u64) as usize];
+                    let current = market.store().task(task).await.unwrap().unwrap();
+                    // Mostly act as whoever can act, so the races are about real effects.
+                    let (who, command) = match next(&mut rng) % 10 {
+                        0..=2 => (actor.clone(), Command::Claim { task, note: None }),
+                        3 => (actor.clone(), Command::JoinQueue { task }),
+                        4..=6 => (
+                            current
+                                .claim
+                                .as_ref()
+                                .map_or(actor.clone(), |c| c.agent.clone()),
+                            Command::Deliver {
+                                task,
+                                delivery: DeliveryInput::text("done"),
+                            },
+                        ),
+                        7 => (
+                            current.poster.clone(),
+                            Command::Accept {
+                                task,
+                                rating: Some(4),
+                            },
+                        ),
+                        8 => (
+                            current.poster.clone(),
+                            Command::Reject {
+                                task,
+                                text: "again".into(),
+                                category: RejectCategory::Quality,
+                            },
+                        ),
+                        _ => (current.poster.clone(), Command::Cancel { task }),
+                    };
+                    tally.sent.fetch_add(1, Ordering::Relaxed);
+                    match market.execute(&who, command).await {
+                        Ok(_) => tally.ok.fetch_add(1, Ordering::Relaxed),
+                        Err(Error::Storage(e)) => {
+                            eprintln!("storage error: {e}");
+                            tally.storage.fetch_add(1, Ordering::Relaxed)
+                        }
+                        Err(_) => tally.refused.fetch_add(1, Ordering::Relaxed),
+                    };
+                }
+            }));
+        }
+    }
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    let report = audit(setup.store(), setup.policy().queue_max)
+        .await
+        .unwrap();
+    let violations: u64 = report.checks.iter().map(|c| c.violations).sum();
+    eprintln!(
+        "race: {REPLICAS} replicas x {WORKERS_PER_REPLICA} workers, {} commands sent, {} took effect, {} refused, {} storage errors, {violations} violations",
+        tally.sent.load(Ordering::Relaxed),
+        tally.ok.load(Ordering::Relaxed),
+        tally.refused.load(Ordering::Relaxed),
+        tally.storage.load(Ordering::Relaxed),
+    );
+    assert!(
+        report.is_clean(),
+        "invariants violated:\n{}",
+        report.violations().join("\n")
+    );
+    assert_eq!(
+        tally.storage.load(Ordering::Relaxed),
+        0,
+        "lost races must be retried, not surfaced"
+    );
+    assert!(
+        tally.ok.load(Ordering::Relaxed) > (REPLICAS * WORKERS_PER_REPLICA) as u64,
+        "the races must take effect"
+    );
+    setup.store().close().await;
+}
