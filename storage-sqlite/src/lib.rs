@@ -73,7 +73,9 @@ impl SqliteOptions {
         self
     }
 
-    fn connect_options(&self) -> SqliteConnectOptions {
+    /// The driver options these settings stand for (every pragma explicit): also what
+    /// benchmarks use for their raw baseline on the same settings.
+    pub fn connect_options(&self) -> SqliteConnectOptions {
         let synchronous = if self.synchronous_normal {
             SqliteSynchronous::Normal
         } else {
