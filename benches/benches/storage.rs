@@ -64,7 +64,7 @@ async fn run_lifecycles<S: Store + Clone>(
     let per_client = iters.div_ceil(pairs.len() as u64);
     let start = Instant::now();
     let mut handles = Vec::new();
-    for (poster, worker) in pairs.iter().cloned() {
+    for (poster, worker) in pairs.to_vec() {
         let m = m.clone();
         handles.push(tokio::spawn(async move {
             for _ in 0..per_client {
@@ -108,7 +108,7 @@ fn sqlite(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(1));
     group.bench_function("lifecycle", |b| {
-        b.iter_custom(|iters| rt.block_on(run_lifecycles(&market, &pairs, iters)))
+        b.iter_custom(|iters| rt.block_on(run_lifecycles(&market, &pairs, iters)));
     });
     group.bench_function("raw_update", |b| {
         b.iter_custom(|iters| {
@@ -176,7 +176,7 @@ fn postgres(c: &mut Criterion) {
         .measurement_time(Duration::from_secs(8));
     group.throughput(Throughput::Elements(1));
     group.bench_function("lifecycle_8", |b| {
-        b.iter_custom(|iters| rt.block_on(run_lifecycles(&market, &pairs, iters)))
+        b.iter_custom(|iters| rt.block_on(run_lifecycles(&market, &pairs, iters)));
     });
     group.bench_function("raw_update_8", |b| {
         b.iter_custom(|iters| {
