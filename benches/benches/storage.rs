@@ -64,8 +64,8 @@ async fn run_lifecycles<S: Store + Clone>(
     let per_client = iters.div_ceil(pairs.len() as u64);
     let start = Instant::now();
     let mut handles = Vec::new();
-    for (poster, worker) in pairs.to_vec() {
-        let m = m.clone();
+    for (poster, worker) in pairs {
+        let (m, poster, worker) = (m.clone(), poster.clone(), worker.clone());
         handles.push(tokio::spawn(async move {
             for _ in 0..per_client {
                 lifecycle(&m, &poster, &worker).await;
