@@ -27,13 +27,11 @@
 mod codec;
 mod tx;
 
-use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use marketplace_core::store::*;
 use marketplace_core::*;
-use rust_decimal::Decimal;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
@@ -125,14 +123,6 @@ const LEDGER_SINCE: &str = "SELECT seq, account, tx_type, amount::text AS amount
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn kind_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
-    let (item_kind, item_topic) = match item {
-        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
-        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
-    };
-    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
 }
 
 #[async_trait]
@@ -331,7 +321,7 @@ impl Store for PgStore {
             // Topic and time filters apply to the decoded tasks: pages are short.
             for t in self.bodies::<Task>(&mut b).await? {
                 let item = FeedItem::Task(t);
-                if kind_matches(&item, q.kind, q.topic.as_ref())
+                if item.matches(q.kind, q.topic.as_ref())
                     && q.before.is_none_or(|b| item.created_at() < b)
                 {
                     items.push(item);
@@ -396,7 +386,7 @@ impl Store for PgStore {
             })
             .collect();
         let mut items = self.items(hits).await?;
-        items.retain(|i| kind_matches(i, q.kind, q.topic.as_ref()));
+        items.retain(|i| i.matches(q.kind, q.topic.as_ref()));
         items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items.truncate(q.limit);
         Ok(items)
@@ -409,19 +399,10 @@ impl Store for PgStore {
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
-        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
-        for r in &rows {
-            let task: Task = from_json(r.get("body"))?;
-            let skill = task.spec.skill.clone().unwrap_or_default();
-            if task.status == TaskStatus::Open {
-                let d = demand.entry(skill).or_default();
-                d.0 += 1;
-                d.1 += task.bounty;
-            } else {
-                rates.entry(skill).or_default().push(task.bounty);
-            }
-        }
+        let tasks = rows
+            .iter()
+            .map(|r| from_json::<Task>(r.get("body")))
+            .collect::<Result<Vec<_>, _>>()?;
         let rows = sqlx::query(
             "SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability",
         )
@@ -437,7 +418,7 @@ impl Store for PgStore {
                 )
             })
             .collect();
-        Ok(MarketSignals::assemble(demand, supply, rates, n))
+        Ok(MarketSignals::from_tasks(&tasks, supply, n))
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {

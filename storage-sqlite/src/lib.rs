@@ -24,7 +24,6 @@
 mod codec;
 mod tx;
 
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -193,14 +192,6 @@ impl SqliteStore {
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn kind_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
-    let (item_kind, item_topic) = match item {
-        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
-        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
-    };
-    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
 }
 
 #[async_trait]
@@ -399,7 +390,7 @@ impl Store for SqliteStore {
             // Topic and time filters apply to the decoded tasks: pages are short.
             for t in self.bodies::<Task>(&mut b).await? {
                 let item = FeedItem::Task(t);
-                if kind_matches(&item, q.kind, q.topic.as_ref())
+                if item.matches(q.kind, q.topic.as_ref())
                     && q.before.is_none_or(|b| item.created_at() < b)
                 {
                     items.push(item);
@@ -457,7 +448,7 @@ impl Store for SqliteStore {
             .map(|r| (r.get::<String, _>("item_id"), r.get::<String, _>("kind")))
             .collect();
         let mut items = self.items(hits).await?;
-        items.retain(|i| kind_matches(i, q.kind, q.topic.as_ref()));
+        items.retain(|i| i.matches(q.kind, q.topic.as_ref()));
         items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items.truncate(q.limit);
         Ok(items)
@@ -470,19 +461,10 @@ impl Store for SqliteStore {
         .fetch_all(&self.reader)
         .await
         .map_err(db)?;
-        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
-        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
-        for r in &rows {
-            let task: Task = from_json(r.get("body"))?;
-            let skill = task.spec.skill.clone().unwrap_or_default();
-            if task.status == TaskStatus::Open {
-                let d = demand.entry(skill).or_default();
-                d.0 += 1;
-                d.1 += task.bounty;
-            } else {
-                rates.entry(skill).or_default().push(task.bounty);
-            }
-        }
+        let tasks = rows
+            .iter()
+            .map(|r| from_json::<Task>(r.get("body")))
+            .collect::<Result<Vec<_>, _>>()?;
         let rows = sqlx::query(
             "SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability",
         )
@@ -498,7 +480,7 @@ impl Store for SqliteStore {
                 )
             })
             .collect();
-        Ok(MarketSignals::assemble(demand, supply, rates, n))
+        Ok(MarketSignals::from_tasks(&tasks, supply, n))
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {

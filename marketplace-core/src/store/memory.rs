@@ -14,7 +14,7 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::decide::{Changes, Party};
-use crate::model::{TaskStatus, TxType};
+use crate::model::TxType;
 
 #[derive(Debug, Default)]
 struct State {
@@ -306,14 +306,6 @@ fn task_texts(t: &Task) -> Vec<&str> {
     texts
 }
 
-fn feed_matches(item: &FeedItem, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
-    let (item_kind, item_topic) = match item {
-        FeedItem::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
-        FeedItem::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
-    };
-    kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
-}
-
 fn item_texts(item: &FeedItem) -> Vec<&str> {
     match item {
         FeedItem::Task(t) => task_texts(t),
@@ -508,7 +500,7 @@ impl Store for MemoryStore {
         let state = self.state.lock().await;
         let mut items: Vec<FeedItem> = state
             .feed_items()
-            .filter(|i| feed_matches(i, q.kind, q.topic.as_ref()))
+            .filter(|i| i.matches(q.kind, q.topic.as_ref()))
             .filter(|i| q.author.as_ref().is_none_or(|a| a == i.author()))
             .filter(|i| q.before.is_none_or(|b| i.created_at() < b))
             .filter(|i| {
@@ -526,7 +518,7 @@ impl Store for MemoryStore {
         let state = self.state.lock().await;
         let mut items: Vec<FeedItem> = state
             .feed_items()
-            .filter(|i| feed_matches(i, q.kind, q.topic.as_ref()))
+            .filter(|i| i.matches(q.kind, q.topic.as_ref()))
             .filter(|i| matches_text(&item_texts(i), &q.text))
             .collect();
         items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
@@ -536,27 +528,17 @@ impl Store for MemoryStore {
 
     async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError> {
         let state = self.state.lock().await;
-        let mut demand: BTreeMap<String, (u64, Decimal)> = BTreeMap::new();
-        let mut rates: BTreeMap<String, Vec<Decimal>> = BTreeMap::new();
-        for t in state.tasks.values() {
-            let skill = t.spec.skill.clone().unwrap_or_default();
-            match t.status {
-                TaskStatus::Open => {
-                    let d = demand.entry(skill).or_default();
-                    d.0 += 1;
-                    d.1 += t.bounty;
-                }
-                TaskStatus::Completed => rates.entry(skill).or_default().push(t.bounty),
-                _ => {}
-            }
-        }
         let mut supply: BTreeMap<String, u64> = BTreeMap::new();
         for p in state.profiles.values() {
             for c in &p.capabilities {
                 *supply.entry(c.clone()).or_default() += 1;
             }
         }
-        Ok(MarketSignals::assemble(demand, supply, rates, limit))
+        Ok(MarketSignals::from_tasks(
+            state.tasks.values().map(|t| &**t),
+            supply,
+            limit,
+        ))
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {

@@ -109,6 +109,15 @@ impl FeedItem {
         }
     }
 
+    /// Whether the item is of `kind` and in `topic` (each when given).
+    pub fn matches(&self, kind: Option<FeedKind>, topic: Option<&String>) -> bool {
+        let (item_kind, item_topic) = match self {
+            Self::Task(t) => (FeedKind::Task, t.spec.topic.as_ref()),
+            Self::Post(p) => (FeedKind::Post(p.kind), p.topic.as_ref()),
+        };
+        kind.is_none_or(|k| k == item_kind) && topic.is_none_or(|t| Some(t) == item_topic)
+    }
+
     /// Who wrote it.
     pub fn author(&self) -> &IdentityId {
         match self {
@@ -195,6 +204,30 @@ pub struct MarketSignals {
 }
 
 impl MarketSignals {
+    /// Signals from tasks (open ones make demand, completed ones going rates) and
+    /// per-capability supply; other tasks are ignored.
+    pub fn from_tasks<'a>(
+        tasks: impl IntoIterator<Item = &'a Task>,
+        supply: std::collections::BTreeMap<String, u64>,
+        limit: usize,
+    ) -> Self {
+        let mut demand: std::collections::BTreeMap<String, (u64, Decimal)> = Default::default();
+        let mut rates: std::collections::BTreeMap<String, Vec<Decimal>> = Default::default();
+        for t in tasks {
+            let skill = t.spec.skill.clone().unwrap_or_default();
+            match t.status {
+                TaskStatus::Open => {
+                    let d = demand.entry(skill).or_default();
+                    d.0 += 1;
+                    d.1 += t.bounty;
+                }
+                TaskStatus::Completed => rates.entry(skill).or_default().push(t.bounty),
+                _ => {}
+            }
+        }
+        Self::assemble(demand, supply, rates, limit)
+    }
+
     /// Builds the signals from per-skill open demand `(tasks, bounty)`, per-capability supply
     /// and per-skill completed bounties; sorts each list and keeps `limit` rows. Backends
     /// that aggregate in SQL may build the lists themselves.
