@@ -121,6 +121,9 @@ const LEDGER_SELECT: &str = "SELECT seq, account, tx_type, amount::text AS amoun
 const LEDGER_SINCE: &str = "SELECT seq, account, tx_type, amount::text AS amount, escrow::text AS escrow, \
      fee::text AS fee, task_id, memo, created_at FROM ledger WHERE seq > $1 ORDER BY seq LIMIT $2";
 
+/// Most rows a read decodes before filtering in Rust (search hits, feed windows).
+const SCAN_ROWS_MAX: usize = marketplace_core::limits::PAGE_LIMIT_MAX * 5;
+
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -302,7 +305,7 @@ impl Store for PgStore {
                 text: text.clone(),
                 kind: q.kind,
                 topic: q.topic.clone(),
-                limit: usize::MAX >> 1,
+                limit: SCAN_ROWS_MAX,
             };
             let mut hits = self.search(&search).await?;
             hits.retain(|i| q.author.as_ref().is_none_or(|a| a == i.author()));
@@ -317,7 +320,9 @@ impl Store for PgStore {
             if let Some(author) = &q.author {
                 b.push(" AND poster = ").push_bind(author.to_string());
             }
-            b.push(" ORDER BY id DESC");
+            // Topic and time filters apply after decoding: scan a bounded window.
+            b.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(limit(SCAN_ROWS_MAX));
             // Topic and time filters apply to the decoded tasks: pages are short.
             for t in self.bodies::<Task>(&mut b).await? {
                 let item = FeedItem::Task(t);
@@ -374,7 +379,8 @@ impl Store for PgStore {
         }
         b.push(" ORDER BY ts_rank(tsv, to_tsquery('simple', ")
             .push_bind(tsq)
-            .push(")) DESC");
+            .push(")) DESC LIMIT ")
+            .push_bind(limit(SCAN_ROWS_MAX));
         let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
         let hits = rows
             .iter()

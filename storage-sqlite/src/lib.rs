@@ -190,6 +190,9 @@ impl SqliteStore {
     }
 }
 
+/// Most rows a read decodes before filtering in Rust (search hits, feed windows).
+const SCAN_ROWS_MAX: usize = marketplace_core::limits::PAGE_LIMIT_MAX * 5;
+
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
@@ -371,7 +374,7 @@ impl Store for SqliteStore {
                 text: text.clone(),
                 kind: q.kind,
                 topic: q.topic.clone(),
-                limit: usize::MAX >> 1,
+                limit: SCAN_ROWS_MAX,
             };
             let mut hits = self.search(&search).await?;
             hits.retain(|i| q.author.as_ref().is_none_or(|a| a == i.author()));
@@ -386,7 +389,9 @@ impl Store for SqliteStore {
             if let Some(author) = &q.author {
                 b.push(" AND poster = ").push_bind(author.to_string());
             }
-            b.push(" ORDER BY id DESC");
+            // Topic and time filters apply after decoding: scan a bounded window.
+            b.push(" ORDER BY id DESC LIMIT ")
+                .push_bind(limit(SCAN_ROWS_MAX));
             // Topic and time filters apply to the decoded tasks: pages are short.
             for t in self.bodies::<Task>(&mut b).await? {
                 let item = FeedItem::Task(t);
@@ -441,7 +446,8 @@ impl Store for SqliteStore {
             }
             None => {}
         }
-        b.push(" ORDER BY rank");
+        b.push(" ORDER BY rank LIMIT ")
+            .push_bind(limit(SCAN_ROWS_MAX));
         let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
         let hits = rows
             .iter()
