@@ -129,6 +129,14 @@ pub struct ReputationView {
     pub average_rating: Option<Decimal>,
 }
 
+/// How a decided command ends its transaction.
+enum Step {
+    /// Changes were written: commit.
+    Commit(Outcome),
+    /// An idempotent replay: nothing was written.
+    Replay(Outcome),
+}
+
 /// The fingerprint of a request: SHA-256 hex of its canonical JSON.
 fn fingerprint(command: &Command) -> String {
     let bytes = serde_json::to_vec(command).unwrap_or_default();
@@ -217,6 +225,8 @@ impl<S: Store> Marketplace<S> {
         }
     }
 
+    /// One try at a command: commit what it decided, or roll back — awaited, so a command
+    /// that returns holds no locks (a dropped transaction may release them later).
     async fn attempt(
         &self,
         actor: Option<&IdentityId>,
@@ -226,6 +236,37 @@ impl<S: Store> Marketplace<S> {
         seed: u64,
     ) -> Result<Outcome, Error> {
         let mut tx = self.store.begin().await?;
+        match self
+            .decide_in(&mut *tx, actor, command, key, now, seed)
+            .await
+        {
+            Ok(Step::Commit(outcome)) => {
+                tx.commit().await?;
+                Ok(outcome)
+            }
+            Ok(Step::Replay(outcome)) => {
+                tx.rollback().await?;
+                Ok(outcome)
+            }
+            Err(e) => {
+                // The refusal (or failure) is what the caller needs to hear; a failed
+                // rollback still ends the transaction when the connection is dropped.
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// Loads, decides and writes a command inside `tx`, without committing.
+    async fn decide_in(
+        &self,
+        tx: &mut dyn Transaction,
+        actor: Option<&IdentityId>,
+        command: &Command,
+        key: Option<&str>,
+        now: Timestamp,
+        seed: u64,
+    ) -> Result<Step, Error> {
         let idempotency = match (actor, key) {
             (Some(actor), Some(key)) => {
                 let print = fingerprint(command);
@@ -233,6 +274,7 @@ impl<S: Store> Marketplace<S> {
                     let fresh = found.created_at + secs(IDEMPOTENCY_TTL_SECS) > now;
                     if fresh && found.fingerprint == print {
                         return serde_json::from_str(&found.response)
+                            .map(Step::Replay)
                             .map_err(|e| StoreError::Corrupt(e.to_string()).into());
                     }
                     if fresh {
@@ -244,7 +286,7 @@ impl<S: Store> Marketplace<S> {
             _ => None,
         };
         let mut view = View::default();
-        prefetch(&mut *tx, &mut view, actor, command).await?;
+        prefetch(tx, &mut view, actor, command).await?;
         let ctx = Context {
             now,
             policy: &self.policy,
@@ -266,10 +308,9 @@ impl<S: Store> Marketplace<S> {
                         .await?;
                     }
                     tx.write(changes).await?;
-                    tx.commit().await?;
-                    return Ok(outcome);
+                    return Ok(Step::Commit(outcome));
                 }
-                Err(Fault::Needs(key)) => load(&mut *tx, &mut view, key).await?,
+                Err(Fault::Needs(key)) => load(tx, &mut view, key).await?,
                 Err(Fault::Rejected(e)) => return Err(e),
             }
         }
@@ -286,32 +327,20 @@ impl<S: Store> Marketplace<S> {
         while done < limit {
             let mut tx = self.store.begin().await?;
             let Some(id) = tx.due_tasks(now, 1).await?.into_iter().next() else {
+                tx.rollback().await?;
                 break;
             };
-            let command = Command::Touch { task: id };
-            let mut view = View::default();
-            prefetch(&mut *tx, &mut view, None, &command).await?;
-            let ctx = Context {
-                now,
-                policy: &self.policy,
-                seed: self.ids.next_seed(),
-            };
-            let mut decided = None;
-            for _ in 0..LOADS_PER_COMMAND_MAX {
-                match decide(&view, None, &command, &ctx) {
-                    Ok(decision) => {
-                        decided = Some(decision);
-                        break;
-                    }
-                    Err(Fault::Needs(key)) => load(&mut *tx, &mut view, key).await?,
-                    Err(Fault::Rejected(e)) => return Err(e),
+            let touch = Command::Touch { task: id };
+            match self
+                .decide_in(&mut *tx, None, &touch, None, now, self.ids.next_seed())
+                .await
+            {
+                Ok(_) => tx.commit().await?,
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    return Err(e);
                 }
             }
-            let Some(decision) = decided else {
-                return Err(StoreError::Other("touch loaded too many records".into()).into());
-            };
-            tx.write(decision.changes).await?;
-            tx.commit().await?;
             done += 1;
         }
         let mut tx = self.store.begin().await?;

@@ -428,4 +428,8 @@ impl Transaction for SqliteTx {
     async fn commit(self: Box<Self>) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(db)
     }
+
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        self.tx.rollback().await.map_err(db)
+    }
 }

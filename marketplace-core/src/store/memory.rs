@@ -247,6 +247,11 @@ impl Transaction for MemoryTx {
         Ok(count)
     }
 
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+        // Nothing was applied; dropping the guard releases the store.
+        Ok(())
+    }
+
     async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
         let state = &mut *self.guard;
         for changes in self

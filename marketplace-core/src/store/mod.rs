@@ -119,6 +119,10 @@ pub trait Transaction: Send {
     ) -> Result<usize, StoreError>;
     /// Makes everything durable.
     async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    /// Undoes everything and releases every lock before returning. (Dropping a transaction
+    /// also rolls it back, but a backend may finish that later: the engine calls this so a
+    /// refused command never holds rows after it has answered.)
+    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
 }
 
 /// A marketplace's storage: transactions for commands, queries for the read side.
