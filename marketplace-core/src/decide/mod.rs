@@ -291,12 +291,7 @@ impl Work<'_> {
                 size,
                 content_type,
             } => Outcome::Blob(self.record_blob(actor, hash, *size, content_type)?),
-            Command::Touch { .. } => unreachable_touch()?,
+            Command::Touch { task } => Outcome::task(self.advance(*task)?),
         })
     }
-}
-
-fn unreachable_touch() -> Result<Outcome, Fault> {
-    // `decide` handles Touch before dispatching; reaching here is a caller bug, refused.
-    Err(Error::invalid("command", "touch is a system command").into())
 }

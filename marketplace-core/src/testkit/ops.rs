@@ -9,8 +9,8 @@ use crate::command::{Command, Outcome};
 use crate::error::Error;
 use crate::ids::{BidId, IdentityId, TaskId};
 use crate::model::{
-    Account, AccountRef, DeliveryInput, Escalation, Event, LedgerEntry, RejectCategory, Reputation,
-    Task, TaskSpec, TaskStatus,
+    Account, DeliveryInput, Escalation, Event, LedgerEntry, RejectCategory, Reputation, Task,
+    TaskSpec, TaskStatus,
 };
 use crate::store::{Store, TaskQuery};
 
@@ -631,16 +631,5 @@ impl<S: Store> Runner<S> {
             count(TaskStatus::Cancelled),
             count(TaskStatus::Expired),
         )
-    }
-
-    /// The treasury's balance.
-    pub async fn treasury(&self) -> Decimal {
-        self.fx
-            .market
-            .store()
-            .ledger_totals(&AccountRef::Treasury)
-            .await
-            .expect("treasury")
-            .balance
     }
 }
