@@ -60,6 +60,9 @@ pub const IDEMPOTENCY_TTL_SECS: u64 = 24 * 3600;
 /// Most deadline steps one task applies in one touch (a bound on escalation catch-up).
 pub const TIMER_STEPS_MAX: usize = 10_000;
 
+/// Longest outbox lease a dispatcher may take, in seconds.
+pub const OUTBOX_LEASE_SECS_MAX: u64 = 3_600;
+
 /// Clamps a requested page size to at most `PAGE_LIMIT_MAX`; 0 (not given) means
 /// `PAGE_LIMIT_DEFAULT`.
 ///

@@ -2,7 +2,9 @@
 //! (`marketplace_core::store::codec`).
 
 use marketplace_core::StoreError;
-pub(crate) use marketplace_core::store::codec::{decimal, from_json, json, micros, time};
+pub(crate) use marketplace_core::store::codec::{
+    decimal, event, from_json, json, leased, micros, time,
+};
 
 /// Maps a driver error: serialization failures, deadlocks, lock timeouts and unique
 /// violations (two transactions inserting the same key) are lost races the engine retries.

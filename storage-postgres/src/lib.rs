@@ -9,6 +9,9 @@
 //!   the engine retries the command a bounded number of times.
 //! - **The sweep** takes due tasks with `FOR UPDATE SKIP LOCKED`: several replicas sweep at
 //!   once and never apply a deadline twice.
+//! - **The outbox lease** works the same way: dispatchers on any replica lease undelivered
+//!   events with `FOR UPDATE SKIP LOCKED` through a partial index on availability, so no
+//!   event is sent by two of them at once, and nobody waits for another's lease.
 //! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
 //!   computed by the database, exactly.
 //! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.
@@ -35,7 +38,7 @@ use marketplace_core::*;
 use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
-use crate::codec::{db, decimal, from_json, ts_query};
+use crate::codec::{db, decimal, from_json, micros, ts_query};
 use crate::tx::{PgTx, account_from};
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
@@ -440,12 +443,62 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         rows.iter()
-            .map(|r| {
-                let mut e: Event = from_json(r.get("body"))?;
-                e.seq = u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0);
-                Ok(e)
-            })
+            .map(|r| codec::event(r.get("body"), r.get("seq")))
             .collect()
+    }
+
+    async fn lease_events(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        n: usize,
+    ) -> Result<Vec<LeasedEvent>, StoreError> {
+        // Rows another replica is leasing right now are skipped, not waited for: each event
+        // goes to one dispatcher at a time, and nobody blocks.
+        let rows = sqlx::query(
+            "WITH picked AS (SELECT seq FROM events WHERE NOT done AND available_at <= $2 \
+               ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
+             UPDATE events e SET available_at = $1, attempts = e.attempts + 1 \
+             FROM picked WHERE e.seq = picked.seq \
+             RETURNING e.seq, e.body, e.attempts",
+        )
+        .bind(micros(until))
+        .bind(micros(now))
+        .bind(limit(n))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut leased = rows
+            .iter()
+            .map(|r| codec::leased(r.get("body"), r.get("seq"), r.get("attempts")))
+            .collect::<Result<Vec<_>, _>>()?;
+        leased.sort_by_key(|l| l.event.seq);
+        Ok(leased)
+    }
+
+    async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "UPDATE events SET done = TRUE WHERE seq = $1 AND attempts = $2 AND NOT done",
+        )
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE events SET available_at = $1 WHERE seq = $2 AND attempts = $3 AND NOT done",
+        )
+        .bind(micros(at))
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(i32::try_from(attempt).unwrap_or(i32::MAX))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(moved.rows_affected() == 1)
     }
 }
 

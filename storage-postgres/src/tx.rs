@@ -389,8 +389,9 @@ impl Transaction for PgTx {
             .map_err(db)?;
         }
         for e in &changes.events {
-            sqlx::query("INSERT INTO events (body) VALUES ($1)")
+            sqlx::query("INSERT INTO events (body, available_at) VALUES ($1, $2)")
                 .bind(json(e)?)
+                .bind(micros(e.at))
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;

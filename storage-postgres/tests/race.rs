@@ -30,6 +30,12 @@ struct Tally {
     storage: AtomicU64,
 }
 
+/// One "replica": its own connection pool, the shared (standing) clock, random ids.
+async fn open_replica(url: &str, clock: &Arc<dyn Clock>) -> Marketplace<PgStore> {
+    let store = PgStore::connect(url, 4).await.unwrap();
+    Marketplace::new(store, test_policy()).with_clock(clock.clone())
+}
+
 fn next(state: &mut u64) -> u64 {
     *state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
     let mut z = *state;
@@ -45,8 +51,7 @@ async fn replicas_racing_on_one_database_keep_every_invariant() {
     }
     let (_scratch, url) = common::ScratchDatabase::create().await;
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(1_767_225_600));
-    let setup = Marketplace::new(PgStore::connect(&url, 4).await.unwrap(), test_policy())
-        .with_clock(clock.clone());
+    let setup = open_replica(&url, &clock).await;
     let agents: Vec<IdentityId> = (0..AGENTS)
         .map(|i| IdentityId::from_public_key(format!("racer {i}").as_bytes()))
         .collect();
@@ -68,8 +73,7 @@ async fn replicas_racing_on_one_database_keep_every_invariant() {
 
     let mut handles = Vec::new();
     for replica in 0..REPLICAS {
-        let store = PgStore::connect(&url, 4).await.unwrap();
-        let market = Marketplace::new(store, test_policy()).with_clock(clock.clone());
+        let market = open_replica(&url, &clock).await;
         for worker in 0..WORKERS_PER_REPLICA {
             let (market, tasks, agents, tally) =
                 (market.clone(), tasks.clone(), agents.clone(), tally.clone());
@@ -152,5 +156,99 @@ async fn replicas_racing_on_one_database_keep_every_invariant() {
         tally.ok.load(Ordering::Relaxed) > (REPLICAS * WORKERS_PER_REPLICA) as u64,
         "the races must take effect"
     );
+    setup.store().close().await;
+}
+
+const DISPATCHERS_PER_REPLICA: usize = 4;
+const POSTS_BEFORE: usize = 150;
+const POSTS_DURING: usize = 100;
+
+/// Replicas dispatching one outbox: dispatchers on independent pools lease, "send" and
+/// complete events while new ones are being written. No lease runs out (the clock stands
+/// still), so an event sent twice can only come from two leases at once: there must be
+/// none, and none may be left behind.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_share_the_outbox_without_sending_twice() {
+    if !common::postgres_ready() {
+        return;
+    }
+    let (_scratch, url) = common::ScratchDatabase::create().await;
+    let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(1_767_225_600));
+    let setup = open_replica(&url, &clock).await;
+    let poster = IdentityId::from_public_key(b"outbox poster");
+    setup
+        .register(&poster, ProfileUpdate::alias("poster"))
+        .await
+        .unwrap();
+    for i in 0..POSTS_BEFORE {
+        setup
+            .post_task(&poster, TaskSpec::new(format!("before {i}"), dec("0.1")))
+            .await
+            .unwrap();
+    }
+    let writing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let writer = {
+        let (market, poster, writing) = (setup.clone(), poster.clone(), writing.clone());
+        tokio::spawn(async move {
+            for i in 0..POSTS_DURING {
+                market
+                    .post_task(&poster, TaskSpec::new(format!("during {i}"), dec("0.1")))
+                    .await
+                    .unwrap();
+            }
+            writing.store(false, Ordering::SeqCst);
+        })
+    };
+
+    let sent = Arc::new(std::sync::Mutex::new(
+        std::collections::BTreeMap::<u64, u32>::new(),
+    ));
+    let mut handles = Vec::new();
+    for _ in 0..REPLICAS {
+        let market = open_replica(&url, &clock).await;
+        for _ in 0..DISPATCHERS_PER_REPLICA {
+            let (market, sent, writing) = (market.clone(), sent.clone(), writing.clone());
+            handles.push(tokio::spawn(async move {
+                loop {
+                    let still_writing = writing.load(Ordering::SeqCst);
+                    let leased = market.lease_events(60, 8).await.unwrap();
+                    if leased.is_empty() && !still_writing {
+                        break;
+                    }
+                    for l in leased {
+                        *sent.lock().unwrap().entry(l.event.seq).or_default() += 1;
+                        assert!(market.complete_event(&l).await.unwrap(), "lease kept");
+                    }
+                    tokio::task::yield_now().await;
+                }
+            }));
+        }
+    }
+    writer.await.unwrap();
+    for h in handles {
+        h.await.unwrap();
+    }
+
+    let mut written = Vec::new();
+    loop {
+        let after = written.last().copied().unwrap_or(0);
+        let page = setup.events(after, 200).await.unwrap();
+        if page.is_empty() {
+            break;
+        }
+        written.extend(page.iter().map(|e| e.seq));
+    }
+    let sent = std::mem::take(&mut *sent.lock().unwrap());
+    let twice = sent.values().filter(|&&n| n > 1).count();
+    let missing = written.iter().filter(|s| !sent.contains_key(s)).count();
+    eprintln!(
+        "outbox: {REPLICAS} replicas x {DISPATCHERS_PER_REPLICA} dispatchers, {} events written, {} sent, {twice} sent twice, {missing} left behind",
+        written.len(),
+        sent.len(),
+    );
+    assert!(written.len() > POSTS_BEFORE + POSTS_DURING);
+    assert_eq!(twice, 0, "an event went to two dispatchers at once");
+    assert_eq!(missing, 0, "every event is dispatched");
+    assert!(setup.lease_events(60, 200).await.unwrap().is_empty());
     setup.store().close().await;
 }

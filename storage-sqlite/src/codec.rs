@@ -2,7 +2,9 @@
 //! (`marketplace_core::store::codec`).
 
 use marketplace_core::StoreError;
-pub(crate) use marketplace_core::store::codec::{decimal, from_json, json, micros, time, uuid};
+pub(crate) use marketplace_core::store::codec::{
+    decimal, event, from_json, json, leased, micros, time, uuid,
+};
 
 /// Maps a driver error: lost races (busy, locked) are conflicts the engine retries.
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(db)`

@@ -11,6 +11,9 @@
 //!   connections, which WAL lets run beside the writer.
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
+//! - **The outbox**: events are written with the command; a dispatcher leases them with one
+//!   `UPDATE ... RETURNING` on the writer connection, through a partial index of the events
+//!   not yet delivered.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), marketplace_core::StoreError> {
@@ -36,7 +39,7 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::codec::{db, decimal, from_json, fts_query};
+use crate::codec::{db, decimal, from_json, fts_query, micros};
 use crate::tx::{SqliteTx, account_from};
 
 /// Where and how to open the database.
@@ -502,12 +505,60 @@ impl Store for SqliteStore {
             .await
             .map_err(db)?;
         rows.iter()
-            .map(|r| {
-                let mut e: Event = from_json(r.get("body"))?;
-                e.seq = u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0);
-                Ok(e)
-            })
+            .map(|r| codec::event(r.get("body"), r.get("seq")))
             .collect()
+    }
+
+    async fn lease_events(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        n: usize,
+    ) -> Result<Vec<LeasedEvent>, StoreError> {
+        // One statement on the one writer connection: atomic, and serialized with every
+        // other write, so two leases never take the same event.
+        let rows = sqlx::query(
+            "UPDATE events SET available_at = ?1, attempts = attempts + 1 WHERE seq IN \
+             (SELECT seq FROM events WHERE done = 0 AND available_at <= ?2 \
+              ORDER BY available_at, seq LIMIT ?3) \
+             RETURNING seq, body, attempts",
+        )
+        .bind(micros(until))
+        .bind(micros(now))
+        .bind(limit(n))
+        .fetch_all(&self.writer)
+        .await
+        .map_err(db)?;
+        let mut leased = rows
+            .iter()
+            .map(|r| codec::leased(r.get("body"), r.get("seq"), r.get("attempts")))
+            .collect::<Result<Vec<_>, _>>()?;
+        leased.sort_by_key(|l| l.event.seq);
+        Ok(leased)
+    }
+
+    async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
+        let done =
+            sqlx::query("UPDATE events SET done = 1 WHERE seq = ? AND attempts = ? AND done = 0")
+                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+                .bind(i64::from(attempt))
+                .execute(&self.writer)
+                .await
+                .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
+        let moved = sqlx::query(
+            "UPDATE events SET available_at = ? WHERE seq = ? AND attempts = ? AND done = 0",
+        )
+        .bind(micros(at))
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .bind(i64::from(attempt))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(moved.rows_affected() == 1)
     }
 }
 

@@ -382,8 +382,9 @@ impl Transaction for SqliteTx {
             .map_err(db)?;
         }
         for e in &changes.events {
-            sqlx::query("INSERT INTO events (body) VALUES (?)")
+            sqlx::query("INSERT INTO events (body, available_at) VALUES (?, ?)")
                 .bind(json(e)?)
+                .bind(micros(e.at))
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;

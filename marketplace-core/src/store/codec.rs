@@ -32,6 +32,22 @@ pub fn time(micros: i64) -> Result<Timestamp, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("time {micros}")))
 }
 
+/// An outbox event from its JSON body and the `seq` the database gave it.
+pub fn event(body: &str, seq: i64) -> Result<crate::model::Event, StoreError> {
+    let mut event: crate::model::Event = from_json(body)?;
+    event.seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?;
+    Ok(event)
+}
+
+/// An outbox lease from an event's body, `seq` and attempt count.
+pub fn leased(body: &str, seq: i64, attempts: i32) -> Result<super::LeasedEvent, StoreError> {
+    Ok(super::LeasedEvent {
+        event: event(body, seq)?,
+        attempt: u32::try_from(attempts)
+            .map_err(|_| StoreError::Corrupt(format!("attempts {attempts}")))?,
+    })
+}
+
 /// An exact decimal from its text.
 pub fn decimal(text: &str) -> Result<Decimal, StoreError> {
     Decimal::from_str_exact(text)

@@ -34,7 +34,19 @@ struct State {
     /// Positions in `ledger` per account, oldest first.
     ledger_by_account: HashMap<AccountRef, Vec<usize>>,
     events: Vec<Event>,
+    /// The outbox side of `events`, index for index.
+    outbox: Vec<OutboxSlot>,
+    /// `(available at, seq)` of every event not yet completed: leases read the front.
+    pending: BTreeSet<(Timestamp, u64)>,
     idempotency: HashMap<(IdentityId, String), IdempotencyRecord>,
+}
+
+/// An event's delivery state.
+#[derive(Debug, Clone, Copy)]
+struct OutboxSlot {
+    available_at: Timestamp,
+    attempts: u32,
+    done: bool,
 }
 
 impl State {
@@ -99,8 +111,39 @@ impl State {
         }
         for mut event in events {
             event.seq = self.events.len() as u64 + 1;
+            self.pending.insert((event.at, event.seq));
+            self.outbox.push(OutboxSlot {
+                available_at: event.at,
+                attempts: 0,
+                done: false,
+            });
             self.events.push(event);
         }
+    }
+
+    /// Ends lease `attempt` of event `seq`: the event is done (`next: None`) or available
+    /// again at `next`. Refused (`false`) when that lease is not the event's latest, or the
+    /// event is done.
+    fn end_lease(&mut self, seq: u64, attempt: u32, next: Option<Timestamp>) -> bool {
+        let index = seq
+            .checked_sub(1)
+            .and_then(|i| usize::try_from(i).ok())
+            .unwrap_or(usize::MAX);
+        let Some(slot) = self.outbox.get_mut(index) else {
+            return false;
+        };
+        if slot.done || slot.attempts != attempt {
+            return false;
+        }
+        self.pending.remove(&(slot.available_at, seq));
+        match next {
+            None => slot.done = true,
+            Some(at) => {
+                slot.available_at = at;
+                self.pending.insert((at, seq));
+            }
+        }
+        true
     }
 
     fn party(&self, id: &IdentityId) -> Option<Party> {
@@ -556,5 +599,46 @@ impl Store for MemoryStore {
             .unwrap_or(usize::MAX)
             .min(state.events.len());
         Ok(state.events[start..].iter().take(limit).cloned().collect())
+    }
+
+    async fn lease_events(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<LeasedEvent>, StoreError> {
+        let mut state = self.state.lock().await;
+        let state = &mut *state;
+        let due: Vec<(Timestamp, u64)> = state
+            .pending
+            .iter()
+            .take_while(|(at, _)| *at <= now)
+            .take(limit)
+            .copied()
+            .collect();
+        let mut leased = Vec::with_capacity(due.len());
+        for key in due {
+            let seq = key.1;
+            let index = usize::try_from(seq - 1).unwrap_or(usize::MAX);
+            let slot = &mut state.outbox[index];
+            state.pending.remove(&key);
+            state.pending.insert((until, seq));
+            slot.available_at = until;
+            slot.attempts += 1;
+            leased.push(LeasedEvent {
+                event: state.events[index].clone(),
+                attempt: slot.attempts,
+            });
+        }
+        leased.sort_by_key(|l| l.event.seq);
+        Ok(leased)
+    }
+
+    async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
+        Ok(self.state.lock().await.end_lease(seq, attempt, None))
+    }
+
+    async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
+        Ok(self.state.lock().await.end_lease(seq, attempt, Some(at)))
     }
 }

@@ -172,4 +172,35 @@ pub trait Store: Send + Sync + 'static {
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError>;
     /// Outbox events with `seq > after`, oldest first.
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// Leases up to `limit` undelivered events available at `now`, earliest availability
+    /// first (then `seq`), for one dispatcher: each is counted as an attempt and hidden from
+    /// other leases until `until`. Concurrent callers — other connections, other processes —
+    /// never lease the same event at once (`FOR UPDATE SKIP LOCKED` on PostgreSQL). An event
+    /// whose lease runs out without being completed or retried becomes available again, so a
+    /// dispatcher that dies loses nothing. Returned in `seq` order.
+    async fn lease_events(
+        &self,
+        now: Timestamp,
+        until: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<LeasedEvent>, StoreError>;
+    /// Takes event `seq` out of the outbox for good (delivered, or given up), if `attempt`
+    /// is still its latest lease. Returns whether it did: `false` means another dispatcher
+    /// leased it since, or it was completed already.
+    async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError>;
+    /// Makes event `seq` available again at `at` (a retry with backoff), if `attempt` is
+    /// still its latest lease and it is not completed. Returns whether it did.
+    async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError>;
+}
+
+/// An outbox event leased to one dispatcher.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LeasedEvent {
+    /// The event.
+    pub event: Event,
+    /// Which lease of the event this is, from 1: the fencing token for
+    /// [`Store::complete_event`] and [`Store::retry_event`], and the attempt number for
+    /// backoff.
+    pub attempt: u32,
 }

@@ -91,6 +91,9 @@ macro_rules! conformance_suite {
             races::deliver_vs_cancel,
             races::accept_vs_reject,
             races::concurrent_posts_never_overdraw,
+            outbox::leases_complete_and_expire,
+            outbox::retries_back_off,
+            outbox::concurrent_leases_never_share,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

@@ -5,6 +5,7 @@ pub mod claims;
 pub mod differential;
 pub mod lifecycle;
 pub mod market;
+pub mod outbox;
 pub mod races;
 pub mod timers;
 
