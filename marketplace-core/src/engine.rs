@@ -983,8 +983,13 @@ async fn prefetch(
     }
     parties.sort_unstable();
     parties.dedup();
-    for id in parties {
-        let party = tx.party(&id).await?;
+    let found = tx.parties(&parties).await?;
+    if found.len() != parties.len() {
+        return Err(StoreError::Other(
+            "parties: answer does not match the ids".into(),
+        ));
+    }
+    for (id, party) in parties.into_iter().zip(found) {
         view.parties.insert(id, party);
     }
     Ok(())

@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use marketplace_core::store::*;
 use marketplace_core::*;
-use sqlx::postgres::{PgPool, PgPoolOptions, PgRow};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::codec::{db, decimal, from_json, micros, ts_query};
@@ -50,10 +50,17 @@ pub struct PgStore {
 impl PgStore {
     /// Connects with up to `max_connections` connections and migrates the database.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Self, StoreError> {
+        // Every statement is a short OLTP query on indexed keys: plan it once per
+        // connection, not on every execution (array and JSON parameters otherwise keep
+        // PostgreSQL re-planning custom plans).
+        let options = url
+            .parse::<PgConnectOptions>()
+            .map_err(db)?
+            .options([("plan_cache_mode", "force_generic_plan")]);
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
-            .connect(url)
+            .connect_with(options)
             .await
             .map_err(db)?;
         let store = Self { pool };

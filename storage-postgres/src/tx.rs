@@ -4,6 +4,7 @@
 
 use async_trait::async_trait;
 use marketplace_core::decide::{Changes, Party};
+use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Postgres, Row};
@@ -25,24 +26,40 @@ pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, Store
     })
 }
 
-fn tags_of(task: &Task) -> Vec<String> {
-    task.spec.match_tags()
-}
-
-fn search_text(task: &Task) -> String {
-    let spec = &task.spec;
-    let mut text = spec.text.clone();
-    for extra in spec
-        .title
-        .iter()
-        .chain(spec.skill.iter())
-        .chain(spec.required_capabilities.iter())
-    {
-        text.push(' ');
-        text.push_str(extra);
-    }
-    text
-}
+/// The hot tables of a command, from the arrays of [`Batch`]: `$1` tasks, `$2` accounts,
+/// `$3` reputations, `$4` ledger lines, `$5` events.
+const WRITE_BATCH: &str = "\
+WITH t AS (SELECT (j->>'id')::uuid AS id, j, n \
+           FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(j, n)), \
+up AS (INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) \
+       SELECT id, j->>'poster', j->>'status', j->>'skill', j->>'claimant', \
+              (j->>'due_at')::bigint, j->>'body' FROM t ORDER BY n \
+       ON CONFLICT (id) DO UPDATE SET status = excluded.status, claimant = excluded.claimant, \
+         due_at = excluded.due_at, body = excluded.body \
+       RETURNING id, xmax = 0 AS inserted), \
+new AS (SELECT t.id, t.j FROM t JOIN up ON up.id = t.id WHERE up.inserted), \
+search AS (INSERT INTO search_index (item_id, kind, tsv) \
+           SELECT id, 'task', to_tsvector('simple', j->>'text') FROM new), \
+tags AS (INSERT INTO task_tags (tag, task_id) \
+         SELECT tag, id FROM new, jsonb_array_elements_text(new.j->'tags') AS tag \
+         ON CONFLICT DO NOTHING), \
+acc AS (INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) \
+        SELECT j->>'identity', (j->>'balance')::numeric, (j->>'escrowed')::numeric, \
+               (j->>'credit_limit')::numeric, (j->>'created_at')::bigint \
+        FROM jsonb_array_elements($2::text::jsonb) AS x(j) \
+        ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, \
+          escrowed = excluded.escrowed, credit_limit = excluded.credit_limit), \
+rep AS (INSERT INTO reputations (identity, body) \
+        SELECT j->>'identity', j->>'body' FROM jsonb_array_elements($3::text::jsonb) AS x(j) \
+        ON CONFLICT (identity) DO UPDATE SET body = excluded.body), \
+led AS (INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
+        SELECT j->>'account', j->>'tx_type', (j->>'amount')::numeric, (j->>'escrow')::numeric, \
+               (j->>'fee')::numeric, (j->>'task_id')::uuid, j->>'memo', (j->>'created_at')::bigint \
+        FROM jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n), \
+ev AS (INSERT INTO events (body, available_at) \
+       SELECT j->>'body', (j->>'available_at')::bigint \
+       FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n) \
+SELECT 1";
 
 #[async_trait]
 impl Transaction for PgTx {
@@ -56,22 +73,47 @@ impl Transaction for PgTx {
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
-        let row = sqlx::query(
+        Ok(self
+            .parties(std::slice::from_ref(id))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
             "SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
              a.credit_limit::text AS credit_limit, a.created_at, r.body \
-             FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = $1 FOR UPDATE",
+             FROM accounts a JOIN reputations r ON r.identity = a.identity \
+             WHERE a.identity = ANY($1) ORDER BY a.identity FOR UPDATE",
         )
-        .bind(id.as_str())
-        .fetch_optional(&mut *self.tx)
+        .bind(
+            ids.iter()
+                .map(|id| id.as_str().to_owned())
+                .collect::<Vec<_>>(),
+        )
+        .fetch_all(&mut *self.tx)
         .await
         .map_err(db)?;
-        row.map(|r| {
-            Ok(Party {
-                account: account_from(&r)?,
-                reputation: from_json(r.get("body"))?,
+        let mut found = rows
+            .iter()
+            .map(|r| {
+                Ok(Party {
+                    account: account_from(r)?,
+                    reputation: from_json(r.get("body"))?,
+                })
             })
-        })
-        .transpose()
+            .collect::<Result<Vec<Party>, StoreError>>()?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let at = found.iter().position(|p| &p.account.identity == id)?;
+                Some(found.swap_remove(at))
+            })
+            .collect())
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
@@ -186,75 +228,19 @@ impl Transaction for PgTx {
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let c = &mut *self.tx;
-        for task in &changes.tasks {
-            let body = json(task)?;
-            let id = task.id.0;
-            let updated = sqlx::query(
-                "UPDATE tasks SET status = $1, claimant = $2, due_at = $3, body = $4 WHERE id = $5",
-            )
-            .bind(task.status.as_str())
-            .bind(task.claimant().map(IdentityId::as_str))
-            .bind(task.due_at().map(micros))
-            .bind(&body)
-            .bind(id)
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-            if updated.rows_affected() == 0 {
-                sqlx::query(
-                    "INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(id)
-                .bind(task.poster.as_str())
-                .bind(task.status.as_str())
-                .bind(task.spec.skill.as_deref())
-                .bind(task.claimant().map(IdentityId::as_str))
-                .bind(task.due_at().map(micros))
-                .bind(&body)
+        let batch = Batch::of(&changes)?;
+        if !batch.is_empty() {
+            // One statement, one round trip, for every hot table. New tasks (inserted, not
+            // updated: `xmax = 0`) also get their search entry and tags.
+            sqlx::query(WRITE_BATCH)
+                .bind(batch.tasks)
+                .bind(batch.accounts)
+                .bind(batch.reputations)
+                .bind(batch.ledger)
+                .bind(batch.events)
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;
-                for tag in tags_of(task) {
-                    sqlx::query("INSERT INTO task_tags (tag, task_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                        .bind(tag)
-                        .bind(id)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db)?;
-                }
-                sqlx::query("INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'task', to_tsvector('simple', $2))")
-                    .bind(id)
-                    .bind(search_text(task))
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for a in &changes.accounts {
-            sqlx::query(
-                "INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) VALUES ($1, $2::numeric, $3::numeric, $4::numeric, $5) \
-                 ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, escrowed = excluded.escrowed, \
-                 credit_limit = excluded.credit_limit",
-            )
-            .bind(a.identity.as_str())
-            .bind(a.balance.to_string())
-            .bind(a.escrowed.to_string())
-            .bind(a.credit_limit.to_string())
-            .bind(micros(a.created_at))
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-        }
-        for r in &changes.reputations {
-            sqlx::query(
-                "INSERT INTO reputations (identity, body) VALUES ($1, $2) \
-                 ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
-            )
-            .bind(r.identity.as_str())
-            .bind(json(r)?)
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
         }
         for p in &changes.profiles {
             sqlx::query(
@@ -367,31 +353,6 @@ impl Transaction for PgTx {
             sqlx::query("INSERT INTO blobs (hash, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(&b.hash)
                 .bind(json(b)?)
-                .execute(&mut *c)
-                .await
-                .map_err(db)?;
-        }
-        for l in &changes.ledger {
-            sqlx::query(
-                "INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
-                 VALUES ($1, $2, $3::numeric, $4::numeric, $5::numeric, $6, $7, $8)",
-            )
-            .bind(String::from(l.account.clone()))
-            .bind(l.tx_type.as_str())
-            .bind(l.amount.to_string())
-            .bind(l.escrow.to_string())
-            .bind(l.fee.to_string())
-            .bind(l.task_id.map(|t| t.0))
-            .bind(l.memo.as_ref())
-            .bind(micros(l.created_at))
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-        }
-        for e in &changes.events {
-            sqlx::query("INSERT INTO events (body, available_at) VALUES ($1, $2)")
-                .bind(json(e)?)
-                .bind(micros(e.at))
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;

@@ -3,6 +3,7 @@
 
 use async_trait::async_trait;
 use marketplace_core::decide::{Changes, Party};
+use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Row, Sqlite};
@@ -24,24 +25,37 @@ pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, Sto
     })
 }
 
-fn tags_of(task: &Task) -> Vec<String> {
-    task.spec.match_tags()
-}
-
-fn search_text(task: &Task) -> String {
-    let spec = &task.spec;
-    let mut text = spec.text.clone();
-    for extra in spec
-        .title
-        .iter()
-        .chain(spec.skill.iter())
-        .chain(spec.required_capabilities.iter())
-    {
-        text.push(' ');
-        text.push_str(extra);
-    }
-    text
-}
+/// The hot tables of a command, from the arrays of [`Batch`]. Parameters are positional,
+/// bound in order across the statements: tasks (three times), accounts, reputations, ledger
+/// lines, events. (Numbered parameters do not carry across statements in one query.)
+const WRITE_BATCH: &str = "\
+INSERT INTO search_index (item_id, kind, body) \
+  SELECT j.value->>'id', 'task', j.value->>'text' FROM json_each(?) j \
+  WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = j.value->>'id'); \
+INSERT OR IGNORE INTO task_tags (tag, task_id) \
+  SELECT g.value, j.value->>'id' FROM json_each(?) j, json_each(j.value->'tags') g \
+  WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = j.value->>'id'); \
+INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) \
+  SELECT j.value->>'id', j.value->>'poster', j.value->>'status', j.value->>'skill', \
+         j.value->>'claimant', j.value->>'due_at', j.value->>'body' \
+  FROM json_each(?) j WHERE true \
+  ON CONFLICT (id) DO UPDATE SET status = excluded.status, claimant = excluded.claimant, \
+    due_at = excluded.due_at, body = excluded.body; \
+INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) \
+  SELECT j.value->>'identity', j.value->>'balance', j.value->>'escrowed', \
+         j.value->>'credit_limit', j.value->>'created_at' \
+  FROM json_each(?) j WHERE true \
+  ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, \
+    escrowed = excluded.escrowed, credit_limit = excluded.credit_limit; \
+INSERT INTO reputations (identity, body) \
+  SELECT j.value->>'identity', j.value->>'body' FROM json_each(?) j WHERE true \
+  ON CONFLICT (identity) DO UPDATE SET body = excluded.body; \
+INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
+  SELECT j.value->>'account', j.value->>'tx_type', j.value->>'amount', j.value->>'escrow', \
+         j.value->>'fee', j.value->>'task_id', j.value->>'memo', j.value->>'created_at' \
+  FROM json_each(?) j ORDER BY j.key; \
+INSERT INTO events (body, available_at) \
+  SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;";
 
 #[async_trait]
 impl Transaction for SqliteTx {
@@ -55,21 +69,44 @@ impl Transaction for SqliteTx {
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
-        let row = sqlx::query(
+        Ok(self
+            .parties(std::slice::from_ref(id))
+            .await?
+            .pop()
+            .flatten())
+    }
+
+    async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let rows = sqlx::query(
             "SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
-             FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = ?",
+             FROM accounts a JOIN reputations r ON r.identity = a.identity \
+             WHERE a.identity IN (SELECT value FROM json_each(?))",
         )
-        .bind(id.as_str())
-        .fetch_optional(&mut *self.tx)
+        .bind(json(
+            &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
+        )?)
+        .fetch_all(&mut *self.tx)
         .await
         .map_err(db)?;
-        row.map(|r| {
-            Ok(Party {
-                account: account_from(&r)?,
-                reputation: from_json(r.get("body"))?,
+        let mut found = rows
+            .iter()
+            .map(|r| {
+                Ok(Party {
+                    account: account_from(r)?,
+                    reputation: from_json(r.get("body"))?,
+                })
             })
-        })
-        .transpose()
+            .collect::<Result<Vec<Party>, StoreError>>()?;
+        Ok(ids
+            .iter()
+            .map(|id| {
+                let at = found.iter().position(|p| &p.account.identity == id)?;
+                Some(found.swap_remove(at))
+            })
+            .collect())
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
@@ -186,75 +223,22 @@ impl Transaction for SqliteTx {
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let c = &mut *self.tx;
-        for task in &changes.tasks {
-            let body = json(task)?;
-            let id = task.id.to_string();
-            let updated = sqlx::query(
-                "UPDATE tasks SET status = ?, claimant = ?, due_at = ?, body = ? WHERE id = ?",
-            )
-            .bind(task.status.as_str())
-            .bind(task.claimant().map(IdentityId::as_str))
-            .bind(task.due_at().map(micros))
-            .bind(&body)
-            .bind(&id)
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-            if updated.rows_affected() == 0 {
-                sqlx::query(
-                    "INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(&id)
-                .bind(task.poster.as_str())
-                .bind(task.status.as_str())
-                .bind(task.spec.skill.as_deref())
-                .bind(task.claimant().map(IdentityId::as_str))
-                .bind(task.due_at().map(micros))
-                .bind(&body)
+        let batch = Batch::of(&changes)?;
+        if !batch.is_empty() {
+            // One round trip to the connection's thread for every hot table (several
+            // statements, one query): the search index and tags first, while `tasks` still
+            // tells new tasks from known ones.
+            sqlx::query(WRITE_BATCH)
+                .bind(batch.tasks.clone())
+                .bind(batch.tasks.clone())
+                .bind(batch.tasks)
+                .bind(batch.accounts)
+                .bind(batch.reputations)
+                .bind(batch.ledger)
+                .bind(batch.events)
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;
-                for tag in tags_of(task) {
-                    sqlx::query("INSERT OR IGNORE INTO task_tags (tag, task_id) VALUES (?, ?)")
-                        .bind(tag)
-                        .bind(&id)
-                        .execute(&mut *c)
-                        .await
-                        .map_err(db)?;
-                }
-                sqlx::query("INSERT INTO search_index (item_id, kind, body) VALUES (?, 'task', ?)")
-                    .bind(&id)
-                    .bind(search_text(task))
-                    .execute(&mut *c)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for a in &changes.accounts {
-            sqlx::query(
-                "INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) VALUES (?, ?, ?, ?, ?) \
-                 ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, escrowed = excluded.escrowed, \
-                 credit_limit = excluded.credit_limit",
-            )
-            .bind(a.identity.as_str())
-            .bind(a.balance.to_string())
-            .bind(a.escrowed.to_string())
-            .bind(a.credit_limit.to_string())
-            .bind(micros(a.created_at))
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-        }
-        for r in &changes.reputations {
-            sqlx::query(
-                "INSERT INTO reputations (identity, body) VALUES (?, ?) \
-                 ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
-            )
-            .bind(r.identity.as_str())
-            .bind(json(r)?)
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
         }
         for p in &changes.profiles {
             sqlx::query(
@@ -360,31 +344,6 @@ impl Transaction for SqliteTx {
             sqlx::query("INSERT OR IGNORE INTO blobs (hash, body) VALUES (?, ?)")
                 .bind(&b.hash)
                 .bind(json(b)?)
-                .execute(&mut *c)
-                .await
-                .map_err(db)?;
-        }
-        for l in &changes.ledger {
-            sqlx::query(
-                "INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
-                 VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            )
-            .bind(String::from(l.account.clone()))
-            .bind(l.tx_type.as_str())
-            .bind(l.amount.to_string())
-            .bind(l.escrow.to_string())
-            .bind(l.fee.to_string())
-            .bind(l.task_id.map(|t| t.to_string()))
-            .bind(l.memo.as_ref())
-            .bind(micros(l.created_at))
-            .execute(&mut *c)
-            .await
-            .map_err(db)?;
-        }
-        for e in &changes.events {
-            sqlx::query("INSERT INTO events (body, available_at) VALUES (?, ?)")
-                .bind(json(e)?)
-                .bind(micros(e.at))
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;

@@ -67,3 +67,176 @@ pub fn search_words(text: &str) -> Vec<String> {
         .map(str::to_lowercase)
         .collect()
 }
+
+/// The words a task is found by in full-text search: its text, title, skill and required
+/// capabilities.
+pub fn task_search_text(task: &crate::model::Task) -> String {
+    let spec = &task.spec;
+    let mut text = spec.text.clone();
+    for extra in spec
+        .title
+        .iter()
+        .chain(spec.skill.iter())
+        .chain(spec.required_capabilities.iter())
+    {
+        text.push(' ');
+        text.push_str(extra);
+    }
+    text
+}
+
+/// The hot tables of a command's changes — tasks, accounts, reputations, ledger lines and
+/// events — as one JSON array per table, so that a SQL backend writes each table with one
+/// statement over its array (`json_each` on SQLite, `jsonb_array_elements` on PostgreSQL)
+/// instead of one round trip per row. Decimals are exact strings, times microseconds,
+/// records' bodies their JSON text.
+///
+/// Array elements, by field:
+/// - `tasks`: `id`, `poster`, `status`, `skill`, `claimant`, `due_at`, `body`, and for the
+///   search index and tag table `text` and `tags` (used when the task is new);
+/// - `accounts`: `identity`, `balance`, `escrowed`, `credit_limit`, `created_at`;
+/// - `reputations`: `identity`, `body`;
+/// - `ledger`: `account`, `tx_type`, `amount`, `escrow`, `fee`, `task_id`, `memo`,
+///   `created_at`, in the order the lines must get their `seq`;
+/// - `events`: `body`, `available_at`, in order likewise.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Batch {
+    /// Task rows.
+    pub tasks: String,
+    /// Account rows.
+    pub accounts: String,
+    /// Reputation rows.
+    pub reputations: String,
+    /// Ledger rows.
+    pub ledger: String,
+    /// Event rows.
+    pub events: String,
+    rows: usize,
+}
+
+#[derive(Serialize)]
+struct TaskRow<'a> {
+    id: String,
+    poster: &'a str,
+    status: &'static str,
+    skill: Option<&'a str>,
+    claimant: Option<&'a str>,
+    due_at: Option<i64>,
+    body: String,
+    text: String,
+    tags: Vec<String>,
+}
+
+#[derive(Serialize)]
+struct AccountRow<'a> {
+    identity: &'a str,
+    balance: String,
+    escrowed: String,
+    credit_limit: String,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct BodyRow<'a> {
+    identity: &'a str,
+    body: String,
+}
+
+#[derive(Serialize)]
+struct LedgerRow<'a> {
+    account: String,
+    tx_type: &'static str,
+    amount: String,
+    escrow: String,
+    fee: String,
+    task_id: Option<String>,
+    memo: &'a str,
+    created_at: i64,
+}
+
+#[derive(Serialize)]
+struct EventRow {
+    body: String,
+    available_at: i64,
+}
+
+impl Batch {
+    /// Encodes the hot tables of `changes`.
+    pub fn of(changes: &crate::decide::Changes) -> Result<Self, StoreError> {
+        let tasks = changes
+            .tasks
+            .iter()
+            .map(|t| {
+                Ok(TaskRow {
+                    id: t.id.to_string(),
+                    poster: t.poster.as_str(),
+                    status: t.status.as_str(),
+                    skill: t.spec.skill.as_deref(),
+                    claimant: t.claimant().map(crate::ids::IdentityId::as_str),
+                    due_at: t.due_at().map(micros),
+                    body: json(t)?,
+                    text: task_search_text(t),
+                    tags: t.spec.match_tags(),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let accounts: Vec<_> = changes
+            .accounts
+            .iter()
+            .map(|a| AccountRow {
+                identity: a.identity.as_str(),
+                balance: a.balance.to_string(),
+                escrowed: a.escrowed.to_string(),
+                credit_limit: a.credit_limit.to_string(),
+                created_at: micros(a.created_at),
+            })
+            .collect();
+        let reputations = changes
+            .reputations
+            .iter()
+            .map(|r| {
+                Ok(BodyRow {
+                    identity: r.identity.as_str(),
+                    body: json(r)?,
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        let ledger: Vec<_> = changes
+            .ledger
+            .iter()
+            .map(|l| LedgerRow {
+                account: String::from(l.account.clone()),
+                tx_type: l.tx_type.as_str(),
+                amount: l.amount.to_string(),
+                escrow: l.escrow.to_string(),
+                fee: l.fee.to_string(),
+                task_id: l.task_id.map(|t| t.to_string()),
+                memo: l.memo.as_ref(),
+                created_at: micros(l.created_at),
+            })
+            .collect();
+        let events = changes
+            .events
+            .iter()
+            .map(|e| {
+                Ok(EventRow {
+                    body: json(e)?,
+                    available_at: micros(e.at),
+                })
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        Ok(Self {
+            rows: tasks.len() + accounts.len() + reputations.len() + ledger.len() + events.len(),
+            tasks: json(&tasks)?,
+            accounts: json(&accounts)?,
+            reputations: json(&reputations)?,
+            ledger: json(&ledger)?,
+            events: json(&events)?,
+        })
+    }
+
+    /// Whether there is nothing to write.
+    pub fn is_empty(&self) -> bool {
+        self.rows == 0
+    }
+}

@@ -81,6 +81,16 @@ pub trait Transaction: Send {
     /// An identity's account and reputation, locked. The engine loads these in identity
     /// order first, so lock orders agree across transactions.
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError>;
+    /// Several parties at once, locked in the order given (the engine passes them sorted,
+    /// so concurrent commands lock accounts in one order), answered in that order. The
+    /// default loads them one by one; SQL backends override it to save round trips.
+    async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            found.push(self.party(id).await?);
+        }
+        Ok(found)
+    }
     /// A profile.
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError>;
     /// A broker rule.
