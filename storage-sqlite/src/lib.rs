@@ -9,6 +9,10 @@
 //!   starts with `BEGIN IMMEDIATE`, so a command holds the write lock from its first read to
 //!   its commit and no `SQLITE_BUSY` reaches a caller. Reads use a separate pool of
 //!   connections, which WAL lets run beside the writer.
+//! - **Few round trips**: every statement is a hand-off to the connection's thread, so a
+//!   command loads all its parties in one query and writes all its hot rows (task,
+//!   accounts, reputations, ledger lines, events, search entries) in one multi-statement
+//!   query over JSON arrays (`json_each`).
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one
