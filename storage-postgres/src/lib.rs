@@ -32,6 +32,8 @@
 //! ```
 
 mod codec;
+#[cfg(feature = "testkit")]
+pub mod testkit;
 mod tx;
 
 use std::time::Duration;

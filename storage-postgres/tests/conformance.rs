@@ -5,6 +5,6 @@
 //! server answers, the cases are skipped with a loud message — unless
 //! `MARKETPLACE_REQUIRE_PG=1`, when they fail (CI sets it).
 
-mod common;
+use storage_postgres::testkit::{PgHarness, postgres_ready};
 
-marketplace_core::conformance_suite!(common::PgHarness, skip_unless = common::postgres_ready());
+marketplace_core::conformance_suite!(PgHarness, skip_unless = postgres_ready());

@@ -6,8 +6,6 @@
 
 #![allow(clippy::print_stderr)]
 
-mod common;
-
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -15,6 +13,7 @@ use marketplace_core::audit::audit;
 use marketplace_core::testkit::{dec, test_policy};
 use marketplace_core::*;
 use storage_postgres::PgStore;
+use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 
 const REPLICAS: usize = 4;
 const WORKERS_PER_REPLICA: usize = 4;
@@ -46,10 +45,10 @@ fn next(state: &mut u64) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_racing_on_one_database_keep_every_invariant() {
-    if !common::postgres_ready() {
+    if !postgres_ready() {
         return;
     }
-    let (_scratch, url) = common::ScratchDatabase::create().await;
+    let (_scratch, url) = ScratchDatabase::create().await;
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(1_767_225_600));
     let setup = open_replica(&url, &clock).await;
     let agents: Vec<IdentityId> = (0..AGENTS)
@@ -169,10 +168,10 @@ const POSTS_DURING: usize = 100;
 /// none, and none may be left behind.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn replicas_share_the_outbox_without_sending_twice() {
-    if !common::postgres_ready() {
+    if !postgres_ready() {
         return;
     }
-    let (_scratch, url) = common::ScratchDatabase::create().await;
+    let (_scratch, url) = ScratchDatabase::create().await;
     let clock: Arc<dyn Clock> = Arc::new(ManualClock::at_unix(1_767_225_600));
     let setup = open_replica(&url, &clock).await;
     let poster = IdentityId::from_public_key(b"outbox poster");

@@ -1,16 +1,22 @@
-//! Scratch databases on the test server.
+//! Test support, behind the `testkit` feature: scratch databases on a test server, and the
+//! conformance [`Harness`](marketplace_core::testkit::Harness) that gives every case a fresh
+//! one.
+//!
+//! `DATABASE_URL` names the server (default `postgres://postgres@127.0.0.1:5432/test`).
+//! Where none answers, [`postgres_ready`] says so loudly and tests skip — unless
+//! `MARKETPLACE_REQUIRE_PG=1`, when it panics, so CI never passes without PostgreSQL.
 
-#![allow(dead_code, clippy::print_stderr)]
+#![allow(clippy::print_stderr)] // the skip message must be seen
 
 use std::net::{TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+use crate::PgStore;
 use sqlx::{Connection, Executor, PgConnection};
-use storage_postgres::PgStore;
 
 /// The server tests use.
-pub(crate) fn server_url() -> String {
+pub fn server_url() -> String {
     std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
 }
@@ -22,7 +28,7 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// Whether the server answers. Without one, cases are skipped loudly, unless
 /// `MARKETPLACE_REQUIRE_PG=1`: then this panics, so CI never passes without PostgreSQL.
-pub(crate) fn postgres_ready() -> bool {
+pub fn postgres_ready() -> bool {
     let url = server_url();
     let host_port = url
         .split('@')
@@ -53,14 +59,14 @@ pub(crate) fn postgres_ready() -> bool {
 }
 
 /// A database created for one test, dropped when this is dropped.
-pub(crate) struct ScratchDatabase {
+pub struct ScratchDatabase {
     server: String,
     name: String,
 }
 
 impl ScratchDatabase {
     /// Creates an empty database with a unique name.
-    pub(crate) async fn create() -> (Self, String) {
+    pub async fn create() -> (Self, String) {
         static NEXT: AtomicU64 = AtomicU64::new(0);
         let name = format!(
             "market_test_{}_{}_{}",
@@ -107,7 +113,7 @@ impl Drop for ScratchDatabase {
 }
 
 /// The conformance harness: a fresh database per case.
-pub(crate) struct PgHarness;
+pub struct PgHarness;
 
 impl marketplace_core::testkit::Harness for PgHarness {
     type Store = PgStore;

@@ -1,0 +1,28 @@
+//! # http-adapter
+//!
+//! The marketplace over HTTP: a thin [axum] layer over
+//! [`Marketplace`](marketplace_core::Marketplace). Handlers parse, call the engine, and map
+//! the result; no rule of the marketplace lives here.
+//!
+//! - [`server`]: [`router`](server::router) (mount it in any axum app),
+//!   [`serve`](server::serve) with graceful shutdown, and the background deadline sweep.
+//! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
+//!   statuses and the `{"error": {"code", "message"}}` body.
+//! - [`database`]: opening the store a `--database-url` names (SQLite by default,
+//!   PostgreSQL for replicas).
+//!
+//! The `marketplace-server` binary wires these to its command line.
+//!
+//! ```no_run
+//! # async fn demo() -> std::io::Result<()> {
+//! use marketplace_core::{Marketplace, MemoryStore, Policy};
+//! let market = Marketplace::new(MemoryStore::new(), Policy::agora());
+//! let app = http_adapter::server::router(market);
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! http_adapter::server::serve(listener, app, std::future::pending()).await
+//! # }
+//! ```
+
+pub mod database;
+pub mod error;
+pub mod server;
