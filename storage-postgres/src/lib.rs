@@ -32,6 +32,7 @@
 //! ```
 
 mod codec;
+mod credentials;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod tx;

@@ -29,6 +29,7 @@
 //! ```
 
 mod codec;
+mod credentials;
 mod tx;
 
 use std::path::PathBuf;

@@ -39,6 +39,10 @@ struct State {
     /// `(available at, seq)` of every event not yet completed: leases read the front.
     pending: BTreeSet<(Timestamp, u64)>,
     idempotency: HashMap<(IdentityId, String), IdempotencyRecord>,
+    /// API keys by hash, in issue order per identity (`created_at`, then insertion).
+    api_keys: BTreeMap<String, ApiKey>,
+    logins: BTreeMap<String, Login>,
+    settings: BTreeMap<String, String>,
 }
 
 /// An event's delivery state.
@@ -640,5 +644,72 @@ impl Store for MemoryStore {
 
     async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
         Ok(self.state.lock().await.end_lease(seq, attempt, Some(at)))
+    }
+}
+
+#[async_trait]
+impl Credentials for MemoryStore {
+    async fn add_api_key(&self, key: &ApiKey) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        if state.api_keys.contains_key(&key.hash) {
+            return Ok(false);
+        }
+        state.api_keys.insert(key.hash.clone(), key.clone());
+        Ok(true)
+    }
+
+    async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
+        Ok(self.state.lock().await.api_keys.get(hash).cloned())
+    }
+
+    async fn api_keys(&self, identity: &IdentityId) -> Result<Vec<ApiKey>, StoreError> {
+        let state = self.state.lock().await;
+        let mut keys: Vec<ApiKey> = state
+            .api_keys
+            .values()
+            .filter(|k| &k.identity == identity)
+            .cloned()
+            .collect();
+        keys.sort_by(|a, b| (a.created_at, &a.prefix).cmp(&(b.created_at, &b.prefix)));
+        Ok(keys)
+    }
+
+    async fn revoke_api_keys(
+        &self,
+        identity: &IdentityId,
+        prefix: &str,
+        at: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let mut state = self.state.lock().await;
+        let mut revoked = 0;
+        for key in state.api_keys.values_mut() {
+            if &key.identity == identity && key.prefix == prefix && key.revoked_at.is_none() {
+                key.revoked_at = Some(at);
+                revoked += 1;
+            }
+        }
+        Ok(revoked)
+    }
+
+    async fn add_login(&self, login: &Login) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        if state.logins.contains_key(&login.email) {
+            return Ok(false);
+        }
+        state.logins.insert(login.email.clone(), login.clone());
+        Ok(true)
+    }
+
+    async fn login(&self, email: &str) -> Result<Option<Login>, StoreError> {
+        Ok(self.state.lock().await.logins.get(email).cloned())
+    }
+
+    async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
+        let mut state = self.state.lock().await;
+        Ok(state
+            .settings
+            .entry(name.to_owned())
+            .or_insert_with(|| value.to_owned())
+            .clone())
     }
 }

@@ -14,11 +14,13 @@
 //! native async functions in traits are not yet dyn-compatible.
 
 pub mod codec;
+mod credentials;
 pub mod memory;
 mod query;
 
 use async_trait::async_trait;
 
+pub use credentials::{ApiKey, Credentials, Login};
 pub use query::*;
 
 use crate::decide::{Changes, Party};

@@ -25,12 +25,12 @@ use std::future::Future;
 pub use fixture::{Fixture, dec, test_policy};
 pub use ops::{Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, snapshot};
 
-use crate::store::{Store, memory::MemoryStore};
+use crate::store::{Credentials, Store, memory::MemoryStore};
 
 /// Makes fresh stores for the suite.
 pub trait Harness: Send + Sync {
     /// The store under test.
-    type Store: Store;
+    type Store: Store + Credentials;
     /// Cleans up after a case when dropped (a temporary file, a scratch database).
     type Guard: Send + Sync + 'static;
     /// A fresh, empty store (its own database or schema) and its cleanup guard.
@@ -94,6 +94,9 @@ macro_rules! conformance_suite {
             outbox::leases_complete_and_expire,
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,
+            credentials::api_keys,
+            credentials::logins,
+            credentials::settings,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

@@ -2,6 +2,7 @@
 //! failure.
 
 pub mod claims;
+pub mod credentials;
 pub mod differential;
 pub mod lifecycle;
 pub mod market;

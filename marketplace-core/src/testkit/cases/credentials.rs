@@ -1,0 +1,129 @@
+//! Credentials and settings: keys found by hash and revoked by prefix, logins unique by
+//! email, and settings whose first writer wins even when replicas race.
+
+use futures::future::join_all;
+
+use super::fixture;
+use crate::ids::IdentityId;
+use crate::store::{ApiKey, Credentials, Login};
+use crate::testkit::Harness;
+
+fn key(hash: &str, prefix: &str, identity: &IdentityId, fx_now: crate::Timestamp) -> ApiKey {
+    ApiKey {
+        hash: hash.to_owned(),
+        prefix: prefix.to_owned(),
+        identity: identity.clone(),
+        created_at: fx_now,
+        revoked_at: None,
+    }
+}
+
+/// Keys are stored once per hash, listed oldest first, and revoked only by their owner.
+pub async fn api_keys<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let alice = IdentityId::from_public_key(b"alice");
+    let bob = IdentityId::from_public_key(b"bob");
+    let first = key(&"a".repeat(64), "ak_aaaa1111", &alice, fx.market.now());
+    assert!(store.add_api_key(&first).await.unwrap());
+    let twin = key(&"a".repeat(64), "ak_other000", &bob, fx.market.now());
+    assert!(!store.add_api_key(&twin).await.unwrap(), "one key per hash");
+    fx.advance(10);
+    let second = key(&"b".repeat(64), "ak_bbbb2222", &alice, fx.market.now());
+    assert!(store.add_api_key(&second).await.unwrap());
+
+    assert_eq!(
+        store.api_key(&first.hash).await.unwrap(),
+        Some(first.clone())
+    );
+    assert_eq!(store.api_key(&"c".repeat(64)).await.unwrap(), None);
+    assert_eq!(
+        store.api_keys(&alice).await.unwrap(),
+        vec![first.clone(), second.clone()]
+    );
+    assert!(store.api_keys(&bob).await.unwrap().is_empty());
+
+    let at = fx.market.now();
+    assert_eq!(
+        store
+            .revoke_api_keys(&bob, "ak_aaaa1111", at)
+            .await
+            .unwrap(),
+        0,
+        "only the owner revokes"
+    );
+    assert_eq!(
+        store
+            .api_key(&first.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        None
+    );
+    assert_eq!(
+        store
+            .revoke_api_keys(&alice, "ak_aaaa1111", at)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        store
+            .api_key(&first.hash)
+            .await
+            .unwrap()
+            .unwrap()
+            .revoked_at,
+        Some(at)
+    );
+    assert_eq!(
+        store
+            .revoke_api_keys(&alice, "ak_aaaa1111", at)
+            .await
+            .unwrap(),
+        0,
+        "revoked once"
+    );
+    assert_eq!(store.api_key(&second.hash).await.unwrap(), Some(second));
+}
+
+/// One login per email; the first keeps it.
+pub async fn logins<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let alice = IdentityId::from_public_key(b"alice");
+    let login = Login {
+        email: "alice@example.com".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        identity: alice.clone(),
+        created_at: fx.market.now(),
+    };
+    assert!(store.add_login(&login).await.unwrap());
+    let thief = Login {
+        identity: IdentityId::from_public_key(b"mallory"),
+        ..login.clone()
+    };
+    assert!(!store.add_login(&thief).await.unwrap(), "email taken");
+    assert_eq!(store.login("alice@example.com").await.unwrap(), Some(login));
+    assert_eq!(store.login("bob@example.com").await.unwrap(), None);
+}
+
+/// A setting is written once; racing writers all read the winner's value.
+pub async fn settings<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    assert_eq!(
+        store.setting_or_insert("secret", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.setting_or_insert("secret", "second").await.unwrap(),
+        "first"
+    );
+    let values: Vec<String> = (0..10).map(|i| format!("value {i}")).collect();
+    let answers = join_all(values.iter().map(|v| store.setting_or_insert("raced", v))).await;
+    let answers: Vec<String> = answers.into_iter().map(Result::unwrap).collect();
+    assert!(values.contains(&answers[0]));
+    assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+}
