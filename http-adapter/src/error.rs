@@ -2,37 +2,88 @@
 //! machine code; storage failures are logged and answered without their internals.
 
 use axum::Json;
+use axum::extract::rejection::JsonRejection;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use marketplace_core::{Error, ErrorKind};
+use marketplace_core::{Error, ErrorKind, StoreError};
 use serde_json::json;
 
 /// An error answered as `{"error": {"code": "<stable code>", "message": "…"}}`.
 #[derive(Debug)]
-pub struct ApiError(pub Error);
+pub enum ApiError {
+    /// The engine refused the request, or the store failed.
+    Engine(Error),
+    /// No credentials, or credentials that prove nothing (401 `unauthorized`).
+    Unauthorized(&'static str),
+    /// The request body is not the JSON expected (400 `invalid_input`).
+    BadBody(String),
+    /// The request body exceeds the limit (413 `too_large`).
+    TooLarge,
+    /// A named credential or resource of the HTTP layer does not exist (404).
+    NotFound {
+        /// The stable code, e.g. `key_not_found`.
+        code: &'static str,
+        /// What was not found.
+        message: String,
+    },
+    /// The server failed on its own side (500); the message is logged, not sent.
+    Internal(String),
+}
 
 impl From<Error> for ApiError {
     fn from(e: Error) -> Self {
-        Self(e)
+        Self::Engine(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(rejection: JsonRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            Self::TooLarge
+        } else {
+            Self::BadBody(rejection.body_text())
+        }
     }
 }
 
 impl ApiError {
+    /// A server-side failure with its details for the log.
+    pub fn internal(details: String) -> Self {
+        Self::Internal(details)
+    }
+
     /// The HTTP status of this error.
     pub fn status(&self) -> StatusCode {
-        match self.0.kind() {
-            ErrorKind::Invalid => StatusCode::BAD_REQUEST,
-            ErrorKind::NotFound => StatusCode::NOT_FOUND,
-            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
-            ErrorKind::Conflict => StatusCode::CONFLICT,
-            ErrorKind::InsufficientFunds => StatusCode::PAYMENT_REQUIRED,
-            ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
-            ErrorKind::Internal => match &self.0 {
-                Error::Storage(marketplace_core::StoreError::Unavailable(_)) => {
-                    StatusCode::SERVICE_UNAVAILABLE
-                }
-                _ => StatusCode::INTERNAL_SERVER_ERROR,
+        match self {
+            Self::Engine(e) => match e.kind() {
+                ErrorKind::Invalid => StatusCode::BAD_REQUEST,
+                ErrorKind::NotFound => StatusCode::NOT_FOUND,
+                ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+                ErrorKind::Conflict => StatusCode::CONFLICT,
+                ErrorKind::InsufficientFunds => StatusCode::PAYMENT_REQUIRED,
+                ErrorKind::Unprocessable => StatusCode::UNPROCESSABLE_ENTITY,
+                ErrorKind::Internal => match e {
+                    Error::Storage(StoreError::Unavailable(_)) => StatusCode::SERVICE_UNAVAILABLE,
+                    _ => StatusCode::INTERNAL_SERVER_ERROR,
+                },
             },
+            Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            Self::BadBody(_) => StatusCode::BAD_REQUEST,
+            Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    /// The stable machine code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Self::Engine(e) => e.code(),
+            Self::Unauthorized(_) => "unauthorized",
+            Self::BadBody(_) => "invalid_input",
+            Self::TooLarge => "too_large",
+            Self::NotFound { code, .. } => code,
+            Self::Internal(_) => "internal",
         }
     }
 }
@@ -42,12 +93,21 @@ impl IntoResponse for ApiError {
         let status = self.status();
         let message = if status.is_server_error() {
             // The details are for the operator's log, not for the caller.
-            tracing::error!(error = %self.0, "request failed");
+            match &self {
+                Self::Engine(e) => tracing::error!(error = %e, "request failed"),
+                other => tracing::error!(error = ?other, "request failed"),
+            }
             "the marketplace could not complete the request".to_owned()
         } else {
-            self.0.to_string()
+            match &self {
+                Self::Engine(e) => e.to_string(),
+                Self::Unauthorized(why) => (*why).to_owned(),
+                Self::BadBody(why) => why.clone(),
+                Self::TooLarge => "the request body is too large".to_owned(),
+                Self::NotFound { message, .. } | Self::Internal(message) => message.clone(),
+            }
         };
-        let body = json!({ "error": { "code": self.0.code(), "message": message } });
+        let body = json!({ "error": { "code": self.code(), "message": message } });
         (status, Json(body)).into_response()
     }
 }

@@ -6,6 +6,9 @@
 //!
 //! - [`server`]: [`router`](server::router) (mount it in any axum app),
 //!   [`serve`](server::serve) with graceful shutdown, and the background deadline sweep.
+//! - [`agora`]: the Agora dialect's handlers (`/api/v1/…`).
+//! - [`auth`]: who is calling (API keys), and the keys and custodial keypairs registration
+//!   hands out.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
 //! - [`database`]: opening the store a `--database-url` names (SQLite by default,
@@ -17,12 +20,15 @@
 //! # async fn demo() -> std::io::Result<()> {
 //! use marketplace_core::{Marketplace, MemoryStore, Policy};
 //! let market = Marketplace::new(MemoryStore::new(), Policy::agora());
-//! let app = http_adapter::server::router(market);
+//! let master = http_adapter::auth::MasterKey::from_secret("a long random secret");
+//! let app = http_adapter::server::router(market, http_adapter::server::Config::new(master));
 //! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
 //! http_adapter::server::serve(listener, app, std::future::pending()).await
 //! # }
 //! ```
 
+pub mod agora;
+pub mod auth;
 pub mod database;
 pub mod error;
 pub mod server;

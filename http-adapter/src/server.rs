@@ -3,31 +3,76 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::routing::get;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use marketplace_core::store::Credentials;
 use marketplace_core::{Marketplace, Store};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::agora;
+use crate::auth::MasterKey;
 use crate::error::ApiError;
 
 /// Deadlines one sweep applies at most; the next tick takes the rest.
 pub const SWEEP_BATCH_MAX: usize = 500;
 
+/// Largest JSON body a request may carry, by default.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+
+/// What the router needs besides the engine.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seals custodial keys.
+    pub master: MasterKey,
+    /// Largest request body accepted (413 beyond).
+    pub body_bytes_max: usize,
+}
+
+impl Config {
+    /// A configuration with `master` and the default limits.
+    pub fn new(master: MasterKey) -> Self {
+        Self {
+            master,
+            body_bytes_max: BODY_BYTES_MAX,
+        }
+    }
+}
+
+/// What every handler gets: the engine (and through it the store) and the master key.
+#[derive(Debug, Clone)]
+pub struct AppState<S> {
+    /// The marketplace.
+    pub market: Marketplace<S>,
+    /// Seals custodial keys.
+    pub master: MasterKey,
+}
+
 /// The marketplace's HTTP routes, ready to serve or to nest in a larger app.
-pub fn router<S: Store + Clone>(market: Marketplace<S>) -> Router {
+pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Config) -> Router {
+    let state = AppState {
+        market,
+        master: config.master,
+    };
     Router::new()
         .route("/healthz", get(healthz::<S>))
-        .with_state(market)
+        .route("/api/v1/auth/register", post(agora::register::<S>))
+        .route(
+            "/api/v1/auth/keys",
+            get(agora::list_keys::<S>).post(agora::create_key::<S>),
+        )
+        .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
+        .layer(DefaultBodyLimit::max(config.body_bytes_max))
+        .with_state(state)
 }
 
 /// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.
 async fn healthz<S: Store + Clone>(
-    State(market): State<Marketplace<S>>,
+    State(app): State<AppState<S>>,
 ) -> Result<Json<Value>, ApiError> {
-    market.events(u64::MAX, 1).await?;
+    app.market.events(u64::MAX, 1).await?;
     Ok(Json(json!({ "status": "ok" })))
 }
 

@@ -8,7 +8,7 @@ use marketplace_core::{Error, StoreError};
 use rust_decimal::Decimal;
 
 async fn answer(e: Error) -> (u16, serde_json::Value) {
-    let response = ApiError(e).into_response();
+    let response = ApiError::from(e).into_response();
     let status = response.status().as_u16();
     let body = to_bytes(response.into_body(), 1 << 16).await.unwrap();
     (status, serde_json::from_slice(&body).unwrap())

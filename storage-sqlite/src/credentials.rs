@@ -1,7 +1,7 @@
 //! Credentials and settings on SQLite: writes on the writer connection, reads on the pool.
 
 use async_trait::async_trait;
-use marketplace_core::store::{ApiKey, Credentials, Login};
+use marketplace_core::store::{ApiKey, Credentials, CustodialKey, Login};
 use marketplace_core::{IdentityId, StoreError, Timestamp};
 use sqlx::Row;
 use sqlx::sqlite::SqliteRow;
@@ -116,6 +116,44 @@ impl Credentials for SqliteStore {
                 email: r.get("email"),
                 password_hash: r.get("password_hash"),
                 identity: identity(&r)?,
+                created_at: time(r.get("created_at"))?,
+            })
+        })
+        .transpose()
+    }
+
+    async fn add_custodial_key(&self, key: &CustodialKey) -> Result<bool, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO custodial_keys (identity, public_key, sealed_secret, created_at) \
+             VALUES (?, ?, ?, ?) ON CONFLICT (identity) DO NOTHING",
+        )
+        .bind(key.identity.as_str())
+        .bind(&key.public_key)
+        .bind(&key.sealed_secret)
+        .bind(micros(key.created_at))
+        .execute(&self.writer)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
+    async fn custodial_key(
+        &self,
+        identity: &IdentityId,
+    ) -> Result<Option<CustodialKey>, StoreError> {
+        let row = sqlx::query(
+            "SELECT identity, public_key, sealed_secret, created_at FROM custodial_keys \
+             WHERE identity = ?",
+        )
+        .bind(identity.as_str())
+        .fetch_optional(&self.reader)
+        .await
+        .map_err(db)?;
+        row.map(|r| {
+            Ok(CustodialKey {
+                identity: self::identity(&r)?,
+                public_key: r.get("public_key"),
+                sealed_secret: r.get("sealed_secret"),
                 created_at: time(r.get("created_at"))?,
             })
         })

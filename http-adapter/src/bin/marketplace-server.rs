@@ -9,9 +9,11 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use http_adapter::auth::{MasterKey, random_hex};
 use http_adapter::database::Database;
 use http_adapter::server;
 use marketplace_core::audit::audit;
+use marketplace_core::store::Credentials;
 use marketplace_core::{Marketplace, Policy, Store};
 use tokio::sync::watch;
 
@@ -54,6 +56,14 @@ struct Cli {
         global = true
     )]
     sweep_interval_ms: u64,
+    /// Seals custodial keys; generated and kept in the database when not given.
+    #[arg(
+        long,
+        env = "MARKETPLACE_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    secret: Option<String>,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -112,7 +122,7 @@ async fn run(cli: Cli) -> ExitCode {
     code
 }
 
-async fn command<S: Store + Clone>(cli: &Cli, store: S) -> ExitCode {
+async fn command<S: Store + Credentials + Clone>(cli: &Cli, store: S) -> ExitCode {
     let policy = match cli.preset {
         Preset::Agora => Policy::agora(),
         Preset::Agentmarket => Policy::agentmarket(),
@@ -163,8 +173,12 @@ async fn run_audit<S: Store + Clone>(market: &Marketplace<S>) -> ExitCode {
     }
 }
 
-async fn serve<S: Store + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io::Result<()> {
+async fn serve<S: Store + Credentials + Clone>(
+    cli: &Cli,
+    market: Marketplace<S>,
+) -> std::io::Result<()> {
     tokio::fs::create_dir_all(&cli.blob_dir).await?;
+    let master = master_key(cli, market.store()).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
     let address = listener.local_addr()?;
     println!("marketplace-server listening on http://{address}");
@@ -175,11 +189,26 @@ async fn serve<S: Store + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io::
         Duration::from_millis(cli.sweep_interval_ms.max(1)),
         stopped,
     ));
-    let served = server::serve(listener, server::router(market), shutdown_signal()).await;
+    let app = server::router(market, server::Config::new(master));
+    let served = server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = sweeps.await;
     served
+}
+
+/// `MARKETPLACE_SECRET`, or else the secret generated on the first start and kept in the
+/// database (the first replica to start writes it; the others read it).
+async fn master_key<S: Credentials>(cli: &Cli, store: &S) -> std::io::Result<MasterKey> {
+    if let Some(secret) = &cli.secret {
+        return Ok(MasterKey::from_secret(secret));
+    }
+    let fresh = random_hex(32).map_err(|e| std::io::Error::other(format!("{e:?}")))?;
+    let secret = store
+        .setting_or_insert("master_secret", &fresh)
+        .await
+        .map_err(std::io::Error::other)?;
+    Ok(MasterKey::from_secret(&secret))
 }
 
 /// Completes on SIGTERM or Ctrl-C.

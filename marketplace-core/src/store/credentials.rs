@@ -42,6 +42,21 @@ pub struct Login {
     pub created_at: Timestamp,
 }
 
+/// The keypair the marketplace holds for an identity that registered without its own
+/// (agents with an API key, humans with an email): the public key, and the secret key
+/// sealed with the server's master key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CustodialKey {
+    /// Whose keypair: `identity` is the SHA-256 of `public_key`.
+    pub identity: IdentityId,
+    /// The ed25519 public key, lowercase hex.
+    pub public_key: String,
+    /// The secret key encrypted with the master key (nonce and ciphertext), lowercase hex.
+    pub sealed_secret: String,
+    /// When it was generated.
+    pub created_at: Timestamp,
+}
+
 /// Storage of credentials and server settings. Every method is its own transaction.
 #[async_trait]
 pub trait Credentials: Send + Sync + 'static {
@@ -62,6 +77,13 @@ pub trait Credentials: Send + Sync + 'static {
     async fn add_login(&self, login: &Login) -> Result<bool, StoreError>;
     /// The login of `email` (lowercased by the caller).
     async fn login(&self, email: &str) -> Result<Option<Login>, StoreError>;
+    /// Stores an identity's custodial keypair. `false` (and nothing stored) if it has one.
+    async fn add_custodial_key(&self, key: &CustodialKey) -> Result<bool, StoreError>;
+    /// An identity's custodial keypair.
+    async fn custodial_key(
+        &self,
+        identity: &IdentityId,
+    ) -> Result<Option<CustodialKey>, StoreError>;
     /// The setting `name`; if it has none yet, stores `value` first. The first writer wins:
     /// replicas starting together all get the same value.
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;

@@ -42,6 +42,7 @@ struct State {
     /// API keys by hash, in issue order per identity (`created_at`, then insertion).
     api_keys: BTreeMap<String, ApiKey>,
     logins: BTreeMap<String, Login>,
+    custodial_keys: BTreeMap<IdentityId, CustodialKey>,
     settings: BTreeMap<String, String>,
 }
 
@@ -702,6 +703,30 @@ impl Credentials for MemoryStore {
 
     async fn login(&self, email: &str) -> Result<Option<Login>, StoreError> {
         Ok(self.state.lock().await.logins.get(email).cloned())
+    }
+
+    async fn add_custodial_key(&self, key: &CustodialKey) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        if state.custodial_keys.contains_key(&key.identity) {
+            return Ok(false);
+        }
+        state
+            .custodial_keys
+            .insert(key.identity.clone(), key.clone());
+        Ok(true)
+    }
+
+    async fn custodial_key(
+        &self,
+        identity: &IdentityId,
+    ) -> Result<Option<CustodialKey>, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .await
+            .custodial_keys
+            .get(identity)
+            .cloned())
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {

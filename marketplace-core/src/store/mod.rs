@@ -20,7 +20,7 @@ mod query;
 
 use async_trait::async_trait;
 
-pub use credentials::{ApiKey, Credentials, Login};
+pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
 pub use query::*;
 
 use crate::decide::{Changes, Party};

@@ -97,6 +97,7 @@ macro_rules! conformance_suite {
             credentials::api_keys,
             credentials::logins,
             credentials::settings,
+            credentials::custodial_keys,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

@@ -5,7 +5,7 @@ use futures::future::join_all;
 
 use super::fixture;
 use crate::ids::IdentityId;
-use crate::store::{ApiKey, Credentials, Login};
+use crate::store::{ApiKey, Credentials, CustodialKey, Login};
 use crate::testkit::Harness;
 
 fn key(hash: &str, prefix: &str, identity: &IdentityId, fx_now: crate::Timestamp) -> ApiKey {
@@ -126,4 +126,25 @@ pub async fn settings<H: Harness>(h: &H) {
     let answers: Vec<String> = answers.into_iter().map(Result::unwrap).collect();
     assert!(values.contains(&answers[0]));
     assert!(answers.iter().all(|a| a == &answers[0]), "{answers:?}");
+}
+
+/// One custodial keypair per identity, returned as stored.
+pub async fn custodial_keys<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let alice = IdentityId::from_public_key(b"alice");
+    let key = CustodialKey {
+        identity: alice.clone(),
+        public_key: "ab".repeat(32),
+        sealed_secret: "cd".repeat(60),
+        created_at: fx.market.now(),
+    };
+    assert_eq!(store.custodial_key(&alice).await.unwrap(), None);
+    assert!(store.add_custodial_key(&key).await.unwrap());
+    let other = CustodialKey {
+        public_key: "ef".repeat(32),
+        ..key.clone()
+    };
+    assert!(!store.add_custodial_key(&other).await.unwrap(), "kept once");
+    assert_eq!(store.custodial_key(&alice).await.unwrap(), Some(key));
 }

@@ -1,0 +1,154 @@
+//! The Agora dialect, `/api/v1/…`: resources as plain JSON objects, lists as arrays, errors
+//! as `{"error": {"code", "message"}}`.
+//!
+//! So far: agent registration with an API key and a custodial keypair, and the caller's
+//! own API keys (list, issue, revoke).
+
+use axum::Json;
+use axum::extract::{FromRequest, Path, Request, State};
+use axum::http::StatusCode;
+use marketplace_core::store::Credentials;
+use marketplace_core::{ProfileUpdate, Store, Timestamp};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+
+use crate::auth::{Caller, custodial_keypair, issue_api_key};
+use crate::error::ApiError;
+use crate::server::AppState;
+
+/// A JSON body whose rejections (malformed, wrong types, too large) answer in the API's
+/// error format.
+#[derive(Debug)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Json(value) = Json::<T>::from_request(req, state).await?;
+        Ok(Self(value))
+    }
+}
+
+/// `POST /api/v1/auth/register` body.
+#[derive(Debug, Deserialize)]
+pub struct RegisterRequest {
+    /// The agent's display name (1-64 bytes).
+    pub alias: String,
+}
+
+/// `POST /api/v1/auth/register` answer: the API key, shown this once.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Registered {
+    /// `ak_` and 64 hex digits.
+    pub api_key: String,
+    /// The new identity: SHA-256 of its custodial public key.
+    pub identity_hash: String,
+}
+
+/// Registers an agent: a custodial keypair (its identity), an account with the signup
+/// grant, and an API key.
+pub async fn register<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let now = app.market.now();
+    let (identity, keypair) = custodial_keypair(&app.master, now)?;
+    // The engine checks the alias and opens the account first: a refused registration
+    // leaves no credentials behind.
+    app.market
+        .register(&identity, ProfileUpdate::alias(request.alias))
+        .await?;
+    let store = app.market.store();
+    store
+        .add_custodial_key(&keypair)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    let (api_key, record) = issue_api_key(&identity, now)?;
+    store
+        .add_api_key(&record)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(Registered {
+            api_key,
+            identity_hash: identity.as_str().to_owned(),
+        }),
+    ))
+}
+
+/// One of the caller's keys, without the key itself.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct KeyView {
+    /// How the key is named: its first characters.
+    pub prefix: String,
+    /// When it was issued.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// `GET /api/v1/auth/keys`: the caller's keys, oldest first.
+pub async fn list_keys<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<KeyView>>, ApiError> {
+    let keys = app
+        .market
+        .store()
+        .api_keys(&caller)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    Ok(Json(
+        keys.into_iter()
+            .map(|k| KeyView {
+                prefix: k.prefix,
+                created_at: k.created_at,
+                revoked_at: k.revoked_at,
+            })
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/auth/keys`: a new key for the caller, shown this once.
+pub async fn create_key<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let (api_key, record) = issue_api_key(&caller, app.market.now())?;
+    app.market
+        .store()
+        .add_api_key(&record)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "api_key": api_key, "prefix": record.prefix })),
+    ))
+}
+
+/// `DELETE /api/v1/auth/keys/{prefix}`: revokes the caller's key of that name.
+pub async fn revoke_key<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(prefix): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let revoked = app
+        .market
+        .store()
+        .revoke_api_keys(&caller, &prefix, app.market.now())
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    if revoked == 0 {
+        return Err(ApiError::NotFound {
+            code: "key_not_found",
+            message: format!("no live key named {prefix}"),
+        });
+    }
+    Ok(Json(json!({ "revoked": revoked })))
+}

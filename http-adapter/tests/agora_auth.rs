@@ -1,0 +1,200 @@
+//! Agent registration and API keys through the Agora dialect, over a real socket: the
+//! quick start's first step, keys that work until revoked, and bad input that changes
+//! nothing.
+
+mod common;
+
+use common::TestServer;
+use marketplace_core::store::Credentials;
+use marketplace_core::{IdentityId, Policy, Store};
+use serde_json::json;
+
+fn is_hex(s: &str, len: usize) -> bool {
+    s.len() == len
+        && s.bytes()
+            .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+}
+
+#[tokio::test]
+async fn register_returns_a_working_key_and_a_custodial_identity() {
+    let server = TestServer::start(Policy::agora()).await;
+    // As the seed's quick start writes it.
+    let (status, body) = server
+        .json(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"alias": "my-agent"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let key = body["api_key"].as_str().unwrap().to_owned();
+    let identity = body["identity_hash"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("ak_") && is_hex(&key[3..], 64), "{key}");
+    assert!(is_hex(&identity, 64), "{identity}");
+
+    let id = IdentityId::parse(&identity).unwrap();
+    let profile = server.market.profile(&id).await.unwrap();
+    assert_eq!(profile.alias, "my-agent");
+    let custodial = server
+        .market
+        .store()
+        .custodial_key(&id)
+        .await
+        .unwrap()
+        .expect("custodial keypair kept");
+    let public: Vec<u8> = (0..32)
+        .map(|i| u8::from_str_radix(&custodial.public_key[2 * i..2 * i + 2], 16).unwrap())
+        .collect();
+    assert_eq!(
+        IdentityId::from_public_key(&public),
+        id,
+        "identity = sha256(public key)"
+    );
+    assert!(!custodial.sealed_secret.is_empty());
+    let stored = server.market.store().api_keys(&id).await.unwrap();
+    assert_eq!(stored.len(), 1);
+    assert_ne!(stored[0].hash, key, "only the hash is kept");
+
+    let (status, keys) = server
+        .json("GET", "/api/v1/auth/keys", Some(&key), None)
+        .await;
+    assert_eq!(status, 200, "{keys}");
+    assert_eq!(keys.as_array().unwrap().len(), 1);
+    assert_eq!(keys[0]["prefix"], &key[..11]);
+    assert!(keys[0]["revoked_at"].is_null());
+
+    // Two agents are two identities.
+    let (_, other) = server
+        .json(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"alias": "my-agent"})),
+        )
+        .await;
+    assert_ne!(other["identity_hash"], body["identity_hash"]);
+}
+
+#[tokio::test]
+async fn keys_work_until_revoked_and_only_for_their_owner() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (_, alice) = server
+        .json(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"alias": "alice"})),
+        )
+        .await;
+    let (_, bob) = server
+        .json(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({"alias": "bob"})),
+        )
+        .await;
+    let first = alice["api_key"].as_str().unwrap();
+    let bob_key = bob["api_key"].as_str().unwrap();
+
+    let (status, created) = server
+        .json("POST", "/api/v1/auth/keys", Some(first), None)
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let second = created["api_key"].as_str().unwrap();
+    assert_eq!(created["prefix"], &second[..11]);
+    let (status, keys) = server
+        .json("GET", "/api/v1/auth/keys", Some(second), None)
+        .await;
+    assert_eq!((status, keys.as_array().unwrap().len()), (200, 2));
+
+    // Bob cannot revoke Alice's key.
+    let path = format!("/api/v1/auth/keys/{}", &first[..11]);
+    let (status, body) = server.json("DELETE", &path, Some(bob_key), None).await;
+    assert_eq!(status, 404, "{body}");
+    assert_eq!(body["error"]["code"], "key_not_found");
+    assert_eq!(
+        server
+            .json("GET", "/api/v1/auth/keys", Some(first), None)
+            .await
+            .0,
+        200
+    );
+
+    let (status, body) = server.json("DELETE", &path, Some(second), None).await;
+    assert_eq!((status, body["revoked"].as_u64()), (200, Some(1)), "{body}");
+    let (status, body) = server
+        .json("GET", "/api/v1/auth/keys", Some(first), None)
+        .await;
+    assert_eq!(status, 401, "a revoked key proves nothing: {body}");
+    assert_eq!(body["error"]["code"], "unauthorized");
+    let (status, keys) = server
+        .json("GET", "/api/v1/auth/keys", Some(second), None)
+        .await;
+    assert_eq!(status, 200);
+    assert!(keys[0]["revoked_at"].is_string(), "{keys}");
+    let (status, _) = server.json("DELETE", &path, Some(second), None).await;
+    assert_eq!(status, 404, "revoked once");
+}
+
+#[tokio::test]
+async fn missing_or_forged_credentials_are_401() {
+    let server = TestServer::start(Policy::agora()).await;
+    let forged = format!("ak_{}", "0".repeat(64));
+    for auth in [
+        None,
+        Some("Basic dXNlcjpwYXNz".to_owned()),
+        Some("Bearer ".to_owned()),
+        Some("Bearer ak_short".to_owned()),
+        Some(format!("Bearer {forged}")),
+    ] {
+        let mut headers = vec![];
+        if let Some(a) = &auth {
+            headers.push(("Authorization", a.as_str()));
+        }
+        let (status, body) = server
+            .send("GET", "/api/v1/auth/keys", &headers, None)
+            .await;
+        assert_eq!(status, 401, "{auth:?}: {body}");
+        assert_eq!(body["error"]["code"], "unauthorized");
+        let (status, _) = server
+            .send("POST", "/api/v1/auth/keys", &headers, None)
+            .await;
+        assert_eq!(status, 401, "{auth:?}");
+    }
+}
+
+#[tokio::test]
+async fn bad_registrations_are_refused_and_create_nothing() {
+    let server = TestServer::start(Policy::agora()).await;
+    let json_header = [("Content-Type", "application/json")];
+    let long_alias = json!({ "alias": "x".repeat(65) }).to_string();
+    let huge = json!({ "alias": "x".repeat(2 * 1024 * 1024) }).to_string();
+    let cases: [(&[u8], u16, &str); 6] = [
+        (b"{\"alias\": ", 400, "invalid_input"),
+        (b"{\"alias\": 42}", 400, "invalid_input"),
+        (b"{}", 400, "invalid_input"),
+        (b"{\"alias\": \"\"}", 400, "invalid_input"),
+        (long_alias.as_bytes(), 400, "invalid_input"),
+        (huge.as_bytes(), 413, "too_large"),
+    ];
+    for (body, status, code) in cases {
+        let (got, answer) = server
+            .send("POST", "/api/v1/auth/register", &json_header, Some(body))
+            .await;
+        assert_eq!(got, status, "{answer}");
+        assert_eq!(answer["error"]["code"], code, "{answer}");
+    }
+    let (status, _) = server
+        .send(
+            "POST",
+            "/api/v1/auth/register",
+            &[],
+            Some(b"{\"alias\": \"a\"}"),
+        )
+        .await;
+    assert_eq!(status, 400, "JSON needs its content type");
+    let accounts = server.market.store().accounts(None, 10).await.unwrap();
+    assert!(accounts.is_empty(), "nothing was created: {accounts:?}");
+}
