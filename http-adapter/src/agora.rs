@@ -5,14 +5,14 @@
 //! own API keys (list, issue, revoke).
 
 use axum::Json;
-use axum::extract::{FromRequest, Path, Request, State};
+use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use marketplace_core::store::Credentials;
 use marketplace_core::{ProfileUpdate, Store, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use crate::auth::{Caller, custodial_keypair, issue_api_key};
+use crate::auth::{Caller, SignedBy, custodial_keypair, issue_api_key};
 use crate::error::ApiError;
 use crate::server::AppState;
 
@@ -79,6 +79,27 @@ pub async fn register<S: Store + Credentials + Clone>(
             api_key,
             identity_hash: identity.as_str().to_owned(),
         }),
+    ))
+}
+
+/// `POST /api/v1/auth/node {"alias"}`, signed with the node's own key: registers the
+/// key's identity (self-custody: the marketplace holds no secret for it).
+pub async fn register_node<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    signed: Option<Extension<SignedBy>>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Value>), ApiError> {
+    let Some(Extension(SignedBy(identity))) = signed else {
+        return Err(ApiError::Unauthorized(
+            "sign this request with the node's key (X-Knarr-* headers)",
+        ));
+    };
+    app.market
+        .register(&identity, ProfileUpdate::alias(request.alias))
+        .await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({ "identity_hash": identity.as_str() })),
     ))
 }
 

@@ -1,16 +1,19 @@
-//! Who is calling: API keys (`Authorization: Bearer ak_…`), and the keys and custodial
-//! keypairs registration hands out.
+//! Who is calling: API keys (`Authorization: Bearer ak_…`) or a node's ed25519 signature
+//! (`X-Knarr-*` headers), and the keys and custodial keypairs registration hands out.
 //!
 //! Only hashes of API keys are stored; custodial secret keys are sealed with the server's
 //! master key (ChaCha20-Poly1305, a fresh random nonce per key).
 
 use std::fmt::Write as _;
 
-use axum::extract::FromRequestParts;
+use axum::body::{Body, to_bytes};
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
+use axum::middleware::Next;
+use axum::response::Response;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
-use ed25519_dalek::SigningKey;
+use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
 use marketplace_core::store::{ApiKey, Credentials, CustodialKey};
 use marketplace_core::{IdentityId, Store, Timestamp};
 use sha2::{Digest, Sha256};
@@ -22,6 +25,11 @@ use crate::server::AppState;
 pub const API_KEY_RANDOM_BYTES: usize = 32;
 /// Characters of a key kept as its name: `ak_` and 8 hex digits.
 pub const API_KEY_PREFIX_CHARS: usize = 11;
+
+/// How far a signed request's timestamp may be from the server's clock, in seconds.
+pub const SIGNATURE_WINDOW_SECS: i64 = 300;
+/// Longest nonce a signed request may carry.
+pub const NONCE_CHARS_MAX: usize = 64;
 
 /// The server's master key: seals custodial secrets (and, later, signs sessions).
 #[derive(Clone)]
@@ -100,6 +108,124 @@ pub fn custodial_keypair(
     Ok((identity, record))
 }
 
+/// The identity a node signature proved, put on the request by [`verify_signature`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedBy(pub IdentityId);
+
+fn header<'a>(parts: &'a Parts, name: &'static str) -> Result<&'a str, ApiError> {
+    parts
+        .headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .ok_or(ApiError::Unauthorized("a signed request needs X-Knarr-PublicKey, X-Knarr-Timestamp, X-Knarr-Nonce and X-Knarr-Signature"))
+}
+
+fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
+    if text.len() != 2 * N {
+        return None;
+    }
+    let mut out = [0u8; N];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}
+
+/// The bytes a node signs: method, path with query, timestamp, nonce and the body's
+/// SHA-256 (hex), joined by single newlines.
+pub fn signed_message(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body: &[u8],
+) -> String {
+    format!(
+        "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
+        hex(&Sha256::digest(body))
+    )
+}
+
+/// Middleware: a request carrying `X-Knarr-Signature` must prove its key — a valid
+/// ed25519 signature over [`signed_message`], a timestamp within
+/// [`SIGNATURE_WINDOW_SECS`] of the server's clock, and a nonce not seen in that window.
+/// The proven identity goes on the request as [`SignedBy`]. Requests without the header
+/// pass untouched.
+pub async fn verify_signature<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    request: Request,
+    next: Next,
+) -> Result<Response, ApiError> {
+    if !request.headers().contains_key("x-knarr-signature") {
+        return Ok(next.run(request).await);
+    }
+    let (mut parts, body) = request.into_parts();
+    let body = to_bytes(body, app.body_bytes_max)
+        .await
+        .map_err(|_| ApiError::TooLarge)?;
+    let identity = check_signature(&app, &parts, &body).await?;
+    parts.extensions.insert(SignedBy(identity));
+    Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
+}
+
+async fn check_signature<S: Store + Credentials + Clone>(
+    app: &AppState<S>,
+    parts: &Parts,
+    body: &[u8],
+) -> Result<IdentityId, ApiError> {
+    let public = header(parts, "x-knarr-publickey")?;
+    let timestamp = header(parts, "x-knarr-timestamp")?;
+    let nonce = header(parts, "x-knarr-nonce")?;
+    let signature = header(parts, "x-knarr-signature")?;
+    let key = unhex::<32>(&public.to_ascii_lowercase())
+        .and_then(|b| VerifyingKey::from_bytes(&b).ok())
+        .ok_or(ApiError::Unauthorized(
+            "X-Knarr-PublicKey must be a hex ed25519 public key",
+        ))?;
+    let signature = unhex::<64>(&signature.to_ascii_lowercase())
+        .map(|b| Signature::from_bytes(&b))
+        .ok_or(ApiError::Unauthorized(
+            "X-Knarr-Signature must be a hex ed25519 signature",
+        ))?;
+    if nonce.is_empty()
+        || nonce.len() > NONCE_CHARS_MAX
+        || !nonce.bytes().all(|b| b.is_ascii_graphic())
+    {
+        return Err(ApiError::Unauthorized(
+            "X-Knarr-Nonce must be 1-64 printable characters",
+        ));
+    }
+    let signed_at: i64 = timestamp
+        .parse()
+        .map_err(|_| ApiError::Unauthorized("X-Knarr-Timestamp must be unix seconds"))?;
+    let now = app.market.now();
+    if (now.timestamp() - signed_at).abs() > SIGNATURE_WINDOW_SECS {
+        return Err(ApiError::Unauthorized(
+            "the signature's timestamp is outside the 300 s window",
+        ));
+    }
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path(), |p| p.as_str());
+    let message = signed_message(parts.method.as_str(), path, timestamp, nonce, body);
+    key.verify_strict(message.as_bytes(), &signature)
+        .map_err(|_| ApiError::Unauthorized("the signature does not match the request"))?;
+    let identity = IdentityId::from_public_key(key.as_bytes());
+    let until =
+        chrono::DateTime::from_timestamp(signed_at + SIGNATURE_WINDOW_SECS, 0).unwrap_or(now);
+    let fresh = app
+        .market
+        .store()
+        .remember_nonce(&identity, nonce, until, now)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    if !fresh {
+        return Err(ApiError::Unauthorized("the nonce was used already"));
+    }
+    Ok(identity)
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller(pub IdentityId);
@@ -111,6 +237,9 @@ impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
         parts: &mut Parts,
         app: &AppState<S>,
     ) -> Result<Self, Self::Rejection> {
+        if let Some(SignedBy(identity)) = parts.extensions.get::<SignedBy>() {
+            return Ok(Self(identity.clone()));
+        }
         let header = parts
             .headers
             .get(axum::http::header::AUTHORIZATION)

@@ -4,6 +4,7 @@ use std::future::Future;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
+use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use marketplace_core::store::Credentials;
@@ -12,9 +13,9 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::agora;
 use crate::auth::MasterKey;
 use crate::error::ApiError;
+use crate::{agora, auth};
 
 /// Deadlines one sweep applies at most; the next tick takes the rest.
 pub const SWEEP_BATCH_MAX: usize = 500;
@@ -48,6 +49,8 @@ pub struct AppState<S> {
     pub market: Marketplace<S>,
     /// Seals custodial keys.
     pub master: MasterKey,
+    /// Largest request body accepted.
+    pub body_bytes_max: usize,
 }
 
 /// The marketplace's HTTP routes, ready to serve or to nest in a larger app.
@@ -55,15 +58,21 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
     let state = AppState {
         market,
         master: config.master,
+        body_bytes_max: config.body_bytes_max,
     };
     Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/api/v1/auth/register", post(agora::register::<S>))
+        .route("/api/v1/auth/node", post(agora::register_node::<S>))
         .route(
             "/api/v1/auth/keys",
             get(agora::list_keys::<S>).post(agora::create_key::<S>),
         )
         .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::verify_signature::<S>,
+        ))
         .layer(DefaultBodyLimit::max(config.body_bytes_max))
         .with_state(state)
 }

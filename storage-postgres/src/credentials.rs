@@ -160,6 +160,31 @@ impl Credentials for PgStore {
         .transpose()
     }
 
+    async fn remember_nonce(
+        &self,
+        identity: &IdentityId,
+        nonce: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        sqlx::query("DELETE FROM nonces WHERE kept_until < $1")
+            .bind(micros(now))
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+        let done = sqlx::query(
+            "INSERT INTO nonces (identity, nonce, kept_until) VALUES ($1, $2, $3) \
+             ON CONFLICT (identity, nonce) DO NOTHING",
+        )
+        .bind(identity.as_str())
+        .bind(nonce)
+        .bind(micros(until))
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(done.rows_affected() == 1)
+    }
+
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {
         let row = sqlx::query(
             "INSERT INTO settings (name, value) VALUES ($1, $2) \

@@ -84,6 +84,16 @@ pub trait Credentials: Send + Sync + 'static {
         &self,
         identity: &IdentityId,
     ) -> Result<Option<CustodialKey>, StoreError>;
+    /// Records that `identity` used `nonce` on a signed request; the nonce is remembered
+    /// until `until`. `false` (and nothing changed) if it is remembered already: a replay.
+    /// Forgets nonces whose time has passed by `now`.
+    async fn remember_nonce(
+        &self,
+        identity: &IdentityId,
+        nonce: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
     /// The setting `name`; if it has none yet, stores `value` first. The first writer wins:
     /// replicas starting together all get the same value.
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError>;

@@ -43,6 +43,8 @@ struct State {
     api_keys: BTreeMap<String, ApiKey>,
     logins: BTreeMap<String, Login>,
     custodial_keys: BTreeMap<IdentityId, CustodialKey>,
+    /// Nonces of signed requests and until when they are remembered.
+    nonces: HashMap<(IdentityId, String), Timestamp>,
     settings: BTreeMap<String, String>,
 }
 
@@ -727,6 +729,23 @@ impl Credentials for MemoryStore {
             .custodial_keys
             .get(identity)
             .cloned())
+    }
+
+    async fn remember_nonce(
+        &self,
+        identity: &IdentityId,
+        nonce: &str,
+        until: Timestamp,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut state = self.state.lock().await;
+        state.nonces.retain(|_, kept_until| *kept_until >= now);
+        let key = (identity.clone(), nonce.to_owned());
+        if state.nonces.contains_key(&key) {
+            return Ok(false);
+        }
+        state.nonces.insert(key, until);
+        Ok(true)
     }
 
     async fn setting_or_insert(&self, name: &str, value: &str) -> Result<String, StoreError> {

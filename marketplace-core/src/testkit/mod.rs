@@ -98,6 +98,7 @@ macro_rules! conformance_suite {
             credentials::logins,
             credentials::settings,
             credentials::custodial_keys,
+            credentials::nonces,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

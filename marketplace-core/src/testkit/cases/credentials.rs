@@ -148,3 +148,43 @@ pub async fn custodial_keys<H: Harness>(h: &H) {
     assert!(!store.add_custodial_key(&other).await.unwrap(), "kept once");
     assert_eq!(store.custodial_key(&alice).await.unwrap(), Some(key));
 }
+
+/// A nonce is accepted once per identity while remembered, and forgotten afterwards.
+pub async fn nonces<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let (alice, bob) = (
+        IdentityId::from_public_key(b"alice"),
+        IdentityId::from_public_key(b"bob"),
+    );
+    let now = fx.market.now();
+    let until = now + chrono::Duration::seconds(300);
+    assert!(
+        store
+            .remember_nonce(&alice, "n-1", until, now)
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .remember_nonce(&alice, "n-1", until, now)
+            .await
+            .unwrap(),
+        "a replay"
+    );
+    assert!(
+        store.remember_nonce(&bob, "n-1", until, now).await.unwrap(),
+        "nonces are per identity"
+    );
+    let later = until + chrono::Duration::seconds(1);
+    assert!(
+        store
+            .remember_nonce(&alice, "n-1", later + chrono::Duration::seconds(300), later)
+            .await
+            .unwrap(),
+        "forgotten once its window has passed"
+    );
+    let racers = join_all((0..8).map(|_| store.remember_nonce(&alice, "n-2", until, now))).await;
+    let firsts = racers.into_iter().filter(|r| *r.as_ref().unwrap()).count();
+    assert_eq!(firsts, 1, "one of racing requests wins the nonce");
+}
