@@ -199,7 +199,7 @@ async fn check_signature<S: Store + Credentials + Clone>(
         .parse()
         .map_err(|_| ApiError::Unauthorized("X-Knarr-Timestamp must be unix seconds"))?;
     let now = app.market.now();
-    if (now.timestamp() - signed_at).abs() > SIGNATURE_WINDOW_SECS {
+    if now.timestamp().abs_diff(signed_at) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
         return Err(ApiError::Unauthorized(
             "the signature's timestamp is outside the 300 s window",
         ));

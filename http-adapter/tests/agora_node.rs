@@ -171,6 +171,11 @@ async fn stale_tampered_and_malformed_signatures_are_refused() {
             body.clone().into_bytes(),
         ),
     ];
+    cases.push((
+        "the earliest timestamp there is",
+        node.headers("POST", path, i64::MIN, "i", body.as_bytes()),
+        body.clone().into_bytes(),
+    ));
     let mut wrong_key = node.headers("POST", path, now, "f", body.as_bytes());
     wrong_key[1].1 = hex(Node::new(10).0.verifying_key().as_bytes());
     cases.push(("someone else's key", wrong_key, body.clone().into_bytes()));

@@ -899,7 +899,8 @@ impl<S: Store> Marketplace<S> {
         limit: usize,
     ) -> Result<Vec<LeasedEvent>, Error> {
         if !(1..=limits::OUTBOX_LEASE_SECS_MAX).contains(&lease_secs) {
-            return Err(Error::invalid("lease_secs", "must be 1 to 3600"));
+            let reason = format!("must be 1 to {}", limits::OUTBOX_LEASE_SECS_MAX);
+            return Err(Error::invalid("lease_secs", reason));
         }
         let now = self.now();
         let until = now + secs(lease_secs);
@@ -919,7 +920,7 @@ impl<S: Store> Marketplace<S> {
     }
 
     /// Puts a leased event back, to be leased again `after_secs` seconds from now (a retry
-    /// with backoff). `false` when the lease was lost.
+    /// with backoff; at most a year). `false` when the lease was lost.
     pub async fn retry_event(&self, leased: &LeasedEvent, after_secs: u64) -> Result<bool, Error> {
         let at = self.now() + secs(after_secs.min(limits::EXPIRES_IN_SECS_MAX));
         Ok(self
