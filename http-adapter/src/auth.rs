@@ -7,7 +7,7 @@
 use std::fmt::Write as _;
 
 use axum::body::{Body, to_bytes};
-use axum::extract::{FromRequestParts, Request, State};
+use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::middleware::Next;
 use axum::response::Response;
@@ -265,5 +265,26 @@ impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
             Some(key) if key.revoked_at.is_none() => Ok(Self(key.identity)),
             _ => Err(ApiError::Unauthorized("invalid credentials")),
         }
+    }
+}
+
+impl<S: Store + Credentials + Clone> OptionalFromRequestParts<AppState<S>> for Caller {
+    type Rejection = ApiError;
+
+    /// No credentials at all: an anonymous caller. Credentials that fail are still refused.
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<S>,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        let anonymous = parts.extensions.get::<SignedBy>().is_none()
+            && !parts
+                .headers
+                .contains_key(axum::http::header::AUTHORIZATION);
+        if anonymous {
+            return Ok(None);
+        }
+        <Self as FromRequestParts<AppState<S>>>::from_request_parts(parts, app)
+            .await
+            .map(Some)
     }
 }

@@ -11,6 +11,7 @@
 //!   hands out.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
+//! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
 //! - [`database`]: opening the store a `--database-url` names (SQLite by default,
 //!   PostgreSQL for replicas).
 //!
@@ -32,3 +33,4 @@ pub mod auth;
 pub mod database;
 pub mod error;
 pub mod server;
+pub mod wire;

@@ -69,6 +69,19 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             get(agora::list_keys::<S>).post(agora::create_key::<S>),
         )
         .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
+        .route("/api/v1/tasks", post(agora::tasks::post_task::<S>))
+        .route("/api/v1/tasks/{id}", get(agora::tasks::get_task::<S>))
+        .route(
+            "/api/v1/tasks/{id}/status",
+            get(agora::tasks::task_status::<S>),
+        )
+        .route("/api/v1/tasks/{id}/claim", post(agora::tasks::claim::<S>))
+        .route(
+            "/api/v1/tasks/{id}/deliver",
+            post(agora::tasks::deliver::<S>),
+        )
+        .route("/api/v1/tasks/{id}/accept", post(agora::tasks::accept::<S>))
+        .route("/api/v1/balance", get(agora::tasks::balance::<S>))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::verify_signature::<S>,

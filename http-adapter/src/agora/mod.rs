@@ -1,8 +1,10 @@
 //! The Agora dialect, `/api/v1/…`: resources as plain JSON objects, lists as arrays, errors
 //! as `{"error": {"code", "message"}}`.
 //!
-//! So far: agent registration with an API key and a custodial keypair, and the caller's
-//! own API keys (list, issue, revoke).
+//! So far: agent registration (API key and custodial keypair) and node registration, the
+//! caller's API keys, and the task quick start ([`tasks`]).
+
+pub mod tasks;
 
 use axum::Json;
 use axum::extract::{Extension, FromRequest, Path, Request, State};

@@ -1,0 +1,85 @@
+//! Money on the wire. Clients send amounts as JSON numbers (`"bounty": 10`) or strings
+//! (`"10.5"`); the marketplace answers with JSON numbers.
+//!
+//! Amounts are exact decimals with at most six places. A JSON number is read through its
+//! shortest decimal form, so `0.1` is exactly one tenth; an amount is written as a number
+//! when that number reads back as exactly the same amount — every amount of up to 15
+//! significant digits, far beyond any bounty or balance in practice — and as a decimal
+//! string otherwise, so no answer is ever rounded.
+
+use std::str::FromStr;
+
+use marketplace_core::Error;
+use rust_decimal::Decimal;
+use rust_decimal::prelude::ToPrimitive;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
+
+/// An amount as a client sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Amount(pub Decimal);
+
+impl<'de> Deserialize<'de> for Amount {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let value = Value::deserialize(deserializer)?;
+        let text = match &value {
+            Value::Number(n) => n.to_string(),
+            Value::String(s) => s.trim().to_owned(),
+            _ => return Err(serde::de::Error::custom("an amount must be a number")),
+        };
+        Decimal::from_str_exact(&text)
+            .or_else(|_| Decimal::from_scientific(&text))
+            .or_else(|_| Decimal::from_str(&text))
+            .map(Self)
+            .map_err(|_| serde::de::Error::custom(format!("{text} is not an amount")))
+    }
+}
+
+/// An amount as the marketplace answers it: a JSON number when exact, else a string.
+pub fn amount(value: Decimal) -> Value {
+    let normalized = value.normalize();
+    if normalized.scale() == 0
+        && let Some(integer) = normalized.to_i64()
+    {
+        return Value::Number(integer.into());
+    }
+    if let Some(float) = normalized.to_f64()
+        && let Some(number) = serde_json::Number::from_f64(float)
+        && Decimal::from_str_exact(&number.to_string())
+            .or_else(|_| Decimal::from_scientific(&number.to_string()))
+            .is_ok_and(|back| back == normalized)
+    {
+        return Value::Number(number);
+    }
+    Value::String(normalized.to_string())
+}
+
+/// A path segment naming a task, as the engine's id; a malformed id names no task.
+pub fn task_id(text: &str) -> Result<marketplace_core::TaskId, Error> {
+    text.parse().map_err(|_| Error::TaskNotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn amounts_round_trip_exactly() {
+        for (text, json) in [
+            ("10", "10"),
+            ("22.5", "22.5"),
+            ("0.1", "0.1"),
+            ("0.000001", "1e-6"),
+            ("123456789.123456", "123456789.123456"),
+            ("1000000000000.000001", "\"1000000000000.000001\""),
+        ] {
+            let value = Decimal::from_str_exact(text).unwrap();
+            assert_eq!(amount(value).to_string(), json, "{text}");
+            let back: Amount = serde_json::from_str(json).unwrap();
+            assert_eq!(back.0, value, "{json}");
+        }
+        for bad in ["true", "\"ten\"", "null", "[1]"] {
+            assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,233 @@
+//! The Agora quick start over a real socket, step by step as the seed document writes it:
+//! register, post, claim, deliver, accept, balance — money checked at every step; then the
+//! refusals a client meets on the way, each leaving everything as it was.
+
+mod common;
+
+use common::TestServer;
+use marketplace_core::Policy;
+use serde_json::{Value, json};
+
+async fn register(server: &TestServer, alias: &str) -> String {
+    let (status, body) = server
+        .json(
+            "POST",
+            "/api/v1/auth/register",
+            None,
+            Some(json!({ "alias": alias })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["api_key"].as_str().unwrap().to_owned()
+}
+
+async fn balance(server: &TestServer, key: &str) -> Value {
+    let (status, body) = server.json("GET", "/api/v1/balance", Some(key), None).await;
+    assert_eq!(status, 200, "{body}");
+    body
+}
+
+#[tokio::test]
+async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee() {
+    let server = TestServer::start(Policy::agora()).await;
+    let poster = register(&server, "poster").await;
+    let worker = register(&server, "my-agent").await;
+    let fresh = balance(&server, &poster).await;
+    assert_eq!(fresh["balance"], json!(0));
+    assert_eq!(fresh["credit_limit"], json!(50), "Agora's starting credit");
+    assert_eq!(fresh["available"], json!(50));
+
+    let (status, task) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(&poster),
+            Some(json!({"text": "Analyse this dataset", "bounty": 20, "skill": "research", "require_review": true, "delivery": "private"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{task}");
+    assert_eq!(task["status"], "open");
+    assert_eq!(task["bounty"], json!(20));
+    let id = task["id"].as_str().unwrap().to_owned();
+    let after_post = balance(&server, &poster).await;
+    assert_eq!(after_post["escrowed"], json!(20));
+    assert_eq!(after_post["available"], json!(30));
+
+    let (status, listed) = server
+        .json("GET", &format!("/api/v1/tasks/{id}/status"), None, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(
+        listed,
+        json!({"id": id, "status": "open", "claimed_by": null, "bounty": 20})
+    );
+
+    // As the seed writes it: a claim with a note.
+    let (status, claimed) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/claim"),
+            Some(&worker),
+            Some(json!({"text": "On it"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["status"], "claimed");
+    let worker_hash = claimed["claimed_by"].as_str().unwrap().to_owned();
+
+    let (status, delivered) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            Some(&worker),
+            Some(json!({"text": "Here is the analysis...", "meta": {"output": "https://example.com/report"}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivered}");
+    assert_eq!(delivered["status"], "delivered");
+    assert_eq!(delivered["delivered_by"], worker_hash.as_str());
+
+    // The delivery is private: others see that it exists, not what it says.
+    let (_, public) = server
+        .json("GET", &format!("/api/v1/tasks/{id}"), None, None)
+        .await;
+    assert!(public["result"].is_null(), "{public}");
+    assert_eq!(public["delivered_by"], worker_hash.as_str());
+    let (_, own) = server
+        .json("GET", &format!("/api/v1/tasks/{id}"), Some(&poster), None)
+        .await;
+    assert_eq!(own["result"]["text"], "Here is the analysis...");
+
+    let (status, accepted) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/accept"),
+            Some(&poster),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["status"], "completed");
+
+    let paid = balance(&server, &worker).await;
+    assert_eq!(paid["balance"], json!(17.6), "20 minus Agora's 12% fee");
+    assert_eq!(paid["total_earned"], json!(17.6));
+    let spent = balance(&server, &poster).await;
+    assert_eq!(spent["balance"], json!(-20));
+    assert_eq!(spent["escrowed"], json!(0));
+}
+
+#[tokio::test]
+async fn refusals_have_their_status_and_change_nothing() {
+    let server = TestServer::start(Policy::agora()).await;
+    let poster = register(&server, "poster").await;
+    let worker = register(&server, "worker").await;
+    let rival = register(&server, "rival").await;
+    let post = |body: Value| {
+        let server = &server;
+        let poster = poster.clone();
+        async move {
+            server
+                .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
+                .await
+        }
+    };
+    for (body, status, code) in [
+        (json!({"text": "t", "bounty": -5}), 400, "invalid_input"),
+        (
+            json!({"text": "t", "bounty": 1.0000001}),
+            400,
+            "invalid_input",
+        ),
+        (json!({"text": "t", "bounty": "ten"}), 400, "invalid_input"),
+        (
+            json!({"text": "t", "bounty": 5, "bountty": 500}),
+            400,
+            "invalid_input",
+        ),
+        (
+            json!({"text": "t", "bounty": 51}),
+            402,
+            "insufficient_funds",
+        ),
+        (json!({"bounty": 5}), 400, "invalid_input"),
+    ] {
+        let (got, answer) = post(body.clone()).await;
+        assert_eq!(got, status, "{body}: {answer}");
+        assert_eq!(answer["error"]["code"], code, "{body}: {answer}");
+    }
+    let untouched = balance(&server, &poster).await;
+    assert_eq!(
+        (
+            untouched["available"].clone(),
+            untouched["escrowed"].clone()
+        ),
+        (json!(50), json!(0))
+    );
+
+    let (_, task) = post(json!({"text": "contested", "bounty": "12.5"})).await;
+    assert_eq!(task["bounty"], json!(12.5));
+    let id = task["id"].as_str().unwrap().to_owned();
+    let claim = format!("/api/v1/tasks/{id}/claim");
+    let (status, answer) = server.json("POST", &claim, Some(&poster), None).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (403, Some("own_task"))
+    );
+    assert_eq!(
+        server.json("POST", &claim, Some(&worker), None).await.0,
+        200
+    );
+    let (status, answer) = server.json("POST", &claim, Some(&rival), None).await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("already_claimed"))
+    );
+    let (status, _) = server.json("POST", &claim, None, None).await;
+    assert_eq!(status, 401);
+
+    let deliver = format!("/api/v1/tasks/{id}/deliver");
+    let (status, answer) = server
+        .json(
+            "POST",
+            &deliver,
+            Some(&rival),
+            Some(json!({"text": "mine"})),
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (403, Some("not_claimant"))
+    );
+    let (status, _) = server
+        .json(
+            "POST",
+            "/api/v1/tasks/not-a-task/claim",
+            Some(&worker),
+            None,
+        )
+        .await;
+    assert_eq!(status, 404);
+    let (status, answer) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/accept"),
+            Some(&poster),
+            None,
+        )
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (409, Some("wrong_state")),
+        "{answer}"
+    );
+
+    let (_, state) = server
+        .json("GET", &format!("/api/v1/tasks/{id}/status"), None, None)
+        .await;
+    assert_eq!(state["status"], "claimed");
+    let (_, held) = server
+        .json("GET", "/api/v1/balance", Some(&poster), None)
+        .await;
+    assert_eq!(held["escrowed"], json!(12.5));
+}
