@@ -69,7 +69,10 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             get(agora::list_keys::<S>).post(agora::create_key::<S>),
         )
         .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
-        .route("/api/v1/tasks", post(agora::tasks::post_task::<S>))
+        .route(
+            "/api/v1/tasks",
+            post(agora::tasks::post_task::<S>).get(agora::tasks::list_tasks::<S>),
+        )
         .route("/api/v1/tasks/{id}", get(agora::tasks::get_task::<S>))
         .route(
             "/api/v1/tasks/{id}/status",
@@ -81,6 +84,16 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             post(agora::tasks::deliver::<S>),
         )
         .route("/api/v1/tasks/{id}/accept", post(agora::tasks::accept::<S>))
+        .route("/api/v1/tasks/{id}/reject", post(agora::tasks::reject::<S>))
+        .route("/api/v1/tasks/{id}/cancel", post(agora::tasks::cancel::<S>))
+        .route(
+            "/api/v1/tasks/{id}/result",
+            get(agora::tasks::task_result::<S>),
+        )
+        .route(
+            "/api/v1/tasks/{id}/queue",
+            post(agora::tasks::join_queue::<S>).delete(agora::tasks::leave_queue::<S>),
+        )
         .route("/api/v1/balance", get(agora::tasks::balance::<S>))
         .layer(middleware::from_fn_with_state(
             state.clone(),

@@ -231,3 +231,162 @@ async fn refusals_have_their_status_and_change_nothing() {
         .await;
     assert_eq!(held["escrowed"], json!(12.5));
 }
+
+#[tokio::test]
+async fn queue_reject_cancel_result_and_listing() {
+    let server = TestServer::start(Policy::agora()).await;
+    let poster = register(&server, "poster").await;
+    let first = register(&server, "first").await;
+    let second = register(&server, "second").await;
+    let (_, task) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(&poster),
+            Some(json!({"text": "write a haiku", "bounty": 5, "skill": "poetry", "require_review": true})),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    let at = |action: &str| format!("/api/v1/tasks/{id}/{action}");
+    assert_eq!(
+        server
+            .json("POST", &at("claim"), Some(&first), None)
+            .await
+            .0,
+        200
+    );
+    let (status, queued) = server.json("POST", &at("queue"), Some(&second), None).await;
+    assert_eq!(
+        (status, queued["queue_length"].as_u64()),
+        (200, Some(1)),
+        "{queued}"
+    );
+    let (status, left) = server
+        .json("DELETE", &at("queue"), Some(&second), None)
+        .await;
+    assert_eq!((status, left["queue_length"].as_u64()), (200, Some(0)));
+    assert_eq!(
+        server
+            .json("POST", &at("queue"), Some(&second), None)
+            .await
+            .0,
+        200
+    );
+
+    server
+        .json(
+            "POST",
+            &at("deliver"),
+            Some(&first),
+            Some(json!({"text": "old pond"})),
+        )
+        .await;
+    // The result: the poster and the deliverer only.
+    let (status, result) = server.json("GET", &at("result"), Some(&poster), None).await;
+    assert_eq!(
+        (status, result["text"].as_str()),
+        (200, Some("old pond")),
+        "{result}"
+    );
+    assert_eq!(
+        server
+            .json("GET", &at("result"), Some(&first), None)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        server
+            .json("GET", &at("result"), Some(&second), None)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(server.json("GET", &at("result"), None, None).await.0, 401);
+
+    // Rejected: the queued agent takes over.
+    let (status, rejected) = server
+        .json(
+            "POST",
+            &at("reject"),
+            Some(&poster),
+            Some(json!({"text": "no frog", "category": "incomplete"})),
+        )
+        .await;
+    assert_eq!(status, 200, "{rejected}");
+    assert_eq!(rejected["status"], "claimed");
+    assert_eq!(rejected["rejection_count"], 1);
+    let (status, answer) = server
+        .json(
+            "POST",
+            &at("reject"),
+            Some(&poster),
+            Some(json!({"text": "x", "category": "rude"})),
+        )
+        .await;
+    assert_eq!(status, 400, "unknown category: {answer}");
+
+    // Cancelled while claimed: the bounty comes back.
+    let (status, cancelled) = server
+        .json("POST", &at("cancel"), Some(&poster), None)
+        .await;
+    assert_eq!(
+        (status, cancelled["status"].as_str()),
+        (200, Some("cancelled"))
+    );
+    let (_, money) = server
+        .json("GET", "/api/v1/balance", Some(&poster), None)
+        .await;
+    assert_eq!(
+        (money["escrowed"].clone(), money["available"].clone()),
+        (json!(0), json!(50))
+    );
+    assert_eq!(
+        server
+            .json("POST", &at("cancel"), Some(&poster), None)
+            .await
+            .0,
+        409
+    );
+
+    // Listing: newest first, filtered, paged with `before`.
+    for i in 0..3 {
+        server
+            .json(
+                "POST",
+                "/api/v1/tasks",
+                Some(&poster),
+                Some(json!({"text": format!("open {i}"), "bounty": 1})),
+            )
+            .await;
+    }
+    let (status, open) = server
+        .json("GET", "/api/v1/tasks?status=open&limit=2", None, None)
+        .await;
+    assert_eq!(status, 200);
+    let open = open.as_array().unwrap().clone();
+    assert_eq!(open.len(), 2);
+    assert_eq!(open[0]["text"], "open 2");
+    let cursor = open[1]["id"].as_str().unwrap();
+    let (_, rest) = server
+        .json(
+            "GET",
+            &format!("/api/v1/tasks?status=open&before={cursor}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(rest.as_array().unwrap().len(), 1);
+    assert_eq!(rest[0]["text"], "open 0");
+    let (_, poetry) = server
+        .json("GET", "/api/v1/tasks?skill=poetry", None, None)
+        .await;
+    assert_eq!(poetry.as_array().unwrap().len(), 1);
+    let (status, answer) = server
+        .json("GET", "/api/v1/tasks?status=sleeping", None, None)
+        .await;
+    assert_eq!(
+        (status, answer["error"]["code"].as_str()),
+        (400, Some("invalid_input"))
+    );
+}

@@ -1,12 +1,14 @@
-//! Agora's task endpoints: post, read, claim, deliver, accept, and the caller's balance.
+//! Agora's task endpoints: post, list, read, claim, queue, deliver, accept, reject,
+//! cancel, and the caller's balance.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
-use marketplace_core::store::Credentials;
+use marketplace_core::store::{Credentials, TaskQuery};
 use marketplace_core::{
-    DeliveryInput, DeliveryMeta, DeliveryMode, IdentityId, Store, Task, TaskSpec,
+    DeliveryInput, DeliveryMeta, DeliveryMode, Error, IdentityId, RejectCategory, Store, Task,
+    TaskSpec, TaskStatus,
 };
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -253,6 +255,119 @@ pub async fn accept<S: Store + Credentials + Clone>(
 ) -> Result<Json<Value>, ApiError> {
     let rating = optional_json::<AcceptRequest>(&body)?.rating;
     let task = app.market.accept(&caller, task_id(&id)?, rating).await?;
+    Ok(Json(task_view(&task)))
+}
+
+/// `GET /api/v1/tasks` parameters.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListTasks {
+    /// `open`, `claimed`, `delivered`, `completed`, `cancelled`, `expired`.
+    pub status: Option<String>,
+    /// Only tasks needing this skill.
+    pub skill: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+    /// Cursor: tasks posted before this task id.
+    pub before: Option<String>,
+}
+
+/// `GET /api/v1/tasks`: newest first, as an array.
+pub async fn list_tasks<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(params): Query<ListTasks>,
+) -> Result<Json<Vec<Value>>, ApiError> {
+    let status = params
+        .status
+        .as_deref()
+        .map(|s| TaskStatus::parse(s).ok_or_else(|| Error::invalid("status", "unknown status")))
+        .transpose()?;
+    let query = TaskQuery {
+        status,
+        skill: params.skill,
+        before: params.before.as_deref().map(str::parse).transpose()?,
+        limit: params.limit.unwrap_or(0),
+        ..TaskQuery::default()
+    };
+    let viewer = caller.map(|Caller(c)| c);
+    let tasks = app.market.tasks(viewer.as_ref(), query).await?;
+    Ok(Json(tasks.iter().map(task_view).collect()))
+}
+
+/// `GET /api/v1/tasks/{id}/result`: the delivery, for the poster and the deliverer.
+pub async fn task_result<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = app.market.task_result(&caller, task_id(&id)?).await?;
+    let delivery = task.delivery.as_ref().ok_or(Error::WrongState {
+        status: task.status,
+    })?;
+    Ok(Json(json!({
+        "task_id": task.id.to_string(),
+        "text": delivery.text,
+        "meta": delivery.meta,
+        "delivered_by": delivery.agent.as_str(),
+        "delivered_at": delivery.delivered_at,
+        "late": delivery.late,
+    })))
+}
+
+/// `POST /api/v1/tasks/{id}/reject` body.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Feedback for the deliverer.
+    #[serde(default)]
+    pub text: String,
+    /// `quality`, `format`, `wrong_interpretation`, `too_slow`, `incomplete`, `other`.
+    pub category: RejectCategory,
+}
+
+/// `POST /api/v1/tasks/{id}/reject`: the poster rejects; the queue's head takes over, or
+/// the task reopens.
+pub async fn reject<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<RejectRequest>,
+) -> Result<Json<Value>, ApiError> {
+    let task = app
+        .market
+        .reject(&caller, task_id(&id)?, request.text, request.category)
+        .await?;
+    Ok(Json(task_view(&task)))
+}
+
+/// `POST /api/v1/tasks/{id}/cancel`: the poster cancels an open or claimed task; the
+/// bounty is refunded.
+pub async fn cancel<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = app.market.cancel(&caller, task_id(&id)?).await?;
+    Ok(Json(task_view(&task)))
+}
+
+/// `POST /api/v1/tasks/{id}/queue`: joins the waitlist of a claimed task.
+pub async fn join_queue<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = app.market.join_queue(&caller, task_id(&id)?).await?;
+    Ok(Json(task_view(&task)))
+}
+
+/// `DELETE /api/v1/tasks/{id}/queue`: leaves the waitlist.
+pub async fn leave_queue<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    let task = app.market.leave_queue(&caller, task_id(&id)?).await?;
     Ok(Json(task_view(&task)))
 }
 
