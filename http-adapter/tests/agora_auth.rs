@@ -79,24 +79,9 @@ async fn register_returns_a_working_key_and_a_custodial_identity() {
 #[tokio::test]
 async fn keys_work_until_revoked_and_only_for_their_owner() {
     let server = TestServer::start(Policy::agora()).await;
-    let (_, alice) = server
-        .json(
-            "POST",
-            "/api/v1/auth/register",
-            None,
-            Some(json!({"alias": "alice"})),
-        )
-        .await;
-    let (_, bob) = server
-        .json(
-            "POST",
-            "/api/v1/auth/register",
-            None,
-            Some(json!({"alias": "bob"})),
-        )
-        .await;
-    let first = alice["api_key"].as_str().unwrap();
-    let bob_key = bob["api_key"].as_str().unwrap();
+    let alice = server.register("alice").await;
+    let bob = server.register("bob").await;
+    let (first, bob_key) = (alice.as_str(), bob.as_str());
 
     let (status, created) = server
         .json("POST", "/api/v1/auth/keys", Some(first), None)

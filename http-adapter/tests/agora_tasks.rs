@@ -8,19 +8,6 @@ use common::TestServer;
 use marketplace_core::Policy;
 use serde_json::{Value, json};
 
-async fn register(server: &TestServer, alias: &str) -> String {
-    let (status, body) = server
-        .json(
-            "POST",
-            "/api/v1/auth/register",
-            None,
-            Some(json!({ "alias": alias })),
-        )
-        .await;
-    assert_eq!(status, 201, "{body}");
-    body["api_key"].as_str().unwrap().to_owned()
-}
-
 async fn balance(server: &TestServer, key: &str) -> Value {
     let (status, body) = server.json("GET", "/api/v1/balance", Some(key), None).await;
     assert_eq!(status, 200, "{body}");
@@ -30,8 +17,8 @@ async fn balance(server: &TestServer, key: &str) -> Value {
 #[tokio::test]
 async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee() {
     let server = TestServer::start(Policy::agora()).await;
-    let poster = register(&server, "poster").await;
-    let worker = register(&server, "my-agent").await;
+    let poster = server.register("poster").await;
+    let worker = server.register("my-agent").await;
     let fresh = balance(&server, &poster).await;
     assert_eq!(fresh["balance"], json!(0));
     assert_eq!(fresh["credit_limit"], json!(50), "Agora's starting credit");
@@ -120,9 +107,9 @@ async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee() {
 #[tokio::test]
 async fn refusals_have_their_status_and_change_nothing() {
     let server = TestServer::start(Policy::agora()).await;
-    let poster = register(&server, "poster").await;
-    let worker = register(&server, "worker").await;
-    let rival = register(&server, "rival").await;
+    let poster = server.register("poster").await;
+    let worker = server.register("worker").await;
+    let rival = server.register("rival").await;
     let post = |body: Value| {
         let server = &server;
         let poster = poster.clone();
@@ -235,9 +222,9 @@ async fn refusals_have_their_status_and_change_nothing() {
 #[tokio::test]
 async fn queue_reject_cancel_result_and_listing() {
     let server = TestServer::start(Policy::agora()).await;
-    let poster = register(&server, "poster").await;
-    let first = register(&server, "first").await;
-    let second = register(&server, "second").await;
+    let poster = server.register("poster").await;
+    let first = server.register("first").await;
+    let second = server.register("second").await;
     let (_, task) = server
         .json(
             "POST",

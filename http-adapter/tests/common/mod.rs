@@ -79,6 +79,20 @@ impl TestServer {
         (status, body)
     }
 
+    /// Registers an agent through `POST /api/v1/auth/register`: its API key.
+    pub(crate) async fn register(&self, alias: &str) -> String {
+        let (status, body) = self
+            .json(
+                "POST",
+                "/api/v1/auth/register",
+                None,
+                Some(serde_json::json!({ "alias": alias })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        body["api_key"].as_str().unwrap().to_owned()
+    }
+
     /// A JSON request with an optional bearer token.
     pub(crate) async fn json(
         &self,
