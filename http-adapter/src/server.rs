@@ -95,6 +95,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             post(agora::tasks::join_queue::<S>).delete(agora::tasks::leave_queue::<S>),
         )
         .route("/api/v1/balance", get(agora::tasks::balance::<S>))
+        .fallback(no_such_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::verify_signature::<S>,
@@ -109,6 +110,14 @@ async fn healthz<S: Store + Clone>(
 ) -> Result<Json<Value>, ApiError> {
     app.market.events(u64::MAX, 1).await?;
     Ok(Json(json!({ "status": "ok" })))
+}
+
+/// Any path the API does not have: 404 in the API's error format.
+async fn no_such_route() -> ApiError {
+    ApiError::NotFound {
+        code: "not_found",
+        message: "no such endpoint".to_owned(),
+    }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests

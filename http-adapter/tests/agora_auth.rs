@@ -124,6 +124,16 @@ async fn keys_work_until_revoked_and_only_for_their_owner() {
 }
 
 #[tokio::test]
+async fn unknown_paths_answer_in_the_error_format() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (status, body) = server
+        .json("GET", "/api/v1/no-such-thing", None, None)
+        .await;
+    assert_eq!(status, 404);
+    assert_eq!(body["error"]["code"], "not_found");
+}
+
+#[tokio::test]
 async fn missing_or_forged_credentials_are_401() {
     let server = TestServer::start(Policy::agora()).await;
     let forged = format!("ak_{}", "0".repeat(64));
