@@ -4,8 +4,6 @@
 //! Only hashes of API keys are stored; custodial secret keys are sealed with the server's
 //! master key (ChaCha20-Poly1305, a fresh random nonce per key).
 
-use std::fmt::Write as _;
-
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -53,21 +51,12 @@ impl MasterKey {
 pub fn random_hex(len: usize) -> Result<String, ApiError> {
     let mut bytes = vec![0u8; len];
     getrandom::fill(&mut bytes).map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
-    Ok(hex(&bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
-            let _ = write!(s, "{b:02x}");
-            s
-        })
+    Ok(hex::encode(bytes))
 }
 
 /// Lowercase hex SHA-256 of an API key: what the store looks keys up by.
 pub fn api_key_hash(key: &str) -> String {
-    hex(&Sha256::digest(key.as_bytes()))
+    hex::encode(Sha256::digest(key.as_bytes()))
 }
 
 /// A new API key for `identity`: the key (shown once) and the record to store.
@@ -101,8 +90,8 @@ pub fn custodial_keypair(
         .map_err(|_| ApiError::internal("sealing a custodial key failed".to_owned()))?;
     let record = CustodialKey {
         identity: identity.clone(),
-        public_key: hex(&public),
-        sealed_secret: format!("{}{}", hex(&nonce), hex(&sealed)),
+        public_key: hex::encode(public),
+        sealed_secret: format!("{}{}", hex::encode(nonce), hex::encode(&sealed)),
         created_at: now,
     };
     Ok((identity, record))
@@ -121,13 +110,8 @@ fn header<'a>(parts: &'a Parts, name: &'static str) -> Result<&'a str, ApiError>
 }
 
 fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
-    if text.len() != 2 * N {
-        return None;
-    }
     let mut out = [0u8; N];
-    for (i, byte) in out.iter_mut().enumerate() {
-        *byte = u8::from_str_radix(text.get(2 * i..2 * i + 2)?, 16).ok()?;
-    }
+    hex::decode_to_slice(text, &mut out).ok()?;
     Some(out)
 }
 
@@ -142,7 +126,7 @@ pub fn signed_message(
 ) -> String {
     format!(
         "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
-        hex(&Sha256::digest(body))
+        hex::encode(Sha256::digest(body))
     )
 }
 
@@ -177,12 +161,12 @@ async fn check_signature<S: Store + Credentials + Clone>(
     let timestamp = header(parts, "x-knarr-timestamp")?;
     let nonce = header(parts, "x-knarr-nonce")?;
     let signature = header(parts, "x-knarr-signature")?;
-    let key = unhex::<32>(&public.to_ascii_lowercase())
+    let key = unhex::<32>(public)
         .and_then(|b| VerifyingKey::from_bytes(&b).ok())
         .ok_or(ApiError::Unauthorized(
             "X-Knarr-PublicKey must be a hex ed25519 public key",
         ))?;
-    let signature = unhex::<64>(&signature.to_ascii_lowercase())
+    let signature = unhex::<64>(signature)
         .map(|b| Signature::from_bytes(&b))
         .ok_or(ApiError::Unauthorized(
             "X-Knarr-Signature must be a hex ed25519 signature",

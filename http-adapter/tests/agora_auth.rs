@@ -43,9 +43,7 @@ async fn register_returns_a_working_key_and_a_custodial_identity() {
         .await
         .unwrap()
         .expect("custodial keypair kept");
-    let public: Vec<u8> = (0..32)
-        .map(|i| u8::from_str_radix(&custodial.public_key[2 * i..2 * i + 2], 16).unwrap())
-        .collect();
+    let public = hex::decode(&custodial.public_key).unwrap();
     assert_eq!(
         IdentityId::from_public_key(&public),
         id,

@@ -11,10 +11,6 @@ use http_adapter::auth::signed_message;
 use marketplace_core::{IdentityId, Policy, Store};
 use serde_json::{Value, json};
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn unix_now() -> i64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -52,10 +48,13 @@ impl Node {
         let signature = self.0.sign(message.as_bytes());
         vec![
             ("Content-Type", "application/json".to_owned()),
-            ("X-Knarr-PublicKey", hex(self.0.verifying_key().as_bytes())),
+            (
+                "X-Knarr-PublicKey",
+                hex::encode(self.0.verifying_key().as_bytes()),
+            ),
             ("X-Knarr-Timestamp", ts),
             ("X-Knarr-Nonce", nonce.to_owned()),
-            ("X-Knarr-Signature", hex(&signature.to_bytes())),
+            ("X-Knarr-Signature", hex::encode(signature.to_bytes())),
         ]
     }
 }
@@ -177,7 +176,7 @@ async fn stale_tampered_and_malformed_signatures_are_refused() {
         body.clone().into_bytes(),
     ));
     let mut wrong_key = node.headers("POST", path, now, "f", body.as_bytes());
-    wrong_key[1].1 = hex(Node::new(10).0.verifying_key().as_bytes());
+    wrong_key[1].1 = hex::encode(Node::new(10).0.verifying_key().as_bytes());
     cases.push(("someone else's key", wrong_key, body.clone().into_bytes()));
     let mut bad_hex = node.headers("POST", path, now, "g", body.as_bytes());
     bad_hex[4].1 = "zz".repeat(64);

@@ -393,7 +393,17 @@ impl<S: Store> Marketplace<S> {
 
     /// Claims a task.
     pub async fn claim(&self, actor: &IdentityId, task: TaskId) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::Claim { task, note: None })
+        self.claim_with_note(actor, task, None).await
+    }
+
+    /// Claims a task with a note to its poster ("On it").
+    pub async fn claim_with_note(
+        &self,
+        actor: &IdentityId,
+        task: TaskId,
+        note: Option<String>,
+    ) -> Result<Task, Error> {
+        self.task_outcome(actor, Command::Claim { task, note })
             .await
     }
 

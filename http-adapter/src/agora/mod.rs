@@ -9,7 +9,7 @@ pub mod tasks;
 use axum::Json;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use marketplace_core::store::Credentials;
+use marketplace_core::store::{ApiKey, Credentials};
 use marketplace_core::{ProfileUpdate, Store, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -71,10 +71,7 @@ pub async fn register<S: Store + Credentials + Clone>(
         .await
         .map_err(|e| ApiError::Engine(e.into()))?;
     let (api_key, record) = issue_api_key(&identity, now)?;
-    store
-        .add_api_key(&record)
-        .await
-        .map_err(|e| ApiError::Engine(e.into()))?;
+    store_key(store, &record).await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {
@@ -103,6 +100,21 @@ pub async fn register_node<S: Store + Credentials + Clone>(
         StatusCode::CREATED,
         Json(json!({ "identity_hash": identity.as_str() })),
     ))
+}
+
+/// Stores a new key; a key that was not stored is never handed out.
+async fn store_key<S: Credentials>(store: &S, record: &ApiKey) -> Result<(), ApiError> {
+    let stored = store
+        .add_api_key(record)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?;
+    if stored {
+        Ok(())
+    } else {
+        Err(ApiError::internal(
+            "a new API key collided with a stored one".to_owned(),
+        ))
+    }
 }
 
 /// One of the caller's keys, without the key itself.
@@ -144,11 +156,7 @@ pub async fn create_key<S: Store + Credentials + Clone>(
     Caller(caller): Caller,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let (api_key, record) = issue_api_key(&caller, app.market.now())?;
-    app.market
-        .store()
-        .add_api_key(&record)
-        .await
-        .map_err(|e| ApiError::Engine(e.into()))?;
+    store_key(app.market.store(), &record).await?;
     Ok((
         StatusCode::CREATED,
         Json(json!({ "api_key": api_key, "prefix": record.prefix })),

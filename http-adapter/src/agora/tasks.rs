@@ -199,15 +199,9 @@ pub async fn claim<S: Store + Credentials + Clone>(
     let note = optional_json::<ClaimRequest>(&body)?.text;
     let task = app
         .market
-        .execute(
-            &caller,
-            marketplace_core::Command::Claim {
-                task: task_id(&id)?,
-                note,
-            },
-        )
+        .claim_with_note(&caller, task_id(&id)?, note)
         .await?;
-    Ok(Json(task_view(outcome_task(&task)?)))
+    Ok(Json(task_view(&task)))
 }
 
 /// `POST /api/v1/tasks/{id}/deliver` body.
@@ -395,11 +389,4 @@ fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Resul
         return Ok(T::default());
     }
     serde_json::from_slice(body).map_err(|e| ApiError::BadBody(e.to_string()))
-}
-
-fn outcome_task(outcome: &marketplace_core::Outcome) -> Result<&Task, ApiError> {
-    match outcome {
-        marketplace_core::Outcome::Task(task) => Ok(task),
-        other => Err(ApiError::internal(format!("unexpected outcome {other:?}"))),
-    }
 }
