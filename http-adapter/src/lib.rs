@@ -30,7 +30,10 @@
 
 pub mod agora;
 pub mod auth;
+pub mod blobs;
 pub mod database;
 pub mod error;
+pub mod exec;
+pub mod metrics;
 pub mod server;
 pub mod wire;

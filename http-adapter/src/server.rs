@@ -1,9 +1,12 @@
 //! The router, the server loop and the background deadline sweep.
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::IntoResponse;
 use axum::middleware;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
@@ -13,9 +16,14 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
+use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::auth::MasterKey;
+use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX};
 use crate::error::ApiError;
-use crate::{agora, auth};
+use crate::{agora, auth, metrics};
+
+/// Room for a multipart body's boundaries and text fields beside its file.
+const MULTIPART_OVERHEAD_BYTES: usize = 1024 * 1024;
 
 /// Deadlines one sweep applies at most; the next tick takes the rest.
 pub const SWEEP_BATCH_MAX: usize = 500;
@@ -23,45 +31,67 @@ pub const SWEEP_BATCH_MAX: usize = 500;
 /// Largest JSON body a request may carry, by default.
 pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 
+/// Where uploaded artifacts are kept unless configured otherwise.
+pub const BLOB_DIR_DEFAULT: &str = "marketplace-blobs";
+
 /// What the router needs besides the engine.
 #[derive(Debug, Clone)]
 pub struct Config {
     /// Seals custodial keys.
     pub master: MasterKey,
-    /// Largest request body accepted (413 beyond).
+    /// Largest JSON request body accepted (413 beyond); uploads have their own limit,
+    /// [`UPLOAD_BYTES_MAX`].
     pub body_bytes_max: usize,
+    /// Where uploaded artifacts are stored.
+    pub blob_dir: PathBuf,
 }
 
 impl Config {
-    /// A configuration with `master` and the default limits.
+    /// A configuration with `master` and the defaults.
     pub fn new(master: MasterKey) -> Self {
         Self {
             master,
             body_bytes_max: BODY_BYTES_MAX,
+            blob_dir: PathBuf::from(BLOB_DIR_DEFAULT),
         }
+    }
+
+    /// Stores artifacts under `dir`.
+    pub fn with_blob_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.blob_dir = dir.into();
+        self
     }
 }
 
-/// What every handler gets: the engine (and through it the store) and the master key.
+/// What every handler gets: the engine (and through it the store), the master key and
+/// the artifact store.
 #[derive(Debug, Clone)]
 pub struct AppState<S> {
     /// The marketplace.
     pub market: Marketplace<S>,
     /// Seals custodial keys.
     pub master: MasterKey,
-    /// Largest request body accepted.
+    /// Largest JSON request body accepted.
     pub body_bytes_max: usize,
+    /// Uploaded artifacts.
+    pub blobs: BlobDir,
 }
 
 /// The marketplace's HTTP routes, ready to serve or to nest in a larger app.
 pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Config) -> Router {
+    metrics::handle();
     let state = AppState {
         market,
         master: config.master,
         body_bytes_max: config.body_bytes_max,
+        blobs: BlobDir::new(config.blob_dir),
     };
+    // Files may be far larger than JSON bodies: the routes taking them have their own
+    // limit (a JSON delivery still checks the JSON limit itself).
+    let file_limit = DefaultBodyLimit::max(UPLOAD_BYTES_MAX + MULTIPART_OVERHEAD_BYTES);
     Router::new()
         .route("/healthz", get(healthz::<S>))
+        .route("/metrics", get(metrics_text::<S>))
         .route("/api/v1/auth/register", post(agora::register::<S>))
         .route("/api/v1/auth/node", post(agora::register_node::<S>))
         .route(
@@ -71,36 +101,65 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
         .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
         .route(
             "/api/v1/tasks",
-            post(agora::tasks::post_task::<S>).get(agora::tasks::list_tasks::<S>),
+            post(tasks::post_task::<S>).get(tasks::list_tasks::<S>),
         )
-        .route("/api/v1/tasks/{id}", get(agora::tasks::get_task::<S>))
-        .route(
-            "/api/v1/tasks/{id}/status",
-            get(agora::tasks::task_status::<S>),
-        )
-        .route("/api/v1/tasks/{id}/claim", post(agora::tasks::claim::<S>))
+        .route("/api/v1/tasks/{id}", get(tasks::get_task::<S>))
+        .route("/api/v1/tasks/{id}/status", get(tasks::task_status::<S>))
+        .route("/api/v1/tasks/{id}/claim", post(tasks::claim::<S>))
+        .route("/api/v1/tasks/{id}/extend", post(tasks::extend::<S>))
         .route(
             "/api/v1/tasks/{id}/deliver",
-            post(agora::tasks::deliver::<S>),
+            post(artifacts::deliver::<S>).layer(file_limit),
         )
-        .route("/api/v1/tasks/{id}/accept", post(agora::tasks::accept::<S>))
-        .route("/api/v1/tasks/{id}/reject", post(agora::tasks::reject::<S>))
-        .route("/api/v1/tasks/{id}/cancel", post(agora::tasks::cancel::<S>))
-        .route(
-            "/api/v1/tasks/{id}/result",
-            get(agora::tasks::task_result::<S>),
-        )
+        .route("/api/v1/tasks/{id}/accept", post(tasks::accept::<S>))
+        .route("/api/v1/tasks/{id}/reject", post(tasks::reject::<S>))
+        .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel::<S>))
+        .route("/api/v1/tasks/{id}/result", get(tasks::task_result::<S>))
         .route(
             "/api/v1/tasks/{id}/queue",
-            post(agora::tasks::join_queue::<S>).delete(agora::tasks::leave_queue::<S>),
+            post(tasks::join_queue::<S>).delete(tasks::leave_queue::<S>),
         )
-        .route("/api/v1/balance", get(agora::tasks::balance::<S>))
+        .route("/api/v1/tasks/{id}/message", post(tasks::message::<S>))
+        .route("/api/v1/tasks/{id}/bid", post(tasks::bid::<S>))
+        .route(
+            "/api/v1/tasks/{id}/bids/{bid_id}/award",
+            post(tasks::award::<S>),
+        )
+        .route("/api/v1/feed", get(board::feed::<S>))
+        .route("/api/v1/search", get(board::search::<S>))
+        .route("/api/v1/market/signals", get(board::signals::<S>))
+        .route("/api/v1/services", get(board::services::<S>))
+        .route("/api/v1/posts", post(board::create_post::<S>))
+        .route("/api/v1/profile", post(account::set_profile::<S>))
+        .route("/api/v1/profile/{hash}", get(account::get_profile::<S>))
+        .route("/api/v1/reputation/{hash}", get(account::reputation::<S>))
+        .route("/api/v1/balance", get(account::balance::<S>))
+        .route("/api/v1/transactions", get(account::transactions::<S>))
+        .route("/api/v1/earnings", get(account::earnings::<S>))
+        .route(
+            "/api/v1/broker/auto-claim",
+            get(broker::rules::<S>)
+                .post(broker::create_rule::<S>)
+                .delete(broker::delete_rule::<S>),
+        )
+        .route("/api/v1/broker/match", get(broker::broker_match::<S>))
+        .route(
+            "/api/v1/contracts",
+            get(broker::contracts::<S>).post(broker::propose::<S>),
+        )
+        .route("/api/v1/contracts/{id}", post(broker::act::<S>))
+        .route(
+            "/api/upload",
+            post(artifacts::upload::<S>).layer(file_limit),
+        )
+        .route("/api/v1/artifacts/{hash}", get(artifacts::artifact::<S>))
         .fallback(no_such_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::verify_signature::<S>,
         ))
         .layer(DefaultBodyLimit::max(config.body_bytes_max))
+        .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
 }
 
@@ -110,6 +169,18 @@ async fn healthz<S: Store + Clone>(
 ) -> Result<Json<Value>, ApiError> {
     app.market.events(u64::MAX, 1).await?;
     Ok(Json(json!({ "status": "ok" })))
+}
+
+/// `GET /metrics`: Prometheus text format.
+async fn metrics_text<S: Store + Clone>(
+    State(app): State<AppState<S>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let depth = app.market.outbox_depth().await?;
+    let text = metrics::render(depth, app.market.now().timestamp_millis());
+    Ok((
+        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        text,
+    ))
 }
 
 /// Any path the API does not have: 404 in the API's error format.
@@ -146,9 +217,15 @@ pub async fn sweep_loop<S: Store + Clone>(
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stopped| *stopped) => return,
         }
+        let started = std::time::Instant::now();
         match market.sweep(SWEEP_BATCH_MAX).await {
-            Ok(0) => {}
-            Ok(applied) => tracing::info!(applied, "deadlines applied"),
+            Ok(applied) => {
+                let now_ms = market.now().timestamp_millis();
+                metrics::sweep(applied, started.elapsed().as_secs_f64(), now_ms);
+                if applied > 0 {
+                    tracing::info!(applied, "deadlines applied");
+                }
+            }
             Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next tick"),
         }
     }

@@ -12,12 +12,42 @@ use std::str::FromStr;
 use marketplace_core::Error;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
-use serde::{Deserialize, Deserializer};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use serde_json::Value;
 
-/// An amount as a client sends it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// An amount of credits on the wire: read from a JSON number or string, written by
+/// [`amount`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Amount(pub Decimal);
+
+impl From<Decimal> for Amount {
+    fn from(value: Decimal) -> Self {
+        Self(value)
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        amount(self.0).serialize(serializer)
+    }
+}
+
+impl utoipa::PartialSchema for Amount {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::SchemaType::from_iter([
+                utoipa::openapi::schema::Type::Number,
+                utoipa::openapi::schema::Type::String,
+            ]))
+            .description(Some(
+                "Credits: an exact decimal with at most six places; a JSON number, or a \
+                 decimal string where a number could not carry it exactly",
+            ))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for Amount {}
 
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {

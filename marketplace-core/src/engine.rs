@@ -825,6 +825,11 @@ impl<S: Store> Marketplace<S> {
         Ok(self.store.ledger(&query).await?)
     }
 
+    /// How many outbox events are not yet completed.
+    pub async fn outbox_depth(&self) -> Result<u64, Error> {
+        Ok(self.store.outbox_depth().await?)
+    }
+
     /// The treasury's balance: fees in, grants out. Derived from the ledger.
     pub async fn treasury(&self) -> Result<Decimal, Error> {
         Ok(self

@@ -514,6 +514,14 @@ impl Store for PgStore {
         .map_err(db)?;
         Ok(moved.rows_affected() == 1)
     }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE NOT done")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(depth).unwrap_or(0))
+    }
 }
 
 fn ledger_from(r: &PgRow) -> Result<LedgerEntry, StoreError> {

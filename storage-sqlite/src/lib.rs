@@ -565,6 +565,14 @@ impl Store for SqliteStore {
         .map_err(db)?;
         Ok(moved.rows_affected() == 1)
     }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE done = 0")
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(u64::try_from(depth).unwrap_or(0))
+    }
 }
 
 fn ledger_from(r: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {

@@ -1,9 +1,18 @@
 //! The Agora dialect, `/api/v1/…`: resources as plain JSON objects, lists as arrays, errors
 //! as `{"error": {"code", "message"}}`.
 //!
-//! So far: agent registration (API key and custodial keypair) and node registration, the
-//! caller's API keys, and the task quick start ([`tasks`]).
+//! - this module: registration (agent API keys with custodial keypairs, nodes), the
+//!   caller's API keys;
+//! - [`tasks`]: the task lifecycle and task messages;
+//! - [`artifacts`]: uploads, artifact reads, delivery with files;
+//! - [`account`]: profiles, reputation, balance, transactions, earnings;
+//! - [`board`]: feed, search, market signals, services, board posts;
+//! - [`broker`]: auto-claim rules, capability match, contracts.
 
+pub mod account;
+pub mod artifacts;
+pub mod board;
+pub mod broker;
 pub mod tasks;
 
 use axum::Json;

@@ -1,32 +1,52 @@
-//! Agora's task endpoints: post, list, read, claim, queue, deliver, accept, reject,
-//! cancel, and the caller's balance.
+//! Agora's task endpoints: post, list, read, claim, extend, queue, bid and award,
+//! deliver, accept, reject, cancel, and task messages.
 
 use axum::Json;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
 use marketplace_core::store::{Credentials, TaskQuery};
 use marketplace_core::{
-    DeliveryInput, DeliveryMeta, DeliveryMode, Error, IdentityId, RejectCategory, Store, Task,
-    TaskSpec, TaskStatus,
+    Bid, Command, DeliveryInput, DeliveryMeta, DeliveryMode, Error, Escalation, IdentityId,
+    Message, RejectCategory, Store, Task, TaskId, TaskSpec, TaskStatus,
 };
-use serde::Deserialize;
-use serde_json::{Value, json};
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
 
 use super::ApiJson;
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::exec::IdempotencyKey;
 use crate::server::AppState;
-use crate::wire::{Amount, amount, task_id};
+use crate::wire::{Amount, task_id};
 
-/// `POST /api/v1/tasks` body: the task options Agora lists. Unknown fields are refused, so
-/// a misspelt option never silently changes what is paid or who may claim.
-#[derive(Debug, Deserialize)]
+/// Deepest `chain_next` nesting a posted task may carry.
+pub const CHAIN_DEPTH_MAX: usize = 8;
+
+/// Bounty escalation as posted: `rate` more credits every `interval_hours` until `cap`.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EscalationBody {
+    /// Credits added per step.
+    pub rate: Amount,
+    /// Hours between steps.
+    pub interval_hours: u32,
+    /// The bounty never grows beyond this.
+    pub cap: Amount,
+}
+
+/// `POST /api/v1/tasks` body: the task options Agora lists, at the top level or inside
+/// `meta`. Unknown fields are refused, so a misspelt option never silently changes what is
+/// paid or who may claim.
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostTask {
     /// What is asked.
     pub text: String,
-    /// The bounty, held in escrow from the poster's available balance.
+    /// The bounty, held in escrow from the poster's available balance (default 0).
+    #[serde(default)]
     pub bounty: Amount,
     /// A short title.
     #[serde(default)]
@@ -34,7 +54,7 @@ pub struct PostTask {
     /// The skill the task needs.
     #[serde(default)]
     pub skill: Option<String>,
-    /// Capabilities a claimant must have.
+    /// Capabilities a claimant must have; the broker matches on them.
     #[serde(default)]
     pub required_capabilities: Vec<String>,
     /// Accept any delivery at once.
@@ -49,16 +69,21 @@ pub struct PostTask {
     /// Claims go through bids and an award.
     #[serde(default)]
     pub bidding: bool,
-    /// A JSON Schema the delivery's output must satisfy.
+    /// A follow-up task posted when this one completes; `{{result}}` in its text becomes
+    /// the delivered text.
+    #[serde(default)]
+    #[schema(no_recursion)]
+    pub chain_next: Option<Box<PostTask>>,
+    /// A JSON Schema the delivery's `meta.output` must satisfy.
     #[serde(default)]
     pub result_schema: Option<Value>,
     /// Tasks that must complete before this one can be claimed.
     #[serde(default)]
     pub depends_on: Vec<String>,
-    /// Claim lease, seconds.
+    /// Claim lease, seconds (default 300).
     #[serde(default)]
     pub claim_ttl: Option<u64>,
-    /// Lifetime while open, seconds.
+    /// Lifetime while open, seconds (default 7 days).
     #[serde(default)]
     pub expires_in: Option<u64>,
     /// Lowest reputation score that may claim.
@@ -67,7 +92,7 @@ pub struct PostTask {
     /// Deadline from claim to delivery, seconds.
     #[serde(default)]
     pub max_turnaround_s: Option<u64>,
-    /// Repost the same task when it completes.
+    /// Post the same task again when it is accepted.
     #[serde(default)]
     pub recurring: bool,
     /// Board topic.
@@ -75,11 +100,47 @@ pub struct PostTask {
     pub topic: Option<String>,
     /// `public` (default) or `private`: who sees the delivered result.
     #[serde(default)]
+    #[schema(value_type = String)]
     pub delivery: DeliveryMode,
+    /// Grow the bounty while unclaimed.
+    #[serde(default)]
+    pub bounty_escalation: Option<EscalationBody>,
+    /// Quality gate: accepted deliveries an agent needs for auto-accept (default 3).
+    #[serde(default)]
+    pub min_auto_accept_accepted: Option<u64>,
+    /// Quality gate: accept rate an agent needs for auto-accept (default 0.6).
+    #[serde(default)]
+    pub min_auto_accept_rate: Option<Amount>,
+    /// Post under this active contract: its agent claims the task at the agreed price.
+    #[serde(default)]
+    pub contract: Option<String>,
 }
 
 impl PostTask {
-    fn into_spec(self) -> Result<TaskSpec, ApiError> {
+    /// Reads a posted body: options may sit at the top level or inside `meta` (as a knarr
+    /// skill call sends them); the same option in both places is refused.
+    pub fn from_body(mut body: Map<String, Value>) -> Result<Self, ApiError> {
+        if let Some(meta) = body.remove("meta") {
+            let Value::Object(meta) = meta else {
+                return Err(Error::invalid("meta", "must be an object").into());
+            };
+            for (name, value) in meta {
+                if body.contains_key(&name) {
+                    let reason = "given both at the top level and in meta";
+                    return Err(Error::invalid(name, reason).into());
+                }
+                body.insert(name, value);
+            }
+        }
+        serde_json::from_value(Value::Object(body)).map_err(|e| ApiError::BadBody(e.to_string()))
+    }
+
+    /// The engine's task spec.
+    pub fn into_spec(self) -> Result<TaskSpec, ApiError> {
+        self.into_spec_at(0)
+    }
+
+    fn into_spec_at(self, depth: usize) -> Result<TaskSpec, ApiError> {
         let mut spec = TaskSpec::new(self.text, self.bounty.0);
         spec.title = self.title;
         spec.skill = self.skill;
@@ -91,10 +152,16 @@ impl PostTask {
             .assign_to
             .map(|a| IdentityId::parse(&a))
             .transpose()
-            .map_err(|_| {
-                marketplace_core::Error::invalid("assign_to", "must be an identity hash")
-            })?;
+            .map_err(|_| Error::invalid("assign_to", "must be an identity hash"))?;
         spec.bidding = self.bidding;
+        spec.chain_next = match self.chain_next {
+            Some(_) if depth >= CHAIN_DEPTH_MAX => {
+                let reason = format!("nests deeper than {CHAIN_DEPTH_MAX}");
+                return Err(Error::invalid("chain_next", reason).into());
+            }
+            Some(next) => Some(Box::new(next.into_spec_at(depth + 1)?)),
+            None => None,
+        };
         spec.result_schema = self.result_schema;
         spec.depends_on = self
             .depends_on
@@ -107,82 +174,327 @@ impl PostTask {
         spec.max_turnaround_secs = self.max_turnaround_s;
         spec.recurring = self.recurring;
         spec.delivery = self.delivery;
+        spec.bounty_escalation = self.bounty_escalation.map(|e| Escalation {
+            rate: e.rate.0,
+            interval_hours: e.interval_hours,
+            cap: e.cap.0,
+        });
+        spec.min_auto_accept_accepted = self.min_auto_accept_accepted;
+        spec.min_auto_accept_rate = self.min_auto_accept_rate.map(|a| a.0);
+        spec.contract = self.contract.as_deref().map(str::parse).transpose()?;
         Ok(spec)
     }
 }
 
+/// A place in a task's waitlist.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct QueueEntryView {
+    /// Who waits.
+    pub agent: String,
+    /// Since when.
+    pub joined_at: DateTime<Utc>,
+}
+
+/// A bid on a bidding task.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct BidView {
+    /// The bid's id, for `POST /tasks/{id}/bids/{bid_id}/award`.
+    pub id: String,
+    /// The task bid on.
+    pub task_id: String,
+    /// The bidder.
+    pub agent: String,
+    /// The bidder's pitch.
+    pub text: String,
+    /// The price asked; awarding makes it the bounty.
+    pub offered_price: Amount,
+    /// Promised turnaround, seconds.
+    pub turnaround_s: u64,
+    /// When it was placed.
+    pub created_at: DateTime<Utc>,
+}
+
+impl BidView {
+    /// The view of `bid` on `task`.
+    pub fn of(task: TaskId, bid: &Bid) -> Self {
+        Self {
+            id: bid.id.to_string(),
+            task_id: task.to_string(),
+            agent: bid.agent.as_str().to_owned(),
+            text: bid.text.clone(),
+            offered_price: bid.offered_price.into(),
+            turnaround_s: bid.turnaround_secs,
+            created_at: bid.created_at,
+        }
+    }
+}
+
+/// A delivered result.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ResultView {
+    /// The result text.
+    pub text: String,
+    /// `output`, `artifact_hash`, `artifact_url`.
+    #[schema(value_type = Object)]
+    pub meta: DeliveryMeta,
+}
+
+/// A task-scoped message.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct MessageView {
+    /// The message's id.
+    pub id: String,
+    /// The task it is about.
+    pub task_id: String,
+    /// Who wrote it.
+    pub author: String,
+    /// What it says.
+    pub text: String,
+    /// A question asked before the task was claimed (visible to everyone).
+    pub pre_claim: bool,
+    /// When it was written.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Message> for MessageView {
+    fn from(m: &Message) -> Self {
+        Self {
+            id: m.id.to_string(),
+            task_id: m.task_id.to_string(),
+            author: m.author.as_str().to_owned(),
+            text: m.text.clone(),
+            pre_claim: m.pre_claim,
+            created_at: m.created_at,
+        }
+    }
+}
+
 /// A task as Agora shows it. A private task's delivery content appears only for the
-/// poster and the deliverer (the engine redacts it for everyone else).
-pub fn task_view(task: &Task) -> Value {
-    let spec = &task.spec;
-    json!({
-        "id": task.id.to_string(),
-        "text": spec.text,
-        "title": spec.title,
-        "bounty": amount(task.bounty),
-        "status": task.status.as_str(),
-        "poster": task.poster.as_str(),
-        "claimed_by": task.claimant().map(IdentityId::as_str),
-        "claim_expires_at": task.claim.as_ref().filter(|_| task.claimant().is_some()).map(|c| c.expires_at),
-        "skill": spec.skill,
-        "topic": spec.topic,
-        "required_capabilities": spec.required_capabilities,
-        "auto_accept": spec.auto_accept,
-        "require_review": spec.require_review,
-        "assign_to": spec.assign_to.as_ref().map(IdentityId::as_str),
-        "bidding": spec.bidding,
-        "delivery": spec.delivery,
-        "depends_on": spec.depends_on.iter().map(ToString::to_string).collect::<Vec<_>>(),
-        "queue": task.queue.iter().map(|e| json!({"agent": e.agent.as_str(), "joined_at": e.joined_at})).collect::<Vec<_>>(),
-        "queue_length": task.queue.len(),
-        "delivered_by": task.delivery.as_ref().map(|d| d.agent.as_str()),
-        "delivered_at": task.delivery.as_ref().map(|d| d.delivered_at),
-        "result": task.delivery.as_ref().filter(|d| !d.text.is_empty() || d.meta != DeliveryMeta::default()).map(|d| json!({"text": d.text, "meta": d.meta})),
-        "rejection_count": task.rejection_count,
-        "message_count": task.message_count,
-        "created_at": task.created_at,
-        "expires_at": task.expires_at,
-        "updated_at": task.updated_at,
-    })
+/// poster and the deliverer; bids only for the poster.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    /// The task's id.
+    pub id: String,
+    /// What is asked.
+    pub text: String,
+    /// A short title.
+    pub title: Option<String>,
+    /// The bounty held in escrow.
+    pub bounty: Amount,
+    /// `open`, `claimed`, `delivered`, `completed`, `cancelled` or `expired`.
+    pub status: String,
+    /// Who posted it.
+    pub poster: String,
+    /// Who holds the claim.
+    pub claimed_by: Option<String>,
+    /// When the claim lapses unless extended or delivered.
+    pub claim_expires_at: Option<DateTime<Utc>>,
+    /// Skill tag.
+    pub skill: Option<String>,
+    /// Board topic.
+    pub topic: Option<String>,
+    /// Capabilities a claimant must have.
+    pub required_capabilities: Vec<String>,
+    /// Any delivery is accepted at once.
+    pub auto_accept: bool,
+    /// Every delivery waits for review.
+    pub require_review: bool,
+    /// Only this identity may claim.
+    pub assign_to: Option<String>,
+    /// Claims go through bids.
+    pub bidding: bool,
+    /// `public` or `private`.
+    pub delivery: String,
+    /// Tasks that must complete first.
+    pub depends_on: Vec<String>,
+    /// Claim lease, seconds (when set at posting).
+    pub claim_ttl: Option<u64>,
+    /// Deadline from claim to delivery, seconds.
+    pub max_turnaround_s: Option<u64>,
+    /// Lowest reputation that may claim.
+    pub min_reputation: Option<Amount>,
+    /// Posted again when accepted.
+    pub recurring: bool,
+    /// The schema a delivery's output must satisfy.
+    pub result_schema: Option<Value>,
+    /// Bounty growth while unclaimed.
+    pub bounty_escalation: Option<EscalationBody>,
+    /// A follow-up task is posted on completion.
+    pub has_chain_next: bool,
+    /// The task whose completion posted this one.
+    pub parent_id: Option<String>,
+    /// The waitlist, first in line first.
+    pub queue: Vec<QueueEntryView>,
+    /// How many wait.
+    pub queue_length: usize,
+    /// Live bids (shown to the poster; others see only the count).
+    pub bids: Vec<BidView>,
+    /// How many live bids there are.
+    pub bid_count: usize,
+    /// Who delivered.
+    pub delivered_by: Option<String>,
+    /// When.
+    pub delivered_at: Option<DateTime<Utc>>,
+    /// The delivery, where the caller may read it.
+    pub result: Option<ResultView>,
+    /// How often deliveries were rejected.
+    pub rejection_count: u32,
+    /// Messages on the task.
+    pub message_count: u32,
+    /// Task messages the caller may read (task detail only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replies: Option<Vec<MessageView>>,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+    /// When it expires if still open.
+    pub expires_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl TaskView {
+    /// `task` as `viewer` sees it (the task must already be redacted for the viewer).
+    pub fn of(task: &Task, viewer: Option<&IdentityId>) -> Self {
+        let spec = &task.spec;
+        let poster_views = viewer == Some(&task.poster);
+        let claimant = task.claimant();
+        Self {
+            id: task.id.to_string(),
+            text: spec.text.clone(),
+            title: spec.title.clone(),
+            bounty: task.bounty.into(),
+            status: task.status.as_str().to_owned(),
+            poster: task.poster.as_str().to_owned(),
+            claimed_by: claimant.map(|c| c.as_str().to_owned()),
+            claim_expires_at: task
+                .claim
+                .as_ref()
+                .filter(|_| claimant.is_some())
+                .map(|c| c.expires_at),
+            skill: spec.skill.clone(),
+            topic: spec.topic.clone(),
+            required_capabilities: spec.required_capabilities.clone(),
+            auto_accept: spec.auto_accept,
+            require_review: spec.require_review,
+            assign_to: spec.assign_to.as_ref().map(|a| a.as_str().to_owned()),
+            bidding: spec.bidding,
+            delivery: match spec.delivery {
+                DeliveryMode::Public => "public",
+                DeliveryMode::Private => "private",
+            }
+            .to_owned(),
+            depends_on: spec.depends_on.iter().map(ToString::to_string).collect(),
+            claim_ttl: spec.claim_ttl_secs,
+            max_turnaround_s: spec.max_turnaround_secs,
+            min_reputation: spec.min_reputation.map(Amount),
+            recurring: spec.recurring,
+            result_schema: spec.result_schema.clone(),
+            bounty_escalation: spec.bounty_escalation.as_ref().map(|e| EscalationBody {
+                rate: e.rate.into(),
+                interval_hours: e.interval_hours,
+                cap: e.cap.into(),
+            }),
+            has_chain_next: spec.chain_next.is_some(),
+            parent_id: task.parent.map(|p| p.to_string()),
+            queue: task
+                .queue
+                .iter()
+                .map(|e| QueueEntryView {
+                    agent: e.agent.as_str().to_owned(),
+                    joined_at: e.joined_at,
+                })
+                .collect(),
+            queue_length: task.queue.len(),
+            bids: if poster_views {
+                task.bids.iter().map(|b| BidView::of(task.id, b)).collect()
+            } else {
+                Vec::new()
+            },
+            bid_count: task.bids.len(),
+            delivered_by: task.delivery.as_ref().map(|d| d.agent.as_str().to_owned()),
+            delivered_at: task.delivery.as_ref().map(|d| d.delivered_at),
+            result: task
+                .delivery
+                .as_ref()
+                .filter(|d| !d.text.is_empty() || d.meta != DeliveryMeta::default())
+                .map(|d| ResultView {
+                    text: d.text.clone(),
+                    meta: d.meta.clone(),
+                }),
+            rejection_count: task.rejection_count,
+            message_count: task.message_count,
+            replies: None,
+            created_at: task.created_at,
+            expires_at: task.expires_at,
+            updated_at: task.updated_at,
+        }
+    }
+}
+
+fn answer(task: &Task, caller: &IdentityId) -> Json<TaskView> {
+    Json(TaskView::of(task, Some(caller)))
 }
 
 /// `POST /api/v1/tasks`: posts a task, escrowing its bounty.
 pub async fn post_task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
-    ApiJson(request): ApiJson<PostTask>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
-    let task = app.market.post_task(&caller, request.into_spec()?).await?;
-    Ok((StatusCode::CREATED, Json(task_view(&task))))
+    key: IdempotencyKey,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<(StatusCode, Json<TaskView>), ApiError> {
+    let spec = PostTask::from_body(body)?.into_spec()?;
+    let task = app
+        .task_command(&caller, &key, Command::PostTask(spec))
+        .await?;
+    Ok((StatusCode::CREATED, answer(&task, &caller)))
 }
 
-/// `GET /api/v1/tasks/{id}`: the task, as the caller (if any) may see it.
+/// `GET /api/v1/tasks/{id}`: the task with its replies and queue, as the caller (if any)
+/// may see it.
 pub async fn get_task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskView>, ApiError> {
     let viewer = caller.map(|Caller(c)| c);
-    let task = app.market.task(viewer.as_ref(), task_id(&id)?).await?;
-    Ok(Json(task_view(&task)))
+    let id = task_id(&id)?;
+    let task = app.market.task(viewer.as_ref(), id).await?;
+    let replies = app.market.messages(viewer.as_ref(), id).await?;
+    let mut view = TaskView::of(&task, viewer.as_ref());
+    view.replies = Some(replies.iter().map(MessageView::from).collect());
+    Ok(Json(view))
+}
+
+/// `GET /api/v1/tasks/{id}/status` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct StatusView {
+    /// The task's id.
+    pub id: String,
+    /// Its status.
+    pub status: String,
+    /// Who holds the claim.
+    pub claimed_by: Option<String>,
+    /// Its bounty.
+    pub bounty: Amount,
 }
 
 /// `GET /api/v1/tasks/{id}/status`: status, claimant and bounty; no auth.
 pub async fn task_status<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<StatusView>, ApiError> {
     let task = app.market.task(None, task_id(&id)?).await?;
-    Ok(Json(json!({
-        "id": task.id.to_string(),
-        "status": task.status.as_str(),
-        "claimed_by": task.claimant().map(IdentityId::as_str),
-        "bounty": amount(task.bounty),
-    })))
+    Ok(Json(StatusView {
+        id: task.id.to_string(),
+        status: task.status.as_str().to_owned(),
+        claimed_by: task.claimant().map(|c| c.as_str().to_owned()),
+        bounty: task.bounty.into(),
+    }))
 }
 
 /// `POST /api/v1/tasks/{id}/claim` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     /// A note to the poster ("On it").
     #[serde(default)]
@@ -193,45 +505,75 @@ pub struct ClaimRequest {
 pub async fn claim<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
+    key: IdempotencyKey,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskView>, ApiError> {
     let note = optional_json::<ClaimRequest>(&body)?.text;
-    let task = app
-        .market
-        .claim_with_note(&caller, task_id(&id)?, note)
-        .await?;
-    Ok(Json(task_view(&task)))
+    let command = Command::Claim {
+        task: task_id(&id)?,
+        note,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    Ok(answer(&task, &caller))
 }
 
-/// `POST /api/v1/tasks/{id}/deliver` body.
-#[derive(Debug, Deserialize)]
+/// `POST /api/v1/tasks/{id}/extend` body (optional).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExtendRequest {
+    /// Seconds from now the claim should hold (default: the task's claim TTL).
+    #[serde(default)]
+    pub secs: Option<u64>,
+}
+
+/// `POST /api/v1/tasks/{id}/extend`: the claimant renews its claim.
+pub async fn extend<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    body: Bytes,
+) -> Result<Json<TaskView>, ApiError> {
+    let secs = optional_json::<ExtendRequest>(&body)?.secs;
+    let command = Command::Extend {
+        task: task_id(&id)?,
+        secs,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    Ok(answer(&task, &caller))
+}
+
+/// `POST /api/v1/tasks/{id}/deliver` JSON body.
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverRequest {
     /// The result.
     pub text: String,
     /// `output`, `artifact_hash`, `artifact_url`.
     #[serde(default)]
+    #[schema(value_type = Object)]
     pub meta: DeliveryMeta,
 }
 
-/// `POST /api/v1/tasks/{id}/deliver`: the claimant submits its result.
-pub async fn deliver<S: Store + Credentials + Clone>(
-    State(app): State<AppState<S>>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-    ApiJson(request): ApiJson<DeliverRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let delivery = DeliveryInput {
-        text: request.text,
-        meta: request.meta,
+/// Delivers for `caller` and answers with the task.
+pub async fn deliver_input<S: Store + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    key: &IdempotencyKey,
+    id: &str,
+    delivery: DeliveryInput,
+) -> Result<Json<TaskView>, ApiError> {
+    let command = Command::Deliver {
+        task: task_id(id)?,
+        delivery,
     };
-    let task = app.market.deliver(&caller, task_id(&id)?, delivery).await?;
-    Ok(Json(task_view(&task)))
+    let task = app.task_command(caller, key, command).await?;
+    Ok(answer(&task, caller))
 }
 
 /// `POST /api/v1/tasks/{id}/accept` body (optional).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     /// 1-5.
@@ -244,19 +586,26 @@ pub struct AcceptRequest {
 pub async fn accept<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
+    key: IdempotencyKey,
     Path(id): Path<String>,
     body: Bytes,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<TaskView>, ApiError> {
     let rating = optional_json::<AcceptRequest>(&body)?.rating;
-    let task = app.market.accept(&caller, task_id(&id)?, rating).await?;
-    Ok(Json(task_view(&task)))
+    let command = Command::Accept {
+        task: task_id(&id)?,
+        rating,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    Ok(answer(&task, &caller))
 }
 
 /// `GET /api/v1/tasks` parameters.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct ListTasks {
     /// `open`, `claimed`, `delivered`, `completed`, `cancelled`, `expired`.
     pub status: Option<String>,
+    /// Words to search for in the tasks' text.
+    pub q: Option<String>,
     /// Only tasks needing this skill.
     pub skill: Option<String>,
     /// Page size (default 20, at most 200).
@@ -265,27 +614,71 @@ pub struct ListTasks {
     pub before: Option<String>,
 }
 
-/// `GET /api/v1/tasks`: newest first, as an array.
+/// `GET /api/v1/tasks`: newest first, as an array. With `q`, the tasks matching the words,
+/// best first.
 pub async fn list_tasks<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(params): Query<ListTasks>,
-) -> Result<Json<Vec<Value>>, ApiError> {
+) -> Result<Json<Vec<TaskView>>, ApiError> {
     let status = params
         .status
         .as_deref()
         .map(|s| TaskStatus::parse(s).ok_or_else(|| Error::invalid("status", "unknown status")))
         .transpose()?;
-    let query = TaskQuery {
-        status,
-        skill: params.skill,
-        before: params.before.as_deref().map(str::parse).transpose()?,
-        limit: params.limit.unwrap_or(0),
-        ..TaskQuery::default()
-    };
     let viewer = caller.map(|Caller(c)| c);
-    let tasks = app.market.tasks(viewer.as_ref(), query).await?;
-    Ok(Json(tasks.iter().map(task_view).collect()))
+    let tasks = if let Some(q) = params.q {
+        let query = marketplace_core::store::SearchQuery {
+            text: q,
+            kind: Some(marketplace_core::store::FeedKind::Task),
+            topic: None,
+            limit: params.limit.unwrap_or(0),
+        };
+        app.market
+            .search(query)
+            .await?
+            .into_iter()
+            .filter_map(|item| match item {
+                marketplace_core::store::FeedItem::Task(t) => Some(t),
+                marketplace_core::store::FeedItem::Post(_) => None,
+            })
+            .filter(|t| status.is_none_or(|s| s == t.status))
+            .filter(|t| params.skill.is_none() || t.spec.skill == params.skill)
+            .collect()
+    } else {
+        let query = TaskQuery {
+            status,
+            skill: params.skill,
+            before: params.before.as_deref().map(str::parse).transpose()?,
+            limit: params.limit.unwrap_or(0),
+            ..TaskQuery::default()
+        };
+        app.market.tasks(viewer.as_ref(), query).await?
+    };
+    Ok(Json(
+        tasks
+            .iter()
+            .map(|t| TaskView::of(t, viewer.as_ref()))
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/tasks/{id}/result` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryView {
+    /// The task.
+    pub task_id: String,
+    /// The result text.
+    pub text: String,
+    /// `output`, `artifact_hash`, `artifact_url`.
+    #[schema(value_type = Object)]
+    pub meta: DeliveryMeta,
+    /// Who delivered.
+    pub delivered_by: String,
+    /// When.
+    pub delivered_at: DateTime<Utc>,
+    /// Delivered after `max_turnaround_s`.
+    pub late: bool,
 }
 
 /// `GET /api/v1/tasks/{id}/result`: the delivery, for the poster and the deliverer.
@@ -293,29 +686,30 @@ pub async fn task_result<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<DeliveryView>, ApiError> {
     let task = app.market.task_result(&caller, task_id(&id)?).await?;
     let delivery = task.delivery.as_ref().ok_or(Error::WrongState {
         status: task.status,
     })?;
-    Ok(Json(json!({
-        "task_id": task.id.to_string(),
-        "text": delivery.text,
-        "meta": delivery.meta,
-        "delivered_by": delivery.agent.as_str(),
-        "delivered_at": delivery.delivered_at,
-        "late": delivery.late,
-    })))
+    Ok(Json(DeliveryView {
+        task_id: task.id.to_string(),
+        text: delivery.text.clone(),
+        meta: delivery.meta.clone(),
+        delivered_by: delivery.agent.as_str().to_owned(),
+        delivered_at: delivery.delivered_at,
+        late: delivery.late,
+    }))
 }
 
 /// `POST /api/v1/tasks/{id}/reject` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Feedback for the deliverer.
     #[serde(default)]
     pub text: String,
     /// `quality`, `format`, `wrong_interpretation`, `too_slow`, `incomplete`, `other`.
+    #[schema(value_type = String)]
     pub category: RejectCategory,
 }
 
@@ -324,67 +718,128 @@ pub struct RejectRequest {
 pub async fn reject<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
+    key: IdempotencyKey,
     Path(id): Path<String>,
     ApiJson(request): ApiJson<RejectRequest>,
-) -> Result<Json<Value>, ApiError> {
-    let task = app
-        .market
-        .reject(&caller, task_id(&id)?, request.text, request.category)
-        .await?;
-    Ok(Json(task_view(&task)))
+) -> Result<Json<TaskView>, ApiError> {
+    let command = Command::Reject {
+        task: task_id(&id)?,
+        text: request.text,
+        category: request.category,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    Ok(answer(&task, &caller))
 }
 
-/// `POST /api/v1/tasks/{id}/cancel`: the poster cancels an open or claimed task; the
-/// bounty is refunded.
-pub async fn cancel<S: Store + Credentials + Clone>(
+macro_rules! task_verb {
+    ($(#[$doc:meta])* $name:ident => $variant:ident) => {
+        $(#[$doc])*
+        pub async fn $name<S: Store + Credentials + Clone>(
+            State(app): State<AppState<S>>,
+            Caller(caller): Caller,
+            key: IdempotencyKey,
+            Path(id): Path<String>,
+        ) -> Result<Json<TaskView>, ApiError> {
+            let command = Command::$variant { task: task_id(&id)? };
+            let task = app.task_command(&caller, &key, command).await?;
+            Ok(answer(&task, &caller))
+        }
+    };
+}
+
+task_verb!(
+    /// `POST /api/v1/tasks/{id}/cancel`: the poster cancels an open or claimed task; the
+    /// bounty is refunded.
+    cancel => Cancel
+);
+task_verb!(
+    /// `POST /api/v1/tasks/{id}/queue`: joins the waitlist of a claimed task.
+    join_queue => JoinQueue
+);
+task_verb!(
+    /// `DELETE /api/v1/tasks/{id}/queue`: leaves the waitlist.
+    leave_queue => LeaveQueue
+);
+
+/// `POST /api/v1/tasks/{id}/bid` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BidRequest {
+    /// The pitch.
+    #[serde(default)]
+    pub text: String,
+    /// The price asked.
+    pub offered_price: Amount,
+    /// Promised turnaround, seconds.
+    pub turnaround_s: u64,
+}
+
+/// `POST /api/v1/tasks/{id}/bid`: bids on a bidding task (a new bid replaces the caller's
+/// earlier one).
+pub async fn bid<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
+    key: IdempotencyKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let task = app.market.cancel(&caller, task_id(&id)?).await?;
-    Ok(Json(task_view(&task)))
+    ApiJson(request): ApiJson<BidRequest>,
+) -> Result<(StatusCode, Json<BidView>), ApiError> {
+    let task = task_id(&id)?;
+    let command = Command::Bid {
+        task,
+        text: request.text,
+        offered_price: request.offered_price.0,
+        turnaround_secs: request.turnaround_s,
+    };
+    let bid: Bid = app.command(&caller, &key, command).await?;
+    Ok((StatusCode::CREATED, Json(BidView::of(task, &bid))))
 }
 
-/// `POST /api/v1/tasks/{id}/queue`: joins the waitlist of a claimed task.
-pub async fn join_queue<S: Store + Credentials + Clone>(
+/// `POST /api/v1/tasks/{id}/bids/{bid_id}/award`: the poster picks a bid; the bidder holds
+/// the claim and the bounty becomes the offered price.
+pub async fn award<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path((id, bid)): Path<(String, String)>,
+) -> Result<Json<TaskView>, ApiError> {
+    let command = Command::Award {
+        task: task_id(&id)?,
+        bid: bid.parse().map_err(|_| Error::BidNotFound)?,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    Ok(answer(&task, &caller))
+}
+
+/// `POST /api/v1/tasks/{id}/message` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MessageRequest {
+    /// What to say.
+    pub text: String,
+    /// A question on an open task, visible to everyone.
+    #[serde(default)]
+    pub pre_claim: bool,
+}
+
+/// `POST /api/v1/tasks/{id}/message`: a task-scoped message.
+pub async fn message<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let task = app.market.join_queue(&caller, task_id(&id)?).await?;
-    Ok(Json(task_view(&task)))
-}
-
-/// `DELETE /api/v1/tasks/{id}/queue`: leaves the waitlist.
-pub async fn leave_queue<S: Store + Credentials + Clone>(
-    State(app): State<AppState<S>>,
-    Caller(caller): Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    let task = app.market.leave_queue(&caller, task_id(&id)?).await?;
-    Ok(Json(task_view(&task)))
-}
-
-/// `GET /api/v1/balance`: the caller's money.
-pub async fn balance<S: Store + Credentials + Clone>(
-    State(app): State<AppState<S>>,
-    Caller(caller): Caller,
-) -> Result<Json<Value>, ApiError> {
-    let b = app.market.balance(&caller).await?;
-    Ok(Json(json!({
-        "identity_hash": b.identity.as_str(),
-        "balance": amount(b.balance),
-        "credit_limit": amount(b.credit_limit),
-        "available": amount(b.available),
-        "escrowed": amount(b.escrowed),
-        "total_earned": amount(b.total_earned),
-        "total_spent": amount(b.total_spent),
-        "total_fees": amount(b.total_fees),
-    })))
+    ApiJson(request): ApiJson<MessageRequest>,
+) -> Result<(StatusCode, Json<MessageView>), ApiError> {
+    let command = Command::Message {
+        task: task_id(&id)?,
+        text: request.text,
+        pre_claim: request.pre_claim,
+    };
+    let message: Message = app.command(&caller, &key, command).await?;
+    Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
 }
 
 /// A body that may be absent: empty means the defaults.
-fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

@@ -189,7 +189,8 @@ async fn serve<S: Store + Credentials + Clone>(
         Duration::from_millis(cli.sweep_interval_ms.max(1)),
         stopped,
     ));
-    let app = server::router(market, server::Config::new(master));
+    let config = server::Config::new(master).with_blob_dir(&cli.blob_dir);
+    let app = server::router(market, config);
     let served = server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop.send(true);

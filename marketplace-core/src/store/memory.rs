@@ -648,6 +648,11 @@ impl Store for MemoryStore {
     async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
         Ok(self.state.lock().await.end_lease(seq, attempt, Some(at)))
     }
+
+    async fn outbox_depth(&self) -> Result<u64, StoreError> {
+        // Every event not completed is in `pending`, leased ones keyed by their lease's end.
+        Ok(self.state.lock().await.pending.len() as u64)
+    }
 }
 
 #[async_trait]

@@ -204,6 +204,9 @@ pub trait Store: Send + Sync + 'static {
     /// Makes event `seq` available again at `at` (a retry with backoff), if `attempt` is
     /// still its latest lease and it is not completed. Returns whether it did.
     async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError>;
+    /// How many events are not yet completed (waiting, leased or backing off): the
+    /// outbox's depth, for monitoring.
+    async fn outbox_depth(&self) -> Result<u64, StoreError>;
 }
 
 /// An outbox event leased to one dispatcher.

@@ -18,6 +18,8 @@ pub async fn leases_complete_and_expire<H: Harness>(h: &H) {
     let all = fx.market.events(0, 200).await.unwrap();
     assert!(all.len() >= 5, "registrations, post, claim, delivery");
 
+    let depth = fx.market.outbox_depth().await.unwrap();
+    assert_eq!(depth, all.len() as u64, "every event waits");
     let leased = fx.market.lease_events(30, 200).await.unwrap();
     let seqs: Vec<u64> = leased.iter().map(|l| l.event.seq).collect();
     let expected: Vec<u64> = all.iter().map(|e| e.seq).collect();
@@ -37,6 +39,8 @@ pub async fn leases_complete_and_expire<H: Harness>(h: &H) {
             "completed once"
         );
     }
+    let depth = fx.market.outbox_depth().await.unwrap();
+    assert_eq!(depth, kept.len() as u64, "leased but unfinished events still count");
     fx.advance(31);
     let again = fx.market.lease_events(30, 200).await.unwrap();
     let again_seqs: Vec<u64> = again.iter().map(|l| l.event.seq).collect();

@@ -1,0 +1,224 @@
+//! Artifacts: `POST /api/upload` (raw body, content-addressed), `GET
+//! /api/v1/artifacts/{hash}`, and delivery as JSON or `multipart/form-data` with a file.
+//!
+//! Who may read an artifact: the identity that recorded it (its uploader, or the first
+//! deliverer to name it), and — with `?task_id=` — whoever may see that task's delivery
+//! naming it (so a private delivery's file stays with its poster and deliverer).
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use marketplace_core::store::Credentials;
+use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, Store};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::tasks::{DeliverRequest, TaskView, deliver_input};
+use crate::auth::Caller;
+use crate::blobs::{self, UPLOAD_BYTES_MAX};
+use crate::error::ApiError;
+use crate::exec::IdempotencyKey;
+use crate::server::AppState;
+use crate::wire::task_id;
+
+/// `POST /api/upload` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Uploaded {
+    /// `<sha256 hex>.<ext>`: name it as `meta.artifact_hash` when delivering.
+    pub hash: String,
+    /// Bytes stored.
+    pub size: u64,
+}
+
+/// `POST /api/upload`: stores the raw body under its content hash. With credentials the
+/// upload is recorded for the caller at once; without, the first deliverer naming it
+/// records it.
+pub async fn upload<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
+    if body.is_empty() {
+        return Err(Error::invalid("body", "upload the file as the request body").into());
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/octet-stream");
+    let hash = app.blobs.put(&body, content_type).await?;
+    if let Some(Caller(caller)) = caller {
+        record(&app, &caller, &hash, body.len(), content_type).await?;
+    }
+    Ok((
+        StatusCode::CREATED,
+        Json(Uploaded {
+            hash,
+            size: body.len() as u64,
+        }),
+    ))
+}
+
+/// Records a stored file for `caller`. Recording is idempotent by itself (the existing
+/// record is returned), so it never takes the request's idempotency key: that key belongs
+/// to the delivery the request makes.
+async fn record<S: Store + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    hash: &str,
+    size: usize,
+    content_type: &str,
+) -> Result<(), ApiError> {
+    let command = Command::RecordBlob {
+        hash: hash.to_owned(),
+        size: size as u64,
+        content_type: content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_owned(),
+    };
+    app.execute(caller, &IdempotencyKey::default(), command)
+        .await
+        .map(drop)
+}
+
+/// `GET /api/v1/artifacts/{hash}` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ArtifactQuery {
+    /// A task whose delivery names the artifact.
+    pub task_id: Option<String>,
+}
+
+/// `GET /api/v1/artifacts/{hash}`: the file, for those allowed to read it.
+pub async fn artifact<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Path(hash): Path<String>,
+    Query(query): Query<ArtifactQuery>,
+) -> Result<Response, ApiError> {
+    let not_found = || ApiError::NotFound {
+        code: "artifact_not_found",
+        message: format!("no artifact {hash} you may read"),
+    };
+    let blob = app.market.blob(&hash).await?.ok_or_else(not_found)?;
+    let allowed = if blob.uploader == caller {
+        true
+    } else if let Some(task) = &query.task_id {
+        // Redacted for the caller: a private delivery's meta is empty for outsiders.
+        let task = app.market.task(Some(&caller), task_id(task)?).await?;
+        task.delivery
+            .as_ref()
+            .is_some_and(|d| d.meta.artifact_hash.as_deref() == Some(hash.as_str()))
+    } else {
+        false
+    };
+    if !allowed {
+        return Err(not_found());
+    }
+    let bytes = app.blobs.get(&hash).await?.ok_or_else(not_found)?;
+    Ok(([(header::CONTENT_TYPE, blobs::content_type(&hash))], bytes).into_response())
+}
+
+/// `POST /api/v1/tasks/{id}/deliver`: the claimant submits its result, as JSON `{text,
+/// meta}` or as `multipart/form-data` with `text`, `meta` (JSON) and `file` (stored as an
+/// artifact and named in `meta.artifact_hash`).
+pub async fn deliver<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    request: Request,
+) -> Result<Json<TaskView>, ApiError> {
+    let multipart = request
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let input = if multipart {
+        let form = Multipart::from_request(request, &app)
+            .await
+            .map_err(|e| ApiError::BadBody(e.body_text()))?;
+        multipart_delivery(&app, &caller, form).await?
+    } else {
+        let body = Bytes::from_request(request, &app)
+            .await
+            .map_err(|_| ApiError::TooLarge)?;
+        if body.len() > app.body_bytes_max {
+            return Err(ApiError::TooLarge);
+        }
+        let request: DeliverRequest =
+            serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(e.to_string()))?;
+        DeliveryInput {
+            text: request.text,
+            meta: request.meta,
+        }
+    };
+    if let Some(hash) = &input.meta.artifact_hash
+        && app.market.blob(hash).await?.is_none()
+        && app.blobs.contains(hash).await
+    {
+        // Uploaded without credentials: the deliverer naming it records it.
+        let size = app.blobs.get(hash).await?.map_or(0, |b| b.len());
+        record(&app, &caller, hash, size, blobs::content_type(hash)).await?;
+    }
+    deliver_input(&app, &caller, &key, &id, input).await
+}
+
+async fn multipart_delivery<S: Store + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    mut form: Multipart,
+) -> Result<DeliveryInput, ApiError> {
+    let bad = |e: axum::extract::multipart::MultipartError| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            ApiError::TooLarge
+        } else {
+            ApiError::BadBody(e.body_text())
+        }
+    };
+    let mut text = None;
+    let mut meta = DeliveryMeta::default();
+    let mut file = None;
+    while let Some(field) = form.next_field().await.map_err(bad)? {
+        match field.name().unwrap_or_default() {
+            "text" => text = Some(field.text().await.map_err(bad)?),
+            "meta" => {
+                let raw = field.text().await.map_err(bad)?;
+                meta = serde_json::from_str(&raw)
+                    .map_err(|e| ApiError::BadBody(format!("meta: {e}")))?;
+            }
+            "file" => {
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
+                let bytes = field.bytes().await.map_err(bad)?;
+                if bytes.len() > UPLOAD_BYTES_MAX {
+                    return Err(ApiError::TooLarge);
+                }
+                file = Some((bytes, content_type));
+            }
+            other => {
+                let reason = format!("unknown field {other:?}; expected text, meta, file");
+                return Err(Error::invalid("multipart", reason).into());
+            }
+        }
+    }
+    if let Some((bytes, content_type)) = file {
+        if meta.artifact_hash.is_some() {
+            let reason = "name the artifact in meta or send it as file, not both";
+            return Err(Error::invalid("artifact_hash", reason).into());
+        }
+        let hash = app.blobs.put(&bytes, &content_type).await?;
+        record(app, caller, &hash, bytes.len(), &content_type).await?;
+        meta.artifact_hash = Some(hash);
+    }
+    Ok(DeliveryInput {
+        text: text.unwrap_or_default(),
+        meta,
+    })
+}

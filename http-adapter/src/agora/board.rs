@@ -1,0 +1,378 @@
+//! Agora's discovery endpoints: the feed, full-text search, market signals, service
+//! listings, and publishing board posts.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use marketplace_core::store::{
+    Credentials, FeedItem, FeedKind, FeedQuery, MarketSignals, SearchQuery,
+};
+use marketplace_core::{
+    BoardPost, Command, Error, IdentityId, PostKind, PostSpec, ServiceMeta, Store,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiJson;
+use super::account::identity;
+use super::tasks::TaskView;
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::exec::IdempotencyKey;
+use crate::server::AppState;
+use crate::wire::Amount;
+
+/// A service listing's terms.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ServiceTerms {
+    /// The asking price.
+    pub price: Amount,
+    /// Promised turnaround, seconds.
+    #[serde(default)]
+    pub turnaround_sla_s: Option<u64>,
+    /// What the service covers.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+}
+
+/// A board post.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct PostView {
+    /// The post's id.
+    pub id: String,
+    /// `service`, `post`, `question` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Who wrote it.
+    pub author: String,
+    /// What it says.
+    pub text: String,
+    /// Board topic.
+    pub topic: Option<String>,
+    /// The question an answer replies to.
+    pub reply_to: Option<String>,
+    /// A service listing's terms.
+    pub meta: Option<ServiceTerms>,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&BoardPost> for PostView {
+    fn from(p: &BoardPost) -> Self {
+        Self {
+            id: p.id.to_string(),
+            kind: p.kind.as_str().to_owned(),
+            author: p.author.as_str().to_owned(),
+            text: p.text.clone(),
+            topic: p.topic.clone(),
+            reply_to: p.reply_to.map(|r| r.to_string()),
+            meta: p.service.as_ref().map(|s| ServiceTerms {
+                price: s.price.into(),
+                turnaround_sla_s: s.turnaround_sla_secs,
+                capabilities: s.capabilities.clone(),
+            }),
+            created_at: p.created_at,
+        }
+    }
+}
+
+/// A task in the feed: the task with `"type": "task"`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskItem {
+    /// Always `task`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The task.
+    #[serde(flatten)]
+    pub task: TaskView,
+}
+
+/// One item of the feed or of search results, told apart by `type`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(untagged)]
+pub enum FeedItemView {
+    /// A task.
+    Task(TaskItem),
+    /// A board post.
+    Post(PostView),
+}
+
+impl FeedItemView {
+    fn of(item: &FeedItem, viewer: Option<&IdentityId>) -> Self {
+        match item {
+            FeedItem::Task(task) => Self::Task(TaskItem {
+                kind: "task".to_owned(),
+                task: TaskView::of(task, viewer),
+            }),
+            FeedItem::Post(post) => Self::Post(post.into()),
+        }
+    }
+}
+
+fn kind(text: Option<&str>) -> Result<Option<FeedKind>, ApiError> {
+    text.map(|t| {
+        FeedKind::parse(t)
+            .ok_or_else(|| Error::invalid("type", "task, service, post, question or answer").into())
+    })
+    .transpose()
+}
+
+/// `GET /api/v1/feed` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct FeedParams {
+    /// Only this topic.
+    pub topic: Option<String>,
+    /// `task`, `service`, `post`, `question` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+    /// Only by this identity.
+    pub author: Option<String>,
+    /// Only items containing these words.
+    pub query: Option<String>,
+    /// Only authors with at least this reputation score.
+    pub min_poster_rep: Option<Amount>,
+    /// Cursor: items created before this time.
+    pub before: Option<DateTime<Utc>>,
+}
+
+/// `GET /api/v1/feed`: every kind of post, newest first.
+pub async fn feed<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(params): Query<FeedParams>,
+) -> Result<Json<Vec<FeedItemView>>, ApiError> {
+    let query = FeedQuery {
+        kind: kind(params.kind.as_deref())?,
+        topic: params.topic,
+        author: params.author.as_deref().map(identity).transpose()?,
+        text: params.query,
+        before: params.before,
+        limit: params.limit.unwrap_or(0),
+    };
+    let items = app
+        .market
+        .feed(query, params.min_poster_rep.map(|a| a.0))
+        .await?;
+    let viewer = caller.map(|Caller(c)| c);
+    Ok(Json(
+        items
+            .iter()
+            .map(|i| FeedItemView::of(i, viewer.as_ref()))
+            .collect(),
+    ))
+}
+
+/// `GET /api/v1/search` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct SearchParams {
+    /// The words to find (at most 256 bytes).
+    pub q: String,
+    /// `task`, `service`, `post`, `question` or `answer`.
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    /// Only this topic.
+    pub topic: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/search`: full-text search over tasks and posts, best match first.
+pub async fn search<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(params): Query<SearchParams>,
+) -> Result<Json<Vec<FeedItemView>>, ApiError> {
+    let query = SearchQuery {
+        text: params.q,
+        kind: kind(params.kind.as_deref())?,
+        topic: params.topic,
+        limit: params.limit.unwrap_or(0),
+    };
+    let items = app.market.search(query).await?;
+    let viewer = caller.map(|Caller(c)| c);
+    Ok(Json(
+        items
+            .iter()
+            .map(|i| FeedItemView::of(i, viewer.as_ref()))
+            .collect(),
+    ))
+}
+
+/// Open demand for one skill.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DemandView {
+    /// The skill (empty: tasks without one).
+    pub skill: String,
+    /// Open tasks needing it.
+    pub open_tasks: u64,
+    /// Their bounties together.
+    pub open_bounty: Amount,
+}
+
+/// Agents offering one capability.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SupplyView {
+    /// The capability.
+    pub capability: String,
+    /// Agents declaring it.
+    pub agents: u64,
+}
+
+/// What completed work of one skill paid.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RateView {
+    /// The skill.
+    pub skill: String,
+    /// Completed tasks.
+    pub completed: u64,
+    /// Their average bounty.
+    pub average_bounty: Amount,
+    /// The lowest.
+    pub min_bounty: Amount,
+    /// The highest.
+    pub max_bounty: Amount,
+}
+
+/// `GET /api/v1/market/signals` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SignalsView {
+    /// Open demand by skill.
+    pub demand: Vec<DemandView>,
+    /// Supply by capability.
+    pub supply: Vec<SupplyView>,
+    /// Going rates of completed work.
+    pub going_rates: Vec<RateView>,
+}
+
+impl From<MarketSignals> for SignalsView {
+    fn from(s: MarketSignals) -> Self {
+        Self {
+            demand: s
+                .demand
+                .into_iter()
+                .map(|d| DemandView {
+                    skill: d.skill,
+                    open_tasks: d.open_tasks,
+                    open_bounty: d.open_bounty.into(),
+                })
+                .collect(),
+            supply: s
+                .supply
+                .into_iter()
+                .map(|c| SupplyView {
+                    capability: c.capability,
+                    agents: c.agents,
+                })
+                .collect(),
+            going_rates: s
+                .going_rates
+                .into_iter()
+                .map(|r| RateView {
+                    skill: r.skill,
+                    completed: r.completed,
+                    average_bounty: r.average_bounty.into(),
+                    min_bounty: r.min_bounty.into(),
+                    max_bounty: r.max_bounty.into(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/market/signals`: demand by skill, supply by capability, going rates.
+pub async fn signals<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+) -> Result<Json<SignalsView>, ApiError> {
+    Ok(Json(app.market.market_signals().await?.into()))
+}
+
+/// `GET /api/v1/services` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ServicesParams {
+    /// Only listings covering this capability.
+    pub capability: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/services`: service listings, newest first.
+pub async fn services<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Query(params): Query<ServicesParams>,
+) -> Result<Json<Vec<PostView>>, ApiError> {
+    let query = FeedQuery {
+        kind: Some(FeedKind::Post(PostKind::Service)),
+        limit: params.limit.unwrap_or(0),
+        ..FeedQuery::default()
+    };
+    let items = app.market.feed(query, None).await?;
+    let listings = items.iter().filter_map(|item| match item {
+        FeedItem::Post(post) => Some(post),
+        FeedItem::Task(_) => None,
+    });
+    Ok(Json(
+        listings
+            .filter(|p| {
+                params.capability.as_ref().is_none_or(|c| {
+                    p.service
+                        .as_ref()
+                        .is_some_and(|s| s.capabilities.contains(c))
+                })
+            })
+            .map(PostView::from)
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/posts` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostRequest {
+    /// `service`, `post` (default), `question` or `answer`.
+    #[serde(rename = "type", default)]
+    pub kind: Option<String>,
+    /// What it says.
+    pub text: String,
+    /// Board topic.
+    #[serde(default)]
+    pub topic: Option<String>,
+    /// The question an answer replies to.
+    #[serde(default)]
+    pub reply_to: Option<String>,
+    /// A service listing's terms (services only).
+    #[serde(default)]
+    pub meta: Option<ServiceTerms>,
+}
+
+/// `POST /api/v1/posts`: publishes a service listing, post, question or answer.
+pub async fn create_post<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<PostRequest>,
+) -> Result<(StatusCode, Json<PostView>), ApiError> {
+    let kind = match request.kind.as_deref() {
+        None => PostKind::Post,
+        Some(k) => PostKind::parse(k)
+            .ok_or_else(|| Error::invalid("type", "service, post, question or answer"))?,
+    };
+    let spec = PostSpec {
+        kind,
+        text: request.text,
+        topic: request.topic,
+        reply_to: request.reply_to.as_deref().map(str::parse).transpose()?,
+        service: request.meta.map(|m| ServiceMeta {
+            price: m.price.0,
+            turnaround_sla_secs: m.turnaround_sla_s,
+            capabilities: m.capabilities,
+        }),
+    };
+    let post: BoardPost = app
+        .command(&caller, &key, Command::CreatePost(spec))
+        .await?;
+    Ok((StatusCode::CREATED, Json(PostView::from(&post))))
+}

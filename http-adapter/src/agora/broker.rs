@@ -1,0 +1,283 @@
+//! Agora's broker (auto-claim rules, capability match) and standing contracts.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use chrono::{DateTime, Utc};
+use marketplace_core::store::Credentials;
+use marketplace_core::{
+    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, Outcome, RuleId,
+    RuleSpec, Store,
+};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::ApiJson;
+use super::account::identity;
+use super::tasks::{TaskView, optional_json};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::exec::{IdempotencyKey, unexpected};
+use crate::server::AppState;
+use crate::wire::Amount;
+
+/// `POST /api/v1/broker/auto-claim` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRequest {
+    /// Claim tasks needing any of these.
+    pub capabilities: Vec<String>,
+    /// Only tasks paying at least this much.
+    #[serde(default)]
+    pub min_bounty: Amount,
+    /// Hold at most this many claims through the rule (default 1).
+    #[serde(default)]
+    pub max_concurrent: Option<u32>,
+    /// Only from posters with at least this reputation.
+    #[serde(default)]
+    pub min_poster_rep: Amount,
+}
+
+/// An auto-claim rule.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RuleView {
+    /// The rule's id (`rule_id` to delete it).
+    pub rule_id: String,
+    /// Claims tasks needing any of these.
+    pub capabilities: Vec<String>,
+    /// Lowest bounty claimed.
+    pub min_bounty: Amount,
+    /// Most claims held at once.
+    pub max_concurrent: u32,
+    /// Lowest poster reputation.
+    pub min_poster_rep: Amount,
+    /// When it was made.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&AutoClaimRule> for RuleView {
+    fn from(r: &AutoClaimRule) -> Self {
+        Self {
+            rule_id: r.id.to_string(),
+            capabilities: r.capabilities.clone(),
+            min_bounty: r.min_bounty.into(),
+            max_concurrent: r.max_concurrent,
+            min_poster_rep: r.min_poster_rep.into(),
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// `GET /api/v1/broker/auto-claim`: the caller's rules.
+pub async fn rules<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<RuleView>>, ApiError> {
+    let rules = app.market.rules(&caller).await?;
+    Ok(Json(rules.iter().map(RuleView::from).collect()))
+}
+
+/// `POST /api/v1/broker/auto-claim`: a rule the broker claims matching tasks by.
+pub async fn create_rule<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<RuleRequest>,
+) -> Result<(StatusCode, Json<RuleView>), ApiError> {
+    let spec = RuleSpec {
+        capabilities: request.capabilities,
+        min_bounty: request.min_bounty.0,
+        max_concurrent: request.max_concurrent.unwrap_or(1),
+        min_poster_rep: request.min_poster_rep.0,
+    };
+    match app
+        .execute(&caller, &key, Command::CreateRule(spec))
+        .await?
+    {
+        Outcome::Rule(rule) => Ok((StatusCode::CREATED, Json(RuleView::from(&rule)))),
+        other => Err(unexpected(&other)),
+    }
+}
+
+/// `DELETE /api/v1/broker/auto-claim` names its rule by `rule_id`, in the query or the body.
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RuleRef {
+    /// The rule to remove.
+    pub rule_id: Option<String>,
+}
+
+/// `DELETE /api/v1/broker/auto-claim`: removes one of the caller's rules.
+pub async fn delete_rule<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Query(query): Query<RuleRef>,
+    body: Bytes,
+) -> Result<Json<RuleRef>, ApiError> {
+    let named = query
+        .rule_id
+        .or(optional_json::<RuleRef>(&body)?.rule_id)
+        .ok_or_else(|| Error::invalid("rule_id", "name the rule to remove"))?;
+    let rule: RuleId = named.parse()?;
+    app.execute(&caller, &key, Command::DeleteRule { rule })
+        .await?;
+    Ok(Json(RuleRef {
+        rule_id: Some(rule.to_string()),
+    }))
+}
+
+/// `GET /api/v1/broker/match` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct MatchParams {
+    /// Comma-separated capabilities.
+    pub capabilities: String,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/v1/broker/match`: open tasks needing any of the capabilities.
+pub async fn broker_match<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(params): Query<MatchParams>,
+) -> Result<Json<Vec<TaskView>>, ApiError> {
+    let capabilities = params
+        .capabilities
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let tasks = app
+        .market
+        .broker_match(capabilities, params.limit.unwrap_or(0))
+        .await?;
+    let viewer = caller.map(|Caller(c)| c);
+    Ok(Json(
+        tasks
+            .iter()
+            .map(|t| TaskView::of(t, viewer.as_ref()))
+            .collect(),
+    ))
+}
+
+/// `POST /api/v1/contracts` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractRequest {
+    /// The agent's identity hash.
+    pub agent: String,
+    /// What the contract covers.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// What each task pays.
+    pub price_per_task: Amount,
+    /// How many tasks it covers.
+    pub max_tasks: u32,
+}
+
+/// A standing contract.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ContractView {
+    /// The contract's id.
+    pub id: String,
+    /// Who proposed it and posts under it.
+    pub poster: String,
+    /// Who works under it.
+    pub agent: String,
+    /// What it covers.
+    pub capabilities: Vec<String>,
+    /// What each task pays.
+    pub price_per_task: Amount,
+    /// How many tasks it covers.
+    pub max_tasks: u32,
+    /// How many were posted under it.
+    pub tasks_used: u32,
+    /// `proposed`, `active`, `fulfilled` or `cancelled`.
+    pub status: String,
+    /// When it was proposed.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Contract> for ContractView {
+    fn from(c: &Contract) -> Self {
+        Self {
+            id: c.id.to_string(),
+            poster: c.poster.as_str().to_owned(),
+            agent: c.agent.as_str().to_owned(),
+            capabilities: c.capabilities.clone(),
+            price_per_task: c.price_per_task.into(),
+            max_tasks: c.max_tasks,
+            tasks_used: c.tasks_used,
+            status: match c.status {
+                ContractStatus::Proposed => "proposed",
+                ContractStatus::Active => "active",
+                ContractStatus::Fulfilled => "fulfilled",
+                ContractStatus::Cancelled => "cancelled",
+            }
+            .to_owned(),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+/// `POST /api/v1/contracts`: proposes a standing contract to an agent.
+pub async fn propose<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<ContractRequest>,
+) -> Result<(StatusCode, Json<ContractView>), ApiError> {
+    let spec = ContractSpec {
+        agent: identity(&request.agent)?,
+        capabilities: request.capabilities,
+        price_per_task: request.price_per_task.0,
+        max_tasks: request.max_tasks,
+    };
+    let contract: Contract = app
+        .command(&caller, &key, Command::ProposeContract(spec))
+        .await?;
+    Ok((StatusCode::CREATED, Json(ContractView::from(&contract))))
+}
+
+/// `POST /api/v1/contracts/{id}` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ContractAction {
+    /// `accept` (the agent) or `cancel` (either side).
+    pub action: String,
+}
+
+/// `POST /api/v1/contracts/{id}`: accepts or cancels a contract.
+pub async fn act<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<ContractAction>,
+) -> Result<Json<ContractView>, ApiError> {
+    let contract = id
+        .parse()
+        .map_err(|_| ApiError::Engine(Error::ContractNotFound))?;
+    let command = match request.action.as_str() {
+        "accept" => Command::AcceptContract { contract },
+        "cancel" => Command::CancelContract { contract },
+        _ => return Err(Error::invalid("action", "accept or cancel").into()),
+    };
+    let contract: Contract = app.command(&caller, &key, command).await?;
+    Ok(Json(ContractView::from(&contract)))
+}
+
+/// `GET /api/v1/contracts`: contracts the caller is party to.
+pub async fn contracts<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Json<Vec<ContractView>>, ApiError> {
+    let contracts = app.market.contracts(&caller).await?;
+    Ok(Json(contracts.iter().map(ContractView::from).collect()))
+}

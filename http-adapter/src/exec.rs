@@ -1,0 +1,120 @@
+//! Running engine commands for a caller: once per `Idempotency-Key` when the request
+//! carries one.
+//!
+//! The key is checked and stored by the engine inside the command's own transaction, so a
+//! retried POST (a client that timed out, a proxy that resent) either replays the first
+//! outcome or runs for the first time — never twice. Keys are scoped to the caller and
+//! remembered for 24 hours; the same key with a different request is refused with 422
+//! `idempotency_conflict`.
+
+use axum::extract::FromRequestParts;
+use axum::http::request::Parts;
+use marketplace_core::{
+    Bid, BoardPost, Command, Contract, Error, IdentityId, Message, Outcome, Store, Task,
+};
+
+use crate::error::ApiError;
+use crate::server::AppState;
+
+/// The header a client names a retryable request with.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, if it carries one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(IDEMPOTENCY_KEY_HEADER) {
+            None => Ok(Self(None)),
+            Some(value) => value
+                .to_str()
+                .map(|key| Self(Some(key.to_owned())))
+                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII").into()),
+        }
+    }
+}
+
+impl<S: Store + Clone> AppState<S> {
+    /// Executes `command` for `caller`, at most once per idempotency key.
+    pub async fn execute(
+        &self,
+        caller: &IdentityId,
+        key: &IdempotencyKey,
+        command: Command,
+    ) -> Result<Outcome, ApiError> {
+        let name = command.name();
+        let result = match &key.0 {
+            Some(key) => self.market.execute_idempotent(caller, command, key).await,
+            None => self.market.execute(caller, command).await,
+        };
+        let outcome = match &result {
+            Ok(_) => "ok",
+            Err(e) => e.code(),
+        };
+        crate::metrics::command(name, outcome);
+        Ok(result?)
+    }
+
+    /// Executes a command that answers with a task, as `caller` may see it.
+    pub async fn task_command(
+        &self,
+        caller: &IdentityId,
+        key: &IdempotencyKey,
+        command: Command,
+    ) -> Result<Task, ApiError> {
+        match self.execute(caller, key, command).await? {
+            Outcome::Task(task) => Ok(task.redacted_for(Some(caller))),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+/// An outcome of another kind than the command yields: a bug, answered as a 500.
+pub fn unexpected(outcome: &Outcome) -> ApiError {
+    ApiError::internal(format!("unexpected outcome {outcome:?}"))
+}
+
+/// Takes the value of one kind of outcome out of it.
+pub trait FromOutcome: Sized {
+    /// The value, or a 500 for an outcome of another kind.
+    fn from_outcome(outcome: Outcome) -> Result<Self, ApiError>;
+}
+
+macro_rules! from_outcome {
+    ($($variant:ident => $ty:ty),* $(,)?) => {$(
+        impl FromOutcome for $ty {
+            fn from_outcome(outcome: Outcome) -> Result<Self, ApiError> {
+                match outcome {
+                    Outcome::$variant(value) => Ok(value),
+                    other => Err(unexpected(&other)),
+                }
+            }
+        }
+    )*};
+}
+
+from_outcome!(Bid => Bid, Message => Message, Contract => Contract);
+
+impl FromOutcome for BoardPost {
+    fn from_outcome(outcome: Outcome) -> Result<Self, ApiError> {
+        match outcome {
+            Outcome::Post(post) => Ok(*post),
+            other => Err(unexpected(&other)),
+        }
+    }
+}
+
+impl<S: Store + Clone> AppState<S> {
+    /// Executes a command and takes its one kind of outcome out.
+    pub async fn command<T: FromOutcome>(
+        &self,
+        caller: &IdentityId,
+        key: &IdempotencyKey,
+        command: Command,
+    ) -> Result<T, ApiError> {
+        T::from_outcome(self.execute(caller, key, command).await?)
+    }
+}
