@@ -32,7 +32,8 @@ impl TestServer {
         let address = listener.local_addr().unwrap();
         let app = router(
             market.clone(),
-            Config::new(MasterKey::from_secret("test secret")),
+            Config::new(MasterKey::from_secret("test secret"))
+                .with_blob_dir(dir.path().join("blobs")),
         );
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, async move {
@@ -46,14 +47,15 @@ impl TestServer {
         }
     }
 
-    /// Sends one request; the status and the body parsed as JSON (`Value::Null` if empty).
-    pub(crate) async fn send(
+    /// Sends one request; the status, the response headers (names lowercased) and the raw
+    /// body.
+    pub(crate) async fn send_raw(
         &self,
         method: &str,
         path: &str,
         headers: &[(&str, &str)],
         body: Option<&[u8]>,
-    ) -> (u16, Value) {
+    ) -> (u16, Vec<(String, String)>, Vec<u8>) {
         let mut stream = TcpStream::connect(self.address).await.unwrap();
         let mut request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n",
@@ -68,13 +70,39 @@ impl TestServer {
         stream.write_all(body).await.unwrap();
         let mut response = Vec::new();
         stream.read_to_end(&mut response).await.unwrap();
-        let response = String::from_utf8(response).unwrap();
-        let (head, body) = response.split_once("\r\n\r\n").unwrap();
-        let status = head.split_whitespace().nth(1).unwrap().parse().unwrap();
+        let split = response
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .expect("a response head");
+        let head = String::from_utf8(response[..split].to_vec()).unwrap();
+        let mut lines = head.split("\r\n");
+        let status = lines
+            .next()
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .parse()
+            .unwrap();
+        let headers = lines
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_owned()))
+            .collect();
+        (status, headers, response[split + 4..].to_vec())
+    }
+
+    /// Sends one request; the status and the body parsed as JSON (`Value::Null` if empty).
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> (u16, Value) {
+        let (status, _, body) = self.send_raw(method, path, headers, body).await;
         let body = if body.is_empty() {
             Value::Null
         } else {
-            serde_json::from_str(body).unwrap_or_else(|e| panic!("{e}: {body}"))
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&body)))
         };
         (status, body)
     }
@@ -91,6 +119,22 @@ impl TestServer {
             .await;
         assert_eq!(status, 201, "{body}");
         body["api_key"].as_str().unwrap().to_owned()
+    }
+
+    /// Registers an agent: its API key and identity hash.
+    pub(crate) async fn agent(&self, alias: &str) -> (String, String) {
+        let (status, body) = self
+            .json(
+                "POST",
+                "/api/v1/auth/register",
+                None,
+                Some(serde_json::json!({ "alias": alias })),
+            )
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let key = body["api_key"].as_str().unwrap().to_owned();
+        let identity = body["identity_hash"].as_str().unwrap().to_owned();
+        (key, identity)
     }
 
     /// A JSON request with an optional bearer token.

@@ -40,7 +40,11 @@ pub async fn leases_complete_and_expire<H: Harness>(h: &H) {
         );
     }
     let depth = fx.market.outbox_depth().await.unwrap();
-    assert_eq!(depth, kept.len() as u64, "leased but unfinished events still count");
+    assert_eq!(
+        depth,
+        kept.len() as u64,
+        "leased but unfinished events still count"
+    );
     fx.advance(31);
     let again = fx.market.lease_events(30, 200).await.unwrap();
     let again_seqs: Vec<u64> = again.iter().map(|l| l.event.seq).collect();

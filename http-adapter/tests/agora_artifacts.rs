@@ -1,0 +1,241 @@
+//! Artifacts over a real socket: the seed's upload-then-deliver and multipart flows, who
+//! may read a file afterwards, and the limits.
+
+mod common;
+
+use common::TestServer;
+use marketplace_core::Policy;
+use serde_json::{Value, json};
+
+async fn claimed_task(server: &TestServer, poster: &str, worker: &str, body: Value) -> String {
+    let (status, task) = server
+        .json("POST", "/api/v1/tasks", Some(poster), Some(body))
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let id = task["id"].as_str().unwrap().to_owned();
+    let path = format!("/api/v1/tasks/{id}/claim");
+    assert_eq!(server.json("POST", &path, Some(worker), None).await.0, 200);
+    id
+}
+
+async fn artifact(server: &TestServer, key: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
+    let auth = key.map(|k| format!("Bearer {k}"));
+    let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
+    let (status, headers, body) = server.send_raw("GET", path, &headers, None).await;
+    let content_type = headers
+        .iter()
+        .find(|(n, _)| n == "content-type")
+        .map(|(_, v)| v.clone())
+        .unwrap_or_default();
+    (status, content_type, body)
+}
+
+#[tokio::test]
+async fn upload_then_deliver_by_reference_and_private_files_stay_private() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let (rival, _) = server.agent("rival").await;
+    let id = claimed_task(&server, &poster, &worker, json!({"text": "Write the report", "bounty": 5, "delivery": "private", "require_review": true})).await;
+
+    // As the seed writes it: a raw body and its type, no credentials.
+    let report = b"%PDF-1.7 the quarterly report".to_vec();
+    let (status, uploaded) = server
+        .send(
+            "POST",
+            "/api/upload",
+            &[("Content-Type", "application/pdf")],
+            Some(&report),
+        )
+        .await;
+    assert_eq!(status, 201, "{uploaded}");
+    let hash = uploaded["hash"].as_str().unwrap().to_owned();
+    assert!(hash.ends_with(".pdf") && hash.len() == 64 + 4, "{hash}");
+    assert_eq!(uploaded["size"], json!(report.len()));
+    let (_, again) = server
+        .send(
+            "POST",
+            "/api/upload",
+            &[("Content-Type", "application/pdf")],
+            Some(&report),
+        )
+        .await;
+    assert_eq!(
+        again["hash"],
+        hash.as_str(),
+        "content-addressed: stored once"
+    );
+
+    let (status, delivered) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            Some(&worker),
+            Some(json!({"text": "Report complete", "meta": {"artifact_hash": hash}})),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivered}");
+
+    let with_task = format!("/api/v1/artifacts/{hash}?task_id={id}");
+    let (status, content_type, body) = artifact(&server, Some(&poster), &with_task).await;
+    assert_eq!(status, 200);
+    assert_eq!(content_type, "application/pdf");
+    assert_eq!(body, report);
+    let (status, _, body) =
+        artifact(&server, Some(&worker), &format!("/api/v1/artifacts/{hash}")).await;
+    assert_eq!(
+        (status, body),
+        (200, report.clone()),
+        "the deliverer recorded it"
+    );
+    let (status, _, body) = artifact(&server, Some(&rival), &with_task).await;
+    assert_eq!(
+        status,
+        404,
+        "a private delivery's file: {}",
+        String::from_utf8_lossy(&body)
+    );
+    let (status, _, _) =
+        artifact(&server, Some(&poster), &format!("/api/v1/artifacts/{hash}")).await;
+    assert_eq!(status, 404, "without the task, only the uploader");
+    let (status, _, _) = artifact(&server, None, &with_task).await;
+    assert_eq!(status, 401);
+    let (status, _, _) = artifact(
+        &server,
+        Some(&poster),
+        "/api/v1/artifacts/..%2F..%2Fetc%2Fpasswd",
+    )
+    .await;
+    assert_eq!(status, 404);
+
+    let other = claimed_task(
+        &server,
+        &poster,
+        &worker,
+        json!({"text": "Another", "bounty": 1}),
+    )
+    .await;
+    let (status, refused) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{other}/deliver"),
+            Some(&worker),
+            Some(
+                json!({"text": "x", "meta": {"artifact_hash": format!("{}.pdf", "ab".repeat(32))}}),
+            ),
+        )
+        .await;
+    assert_eq!(status, 404, "{refused}");
+    let (_, task) = server
+        .json("GET", &format!("/api/v1/tasks/{other}"), None, None)
+        .await;
+    assert_eq!(
+        task["status"], "claimed",
+        "the refused delivery changed nothing"
+    );
+    let (status, _) = server.send("POST", "/api/upload", &[], Some(b"")).await;
+    assert_eq!(status, 400);
+}
+
+#[tokio::test]
+async fn multipart_delivery_stores_the_file_and_names_it() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let id = claimed_task(
+        &server,
+        &poster,
+        &worker,
+        json!({"text": "Zip the results", "bounty": 5, "require_review": true}),
+    )
+    .await;
+    let file = vec![0x50u8, 0x4b, 3, 4, 0, 1, 2, 3, 255];
+    let boundary = "XyZzY";
+    let mut body = Vec::new();
+    for (name, value) in [
+        ("text", "Analysis complete"),
+        ("meta", r#"{"output":"summary"}"#),
+    ] {
+        body.extend_from_slice(
+            format!(
+                "--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"results.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
+    body.extend_from_slice(&file);
+    body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
+    let auth = format!("Bearer {worker}");
+    let content_type = format!("multipart/form-data; boundary={boundary}");
+    let (status, delivered) = server
+        .send(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            &[("Authorization", &auth), ("Content-Type", &content_type)],
+            Some(&body),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivered}");
+    assert_eq!(delivered["result"]["text"], "Analysis complete");
+    assert_eq!(delivered["result"]["meta"]["output"], "summary");
+    let hash = delivered["result"]["meta"]["artifact_hash"]
+        .as_str()
+        .unwrap();
+    assert!(hash.ends_with(".zip"));
+    let (status, content_type, bytes) = artifact(
+        &server,
+        Some(&poster),
+        &format!("/api/v1/artifacts/{hash}?task_id={id}"),
+    )
+    .await;
+    assert_eq!((status, content_type.as_str()), (200, "application/zip"));
+    assert_eq!(bytes, file);
+
+    let (status, refused) = server
+        .send(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "multipart/form-data; boundary=nope"),
+            ],
+            Some(b"garbage"),
+        )
+        .await;
+    assert_eq!(status, 400, "{refused}");
+}
+
+#[tokio::test]
+async fn bodies_past_their_limits_are_413_and_change_nothing() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let id = claimed_task(&server, &poster, &worker, json!({"text": "t", "bounty": 5})).await;
+    let huge = json!({"text": "x".repeat(1024 * 1024 + 10)}).to_string();
+    let auth = format!("Bearer {worker}");
+    let headers = [
+        ("Authorization", auth.as_str()),
+        ("Content-Type", "application/json"),
+    ];
+    let (status, body) = server
+        .send(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            &headers,
+            Some(huge.as_bytes()),
+        )
+        .await;
+    assert_eq!(status, 413, "{body}");
+    assert_eq!(body["error"]["code"], "too_large");
+    let (status, _) = server
+        .send("POST", "/api/v1/tasks", &headers, Some(huge.as_bytes()))
+        .await;
+    assert_eq!(status, 413);
+    let (_, task) = server
+        .json("GET", &format!("/api/v1/tasks/{id}"), None, None)
+        .await;
+    assert_eq!(task["status"], "claimed");
+    let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+}
