@@ -210,6 +210,31 @@ async fn check_signature<S: Store + Credentials + Clone>(
     Ok(identity)
 }
 
+/// AgentMarket's credential header; `Authorization: Bearer` works on every route too.
+pub const API_KEY_HEADER: &str = "x-api-key";
+
+/// The credential a request presents: `Authorization: Bearer <token>` or `X-API-Key:
+/// <key>`; `None` when it presents neither.
+fn presented_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
+    if let Some(header) = parts.headers.get(axum::http::header::AUTHORIZATION) {
+        return header
+            .to_str()
+            .ok()
+            .and_then(|h| h.strip_prefix("Bearer "))
+            .map(|t| Some(t.trim()))
+            .ok_or(ApiError::Unauthorized(
+                "expected `Authorization: Bearer <api key or token>`",
+            ));
+    }
+    match parts.headers.get(API_KEY_HEADER) {
+        None => Ok(None),
+        Some(key) => key
+            .to_str()
+            .map(|k| Some(k.trim()))
+            .map_err(|_| ApiError::Unauthorized("invalid credentials")),
+    }
+}
+
 /// The authenticated caller of a request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller(pub IdentityId);
@@ -224,18 +249,7 @@ impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
         if let Some(SignedBy(identity)) = parts.extensions.get::<SignedBy>() {
             return Ok(Self(identity.clone()));
         }
-        let header = parts
-            .headers
-            .get(axum::http::header::AUTHORIZATION)
-            .ok_or(ApiError::Unauthorized("missing credentials"))?;
-        let token = header
-            .to_str()
-            .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(str::trim)
-            .ok_or(ApiError::Unauthorized(
-                "expected `Authorization: Bearer <api key>`",
-            ))?;
+        let token = presented_key(parts)?.ok_or(ApiError::Unauthorized("missing credentials"))?;
         if !token.starts_with("ak_") || token.len() != 3 + 2 * API_KEY_RANDOM_BYTES {
             return Err(ApiError::Unauthorized("invalid credentials"));
         }
@@ -263,7 +277,8 @@ impl<S: Store + Credentials + Clone> OptionalFromRequestParts<AppState<S>> for C
         let anonymous = parts.extensions.get::<SignedBy>().is_none()
             && !parts
                 .headers
-                .contains_key(axum::http::header::AUTHORIZATION);
+                .contains_key(axum::http::header::AUTHORIZATION)
+            && !parts.headers.contains_key(API_KEY_HEADER);
         if anonymous {
             return Ok(None);
         }

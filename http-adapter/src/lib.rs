@@ -28,6 +28,7 @@
 //! # }
 //! ```
 
+pub mod agentmarket;
 pub mod agora;
 pub mod auth;
 pub mod blobs;

@@ -153,6 +153,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             post(artifacts::upload::<S>).layer(file_limit),
         )
         .route("/api/v1/artifacts/{hash}", get(artifacts::artifact::<S>))
+        .merge(agentmarket_routes::<S>())
         .fallback(no_such_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -161,6 +162,22 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
         .layer(DefaultBodyLimit::max(config.body_bytes_max))
         .route_layer(middleware::from_fn(metrics::track))
         .with_state(state)
+}
+
+/// The AgentMarket dialect's routes, each answering in its envelope.
+fn agentmarket_routes<S: Store + Credentials + Clone>() -> Router<AppState<S>> {
+    use crate::agentmarket as am;
+    Router::new()
+        .route("/api/agents/register", post(am::register::<S>))
+        .route("/api/agents", get(am::agents::<S>))
+        .route("/api/agents/me", get(am::me::<S>))
+        .route("/api/agents/{id}", get(am::agent::<S>))
+        .route("/api/tasks", get(am::tasks::<S>).post(am::post_task::<S>))
+        .route("/api/tasks/{id}", get(am::task::<S>))
+        .route("/api/tasks/{id}/accept", post(am::accept::<S>))
+        .route("/api/tasks/{id}/complete", post(am::complete::<S>))
+        .route("/api/wallet", get(am::wallet::<S>))
+        .layer(middleware::from_fn(am::envelope_errors))
 }
 
 /// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.

@@ -19,7 +19,7 @@ use axum::Json;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use marketplace_core::store::{ApiKey, Credentials};
-use marketplace_core::{ProfileUpdate, Store, Timestamp};
+use marketplace_core::{IdentityId, ProfileUpdate, Store, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
@@ -61,19 +61,18 @@ pub struct Registered {
     pub identity_hash: String,
 }
 
-/// Registers an agent: a custodial keypair (its identity), an account with the signup
-/// grant, and an API key.
-pub async fn register<S: Store + Credentials + Clone>(
-    State(app): State<AppState<S>>,
-    ApiJson(request): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<Registered>), ApiError> {
+/// Registers an agent with `profile`: a custodial keypair (its identity), an account
+/// with the signup grant, and an API key. Returns the key (to show once) and the
+/// identity. Both dialects register agents through this.
+pub async fn register_agent<S: Store + Credentials + Clone>(
+    app: &AppState<S>,
+    profile: ProfileUpdate,
+) -> Result<(String, IdentityId), ApiError> {
     let now = app.market.now();
     let (identity, keypair) = custodial_keypair(&app.master, now)?;
-    // The engine checks the alias and opens the account first: a refused registration
+    // The engine checks the profile and opens the account first: a refused registration
     // leaves no credentials behind.
-    app.market
-        .register(&identity, ProfileUpdate::alias(request.alias))
-        .await?;
+    app.market.register(&identity, profile).await?;
     let store = app.market.store();
     store
         .add_custodial_key(&keypair)
@@ -81,6 +80,15 @@ pub async fn register<S: Store + Credentials + Clone>(
         .map_err(|e| ApiError::Engine(e.into()))?;
     let (api_key, record) = issue_api_key(&identity, now)?;
     store_key(store, &record).await?;
+    Ok((api_key, identity))
+}
+
+/// `POST /api/v1/auth/register`: registers an agent by its alias.
+pub async fn register<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    ApiJson(request): ApiJson<RegisterRequest>,
+) -> Result<(StatusCode, Json<Registered>), ApiError> {
+    let (api_key, identity) = register_agent(&app, ProfileUpdate::alias(request.alias)).await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {

@@ -1,0 +1,475 @@
+//! The AgentMarket dialect, `/api/…`: every answer in the envelope `{"success": true,
+//! "data": …, "balance": N}` (`balance` — what the caller can spend — whenever the request
+//! is authenticated), errors as `{"success": false, "error": "…"}`.
+//!
+//! AgentMarket has no review step: tasks posted through it carry `auto_accept`, its
+//! "accept" is the engine's claim (status `assigned`), and its "complete" is a delivery
+//! that settles at once (status `completed`, credits moved). Agents registered here are
+//! the same identities, with the same balance, as through the Agora dialect.
+
+use axum::Json;
+use axum::body::{Body, to_bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, Utc};
+use marketplace_core::store::{Credentials, ProfileQuery, TaskQuery};
+use marketplace_core::{
+    Command, DeliveryInput, Error, IdentityId, Profile, ProfileUpdate, Store, Task, TaskSpec,
+    TaskStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::agora::account::identity;
+use crate::agora::{ApiJson, register_agent};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::exec::IdempotencyKey;
+use crate::server::AppState;
+use crate::wire::{Amount, task_id};
+
+/// Largest error body the envelope middleware rewrites (errors are small JSON objects).
+const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
+
+/// The envelope every AgentMarket answer travels in.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Envelope<T> {
+    /// `true`: errors travel as `{"success": false, "error"}`.
+    pub success: bool,
+    /// The answer.
+    pub data: T,
+    /// What the caller can spend now (authenticated requests only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub balance: Option<Amount>,
+}
+
+/// An answer in the envelope, with the caller's spendable balance read after the command.
+async fn reply<S: Store + Clone, T: Serialize>(
+    app: &AppState<S>,
+    caller: Option<&IdentityId>,
+    status: StatusCode,
+    data: T,
+) -> Result<Response, ApiError> {
+    let balance = match caller {
+        Some(caller) => Some(Amount(app.market.balance(caller).await?.available)),
+        None => None,
+    };
+    let envelope = Envelope {
+        success: true,
+        data,
+        balance,
+    };
+    Ok((status, Json(envelope)).into_response())
+}
+
+/// Middleware on the AgentMarket routes: every error leaves as `{"success": false,
+/// "error": "<message>", "code": "<stable code>"}`, with its status and headers kept.
+pub async fn envelope_errors(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    if response.status().is_success() {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let bytes = to_bytes(body, ERROR_BODY_BYTES_MAX)
+        .await
+        .unwrap_or_default();
+    let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+    let error = &parsed["error"];
+    let message = error["message"].as_str().map_or_else(
+        || String::from_utf8_lossy(&bytes).into_owned(),
+        str::to_owned,
+    );
+    let code = error["code"].as_str().unwrap_or("error");
+    let body = json!({ "success": false, "error": message, "code": code }).to_string();
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.insert(
+        axum::http::header::CONTENT_TYPE,
+        axum::http::HeaderValue::from_static("application/json"),
+    );
+    Response::from_parts(parts, Body::from(body))
+}
+
+/// `POST /api/agents/register` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RegisterAgent {
+    /// The agent's name.
+    pub name: String,
+    /// What it does.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// What it can do; `task.posted` webhooks match on these.
+    #[serde(default)]
+    pub capabilities: Vec<String>,
+    /// Its price per task (the least a direct execution must offer).
+    #[serde(default)]
+    pub price_per_task: Option<Amount>,
+    /// Where direct executions are sent (`https://`).
+    #[serde(default)]
+    pub endpoint_url: Option<String>,
+    /// Or the instructions an LLM runs it with.
+    #[serde(default)]
+    pub system_prompt: Option<String>,
+    /// Where webhooks go (`https://`).
+    #[serde(default)]
+    pub webhook_url: Option<String>,
+    /// The owner's email.
+    #[serde(default)]
+    pub owner_email: Option<String>,
+}
+
+/// `POST /api/agents/register` answer data: the API key, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RegisteredAgent {
+    /// The agent's id (its identity hash).
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Send as `X-API-Key`.
+    pub api_key: String,
+    /// What it can do.
+    pub capabilities: Vec<String>,
+}
+
+/// `POST /api/agents/register`: a new agent with its signup credits.
+pub async fn register<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    ApiJson(request): ApiJson<RegisterAgent>,
+) -> Result<Response, ApiError> {
+    let profile = ProfileUpdate {
+        alias: Some(request.name),
+        bio: request.description,
+        capabilities: Some(request.capabilities),
+        price_per_task: request.price_per_task.map(|a| a.0),
+        endpoint_url: request.endpoint_url,
+        system_prompt: request.system_prompt,
+        webhook_url: request.webhook_url,
+        owner_email: request.owner_email,
+        ..ProfileUpdate::default()
+    };
+    let (api_key, identity) = register_agent(&app, profile).await?;
+    let profile = app.market.profile(&identity).await?;
+    let data = RegisteredAgent {
+        id: identity.as_str().to_owned(),
+        name: profile.alias,
+        api_key,
+        capabilities: profile.capabilities,
+    };
+    reply(&app, Some(&identity), StatusCode::CREATED, data).await
+}
+
+/// An agent as AgentMarket shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AgentView {
+    /// The agent's id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// What it does.
+    pub description: String,
+    /// What it can do.
+    pub capabilities: Vec<String>,
+    /// Its price per task.
+    pub price_per_task: Option<Amount>,
+    /// Average of posters' 1-5 ratings (0 before the first).
+    pub reputation_score: Amount,
+    /// Completed tasks.
+    pub total_tasks: u64,
+    /// Whether it can be executed directly (it has an endpoint or a system prompt).
+    pub executable: bool,
+    /// When it registered.
+    pub created_at: DateTime<Utc>,
+}
+
+async fn agent_view<S: Store + Clone>(
+    app: &AppState<S>,
+    profile: Profile,
+) -> Result<AgentView, ApiError> {
+    let reputation = app.market.reputation(&profile.identity).await?;
+    Ok(AgentView {
+        id: profile.identity.as_str().to_owned(),
+        name: profile.alias,
+        description: profile.bio,
+        capabilities: profile.capabilities,
+        price_per_task: profile.price_per_task.map(Amount),
+        reputation_score: Amount(reputation.average_rating.unwrap_or_default()),
+        total_tasks: reputation.counters.accepted,
+        executable: profile.endpoint_url.is_some() || profile.system_prompt.is_some(),
+        created_at: profile.created_at,
+    })
+}
+
+/// `GET /api/agents` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct AgentsQuery {
+    /// Only agents with this capability.
+    pub capability: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/agents`: registered agents, optionally with a capability.
+pub async fn agents<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(query): Query<AgentsQuery>,
+) -> Result<Response, ApiError> {
+    let profiles = app
+        .market
+        .profiles(ProfileQuery {
+            capability: query.capability,
+            after: None,
+            limit: query.limit.unwrap_or(0),
+        })
+        .await?;
+    let mut views = Vec::with_capacity(profiles.len());
+    for profile in profiles {
+        views.push(agent_view(&app, profile).await?);
+    }
+    let caller = caller.map(|Caller(c)| c);
+    reply(&app, caller.as_ref(), StatusCode::OK, views).await
+}
+
+/// `GET /api/agents/{id}`: one agent's public profile.
+pub async fn agent<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let profile = app.market.profile(&identity(&id)?).await?;
+    let view = agent_view(&app, profile).await?;
+    let caller = caller.map(|Caller(c)| c);
+    reply(&app, caller.as_ref(), StatusCode::OK, view).await
+}
+
+/// `GET /api/agents/me`: the caller's own profile and balance.
+pub async fn me<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let profile = app.market.profile(&caller).await?;
+    let view = agent_view(&app, profile).await?;
+    reply(&app, Some(&caller), StatusCode::OK, view).await
+}
+
+/// A task as AgentMarket shows it: `claimed` is `assigned`, the claimant `assigned_to`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct TaskView {
+    /// The task's id.
+    pub id: String,
+    /// Its title.
+    pub title: String,
+    /// What is asked.
+    pub description: String,
+    /// The budget held in escrow.
+    pub budget: Amount,
+    /// `open`, `assigned`, `delivered`, `completed`, `cancelled` or `expired`.
+    pub status: String,
+    /// Capabilities it needs.
+    pub required_capabilities: Vec<String>,
+    /// Who posted it.
+    pub poster_id: String,
+    /// Who works on it.
+    pub assigned_to: Option<String>,
+    /// The delivered result, where the caller may read it.
+    pub result: Option<String>,
+    /// When it was posted.
+    pub created_at: DateTime<Utc>,
+}
+
+impl TaskView {
+    /// `task` (already redacted for its viewer).
+    pub fn of(task: &Task) -> Self {
+        let spec = &task.spec;
+        Self {
+            id: task.id.to_string(),
+            title: spec.title.clone().unwrap_or_else(|| spec.text.clone()),
+            description: spec.text.clone(),
+            budget: task.bounty.into(),
+            status: match task.status {
+                TaskStatus::Claimed => "assigned",
+                other => other.as_str(),
+            }
+            .to_owned(),
+            required_capabilities: spec.required_capabilities.clone(),
+            poster_id: task.poster.as_str().to_owned(),
+            assigned_to: task
+                .claimant()
+                .or(task.delivery.as_ref().map(|d| &d.agent))
+                .map(|a| a.as_str().to_owned()),
+            result: task
+                .delivery
+                .as_ref()
+                .filter(|d| !d.text.is_empty())
+                .map(|d| d.text.clone()),
+            created_at: task.created_at,
+        }
+    }
+}
+
+/// `POST /api/tasks` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PostTask {
+    /// A short title.
+    pub title: String,
+    /// What is asked (default: the title).
+    #[serde(default)]
+    pub description: Option<String>,
+    /// The budget, held in escrow from the poster's balance.
+    pub budget: Amount,
+    /// Capabilities it needs.
+    #[serde(default)]
+    pub required_capabilities: Vec<String>,
+}
+
+/// `POST /api/tasks`: posts a task; its budget is held from the caller's balance.
+pub async fn post_task<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<PostTask>,
+) -> Result<Response, ApiError> {
+    let text = request
+        .description
+        .filter(|d| !d.trim().is_empty())
+        .unwrap_or_else(|| request.title.clone());
+    let mut spec = TaskSpec::new(text, request.budget.0);
+    spec.title = Some(request.title);
+    spec.required_capabilities = request.required_capabilities;
+    // AgentMarket has no review step: completing is settling.
+    spec.auto_accept = true;
+    let task = app
+        .task_command(&caller, &key, Command::PostTask(spec))
+        .await?;
+    reply(
+        &app,
+        Some(&caller),
+        StatusCode::CREATED,
+        TaskView::of(&task),
+    )
+    .await
+}
+
+/// `GET /api/tasks` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TasksQuery {
+    /// `open`, `assigned`, `delivered`, `completed`, `cancelled`, `expired`.
+    pub status: Option<String>,
+    /// Only tasks needing this capability.
+    pub capability: Option<String>,
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+}
+
+/// `GET /api/tasks`: tasks, newest first.
+pub async fn tasks<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Query(query): Query<TasksQuery>,
+) -> Result<Response, ApiError> {
+    let status = query
+        .status
+        .as_deref()
+        .map(|s| match s {
+            "assigned" => Some(TaskStatus::Claimed),
+            "claimed" => None,
+            other => TaskStatus::parse(other),
+        })
+        .map(|s| s.ok_or_else(|| Error::invalid("status", "unknown status")))
+        .transpose()?;
+    let caller = caller.map(|Caller(c)| c);
+    let tasks = app
+        .market
+        .tasks(
+            caller.as_ref(),
+            TaskQuery {
+                status,
+                capabilities: query.capability.into_iter().collect(),
+                limit: query.limit.unwrap_or(0),
+                ..TaskQuery::default()
+            },
+        )
+        .await?;
+    let views: Vec<TaskView> = tasks.iter().map(TaskView::of).collect();
+    reply(&app, caller.as_ref(), StatusCode::OK, views).await
+}
+
+/// `GET /api/tasks/{id}`: one task.
+pub async fn task<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    caller: Option<Caller>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let caller = caller.map(|Caller(c)| c);
+    let task = app.market.task(caller.as_ref(), task_id(&id)?).await?;
+    reply(&app, caller.as_ref(), StatusCode::OK, TaskView::of(&task)).await
+}
+
+/// `POST /api/tasks/{id}/accept`: takes an open task (the engine's claim).
+pub async fn accept<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let command = Command::Claim {
+        task: task_id(&id)?,
+        note: None,
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    reply(&app, Some(&caller), StatusCode::OK, TaskView::of(&task)).await
+}
+
+/// `POST /api/tasks/{id}/complete` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CompleteTask {
+    /// The completed work.
+    pub result: String,
+}
+
+/// `POST /api/tasks/{id}/complete`: delivers the result; a task without review settles at
+/// once (90% to the worker under the agentmarket preset).
+pub async fn complete<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    Path(id): Path<String>,
+    ApiJson(request): ApiJson<CompleteTask>,
+) -> Result<Response, ApiError> {
+    let command = Command::Deliver {
+        task: task_id(&id)?,
+        delivery: DeliveryInput {
+            text: request.result,
+            ..DeliveryInput::default()
+        },
+    };
+    let task = app.task_command(&caller, &key, command).await?;
+    reply(&app, Some(&caller), StatusCode::OK, TaskView::of(&task)).await
+}
+
+/// `GET /api/wallet` answer data.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WalletView {
+    /// Whose.
+    pub agent_id: String,
+    /// What the agent can spend now.
+    pub balance: Amount,
+}
+
+/// `GET /api/wallet`: the caller's credits.
+pub async fn wallet<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let available = app.market.balance(&caller).await?.available;
+    let data = WalletView {
+        agent_id: caller.as_str().to_owned(),
+        balance: available.into(),
+    };
+    reply(&app, Some(&caller), StatusCode::OK, data).await
+}
