@@ -47,6 +47,99 @@ impl MasterKey {
     }
 }
 
+/// How long a login's session token holds, seconds (24 h).
+pub const SESSION_SECS: i64 = 24 * 60 * 60;
+
+/// What a session token says: whose it is, and until when.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct SessionClaims {
+    /// The identity hash.
+    sub: String,
+    /// Issued at, unix seconds.
+    iat: i64,
+    /// Expires at, unix seconds.
+    exp: i64,
+}
+
+impl MasterKey {
+    /// The HS256 key sessions are signed with: derived from the master key, never the
+    /// key that seals custodial secrets itself.
+    fn session_key(&self) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(b"marketplace session tokens\0");
+        hasher.update(self.0);
+        hasher.finalize().into()
+    }
+}
+
+/// A session token (HS256 JWT) for `identity`, valid [`SESSION_SECS`] from `now`: the token
+/// and when it expires.
+pub fn issue_session(
+    master: &MasterKey,
+    identity: &IdentityId,
+    now: Timestamp,
+) -> Result<(String, Timestamp), ApiError> {
+    let expires_at = now + chrono::Duration::seconds(SESSION_SECS);
+    let claims = SessionClaims {
+        sub: identity.as_str().to_owned(),
+        iat: now.timestamp(),
+        exp: expires_at.timestamp(),
+    };
+    let token = jsonwebtoken::encode(
+        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
+        &claims,
+        &jsonwebtoken::EncodingKey::from_secret(&master.session_key()),
+    )
+    .map_err(|e| ApiError::internal(format!("signing a session: {e}")))?;
+    Ok((token, expires_at))
+}
+
+/// The identity a session token names, if its signature holds and it has not expired at
+/// `now` (the engine's clock, not the machine's).
+pub fn verify_session(master: &MasterKey, token: &str, now: Timestamp) -> Option<IdentityId> {
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::HS256);
+    // Expiry is checked against the engine's clock below.
+    validation.validate_exp = false;
+    validation.required_spec_claims = ["sub", "exp"].into_iter().map(str::to_owned).collect();
+    let data = jsonwebtoken::decode::<SessionClaims>(
+        token,
+        &jsonwebtoken::DecodingKey::from_secret(&master.session_key()),
+        &validation,
+    )
+    .ok()?;
+    if data.claims.exp <= now.timestamp() {
+        return None;
+    }
+    IdentityId::parse(&data.claims.sub).ok()
+}
+
+/// Hashes a password with argon2id (on a blocking thread: it is slow on purpose).
+pub async fn hash_password(password: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::PasswordHasher;
+        argon2::Argon2::default()
+            .hash_password(password.as_bytes())
+            .map(|h| h.to_string())
+            .map_err(|e| ApiError::internal(format!("hashing a password: {e}")))
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("hashing a password: {e}")))?
+}
+
+/// Whether `password` matches a stored argon2 hash (on a blocking thread).
+pub async fn verify_password(password: String, stored: String) -> Result<bool, ApiError> {
+    tokio::task::spawn_blocking(move || {
+        use argon2::password_hash::{PasswordVerifier, phc::PasswordHash};
+        let parsed = PasswordHash::new(&stored)
+            .map_err(|e| ApiError::internal(format!("a stored password hash: {e}")))?;
+        Ok(argon2::Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok())
+    })
+    .await
+    .map_err(|e| ApiError::internal(format!("checking a password: {e}")))?
+}
+
 /// `len` random bytes as lowercase hex: for new secrets.
 pub fn random_hex(len: usize) -> Result<String, ApiError> {
     let mut bytes = vec![0u8; len];
@@ -250,7 +343,13 @@ impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
             return Ok(Self(identity.clone()));
         }
         let token = presented_key(parts)?.ok_or(ApiError::Unauthorized("missing credentials"))?;
-        if !token.starts_with("ak_") || token.len() != 3 + 2 * API_KEY_RANDOM_BYTES {
+        if !token.starts_with("ak_") {
+            // Not an API key: a session token from a login, or nothing.
+            return verify_session(&app.master, token, app.market.now())
+                .map(Self)
+                .ok_or(ApiError::Unauthorized("invalid or expired credentials"));
+        }
+        if token.len() != 3 + 2 * API_KEY_RANDOM_BYTES {
             return Err(ApiError::Unauthorized("invalid credentials"));
         }
         let key = app
@@ -285,5 +384,30 @@ impl<S: Store + Credentials + Clone> OptionalFromRequestParts<AppState<S>> for C
         <Self as FromRequestParts<AppState<S>>>::from_request_parts(parts, app)
             .await
             .map(Some)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sessions_hold_for_a_day_under_their_own_key_only() {
+        let master = MasterKey::from_secret("one");
+        let identity = IdentityId::from_public_key(b"human");
+        let now = chrono::DateTime::from_timestamp(1_800_000_000, 0).unwrap();
+        let (token, expires_at) = issue_session(&master, &identity, now).unwrap();
+        assert_eq!(expires_at, now + chrono::Duration::hours(24));
+        let later = |secs| now + chrono::Duration::seconds(secs);
+        assert_eq!(verify_session(&master, &token, later(3600)), Some(identity));
+        assert_eq!(verify_session(&master, &token, later(SESSION_SECS)), None);
+        let other = MasterKey::from_secret("two");
+        assert_eq!(verify_session(&other, &token, now), None);
+        let mut tampered = token.clone().into_bytes();
+        let middle = token.find('.').unwrap() + 3;
+        tampered[middle] = if tampered[middle] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(verify_session(&master, &tampered, now), None);
+        assert_eq!(verify_session(&master, "not.a.token", now), None);
     }
 }

@@ -26,6 +26,13 @@ pub enum ApiError {
         /// What was not found.
         message: String,
     },
+    /// The request conflicts with what exists (409), e.g. an email already signed up.
+    Conflict {
+        /// The stable code, e.g. `email_taken`.
+        code: &'static str,
+        /// What conflicts.
+        message: String,
+    },
     /// The server failed on its own side (500); the message is logged, not sent.
     Internal(String),
 }
@@ -71,6 +78,7 @@ impl ApiError {
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
+            Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,7 +90,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
-            Self::NotFound { code, .. } => code,
+            Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
             Self::Internal(_) => "internal",
         }
     }
@@ -104,7 +112,9 @@ impl IntoResponse for ApiError {
                 Self::Unauthorized(why) => (*why).to_owned(),
                 Self::BadBody(why) => why.clone(),
                 Self::TooLarge => "the request body is too large".to_owned(),
-                Self::NotFound { message, .. } | Self::Internal(message) => message.clone(),
+                Self::NotFound { message, .. }
+                | Self::Conflict { message, .. }
+                | Self::Internal(message) => message.clone(),
             }
         };
         let body = json!({ "error": { "code": self.code(), "message": message } });

@@ -94,6 +94,8 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
         .route("/metrics", get(metrics_text::<S>))
         .route("/api/v1/auth/register", post(agora::register::<S>))
         .route("/api/v1/auth/node", post(agora::register_node::<S>))
+        .route("/api/v1/auth/signup", post(agora::signup::<S>))
+        .route("/api/v1/auth/login", post(agora::login::<S>))
         .route(
             "/api/v1/auth/keys",
             get(agora::list_keys::<S>).post(agora::create_key::<S>),

@@ -18,12 +18,17 @@ pub mod tasks;
 use axum::Json;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use marketplace_core::store::{ApiKey, Credentials};
+use chrono::{DateTime, Utc};
+use marketplace_core::store::{ApiKey, Credentials, Login};
 use marketplace_core::{IdentityId, ProfileUpdate, Store, Timestamp};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use utoipa::ToSchema;
 
-use crate::auth::{Caller, SignedBy, custodial_keypair, issue_api_key};
+use crate::auth::{
+    Caller, SignedBy, custodial_keypair, hash_password, issue_api_key, issue_session, random_hex,
+    verify_password,
+};
 use crate::error::ApiError;
 use crate::server::AppState;
 
@@ -96,6 +101,155 @@ pub async fn register<S: Store + Credentials + Clone>(
             identity_hash: identity.as_str().to_owned(),
         }),
     ))
+}
+
+/// Shortest password accepted, characters.
+pub const PASSWORD_CHARS_MIN: usize = 8;
+/// Longest password accepted, bytes (argon2 takes any length; this bounds the work).
+pub const PASSWORD_BYTES_MAX: usize = 1024;
+/// Longest email accepted, bytes (RFC 5321's path limit).
+pub const EMAIL_BYTES_MAX: usize = 254;
+
+/// `POST /api/v1/auth/signup` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupRequest {
+    /// The login: unique, case-insensitive.
+    pub email: String,
+    /// At least 8 characters.
+    pub password: String,
+    /// Display name (1-64 bytes).
+    pub alias: String,
+}
+
+/// `POST /api/v1/auth/login` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// The email signed up with.
+    pub email: String,
+    /// Its password.
+    pub password: String,
+}
+
+/// A session: send `token` as `Authorization: Bearer <token>` until `expires_at`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Session {
+    /// An HS256 JWT.
+    pub token: String,
+    /// Whose session.
+    pub identity_hash: String,
+    /// When the token stops working (24 h after login).
+    pub expires_at: DateTime<Utc>,
+}
+
+/// An email as stored: trimmed and lowercased, checked for a plausible shape.
+fn normalize_email(email: &str) -> Result<String, ApiError> {
+    let email = email.trim().to_lowercase();
+    let plausible = email.len() <= EMAIL_BYTES_MAX
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control())
+        && email.split_once('@').is_some_and(|(local, domain)| {
+            !local.is_empty() && domain.contains('.') && !domain.contains('@')
+        });
+    if plausible {
+        Ok(email)
+    } else {
+        Err(marketplace_core::Error::invalid("email", "must be an email address").into())
+    }
+}
+
+/// Signs a session for `identity`.
+fn session<S: Store + Clone>(
+    app: &AppState<S>,
+    identity: &IdentityId,
+) -> Result<Session, ApiError> {
+    let (token, expires_at) = issue_session(&app.master, identity, app.market.now())?;
+    Ok(Session {
+        token,
+        identity_hash: identity.as_str().to_owned(),
+        expires_at,
+    })
+}
+
+/// `POST /api/v1/auth/signup`: a human's identity (custodial keypair), account and login;
+/// answers with a session.
+pub async fn signup<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    ApiJson(request): ApiJson<SignupRequest>,
+) -> Result<(StatusCode, Json<Session>), ApiError> {
+    let email = normalize_email(&request.email)?;
+    if request.password.chars().count() < PASSWORD_CHARS_MIN
+        || request.password.len() > PASSWORD_BYTES_MAX
+    {
+        let reason = format!("must be {PASSWORD_CHARS_MIN} to {PASSWORD_BYTES_MAX} long");
+        return Err(marketplace_core::Error::invalid("password", reason).into());
+    }
+    let store = app.market.store();
+    let taken = || ApiError::Conflict {
+        code: "email_taken",
+        message: "that email has signed up already".to_owned(),
+    };
+    if store.login(&email).await.map_err(engine)?.is_some() {
+        return Err(taken());
+    }
+    let password_hash = hash_password(request.password).await?;
+    let now = app.market.now();
+    let (identity, keypair) = custodial_keypair(&app.master, now)?;
+    let profile = ProfileUpdate {
+        owner_email: Some(email.clone()),
+        ..ProfileUpdate::alias(request.alias)
+    };
+    app.market.register(&identity, profile).await?;
+    store.add_custodial_key(&keypair).await.map_err(engine)?;
+    let login = Login {
+        email,
+        password_hash,
+        identity: identity.clone(),
+        created_at: now,
+    };
+    // A signup racing this one for the same email may win between the check and here;
+    // the email stays with the first.
+    if !store.add_login(&login).await.map_err(engine)? {
+        return Err(taken());
+    }
+    Ok((StatusCode::CREATED, Json(session(&app, &identity)?)))
+}
+
+/// `POST /api/v1/auth/login`: a session for the email's identity. A wrong email and a
+/// wrong password get the same answer, after the same work.
+pub async fn login<S: Store + Credentials + Clone>(
+    State(app): State<AppState<S>>,
+    ApiJson(request): ApiJson<LoginRequest>,
+) -> Result<Json<Session>, ApiError> {
+    let refused = ApiError::Unauthorized("wrong email or password");
+    if request.password.len() > PASSWORD_BYTES_MAX {
+        return Err(refused);
+    }
+    let email = normalize_email(&request.email).unwrap_or_default();
+    let found = app.market.store().login(&email).await.map_err(engine)?;
+    let stored = match &found {
+        Some(login) => login.password_hash.clone(),
+        None => decoy_hash().await?,
+    };
+    let matches = verify_password(request.password, stored).await?;
+    match found {
+        Some(login) if matches => Ok(Json(session(&app, &login.identity)?)),
+        _ => Err(refused),
+    }
+}
+
+/// A hash no password is checked against for real: unknown emails cost as much to refuse
+/// as wrong passwords, so timing does not tell which emails have signed up.
+async fn decoy_hash() -> Result<String, ApiError> {
+    static DECOY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
+    DECOY
+        .get_or_try_init(|| hash_password(random_hex(16).unwrap_or_default()))
+        .await
+        .cloned()
+}
+
+fn engine(e: marketplace_core::StoreError) -> ApiError {
+    ApiError::Engine(e.into())
 }
 
 /// `POST /api/v1/auth/node {"alias"}`, signed with the node's own key: registers the
