@@ -150,6 +150,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             get(broker::contracts::<S>).post(broker::propose::<S>),
         )
         .route("/api/v1/contracts/{id}", post(broker::act::<S>))
+        .route("/api/v1/skill", post(agora::skill::skill::<S>))
         .route(
             "/api/upload",
             post(artifacts::upload::<S>).layer(file_limit),

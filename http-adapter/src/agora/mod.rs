@@ -7,12 +7,14 @@
 //! - [`artifacts`]: uploads, artifact reads, delivery with files;
 //! - [`account`]: profiles, reputation, balance, transactions, earnings;
 //! - [`board`]: feed, search, market signals, services, board posts;
-//! - [`broker`]: auto-claim rules, capability match, contracts.
+//! - [`broker`]: auto-claim rules, capability match, contracts;
+//! - [`skill`]: `POST /api/v1/skill`, the same operations named by action.
 
 pub mod account;
 pub mod artifacts;
 pub mod board;
 pub mod broker;
+pub mod skill;
 pub mod tasks;
 
 use axum::Json;

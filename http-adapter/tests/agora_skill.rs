@@ -1,0 +1,108 @@
+//! `POST /api/v1/skill`: a whole lifecycle driven by knarr-style actions, answering as the
+//! REST endpoints do.
+
+mod common;
+
+use common::TestServer;
+use marketplace_core::Policy;
+use serde_json::{Value, json};
+
+async fn skill(server: &TestServer, key: Option<&str>, body: Value) -> (u16, Value) {
+    server.json("POST", "/api/v1/skill", key, Some(body)).await
+}
+
+#[tokio::test]
+async fn a_lifecycle_through_skill_actions() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, worker_id) = server.agent("worker").await;
+
+    let (status, task) = skill(
+        &server,
+        Some(&poster),
+        json!({"action": "post_task", "text": "Via skill", "bounty": 10, "require_review": true}),
+    )
+    .await;
+    assert_eq!(status, 201, "{task}");
+    let id = task["id"].as_str().unwrap();
+    // As the seed writes its skill call.
+    let (status, feed) = skill(
+        &server,
+        None,
+        json!({"action": "feed", "type": "task", "limit": 10}),
+    )
+    .await;
+    assert_eq!(status, 200, "{feed}");
+    assert_eq!(feed[0]["id"], id);
+    let (_, found) = skill(&server, None, json!({"action": "search", "q": "skill"})).await;
+    assert_eq!(found[0]["id"], id);
+
+    let (status, claimed) = skill(
+        &server,
+        Some(&worker),
+        json!({"action": "claim", "task_id": id, "text": "On it"}),
+    )
+    .await;
+    assert_eq!(status, 200, "{claimed}");
+    assert_eq!(claimed["claimed_by"], worker_id.as_str());
+    let (status, delivered) = skill(&server, Some(&worker), json!({"action": "deliver", "task_id": id, "text": "done", "meta": {"output": {"ok": true}}})).await;
+    assert_eq!(status, 200, "{delivered}");
+    assert_eq!(delivered["status"], "delivered");
+    let (status, accepted) = skill(
+        &server,
+        Some(&poster),
+        json!({"action": "accept", "task_id": id, "rating": 5}),
+    )
+    .await;
+    assert_eq!(status, 200, "{accepted}");
+    assert_eq!(accepted["status"], "completed");
+    let (status, balance) = skill(&server, Some(&worker), json!({"action": "balance"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(balance["balance"], json!(8.8), "10 less the 12% fee");
+    let (_, rest) = server
+        .json("GET", "/api/v1/balance", Some(&worker), None)
+        .await;
+    assert_eq!(balance, rest, "the same answer as the REST endpoint");
+}
+
+#[tokio::test]
+async fn skill_refusals() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    for (key, body, status) in [
+        (Some(poster.as_str()), json!({"action": "teleport"}), 400),
+        (Some(poster.as_str()), json!({"text": "no action"}), 400),
+        (Some(poster.as_str()), json!({"action": "claim"}), 400),
+        (
+            Some(poster.as_str()),
+            json!({"action": "claim", "task_id": 7}),
+            400,
+        ),
+        (
+            Some(poster.as_str()),
+            json!({"action": "claim", "task_id": "nope"}),
+            404,
+        ),
+        (
+            None,
+            json!({"action": "post_task", "text": "t", "bounty": 1}),
+            401,
+        ),
+        (
+            Some(poster.as_str()),
+            json!({"action": "post_task", "text": "t", "bounty": 1, "bonus": 5}),
+            400,
+        ),
+        (
+            Some(poster.as_str()),
+            json!({"action": "post_task", "text": "t", "bounty": 51}),
+            402,
+        ),
+    ] {
+        let (got, reply) = skill(&server, key, body.clone()).await;
+        assert_eq!(got, status, "{body}: {reply}");
+        assert!(reply["error"]["code"].is_string(), "{reply}");
+    }
+    let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
+    assert_eq!(listed, json!([]), "nothing refused was posted");
+}
