@@ -95,9 +95,8 @@ pub async fn skill<S: Store + Credentials + Clone>(
     key: IdempotencyKey,
     ApiJson(mut body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let action = match body.remove("action") {
-        Some(Value::String(action)) => action,
-        _ => return Err(Error::invalid("action", "name the action to run").into()),
+    let Some(Value::String(action)) = body.remove("action") else {
+        return Err(Error::invalid("action", "name the action to run").into());
     };
     let mut p = Params(body);
     let state = State(app.clone());
