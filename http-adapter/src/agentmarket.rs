@@ -65,11 +65,19 @@ async fn reply<S: Store + Clone, T: Serialize>(
     Ok((status, Json(envelope)).into_response())
 }
 
-/// Middleware on the AgentMarket routes: every error leaves as `{"success": false,
-/// "error": "<message>", "code": "<stable code>"}`, with its status and headers kept.
+/// Whether `path` is one of AgentMarket's (`/api/…`, but neither Agora's `/api/v1/…`
+/// nor the shared `/api/upload`).
+pub fn is_agentmarket_path(path: &str) -> bool {
+    path.starts_with("/api/") && !path.starts_with("/api/v1/") && path != "/api/upload"
+}
+
+/// Middleware: every error on an AgentMarket path — its routes' refusals, unknown paths
+/// under `/api/`, rate limits — leaves as `{"success": false, "error": "<message>",
+/// "code": "<stable code>"}`, with its status and headers kept.
 pub async fn envelope_errors(request: Request, next: Next) -> Response {
+    let ours = is_agentmarket_path(request.uri().path());
     let response = next.run(request).await;
-    if response.status().is_success() {
+    if !ours || response.status().is_success() {
         return response;
     }
     let (mut parts, body) = response.into_parts();

@@ -3,7 +3,8 @@
 
 use axum::Json;
 use axum::extract::rejection::JsonRejection;
-use axum::http::StatusCode;
+use axum::http::header::RETRY_AFTER;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::{Error, ErrorKind, StoreError};
 use serde_json::json;
@@ -32,6 +33,11 @@ pub enum ApiError {
         code: &'static str,
         /// What conflicts.
         message: String,
+    },
+    /// Too many requests from this client or identity (429, with `Retry-After`).
+    RateLimited {
+        /// Seconds until a request will be let through again.
+        retry_after_secs: u64,
     },
     /// The server failed on its own side (500); the message is logged, not sent.
     Internal(String),
@@ -79,6 +85,7 @@ impl ApiError {
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
+            Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -90,6 +97,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
+            Self::RateLimited { .. } => "rate_limited",
             Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
             Self::Internal(_) => "internal",
         }
@@ -112,12 +120,21 @@ impl IntoResponse for ApiError {
                 Self::Unauthorized(why) => (*why).to_owned(),
                 Self::BadBody(why) => why.clone(),
                 Self::TooLarge => "the request body is too large".to_owned(),
+                Self::RateLimited { retry_after_secs } => {
+                    format!("too many requests; retry in {retry_after_secs} s")
+                }
                 Self::NotFound { message, .. }
                 | Self::Conflict { message, .. }
                 | Self::Internal(message) => message.clone(),
             }
         };
         let body = json!({ "error": { "code": self.code(), "message": message } });
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Self::RateLimited { retry_after_secs } = self {
+            response
+                .headers_mut()
+                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+        }
+        response
     }
 }

@@ -35,6 +35,7 @@ pub mod blobs;
 pub mod database;
 pub mod error;
 pub mod exec;
+pub mod limits;
 pub mod metrics;
 pub mod server;
 pub mod wire;

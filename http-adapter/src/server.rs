@@ -20,6 +20,7 @@ use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::auth::MasterKey;
 use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX};
 use crate::error::ApiError;
+use crate::limits::{self, RateLimits};
 use crate::{agora, auth, metrics};
 
 /// Room for a multipart body's boundaries and text fields beside its file.
@@ -44,6 +45,8 @@ pub struct Config {
     pub body_bytes_max: usize,
     /// Where uploaded artifacts are stored.
     pub blob_dir: PathBuf,
+    /// Requests per IP and per identity.
+    pub rate_limits: RateLimits,
 }
 
 impl Config {
@@ -53,7 +56,14 @@ impl Config {
             master,
             body_bytes_max: BODY_BYTES_MAX,
             blob_dir: PathBuf::from(BLOB_DIR_DEFAULT),
+            rate_limits: RateLimits::default(),
         }
+    }
+
+    /// Enforces `limits` instead of the defaults.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
     }
 
     /// Stores artifacts under `dir`.
@@ -89,7 +99,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
     // Files may be far larger than JSON bodies: the routes taking them have their own
     // limit (a JSON delivery still checks the JSON limit itself).
     let file_limit = DefaultBodyLimit::max(UPLOAD_BYTES_MAX + MULTIPART_OVERHEAD_BYTES);
-    Router::new()
+    let routes = Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))
         .route("/api/v1/auth/register", post(agora::register::<S>))
@@ -163,8 +173,11 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
             auth::verify_signature::<S>,
         ))
         .layer(DefaultBodyLimit::max(config.body_bytes_max))
-        .route_layer(middleware::from_fn(metrics::track))
-        .with_state(state)
+        .route_layer(middleware::from_fn(metrics::track));
+    // Outermost: AgentMarket's error envelope, so even rate-limit refusals on its paths
+    // answer in its format.
+    limits::apply(routes.with_state(state), config.rate_limits)
+        .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
 }
 
 /// The AgentMarket dialect's routes, each answering in its envelope.
@@ -180,7 +193,6 @@ fn agentmarket_routes<S: Store + Credentials + Clone>() -> Router<AppState<S>> {
         .route("/api/tasks/{id}/accept", post(am::accept::<S>))
         .route("/api/tasks/{id}/complete", post(am::complete::<S>))
         .route("/api/wallet", get(am::wallet::<S>))
-        .layer(middleware::from_fn(am::envelope_errors))
 }
 
 /// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.
@@ -218,6 +230,8 @@ pub async fn serve(
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // The peer address is what the per-IP rate limit keys on.
+    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

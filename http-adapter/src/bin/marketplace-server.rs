@@ -11,6 +11,7 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use http_adapter::auth::{MasterKey, random_hex};
 use http_adapter::database::Database;
+use http_adapter::limits::{Rate, RateLimits};
 use http_adapter::server;
 use marketplace_core::audit::audit;
 use marketplace_core::store::Credentials;
@@ -56,6 +57,22 @@ struct Cli {
         global = true
     )]
     sweep_interval_ms: u64,
+    /// Requests per second one client IP may send (bursts of twice that); 0: no limit.
+    #[arg(
+        long,
+        env = "MARKETPLACE_RATE_LIMIT_IP",
+        default_value_t = 200,
+        global = true
+    )]
+    rate_limit_ip: u32,
+    /// Requests per second one identity (API key, token, node key) may send; 0: no limit.
+    #[arg(
+        long,
+        env = "MARKETPLACE_RATE_LIMIT_IDENTITY",
+        default_value_t = 50,
+        global = true
+    )]
+    rate_limit_identity: u32,
     /// Seals custodial keys; generated and kept in the database when not given.
     #[arg(
         long,
@@ -189,7 +206,14 @@ async fn serve<S: Store + Credentials + Clone>(
         Duration::from_millis(cli.sweep_interval_ms.max(1)),
         stopped,
     ));
-    let config = server::Config::new(master).with_blob_dir(&cli.blob_dir);
+    let rate = |per_second: u32| (per_second > 0).then(|| Rate::per_second(per_second));
+    let limits = RateLimits {
+        per_ip: rate(cli.rate_limit_ip),
+        per_identity: rate(cli.rate_limit_identity),
+    };
+    let config = server::Config::new(master)
+        .with_blob_dir(&cli.blob_dir)
+        .with_rate_limits(limits);
     let app = server::router(market, config);
     let served = server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down");

@@ -23,6 +23,14 @@ pub(crate) struct TestServer {
 
 impl TestServer {
     pub(crate) async fn start(policy: Policy) -> Self {
+        Self::start_with(policy, |config| config).await
+    }
+
+    /// A server whose router configuration `configure` adjusts.
+    pub(crate) async fn start_with(
+        policy: Policy,
+        configure: impl FnOnce(Config) -> Config,
+    ) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
             .await
@@ -30,11 +38,9 @@ impl TestServer {
         let market = Marketplace::new(store, policy);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let app = router(
-            market.clone(),
-            Config::new(MasterKey::from_secret("test secret"))
-                .with_blob_dir(dir.path().join("blobs")),
-        );
+        let config = Config::new(MasterKey::from_secret("test secret"))
+            .with_blob_dir(dir.path().join("blobs"));
+        let app = router(market.clone(), configure(config));
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, async move {
             let _ = stopped.await;

@@ -1,0 +1,163 @@
+//! Rate limits: one token bucket per client IP and one per identity (per credential
+//! presented), answered with 429, `Retry-After` and the API's error body.
+//!
+//! Buckets live in this process's memory; several replicas each enforce their own. Idle
+//! buckets are forgotten every minute, so forged credentials cannot grow the table.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use axum::http::{HeaderValue, Request};
+use axum::response::{IntoResponse, Response};
+use sha2::{Digest, Sha256};
+use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+
+use crate::error::ApiError;
+
+/// How often idle buckets are dropped.
+const FORGET_EVERY: Duration = Duration::from_secs(60);
+
+/// A sustained rate with a burst allowance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Requests per second, sustained.
+    pub per_second: u32,
+    /// Requests that may arrive at once after a quiet spell.
+    pub burst: u32,
+}
+
+impl Rate {
+    /// `per_second` sustained, bursts of twice that.
+    pub fn per_second(per_second: u32) -> Self {
+        Self {
+            per_second,
+            burst: per_second.saturating_mul(2),
+        }
+    }
+}
+
+/// The limits a router enforces; `None` turns one off.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per client IP (the connection's peer address).
+    pub per_ip: Option<Rate>,
+    /// Per identity: per API key, session token or node key presented.
+    pub per_identity: Option<Rate>,
+}
+
+impl Default for RateLimits {
+    /// 200 requests per second per IP, 50 per identity, bursts of twice that.
+    fn default() -> Self {
+        Self {
+            per_ip: Some(Rate::per_second(200)),
+            per_identity: Some(Rate::per_second(50)),
+        }
+    }
+}
+
+impl RateLimits {
+    /// No limits (benchmarks; deployments limiting at a proxy).
+    pub fn off() -> Self {
+        Self {
+            per_ip: None,
+            per_identity: None,
+        }
+    }
+}
+
+/// The connection's peer IP, when the server records it (see [`crate::server::serve`]);
+/// otherwise every request shares one bucket.
+fn peer_ip<T>(request: &Request<T>) -> IpAddr {
+    request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip())
+}
+
+/// Keys by peer IP.
+#[derive(Debug, Clone, Copy)]
+struct ByIp;
+
+impl KeyExtractor for ByIp {
+    type Key = IpAddr;
+
+    fn extract<T>(&self, request: &Request<T>) -> Result<IpAddr, GovernorError> {
+        Ok(peer_ip(request))
+    }
+}
+
+/// Keys by the credential presented (hashed), or by IP for anonymous requests.
+#[derive(Debug, Clone, Copy)]
+struct ByIdentity;
+
+impl KeyExtractor for ByIdentity {
+    type Key = [u8; 32];
+
+    fn extract<T>(&self, request: &Request<T>) -> Result<[u8; 32], GovernorError> {
+        let headers = request.headers();
+        let credential = ["authorization", "x-api-key", "x-knarr-publickey"]
+            .into_iter()
+            .find_map(|name| headers.get(name).map(HeaderValue::as_bytes));
+        let mut hasher = Sha256::new();
+        match credential {
+            Some(credential) => hasher.update(credential),
+            None => hasher.update(peer_ip(request).to_string()),
+        }
+        Ok(hasher.finalize().into())
+    }
+}
+
+fn refused(error: GovernorError) -> Response {
+    match error {
+        GovernorError::TooManyRequests { wait_time, .. } => ApiError::RateLimited {
+            retry_after_secs: wait_time.max(1),
+        }
+        .into_response(),
+        other => ApiError::internal(format!("rate limiter: {other}")).into_response(),
+    }
+}
+
+fn layer<K, S>(router: Router<S>, rate: Rate, key: K) -> Router<S>
+where
+    K: KeyExtractor + Send + Sync + 'static,
+    K::Key: Send + Sync,
+    S: Clone + Send + Sync + 'static,
+{
+    let period = Duration::from_secs(1) / rate.per_second.max(1);
+    let Some(config) = GovernorConfigBuilder::default()
+        .key_extractor(key)
+        .period(period)
+        .burst_size(rate.burst.max(1))
+        .finish()
+    else {
+        return router;
+    };
+    let limiter = config.limiter().clone();
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut ticks = tokio::time::interval(FORGET_EVERY);
+            loop {
+                ticks.tick().await;
+                limiter.retain_recent();
+            }
+        });
+    }
+    router.layer(tower_governor::GovernorLayer::new(config).error_handler(refused))
+}
+
+/// Wraps `router` in the limits: the IP limit outermost, so a flood is turned away before
+/// any credential is looked at.
+pub fn apply<S: Clone + Send + Sync + 'static>(router: Router<S>, limits: RateLimits) -> Router<S> {
+    let router = match limits.per_identity {
+        Some(rate) => layer(router, rate, ByIdentity),
+        None => router,
+    };
+    match limits.per_ip {
+        Some(rate) => layer(router, rate, ByIp),
+        None => router,
+    }
+}
