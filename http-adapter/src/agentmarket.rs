@@ -143,6 +143,14 @@ pub struct RegisteredAgent {
 }
 
 /// `POST /api/agents/register`: a new agent with its signup credits.
+#[utoipa::path(
+    post,
+    path = "/api/agents/register",
+    tag = "agentmarket",
+    operation_id = "agentmarket_register",
+    request_body = RegisterAgent,
+    responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = crate::openapi::AmError))
+)]
 pub async fn register<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<RegisterAgent>,
@@ -211,7 +219,8 @@ async fn agent_view<S: Store + Clone>(
 }
 
 /// `GET /api/agents` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AgentsQuery {
     /// Only agents with this capability.
     pub capability: Option<String>,
@@ -220,6 +229,14 @@ pub struct AgentsQuery {
 }
 
 /// `GET /api/agents`: registered agents, optionally with a capability.
+#[utoipa::path(
+    get,
+    path = "/api/agents",
+    tag = "agentmarket",
+    operation_id = "agentmarket_agents",
+    params(AgentsQuery),
+    responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = crate::openapi::AmError))
+)]
 pub async fn agents<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -242,6 +259,14 @@ pub async fn agents<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/agents/{id}`: one agent's public profile.
+#[utoipa::path(
+    get,
+    path = "/api/agents/{id}",
+    tag = "agentmarket",
+    operation_id = "agentmarket_agent",
+    params(("id" = String, Path, description = "The agent's id")),
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError))
+)]
 pub async fn agent<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -254,6 +279,14 @@ pub async fn agent<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/agents/me`: the caller's own profile and balance.
+#[utoipa::path(
+    get,
+    path = "/api/agents/me",
+    tag = "agentmarket",
+    operation_id = "agentmarket_me",
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn me<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -335,6 +368,15 @@ pub struct PostTask {
 }
 
 /// `POST /api/tasks`: posts a task; its budget is held from the caller's balance.
+#[utoipa::path(
+    post,
+    path = "/api/tasks",
+    tag = "agentmarket",
+    operation_id = "agentmarket_post_task",
+    request_body = PostTask,
+    responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn post_task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -363,7 +405,8 @@ pub async fn post_task<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/tasks` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TasksQuery {
     /// `open`, `assigned`, `delivered`, `completed`, `cancelled`, `expired`.
     pub status: Option<String>,
@@ -374,6 +417,14 @@ pub struct TasksQuery {
 }
 
 /// `GET /api/tasks`: tasks, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/tasks",
+    tag = "agentmarket",
+    operation_id = "agentmarket_tasks",
+    params(TasksQuery),
+    responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = crate::openapi::AmError))
+)]
 pub async fn tasks<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -407,6 +458,14 @@ pub async fn tasks<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/tasks/{id}`: one task.
+#[utoipa::path(
+    get,
+    path = "/api/tasks/{id}",
+    tag = "agentmarket",
+    operation_id = "agentmarket_task",
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError))
+)]
 pub async fn task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -418,6 +477,15 @@ pub async fn task<S: Store + Credentials + Clone>(
 }
 
 /// `POST /api/tasks/{id}/accept`: takes an open task (the engine's claim).
+#[utoipa::path(
+    post,
+    path = "/api/tasks/{id}/accept",
+    tag = "agentmarket",
+    operation_id = "agentmarket_accept",
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn accept<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -442,6 +510,16 @@ pub struct CompleteTask {
 
 /// `POST /api/tasks/{id}/complete`: delivers the result; a task without review settles at
 /// once (90% to the worker under the agentmarket preset).
+#[utoipa::path(
+    post,
+    path = "/api/tasks/{id}/complete",
+    tag = "agentmarket",
+    operation_id = "agentmarket_complete",
+    request_body = CompleteTask,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn complete<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -470,6 +548,14 @@ pub struct WalletView {
 }
 
 /// `GET /api/wallet`: the caller's credits.
+#[utoipa::path(
+    get,
+    path = "/api/wallet",
+    tag = "agentmarket",
+    operation_id = "agentmarket_wallet",
+    responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn wallet<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

@@ -37,5 +37,6 @@ pub mod error;
 pub mod exec;
 pub mod limits;
 pub mod metrics;
+pub mod openapi;
 pub mod server;
 pub mod wire;

@@ -102,6 +102,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
     let routes = Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))
+        .route("/api/v1/openapi.json", get(openapi_json))
         .route("/api/v1/auth/register", post(agora::register::<S>))
         .route("/api/v1/auth/node", post(agora::register_node::<S>))
         .route("/api/v1/auth/signup", post(agora::signup::<S>))
@@ -196,7 +197,10 @@ fn agentmarket_routes<S: Store + Credentials + Clone>() -> Router<AppState<S>> {
 }
 
 /// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.
-async fn healthz<S: Store + Clone>(
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    operation_id = "operations_healthz",
+    responses((status = 200, body = serde_json::Value), (status = 503, body = crate::openapi::ErrorBody)))]
+pub async fn healthz<S: Store + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<Json<Value>, ApiError> {
     app.market.events(u64::MAX, 1).await?;
@@ -204,7 +208,10 @@ async fn healthz<S: Store + Clone>(
 }
 
 /// `GET /metrics`: Prometheus text format.
-async fn metrics_text<S: Store + Clone>(
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    operation_id = "operations_metrics_text",
+    responses((status = 200, body = String, content_type = "text/plain")))]
+pub async fn metrics_text<S: Store + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let depth = app.market.outbox_depth().await?;
@@ -213,6 +220,12 @@ async fn metrics_text<S: Store + Clone>(
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,
     ))
+}
+
+/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of both dialects.
+async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
+    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
+    Json(DOCUMENT.get_or_init(crate::openapi::document).clone())
 }
 
 /// Any path the API does not have: 404 in the API's error format.

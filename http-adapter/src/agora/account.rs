@@ -93,6 +93,15 @@ impl ProfileView {
 }
 
 /// `POST /api/v1/profile`: changes the caller's profile.
+#[utoipa::path(
+    post,
+    path = "/api/v1/profile",
+    tag = "agora",
+    operation_id = "agora_set_profile",
+    request_body = ProfileRequest,
+    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn set_profile<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -112,6 +121,14 @@ pub fn identity(text: &str) -> Result<IdentityId, ApiError> {
 }
 
 /// `GET /api/v1/profile/{hash}`: an agent's profile.
+#[utoipa::path(
+    get,
+    path = "/api/v1/profile/{hash}",
+    tag = "agora",
+    operation_id = "agora_get_profile",
+    params(("hash" = String, Path, description = "An identity hash")),
+    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_profile<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -182,6 +199,14 @@ impl From<ReputationView> for ReputationBody {
 }
 
 /// `GET /api/v1/reputation/{hash}`: the composite score with decay.
+#[utoipa::path(
+    get,
+    path = "/api/v1/reputation/{hash}",
+    tag = "agora",
+    operation_id = "agora_reputation",
+    params(("hash" = String, Path, description = "An identity hash")),
+    responses((status = 200, body = ReputationBody), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn reputation<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Path(hash): Path<String>,
@@ -227,6 +252,14 @@ impl From<Balance> for BalanceView {
 }
 
 /// `GET /api/v1/balance`: the caller's money.
+#[utoipa::path(
+    get,
+    path = "/api/v1/balance",
+    tag = "agora",
+    operation_id = "agora_balance",
+    responses((status = 200, body = BalanceView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn balance<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -235,7 +268,8 @@ pub async fn balance<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/transactions` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct TransactionsQuery {
     /// Page size (default 20, at most 200).
     pub limit: Option<usize>,
@@ -282,6 +316,15 @@ impl From<&LedgerEntry> for TransactionView {
 }
 
 /// `GET /api/v1/transactions`: the caller's ledger lines, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/transactions",
+    tag = "agora",
+    operation_id = "agora_transactions",
+    params(TransactionsQuery),
+    responses((status = 200, body = Vec<TransactionView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn transactions<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -336,6 +379,14 @@ impl From<Earnings> for EarningsView {
 }
 
 /// `GET /api/v1/earnings`: balance and earnings summary.
+#[utoipa::path(
+    get,
+    path = "/api/v1/earnings",
+    tag = "agora",
+    operation_id = "agora_earnings",
+    responses((status = 200, body = EarningsView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn earnings<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

@@ -35,6 +35,14 @@ pub struct Uploaded {
 /// `POST /api/upload`: stores the raw body under its content hash. With credentials the
 /// upload is recorded for the caller at once; without, the first deliverer naming it
 /// records it.
+#[utoipa::path(
+    post,
+    path = "/api/upload",
+    tag = "agora",
+    operation_id = "agora_upload",
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 201, body = Uploaded), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn upload<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -87,13 +95,23 @@ async fn record<S: Store + Clone>(
 }
 
 /// `GET /api/v1/artifacts/{hash}` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ArtifactQuery {
     /// A task whose delivery names the artifact.
     pub task_id: Option<String>,
 }
 
 /// `GET /api/v1/artifacts/{hash}`: the file, for those allowed to read it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/artifacts/{hash}",
+    tag = "agora",
+    operation_id = "agora_artifact",
+    params(("hash" = String, Path, description = "`<sha256 hex>.<ext>`"), ArtifactQuery),
+    responses((status = 200, body = Vec<u8>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn artifact<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -126,6 +144,16 @@ pub async fn artifact<S: Store + Credentials + Clone>(
 /// `POST /api/v1/tasks/{id}/deliver`: the claimant submits its result, as JSON `{text,
 /// meta}` or as `multipart/form-data` with `text`, `meta` (JSON) and `file` (stored as an
 /// artifact and named in `meta.artifact_hash`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/deliver",
+    tag = "agora",
+    operation_id = "agora_deliver",
+    request_body = DeliverRequest,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn deliver<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

@@ -120,7 +120,8 @@ fn kind(text: Option<&str>) -> Result<Option<FeedKind>, ApiError> {
 }
 
 /// `GET /api/v1/feed` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// Only this topic.
     pub topic: Option<String>,
@@ -140,6 +141,14 @@ pub struct FeedParams {
 }
 
 /// `GET /api/v1/feed`: every kind of post, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/feed",
+    tag = "agora",
+    operation_id = "agora_feed",
+    params(FeedParams),
+    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn feed<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -167,7 +176,8 @@ pub async fn feed<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/search` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The words to find (at most 256 bytes).
     pub q: String,
@@ -181,6 +191,14 @@ pub struct SearchParams {
 }
 
 /// `GET /api/v1/search`: full-text search over tasks and posts, best match first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/search",
+    tag = "agora",
+    operation_id = "agora_search",
+    params(SearchParams),
+    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn search<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -284,6 +302,13 @@ impl From<MarketSignals> for SignalsView {
 }
 
 /// `GET /api/v1/market/signals`: demand by skill, supply by capability, going rates.
+#[utoipa::path(
+    get,
+    path = "/api/v1/market/signals",
+    tag = "agora",
+    operation_id = "agora_signals",
+    responses((status = 200, body = SignalsView), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn signals<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<Json<SignalsView>, ApiError> {
@@ -291,7 +316,8 @@ pub async fn signals<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/services` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ServicesParams {
     /// Only listings covering this capability.
     pub capability: Option<String>,
@@ -300,6 +326,14 @@ pub struct ServicesParams {
 }
 
 /// `GET /api/v1/services`: service listings, newest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/services",
+    tag = "agora",
+    operation_id = "agora_services",
+    params(ServicesParams),
+    responses((status = 200, body = Vec<PostView>), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn services<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Query(params): Query<ServicesParams>,
@@ -349,6 +383,15 @@ pub struct PostRequest {
 }
 
 /// `POST /api/v1/posts`: publishes a service listing, post, question or answer.
+#[utoipa::path(
+    post,
+    path = "/api/v1/posts",
+    tag = "agora",
+    operation_id = "agora_create_post",
+    request_body = PostRequest,
+    responses((status = 201, body = PostView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn create_post<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

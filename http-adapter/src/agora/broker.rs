@@ -70,6 +70,14 @@ impl From<&AutoClaimRule> for RuleView {
 }
 
 /// `GET /api/v1/broker/auto-claim`: the caller's rules.
+#[utoipa::path(
+    get,
+    path = "/api/v1/broker/auto-claim",
+    tag = "agora",
+    operation_id = "agora_rules",
+    responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn rules<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -79,6 +87,15 @@ pub async fn rules<S: Store + Credentials + Clone>(
 }
 
 /// `POST /api/v1/broker/auto-claim`: a rule the broker claims matching tasks by.
+#[utoipa::path(
+    post,
+    path = "/api/v1/broker/auto-claim",
+    tag = "agora",
+    operation_id = "agora_create_rule",
+    request_body = RuleRequest,
+    responses((status = 201, body = RuleView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn create_rule<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -101,14 +118,25 @@ pub async fn create_rule<S: Store + Credentials + Clone>(
 }
 
 /// `DELETE /api/v1/broker/auto-claim` names its rule by `rule_id`, in the query or the body.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 pub struct RuleRef {
     /// The rule to remove.
     pub rule_id: Option<String>,
 }
 
 /// `DELETE /api/v1/broker/auto-claim`: removes one of the caller's rules.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/broker/auto-claim",
+    tag = "agora",
+    operation_id = "agora_delete_rule",
+    request_body = Option<RuleRef>,
+    params(RuleRef),
+    responses((status = 200, body = RuleRef), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn delete_rule<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -129,7 +157,8 @@ pub async fn delete_rule<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/broker/match` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct MatchParams {
     /// Comma-separated capabilities.
     pub capabilities: String,
@@ -138,6 +167,14 @@ pub struct MatchParams {
 }
 
 /// `GET /api/v1/broker/match`: open tasks needing any of the capabilities.
+#[utoipa::path(
+    get,
+    path = "/api/v1/broker/match",
+    tag = "agora",
+    operation_id = "agora_broker_match",
+    params(MatchParams),
+    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn broker_match<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -227,6 +264,15 @@ impl From<&Contract> for ContractView {
 }
 
 /// `POST /api/v1/contracts`: proposes a standing contract to an agent.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contracts",
+    tag = "agora",
+    operation_id = "agora_propose",
+    request_body = ContractRequest,
+    responses((status = 201, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn propose<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -254,6 +300,16 @@ pub struct ContractAction {
 }
 
 /// `POST /api/v1/contracts/{id}`: accepts or cancels a contract.
+#[utoipa::path(
+    post,
+    path = "/api/v1/contracts/{id}",
+    tag = "agora",
+    operation_id = "agora_act",
+    request_body = ContractAction,
+    params(("id" = String, Path, description = "The contract's id")),
+    responses((status = 200, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn act<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -274,6 +330,14 @@ pub async fn act<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/contracts`: contracts the caller is party to.
+#[utoipa::path(
+    get,
+    path = "/api/v1/contracts",
+    tag = "agora",
+    operation_id = "agora_contracts",
+    responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn contracts<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

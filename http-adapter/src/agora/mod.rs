@@ -22,9 +22,9 @@ use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{ApiKey, Credentials, Login};
-use marketplace_core::{IdentityId, ProfileUpdate, Store, Timestamp};
+use marketplace_core::{IdentityId, ProfileUpdate, Store};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+
 use utoipa::ToSchema;
 
 use crate::auth::{
@@ -53,14 +53,15 @@ where
 }
 
 /// `POST /api/v1/auth/register` body.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The agent's display name (1-64 bytes).
     pub alias: String,
 }
 
 /// `POST /api/v1/auth/register` answer: the API key, shown this once.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct Registered {
     /// `ak_` and 64 hex digits.
     pub api_key: String,
@@ -91,6 +92,14 @@ pub async fn register_agent<S: Store + Credentials + Clone>(
 }
 
 /// `POST /api/v1/auth/register`: registers an agent by its alias.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/register",
+    tag = "agora",
+    operation_id = "agora_register",
+    request_body = RegisterRequest,
+    responses((status = 201, body = Registered), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn register<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<RegisterRequest>,
@@ -175,6 +184,14 @@ fn session<S: Store + Clone>(
 
 /// `POST /api/v1/auth/signup`: a human's identity (custodial keypair), account and login;
 /// answers with a session.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/signup",
+    tag = "agora",
+    operation_id = "agora_signup",
+    request_body = SignupRequest,
+    responses((status = 201, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn signup<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<SignupRequest>,
@@ -219,6 +236,14 @@ pub async fn signup<S: Store + Credentials + Clone>(
 
 /// `POST /api/v1/auth/login`: a session for the email's identity. A wrong email and a
 /// wrong password get the same answer, after the same work.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/login",
+    tag = "agora",
+    operation_id = "agora_login",
+    request_body = LoginRequest,
+    responses((status = 200, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn login<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<LoginRequest>,
@@ -254,13 +279,44 @@ fn engine(e: marketplace_core::StoreError) -> ApiError {
     ApiError::Engine(e.into())
 }
 
+/// `POST /api/v1/auth/node` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NodeRegistered {
+    /// SHA-256 of the node's public key.
+    pub identity_hash: String,
+}
+
+/// `POST /api/v1/auth/keys` answer: the new key, shown this once.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct NewKey {
+    /// `ak_` and 64 hex digits.
+    pub api_key: String,
+    /// Its name, for listing and revoking.
+    pub prefix: String,
+}
+
+/// `DELETE /api/v1/auth/keys/{prefix}` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct Revoked {
+    /// How many keys were revoked.
+    pub revoked: u64,
+}
+
 /// `POST /api/v1/auth/node {"alias"}`, signed with the node's own key: registers the
 /// key's identity (self-custody: the marketplace holds no secret for it).
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/node",
+    tag = "agora",
+    operation_id = "agora_register_node",
+    request_body = RegisterRequest,
+    responses((status = 201, body = NodeRegistered), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn register_node<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     signed: Option<Extension<SignedBy>>,
     ApiJson(request): ApiJson<RegisterRequest>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NodeRegistered>), ApiError> {
     let Some(Extension(SignedBy(identity))) = signed else {
         return Err(ApiError::Unauthorized(
             "sign this request with the node's key (X-Knarr-* headers)",
@@ -271,7 +327,9 @@ pub async fn register_node<S: Store + Credentials + Clone>(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "identity_hash": identity.as_str() })),
+        Json(NodeRegistered {
+            identity_hash: identity.as_str().to_owned(),
+        }),
     ))
 }
 
@@ -291,17 +349,25 @@ async fn store_key<S: Credentials>(store: &S, record: &ApiKey) -> Result<(), Api
 }
 
 /// One of the caller's keys, without the key itself.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct KeyView {
     /// How the key is named: its first characters.
     pub prefix: String,
     /// When it was issued.
-    pub created_at: Timestamp,
+    pub created_at: DateTime<Utc>,
     /// When it was revoked, if it was.
-    pub revoked_at: Option<Timestamp>,
+    pub revoked_at: Option<DateTime<Utc>>,
 }
 
 /// `GET /api/v1/auth/keys`: the caller's keys, oldest first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/auth/keys",
+    tag = "agora",
+    operation_id = "agora_list_keys",
+    responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn list_keys<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -324,24 +390,44 @@ pub async fn list_keys<S: Store + Credentials + Clone>(
 }
 
 /// `POST /api/v1/auth/keys`: a new key for the caller, shown this once.
+#[utoipa::path(
+    post,
+    path = "/api/v1/auth/keys",
+    tag = "agora",
+    operation_id = "agora_create_key",
+    responses((status = 201, body = NewKey), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn create_key<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<NewKey>), ApiError> {
     let (api_key, record) = issue_api_key(&caller, app.market.now())?;
     store_key(app.market.store(), &record).await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({ "api_key": api_key, "prefix": record.prefix })),
+        Json(NewKey {
+            api_key,
+            prefix: record.prefix,
+        }),
     ))
 }
 
 /// `DELETE /api/v1/auth/keys/{prefix}`: revokes the caller's key of that name.
+#[utoipa::path(
+    delete,
+    path = "/api/v1/auth/keys/{prefix}",
+    tag = "agora",
+    operation_id = "agora_revoke_key",
+    params(("prefix" = String, Path, description = "The key's prefix")),
+    responses((status = 200, body = Revoked), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn revoke_key<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(prefix): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Revoked>, ApiError> {
     let revoked = app
         .market
         .store()
@@ -354,5 +440,5 @@ pub async fn revoke_key<S: Store + Credentials + Clone>(
             message: format!("no live key named {prefix}"),
         });
     }
-    Ok(Json(json!({ "revoked": revoked })))
+    Ok(Json(Revoked { revoked }))
 }

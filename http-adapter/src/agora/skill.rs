@@ -89,6 +89,14 @@ fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
 }
 
 /// `POST /api/v1/skill`: runs the named action.
+#[utoipa::path(
+    post,
+    path = "/api/v1/skill",
+    tag = "agora",
+    operation_id = "agora_skill",
+    request_body = crate::openapi::SkillCall,
+    responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn skill<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,

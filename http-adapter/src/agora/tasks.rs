@@ -436,6 +436,15 @@ fn answer(task: &Task, caller: &IdentityId) -> Json<TaskView> {
 }
 
 /// `POST /api/v1/tasks`: posts a task, escrowing its bounty.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks",
+    tag = "agora",
+    operation_id = "agora_post_task",
+    request_body = PostTask,
+    responses((status = 201, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn post_task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -451,6 +460,14 @@ pub async fn post_task<S: Store + Credentials + Clone>(
 
 /// `GET /api/v1/tasks/{id}`: the task with its replies and queue, as the caller (if any)
 /// may see it.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}",
+    tag = "agora",
+    operation_id = "agora_get_task",
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn get_task<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -479,6 +496,14 @@ pub struct StatusView {
 }
 
 /// `GET /api/v1/tasks/{id}/status`: status, claimant and bounty; no auth.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}/status",
+    tag = "agora",
+    operation_id = "agora_task_status",
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = StatusView), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn task_status<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Path(id): Path<String>,
@@ -502,6 +527,16 @@ pub struct ClaimRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/claim`: first claim wins.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/claim",
+    tag = "agora",
+    operation_id = "agora_claim",
+    request_body = Option<ClaimRequest>,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn claim<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -528,6 +563,16 @@ pub struct ExtendRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/extend`: the claimant renews its claim.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/extend",
+    tag = "agora",
+    operation_id = "agora_extend",
+    request_body = Option<ExtendRequest>,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn extend<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -583,6 +628,16 @@ pub struct AcceptRequest {
 
 /// `POST /api/v1/tasks/{id}/accept`: the poster accepts; the bounty is released minus the
 /// fee.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/accept",
+    tag = "agora",
+    operation_id = "agora_accept",
+    request_body = Option<AcceptRequest>,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn accept<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -600,7 +655,8 @@ pub async fn accept<S: Store + Credentials + Clone>(
 }
 
 /// `GET /api/v1/tasks` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ListTasks {
     /// `open`, `claimed`, `delivered`, `completed`, `cancelled`, `expired`.
     pub status: Option<String>,
@@ -616,6 +672,14 @@ pub struct ListTasks {
 
 /// `GET /api/v1/tasks`: newest first, as an array. With `q`, the tasks matching the words,
 /// best first.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks",
+    tag = "agora",
+    operation_id = "agora_list_tasks",
+    params(ListTasks),
+    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
+)]
 pub async fn list_tasks<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
@@ -682,6 +746,15 @@ pub struct DeliveryView {
 }
 
 /// `GET /api/v1/tasks/{id}/result`: the delivery, for the poster and the deliverer.
+#[utoipa::path(
+    get,
+    path = "/api/v1/tasks/{id}/result",
+    tag = "agora",
+    operation_id = "agora_task_result",
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = DeliveryView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn task_result<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -715,6 +788,16 @@ pub struct RejectRequest {
 
 /// `POST /api/v1/tasks/{id}/reject`: the poster rejects; the queue's head takes over, or
 /// the task reopens.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/reject",
+    tag = "agora",
+    operation_id = "agora_reject",
+    request_body = RejectRequest,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn reject<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -748,15 +831,42 @@ macro_rules! task_verb {
 }
 
 task_verb!(
+    #[utoipa::path(
+        post,
+        path = "/api/v1/tasks/{id}/cancel",
+        tag = "agora",
+    operation_id = "agora_cancel",
+        params(("id" = String, Path, description = "The task's id")),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+    )]
     /// `POST /api/v1/tasks/{id}/cancel`: the poster cancels an open or claimed task; the
     /// bounty is refunded.
     cancel => Cancel
 );
 task_verb!(
+    #[utoipa::path(
+        post,
+        path = "/api/v1/tasks/{id}/queue",
+        tag = "agora",
+    operation_id = "agora_join_queue",
+        params(("id" = String, Path, description = "The task's id")),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+    )]
     /// `POST /api/v1/tasks/{id}/queue`: joins the waitlist of a claimed task.
     join_queue => JoinQueue
 );
 task_verb!(
+    #[utoipa::path(
+        delete,
+        path = "/api/v1/tasks/{id}/queue",
+        tag = "agora",
+    operation_id = "agora_leave_queue",
+        params(("id" = String, Path, description = "The task's id")),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+    )]
     /// `DELETE /api/v1/tasks/{id}/queue`: leaves the waitlist.
     leave_queue => LeaveQueue
 );
@@ -776,6 +886,16 @@ pub struct BidRequest {
 
 /// `POST /api/v1/tasks/{id}/bid`: bids on a bidding task (a new bid replaces the caller's
 /// earlier one).
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/bid",
+    tag = "agora",
+    operation_id = "agora_bid",
+    request_body = BidRequest,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 201, body = BidView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn bid<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -796,6 +916,15 @@ pub async fn bid<S: Store + Credentials + Clone>(
 
 /// `POST /api/v1/tasks/{id}/bids/{bid_id}/award`: the poster picks a bid; the bidder holds
 /// the claim and the bounty becomes the offered price.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/bids/{bid_id}/award",
+    tag = "agora",
+    operation_id = "agora_award",
+    params(("id" = String, Path, description = "The task's id"), ("bid_id" = String, Path, description = "The bid's id")),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn award<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
@@ -822,6 +951,16 @@ pub struct MessageRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/message`: a task-scoped message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/tasks/{id}/message",
+    tag = "agora",
+    operation_id = "agora_message",
+    request_body = MessageRequest,
+    params(("id" = String, Path, description = "The task's id")),
+    responses((status = 201, body = MessageView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
 pub async fn message<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,

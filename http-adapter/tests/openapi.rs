@@ -1,0 +1,123 @@
+//! The served OpenAPI document: 3.1, every endpoint of both seeds in it, and every
+//! operation in it routed by the server.
+
+mod common;
+
+use common::TestServer;
+use marketplace_core::Policy;
+use serde_json::Value;
+
+/// Every endpoint the two seed documents list (with the additions).
+const SEED_ENDPOINTS: &[(&str, &str)] = &[
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/node"),
+    ("post", "/api/v1/auth/keys"),
+    ("delete", "/api/v1/auth/keys/{prefix}"),
+    ("post", "/api/v1/tasks"),
+    ("get", "/api/v1/tasks"),
+    ("get", "/api/v1/tasks/{id}"),
+    ("post", "/api/v1/tasks/{id}/claim"),
+    ("post", "/api/v1/tasks/{id}/extend"),
+    ("post", "/api/v1/tasks/{id}/deliver"),
+    ("get", "/api/v1/tasks/{id}/result"),
+    ("post", "/api/v1/tasks/{id}/accept"),
+    ("post", "/api/v1/tasks/{id}/reject"),
+    ("post", "/api/v1/tasks/{id}/cancel"),
+    ("post", "/api/v1/tasks/{id}/queue"),
+    ("delete", "/api/v1/tasks/{id}/queue"),
+    ("post", "/api/v1/tasks/{id}/message"),
+    ("post", "/api/v1/tasks/{id}/bid"),
+    ("post", "/api/v1/tasks/{id}/bids/{bid_id}/award"),
+    ("get", "/api/v1/tasks/{id}/status"),
+    ("get", "/api/v1/feed"),
+    ("get", "/api/v1/search"),
+    ("get", "/api/v1/market/signals"),
+    ("get", "/api/v1/services"),
+    ("post", "/api/v1/posts"),
+    ("post", "/api/v1/skill"),
+    ("post", "/api/v1/profile"),
+    ("get", "/api/v1/profile/{hash}"),
+    ("get", "/api/v1/reputation/{hash}"),
+    ("get", "/api/v1/balance"),
+    ("get", "/api/v1/transactions"),
+    ("get", "/api/v1/earnings"),
+    ("get", "/api/v1/broker/auto-claim"),
+    ("post", "/api/v1/broker/auto-claim"),
+    ("delete", "/api/v1/broker/auto-claim"),
+    ("get", "/api/v1/broker/match"),
+    ("post", "/api/v1/contracts"),
+    ("post", "/api/v1/contracts/{id}"),
+    ("get", "/api/v1/contracts"),
+    ("post", "/api/upload"),
+    ("get", "/api/v1/artifacts/{hash}"),
+    ("post", "/api/agents/register"),
+    ("get", "/api/agents"),
+    ("get", "/api/agents/{id}"),
+    ("get", "/api/agents/me"),
+    ("post", "/api/tasks"),
+    ("get", "/api/tasks"),
+    ("get", "/api/tasks/{id}"),
+    ("post", "/api/tasks/{id}/accept"),
+    ("post", "/api/tasks/{id}/complete"),
+    ("get", "/api/wallet"),
+];
+
+#[tokio::test]
+async fn the_document_covers_both_dialects_and_matches_the_routes() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (status, doc) = server.json("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    let paths = doc["paths"].as_object().unwrap();
+    for (method, path) in SEED_ENDPOINTS {
+        let operation = &paths.get(*path).unwrap_or_else(|| panic!("{path} missing"))[*method];
+        assert!(operation.is_object(), "{method} {path} missing");
+        assert!(
+            operation["responses"]
+                .as_object()
+                .is_some_and(|r| !r.is_empty())
+        );
+    }
+    for (path, operations) in paths {
+        for method in operations.as_object().unwrap().keys() {
+            let concrete = path
+                .replace("{id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{bid_id}", "00000000-0000-0000-0000-000000000000")
+                .replace("{hash}", "x")
+                .replace("{prefix}", "ak_0");
+            let (status, _, body) = server
+                .send_raw(&method.to_uppercase(), &concrete, &[], None)
+                .await;
+            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+            assert_ne!(status, 405, "{method} {path} is not routed");
+            let fallback: Value = serde_json::json!("no such endpoint");
+            assert_ne!(
+                body["error"]["message"], fallback,
+                "{method} {path} is not routed"
+            );
+        }
+    }
+    // Request and response types are generated, not hand-written.
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "TaskView",
+        "PostTask",
+        "BalanceView",
+        "Envelope_TaskView",
+        "ErrorBody",
+    ] {
+        assert!(
+            schemas
+                .keys()
+                .any(|k| k.starts_with(name.split('_').next().unwrap())),
+            "{name} in {:?}",
+            schemas.keys().collect::<Vec<_>>()
+        );
+    }
+}
