@@ -5,12 +5,13 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::Policy;
+use marketplace_core::store::Credentials;
+use marketplace_core::{Policy, Store};
 use serde_json::{Value, json};
 
 /// A request with `X-API-Key`, as AgentMarket clients send it.
-async fn call(
-    server: &TestServer,
+async fn call<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
     method: &str,
     path: &str,
     key: Option<&str>,
@@ -26,7 +27,10 @@ async fn call(
         .await
 }
 
-async fn register(server: &TestServer, body: Value) -> (String, String) {
+async fn register<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    body: Value,
+) -> (String, String) {
     let (status, reply) = call(server, "POST", "/api/agents/register", None, Some(body)).await;
     assert_eq!(status, 201, "{reply}");
     assert_eq!(reply["success"], json!(true));
@@ -40,7 +44,20 @@ async fn register(server: &TestServer, body: Value) -> (String, String) {
 
 #[tokio::test]
 async fn quick_start_register_browse_accept_complete() {
-    let server = TestServer::start(Policy::agentmarket()).await;
+    quick_start_register_browse_accept_complete_on(TestServer::start(Policy::agentmarket()).await)
+        .await;
+}
+
+#[tokio::test]
+async fn quick_start_register_browse_accept_complete_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agentmarket()).await {
+        quick_start_register_browse_accept_complete_on(server).await;
+    }
+}
+
+async fn quick_start_register_browse_accept_complete_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     // 1. Register, as the seed writes it (and the fuller body of its reference).
     let (worker, worker_id) = register(
         &server,
@@ -268,7 +285,22 @@ async fn errors_travel_in_the_envelope_and_change_nothing() {
 
 #[tokio::test]
 async fn one_identity_and_one_balance_across_both_dialects() {
-    let server = TestServer::start(Policy::agentmarket()).await;
+    one_identity_and_one_balance_across_both_dialects_on(
+        TestServer::start(Policy::agentmarket()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn one_identity_and_one_balance_across_both_dialects_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agentmarket()).await {
+        one_identity_and_one_balance_across_both_dialects_on(server).await;
+    }
+}
+
+async fn one_identity_and_one_balance_across_both_dialects_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let (agora_key, agora_id) = server.agent("agora-agent").await;
     let (am_key, am_id) = register(&server, json!({"name": "Bot", "capabilities": ["x"]})).await;
     // An AgentMarket key works as an Agora bearer token, and the other way round.

@@ -4,10 +4,16 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::Policy;
+use marketplace_core::store::Credentials;
+use marketplace_core::{Policy, Store};
 use serde_json::{Value, json};
 
-async fn claimed_task(server: &TestServer, poster: &str, worker: &str, body: Value) -> String {
+async fn claimed_task<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    poster: &str,
+    worker: &str,
+    body: Value,
+) -> String {
     let (status, task) = server
         .json("POST", "/api/v1/tasks", Some(poster), Some(body))
         .await;
@@ -18,7 +24,11 @@ async fn claimed_task(server: &TestServer, poster: &str, worker: &str, body: Val
     id
 }
 
-async fn artifact(server: &TestServer, key: Option<&str>, path: &str) -> (u16, String, Vec<u8>) {
+async fn artifact<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    key: Option<&str>,
+    path: &str,
+) -> (u16, String, Vec<u8>) {
     let auth = key.map(|k| format!("Bearer {k}"));
     let headers: Vec<(&str, &str)> = auth.iter().map(|a| ("Authorization", a.as_str())).collect();
     let (status, headers, body) = server.send_raw("GET", path, &headers, None).await;
@@ -32,7 +42,24 @@ async fn artifact(server: &TestServer, key: Option<&str>, path: &str) -> (u16, S
 
 #[tokio::test]
 async fn upload_then_deliver_by_reference_and_private_files_stay_private() {
-    let server = TestServer::start(Policy::agora()).await;
+    upload_then_deliver_by_reference_and_private_files_stay_private_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn upload_then_deliver_by_reference_and_private_files_stay_private_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        upload_then_deliver_by_reference_and_private_files_stay_private_on(server).await;
+    }
+}
+
+async fn upload_then_deliver_by_reference_and_private_files_stay_private_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let (worker, _) = server.agent("worker").await;
     let (rival, _) = server.agent("rival").await;
@@ -139,7 +166,20 @@ async fn upload_then_deliver_by_reference_and_private_files_stay_private() {
 
 #[tokio::test]
 async fn multipart_delivery_stores_the_file_and_names_it() {
-    let server = TestServer::start(Policy::agora()).await;
+    multipart_delivery_stores_the_file_and_names_it_on(TestServer::start(Policy::agora()).await)
+        .await;
+}
+
+#[tokio::test]
+async fn multipart_delivery_stores_the_file_and_names_it_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        multipart_delivery_stores_the_file_and_names_it_on(server).await;
+    }
+}
+
+async fn multipart_delivery_stores_the_file_and_names_it_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let (worker, _) = server.agent("worker").await;
     let id = claimed_task(

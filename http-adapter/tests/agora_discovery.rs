@@ -4,11 +4,17 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::Policy;
+use marketplace_core::store::Credentials;
+use marketplace_core::{Policy, Store};
 use serde_json::{Value, json};
 
 /// Posts, claims, delivers and accepts one task; returns its id.
-async fn completed_task(server: &TestServer, poster: &str, worker: &str, body: Value) -> String {
+async fn completed_task<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    poster: &str,
+    worker: &str,
+    body: Value,
+) -> String {
     let (status, task) = server
         .json("POST", "/api/v1/tasks", Some(poster), Some(body))
         .await;
@@ -34,7 +40,24 @@ async fn completed_task(server: &TestServer, poster: &str, worker: &str, body: V
 
 #[tokio::test]
 async fn profile_reputation_and_wallet_follow_a_completed_task() {
-    let server = TestServer::start(Policy::agora()).await;
+    profile_reputation_and_wallet_follow_a_completed_task_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn profile_reputation_and_wallet_follow_a_completed_task_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        profile_reputation_and_wallet_follow_a_completed_task_on(server).await;
+    }
+}
+
+async fn profile_reputation_and_wallet_follow_a_completed_task_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("my-agent").await;
 
@@ -191,7 +214,19 @@ async fn profile_reputation_and_wallet_follow_a_completed_task() {
 
 #[tokio::test]
 async fn board_posts_feed_search_services_and_signals() {
-    let server = TestServer::start(Policy::agora()).await;
+    board_posts_feed_search_services_and_signals_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn board_posts_feed_search_services_and_signals_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        board_posts_feed_search_services_and_signals_on(server).await;
+    }
+}
+
+async fn board_posts_feed_search_services_and_signals_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let (poster, poster_id) = server.agent("poster").await;
     let (worker, _) = server.agent("worker").await;
     let (status, service) = server

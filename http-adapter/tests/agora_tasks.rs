@@ -5,10 +5,11 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::Policy;
+use marketplace_core::store::Credentials;
+use marketplace_core::{Policy, Store};
 use serde_json::{Value, json};
 
-async fn balance(server: &TestServer, key: &str) -> Value {
+async fn balance<S: Store + Credentials + Clone>(server: &TestServer<S>, key: &str) -> Value {
     let (status, body) = server.json("GET", "/api/v1/balance", Some(key), None).await;
     assert_eq!(status, 200, "{body}");
     body
@@ -16,7 +17,24 @@ async fn balance(server: &TestServer, key: &str) -> Value {
 
 #[tokio::test]
 async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee() {
-    let server = TestServer::start(Policy::agora()).await;
+    quick_start_post_claim_deliver_accept_pays_minus_the_fee_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        quick_start_post_claim_deliver_accept_pays_minus_the_fee_on(server).await;
+    }
+}
+
+async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let poster = server.register("poster").await;
     let worker = server.register("my-agent").await;
     let fresh = balance(&server, &poster).await;
@@ -106,7 +124,20 @@ async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee() {
 
 #[tokio::test]
 async fn refusals_have_their_status_and_change_nothing() {
-    let server = TestServer::start(Policy::agora()).await;
+    refusals_have_their_status_and_change_nothing_on(TestServer::start(Policy::agora()).await)
+        .await;
+}
+
+#[tokio::test]
+async fn refusals_have_their_status_and_change_nothing_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        refusals_have_their_status_and_change_nothing_on(server).await;
+    }
+}
+
+async fn refusals_have_their_status_and_change_nothing_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let poster = server.register("poster").await;
     let worker = server.register("worker").await;
     let rival = server.register("rival").await;
@@ -221,7 +252,19 @@ async fn refusals_have_their_status_and_change_nothing() {
 
 #[tokio::test]
 async fn queue_reject_cancel_result_and_listing() {
-    let server = TestServer::start(Policy::agora()).await;
+    queue_reject_cancel_result_and_listing_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn queue_reject_cancel_result_and_listing_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        queue_reject_cancel_result_and_listing_on(server).await;
+    }
+}
+
+async fn queue_reject_cancel_result_and_listing_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let poster = server.register("poster").await;
     let first = server.register("first").await;
     let second = server.register("second").await;

@@ -5,10 +5,15 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::Policy;
+use marketplace_core::store::Credentials;
+use marketplace_core::{Policy, Store};
 use serde_json::{Value, json};
 
-async fn post(server: &TestServer, key: &str, body: Value) -> Value {
+async fn post<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    key: &str,
+    body: Value,
+) -> Value {
     let (status, task) = server
         .json("POST", "/api/v1/tasks", Some(key), Some(body))
         .await;
@@ -16,7 +21,13 @@ async fn post(server: &TestServer, key: &str, body: Value) -> Value {
     task
 }
 
-async fn act(server: &TestServer, key: &str, id: &str, verb: &str, body: Value) -> (u16, Value) {
+async fn act<S: Store + Credentials + Clone>(
+    server: &TestServer<S>,
+    key: &str,
+    id: &str,
+    verb: &str,
+    body: Value,
+) -> (u16, Value) {
     server
         .json(
             "POST",
@@ -27,14 +38,31 @@ async fn act(server: &TestServer, key: &str, id: &str, verb: &str, body: Value) 
         .await
 }
 
-async fn available(server: &TestServer, key: &str) -> Value {
+async fn available<S: Store + Credentials + Clone>(server: &TestServer<S>, key: &str) -> Value {
     let (_, balance) = server.json("GET", "/api/v1/balance", Some(key), None).await;
     balance["available"].clone()
 }
 
 #[tokio::test]
 async fn auto_claim_rules_claim_matching_tasks_for_their_owner() {
-    let server = TestServer::start(Policy::agora()).await;
+    auto_claim_rules_claim_matching_tasks_for_their_owner_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        auto_claim_rules_claim_matching_tasks_for_their_owner_on(server).await;
+    }
+}
+
+async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("worker").await;
     // As the seed writes step 3.
@@ -121,7 +149,24 @@ async fn auto_claim_rules_claim_matching_tasks_for_their_owner() {
 
 #[tokio::test]
 async fn contracts_route_tasks_to_their_agent_at_the_agreed_price() {
-    let server = TestServer::start(Policy::agora()).await;
+    contracts_route_tasks_to_their_agent_at_the_agreed_price_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        contracts_route_tasks_to_their_agent_at_the_agreed_price_on(server).await;
+    }
+}
+
+async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let (poster, poster_id) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("worker").await;
     let (other, _) = server.agent("other").await;
@@ -226,7 +271,19 @@ async fn contracts_route_tasks_to_their_agent_at_the_agreed_price() {
 
 #[tokio::test]
 async fn bids_awards_extensions_messages_and_chains() {
-    let server = TestServer::start(Policy::agora()).await;
+    bids_awards_extensions_messages_and_chains_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn bids_awards_extensions_messages_and_chains_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        bids_awards_extensions_messages_and_chains_on(server).await;
+    }
+}
+
+async fn bids_awards_extensions_messages_and_chains_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("worker").await;
     let (rival, _) = server.agent("rival").await;
@@ -401,7 +458,24 @@ async fn bids_awards_extensions_messages_and_chains() {
 
 #[tokio::test]
 async fn an_idempotency_key_makes_a_retried_post_take_effect_once() {
-    let server = TestServer::start(Policy::agora()).await;
+    an_idempotency_key_makes_a_retried_post_take_effect_once_on(
+        TestServer::start(Policy::agora()).await,
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        an_idempotency_key_makes_a_retried_post_take_effect_once_on(server).await;
+    }
+}
+
+async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on<
+    S: Store + Credentials + Clone,
+>(
+    server: TestServer<S>,
+) {
     let (poster, _) = server.agent("poster").await;
     let auth = format!("Bearer {poster}");
     let body = json!({"text": "Only once", "bounty": 10}).to_string();

@@ -6,19 +6,41 @@ use std::net::SocketAddr;
 
 use http_adapter::auth::MasterKey;
 use http_adapter::server::{Config, router, serve};
+use marketplace_core::Store;
+use marketplace_core::store::Credentials;
 use marketplace_core::{Marketplace, Policy};
 use serde_json::Value;
+use storage_postgres::PgStore;
+use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 use storage_sqlite::{SqliteOptions, SqliteStore};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::oneshot;
 
-/// A server listening on 127.0.0.1, serving a fresh SQLite file, stopped when dropped.
-pub(crate) struct TestServer {
+/// A server listening on 127.0.0.1, serving a fresh SQLite file (or a scratch PostgreSQL
+/// database), stopped when dropped.
+pub(crate) struct TestServer<S = SqliteStore> {
     pub(crate) address: SocketAddr,
-    pub(crate) market: Marketplace<SqliteStore>,
+    pub(crate) market: Marketplace<S>,
     stop: Option<oneshot::Sender<()>>,
     _dir: tempfile::TempDir,
+    _database: Option<ScratchDatabase>,
+}
+
+impl TestServer<PgStore> {
+    /// A server on a scratch PostgreSQL database; `None` (after a loud message) where no
+    /// server answers and `MARKETPLACE_REQUIRE_PG` is not set.
+    pub(crate) async fn start_postgres(policy: Policy) -> Option<Self> {
+        if !postgres_ready() {
+            return None;
+        }
+        let (database, url) = ScratchDatabase::create().await;
+        let store = PgStore::connect(&url, 8).await.unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut server = Self::serve(store, dir, policy, |c| c).await;
+        server._database = Some(database);
+        Some(server)
+    }
 }
 
 impl TestServer {
@@ -35,6 +57,17 @@ impl TestServer {
         let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
             .await
             .unwrap();
+        TestServer::serve(store, dir, policy, configure).await
+    }
+}
+
+impl<S: Store + Credentials + Clone> TestServer<S> {
+    async fn serve(
+        store: S,
+        dir: tempfile::TempDir,
+        policy: Policy,
+        configure: impl FnOnce(Config) -> Config,
+    ) -> Self {
         let market = Marketplace::new(store, policy);
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -50,6 +83,7 @@ impl TestServer {
             market,
             stop: Some(stop),
             _dir: dir,
+            _database: None,
         }
     }
 
@@ -162,7 +196,7 @@ impl TestServer {
     }
 }
 
-impl Drop for TestServer {
+impl<S> Drop for TestServer<S> {
     fn drop(&mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
