@@ -7,8 +7,14 @@
 //! - [`server`]: [`router`](server::router) (mount it in any axum app),
 //!   [`serve`](server::serve) with graceful shutdown, and the background deadline sweep.
 //! - [`agora`]: the Agora dialect's handlers (`/api/v1/…`).
-//! - [`auth`]: who is calling (API keys), and the keys and custodial keypairs registration
-//!   hands out.
+//! - [`agentmarket`]: the AgentMarket dialect's handlers (`/api/…`) and its envelope.
+//! - [`auth`]: who is calling (API keys, session tokens, node signatures), and the keys,
+//!   sessions and custodial keypairs registration hands out.
+//! - [`exec`]: running engine commands once per `Idempotency-Key`.
+//! - [`blobs`]: uploaded artifacts on disk, content-addressed.
+//! - [`limits`]: rate limits per IP and per identity.
+//! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
