@@ -237,7 +237,10 @@ pub async fn verify_signature<S: Store + Credentials + Clone>(
         return Ok(next.run(request).await);
     }
     let (mut parts, body) = request.into_parts();
-    let body = to_bytes(body, app.body_bytes_max)
+    // Signed uploads and multipart deliveries may be larger than JSON bodies; each route's
+    // own limit still applies when its handler reads the body.
+    let limit = app.body_bytes_max.max(crate::server::FILE_BODY_BYTES_MAX);
+    let body = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::TooLarge)?;
     let identity = check_signature(&app, &parts, &body).await?;

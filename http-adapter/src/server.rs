@@ -23,8 +23,9 @@ use crate::error::ApiError;
 use crate::limits::{self, RateLimits};
 use crate::{agora, auth, metrics};
 
-/// Room for a multipart body's boundaries and text fields beside its file.
-const MULTIPART_OVERHEAD_BYTES: usize = 1024 * 1024;
+/// Largest body of the routes taking files: an upload, or a multipart delivery with its
+/// file, boundaries and text fields.
+pub const FILE_BODY_BYTES_MAX: usize = UPLOAD_BYTES_MAX + 1024 * 1024;
 
 /// Deadlines one sweep applies at most; the next tick takes the rest.
 pub const SWEEP_BATCH_MAX: usize = 500;
@@ -98,7 +99,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
     };
     // Files may be far larger than JSON bodies: the routes taking them have their own
     // limit (a JSON delivery still checks the JSON limit itself).
-    let file_limit = DefaultBodyLimit::max(UPLOAD_BYTES_MAX + MULTIPART_OVERHEAD_BYTES);
+    let file_limit = DefaultBodyLimit::max(FILE_BODY_BYTES_MAX);
     let routes = Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))

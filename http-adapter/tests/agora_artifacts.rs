@@ -93,12 +93,18 @@ async fn upload_then_deliver_by_reference_and_private_files_stay_private_on<
         "content-addressed: stored once"
     );
 
+    // As the seed writes it: `curl -d` without a JSON content type (curl declares a form).
+    let auth = format!("Bearer {worker}");
+    let body = json!({"text": "Report complete", "meta": {"artifact_hash": hash}}).to_string();
     let (status, delivered) = server
-        .json(
+        .send(
             "POST",
             &format!("/api/v1/tasks/{id}/deliver"),
-            Some(&worker),
-            Some(json!({"text": "Report complete", "meta": {"artifact_hash": hash}})),
+            &[
+                ("Authorization", &auth),
+                ("Content-Type", "application/x-www-form-urlencoded"),
+            ],
+            Some(body.as_bytes()),
         )
         .await;
     assert_eq!(status, 200, "{delivered}");

@@ -286,7 +286,7 @@ impl<S: Store> Marketplace<S> {
             _ => None,
         };
         let mut view = View::default();
-        prefetch(tx, &mut view, actor, command).await?;
+        prefetch(tx, &mut view, actor, command, now).await?;
         let ctx = Context {
             now,
             policy: &self.policy,
@@ -975,6 +975,7 @@ async fn prefetch(
     view: &mut View,
     actor: Option<&IdentityId>,
     command: &Command,
+    now: Timestamp,
 ) -> Result<(), StoreError> {
     // At most the actor, the poster, the claimant, the deliverer and the queue's head.
     let mut parties: Vec<IdentityId> = Vec::with_capacity(5);
@@ -990,7 +991,23 @@ async fn prefetch(
     if let Some(id) = command.task_id() {
         let task = tx.task(id).await?;
         if let Some(t) = &task {
-            parties.push(t.poster.clone());
+            // Loading a party locks it (on PostgreSQL). These commands never write the
+            // poster's records unless a deadline of the task is due (an expiry refunds, an
+            // escalation holds more), so they leave the poster unlocked and one poster's
+            // tasks are claimed in parallel. Should `decide` need the poster after all, it
+            // asks for it and gets it.
+            let poster_untouched = matches!(
+                command,
+                Command::Claim { .. }
+                    | Command::Extend { .. }
+                    | Command::JoinQueue { .. }
+                    | Command::LeaveQueue { .. }
+                    | Command::Message { .. }
+                    | Command::Bid { .. }
+            ) && t.due_at().is_none_or(|due| due > now);
+            if !poster_untouched {
+                parties.push(t.poster.clone());
+            }
             parties.extend(t.claim.as_ref().map(|c| c.agent.clone()));
             parties.extend(t.delivery.as_ref().map(|d| d.agent.clone()));
             parties.extend(t.queue.first().map(|e| e.agent.clone()));

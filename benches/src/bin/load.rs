@@ -49,6 +49,10 @@ struct Args {
     /// Claims each connection makes (each on a task of its own).
     #[arg(long, default_value_t = 60)]
     claims_per_connection: usize,
+    /// Post every task from one poster (a busy poster's tasks claimed at once) instead of
+    /// one poster per connection.
+    #[arg(long)]
+    one_poster: bool,
     /// Requests each connection makes to the empty route.
     #[arg(long, default_value_t = 600)]
     baseline_per_connection: usize,
@@ -192,7 +196,8 @@ async fn baseline(args: &Args) -> Figures {
 }
 
 /// Registers workers and posters over HTTP (workers need API keys), posts each worker's
-/// tasks through the engine, then measures the claims.
+/// tasks through the engine (from a poster per connection, or one for all), then measures
+/// the claims.
 async fn claims<S: Store + Credentials + Clone>(store: S, args: &Args) -> Figures {
     let policy = Policy {
         signup_grant: Decimal::from(1_000_000_000),
@@ -217,12 +222,15 @@ async fn claims<S: Store + Credentials + Clone>(store: S, args: &Args) -> Figure
         let id = IdentityId::parse(reply["identity_hash"].as_str().expect("id")).expect("id");
         (key, id)
     };
-    // One poster per connection: claims lock their task's poster, and one poster for all
-    // would measure that single row rather than the claim path.
+    let shared = register("poster".to_owned()).await;
     let mut pairs = Vec::new();
     for i in 0..args.connections {
         let worker = register(format!("worker{i}")).await;
-        let poster = register(format!("poster{i}")).await;
+        let poster = if args.one_poster {
+            shared.clone()
+        } else {
+            register(format!("poster{i}")).await
+        };
         pairs.push((worker, poster));
     }
     let mut work = Vec::new();

@@ -172,9 +172,7 @@ pub async fn deliver<S: Store + Credentials + Clone>(
             .map_err(|e| ApiError::BadBody(e.body_text()))?;
         multipart_delivery(&app, &caller, form).await?
     } else {
-        let body = Bytes::from_request(request, &app)
-            .await
-            .map_err(|_| ApiError::TooLarge)?;
+        let body = Bytes::from_request(request, &app).await?;
         if body.len() > app.body_bytes_max {
             return Err(ApiError::TooLarge);
         }

@@ -18,6 +18,7 @@ pub mod skill;
 pub mod tasks;
 
 use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -35,20 +36,23 @@ use crate::error::ApiError;
 use crate::server::AppState;
 
 /// A JSON body whose rejections (malformed, wrong types, too large) answer in the API's
-/// error format.
+/// error format. The body is read as JSON whatever its declared `Content-Type`: every body
+/// this API takes is JSON, and `curl -d` — as the seed documents write it — declares a form.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
 impl<T, S> FromRequest<S> for ApiJson<T>
 where
-    Json<T>: FromRequest<S, Rejection = axum::extract::rejection::JsonRejection>,
+    T: serde::de::DeserializeOwned,
     S: Send + Sync,
 {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let Json(value) = Json::<T>::from_request(req, state).await?;
-        Ok(Self(value))
+        let body = Bytes::from_request(req, state).await?;
+        serde_json::from_slice(&body)
+            .map(Self)
+            .map_err(|e| ApiError::BadBody(format!("the body is not the JSON expected: {e}")))
     }
 }
 
