@@ -525,3 +525,66 @@ async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on<
         .await;
     assert_eq!(status, 400, "keys are bounded");
 }
+
+#[tokio::test]
+async fn racing_claims_over_http_have_one_winner() {
+    racing_claims_over_http_have_one_winner_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn racing_claims_over_http_have_one_winner_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        racing_claims_over_http_have_one_winner_on(server).await;
+    }
+}
+
+async fn racing_claims_over_http_have_one_winner_on<S: Store + Credentials + Clone>(
+    server: TestServer<S>,
+) {
+    let (poster, _) = server.agent("poster").await;
+    let mut agents = Vec::new();
+    for i in 0..12 {
+        agents.push(server.agent(&format!("racer{i}")).await);
+    }
+    for round in 0..3 {
+        let task = post(
+            &server,
+            &poster,
+            json!({"text": format!("race {round}"), "bounty": 2}),
+        )
+        .await;
+        let id = task["id"].as_str().unwrap().to_owned();
+        let claims = agents.iter().map(|(key, identity)| {
+            let (server, id) = (&server, &id);
+            async move {
+                let (status, body) = act(server, key, id, "claim", json!({})).await;
+                (status, body, identity.clone())
+            }
+        });
+        let results = futures::future::join_all(claims).await;
+        let winners: Vec<_> = results.iter().filter(|(s, _, _)| *s == 200).collect();
+        assert_eq!(
+            winners.len(),
+            1,
+            "round {round}: {:?}",
+            results.iter().map(|r| r.0).collect::<Vec<_>>()
+        );
+        assert!(
+            results.iter().all(|(s, _, _)| *s == 200 || *s == 409),
+            "{results:?}"
+        );
+        let (_, read) = server
+            .json("GET", &format!("/api/v1/tasks/{id}"), None, None)
+            .await;
+        assert_eq!(
+            read["claimed_by"],
+            winners[0].2.as_str(),
+            "the winner holds it"
+        );
+    }
+    assert_eq!(
+        available(&server, &poster).await,
+        json!(44),
+        "three bounties held, once each"
+    );
+}
