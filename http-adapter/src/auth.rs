@@ -237,9 +237,14 @@ pub async fn verify_signature<S: Store + Credentials + Clone>(
         return Ok(next.run(request).await);
     }
     let (mut parts, body) = request.into_parts();
-    // Signed uploads and multipart deliveries may be larger than JSON bodies; each route's
-    // own limit still applies when its handler reads the body.
-    let limit = app.body_bytes_max.max(crate::server::FILE_BODY_BYTES_MAX);
+    // Uploads and deliveries (which may carry a file) take larger bodies than the JSON
+    // routes; the signature covers the whole body, so it is read up to its route's limit.
+    let path = parts.uri.path();
+    let limit = if path == "/api/upload" || path.ends_with("/deliver") {
+        app.body_bytes_max.max(crate::server::FILE_BODY_BYTES_MAX)
+    } else {
+        app.body_bytes_max
+    };
     let body = to_bytes(body, limit)
         .await
         .map_err(|_| ApiError::TooLarge)?;

@@ -278,6 +278,19 @@ async fn bodies_past_their_limits_are_413_and_change_nothing() {
         .send("POST", "/api/v1/tasks", &headers, Some(huge.as_bytes()))
         .await;
     assert_eq!(status, 413);
+    let (status, body) = server
+        .send(
+            "POST",
+            &format!("/api/v1/tasks/{id}/extend"),
+            &headers,
+            Some(huge.as_bytes()),
+        )
+        .await;
+    assert_eq!(status, 413, "optional bodies have the limit too");
+    assert_eq!(
+        body["error"]["code"], "too_large",
+        "in the API's format: {body}"
+    );
     let (_, task) = server
         .json("GET", &format!("/api/v1/tasks/{id}"), None, None)
         .await;

@@ -6,7 +6,7 @@
 //! naming it (so a private delivery's file stays with its poster and deliverer).
 
 use axum::Json;
-use axum::body::Bytes;
+use axum::body::to_bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -15,6 +15,7 @@ use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::RawBody;
 use super::tasks::{DeliverRequest, TaskView, deliver_input};
 use crate::auth::Caller;
 use crate::blobs::{self, UPLOAD_BYTES_MAX};
@@ -47,7 +48,7 @@ pub async fn upload<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     headers: HeaderMap,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
     if body.is_empty() {
         return Err(Error::invalid("body", "upload the file as the request body").into());
@@ -172,10 +173,10 @@ pub async fn deliver<S: Store + Credentials + Clone>(
             .map_err(|e| ApiError::BadBody(e.body_text()))?;
         multipart_delivery(&app, &caller, form).await?
     } else {
-        let body = Bytes::from_request(request, &app).await?;
-        if body.len() > app.body_bytes_max {
-            return Err(ApiError::TooLarge);
-        }
+        // A JSON delivery is held to the JSON limit while it is read, not after.
+        let body = to_bytes(request.into_body(), app.body_bytes_max)
+            .await
+            .map_err(|_| ApiError::TooLarge)?;
         let request: DeliverRequest =
             serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(e.to_string()))?;
         DeliveryInput {

@@ -1,7 +1,6 @@
 //! Agora's broker (auto-claim rules, capability match) and standing contracts.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -13,9 +12,9 @@ use marketplace_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiJson;
 use super::account::identity;
 use super::tasks::{TaskView, optional_json};
+use super::{ApiJson, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::{IdempotencyKey, unexpected};
@@ -142,7 +141,7 @@ pub async fn delete_rule<S: Store + Credentials + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Query(query): Query<RuleRef>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<RuleRef>, ApiError> {
     let named = query
         .rule_id

@@ -12,7 +12,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::tasks::{DeliverRequest, deliver_input};
-use super::{ApiJson, account, board, broker, tasks};
+use super::{ApiJson, RawBody, account, board, broker, tasks};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
@@ -75,12 +75,12 @@ impl Params {
         self.parse().map(ApiJson)
     }
 
-    fn bytes(self) -> Bytes {
-        if self.0.is_empty() {
+    fn bytes(self) -> RawBody {
+        RawBody(if self.0.is_empty() {
             Bytes::new()
         } else {
             Bytes::from(Value::Object(self.0).to_string())
-        }
+        })
     }
 }
 

@@ -2,7 +2,6 @@
 //! deliver, accept, reject, cancel, and task messages.
 
 use axum::Json;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
@@ -15,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::ApiJson;
+use super::{ApiJson, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
@@ -542,7 +541,7 @@ pub async fn claim<S: Store + Credentials + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<TaskView>, ApiError> {
     let note = optional_json::<ClaimRequest>(&body)?.text;
     let command = Command::Claim {
@@ -578,7 +577,7 @@ pub async fn extend<S: Store + Credentials + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<TaskView>, ApiError> {
     let secs = optional_json::<ExtendRequest>(&body)?.secs;
     let command = Command::Extend {
@@ -643,7 +642,7 @@ pub async fn accept<S: Store + Credentials + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    body: Bytes,
+    RawBody(body): RawBody,
 ) -> Result<Json<TaskView>, ApiError> {
     let rating = optional_json::<AcceptRequest>(&body)?.rating;
     let command = Command::Accept {
