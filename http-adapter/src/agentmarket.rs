@@ -434,8 +434,8 @@ pub async fn tasks<S: Store + Credentials + Clone>(
         .status
         .as_deref()
         .map(|s| match s {
+            // AgentMarket's word for a claimed task; the engine's works too.
             "assigned" => Some(TaskStatus::Claimed),
-            "claimed" => None,
             other => TaskStatus::parse(other),
         })
         .map(|s| s.ok_or_else(|| Error::invalid("status", "unknown status")))

@@ -136,13 +136,17 @@ where
     else {
         return router;
     };
-    let limiter = config.limiter().clone();
+    // The sweeper holds the buckets weakly: it ends when the router is dropped.
+    let limiter = std::sync::Arc::downgrade(config.limiter());
     if let Ok(runtime) = tokio::runtime::Handle::try_current() {
         runtime.spawn(async move {
             let mut ticks = tokio::time::interval(FORGET_EVERY);
             loop {
                 ticks.tick().await;
-                limiter.retain_recent();
+                match limiter.upgrade() {
+                    Some(limiter) => limiter.retain_recent(),
+                    None => return,
+                }
             }
         });
     }

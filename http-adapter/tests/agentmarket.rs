@@ -126,6 +126,11 @@ async fn quick_start_register_browse_accept_complete_on<S: Store + Credentials +
     assert_eq!(accepted["data"]["status"], "assigned");
     assert_eq!(accepted["data"]["assigned_to"], worker_id.as_str());
     assert_eq!(accepted["balance"], json!(100));
+    for status in ["assigned", "claimed"] {
+        let path = format!("/api/tasks?status={status}");
+        let (_, assigned) = call(&server, "GET", &path, None, None).await;
+        assert_eq!(assigned["data"][0]["id"], id.as_str(), "{status}");
+    }
     let (status, taken) = call(
         &server,
         "POST",
