@@ -53,6 +53,9 @@ struct Args {
     /// one poster per connection.
     #[arg(long)]
     one_poster: bool,
+    /// Connections the server keeps to PostgreSQL.
+    #[arg(long, default_value_t = 16)]
+    pool: u32,
     /// Requests each connection makes to the empty route.
     #[arg(long, default_value_t = 600)]
     baseline_per_connection: usize,
@@ -318,7 +321,7 @@ async fn main() {
     if matches!(args.backend, Backend::Postgres | Backend::Both)
         && let Some((server, url)) = scratch_postgres().await
     {
-        let store = PgStore::connect(&url, 16).await.expect("postgres");
+        let store = PgStore::connect(&url, args.pool).await.expect("postgres");
         let empty = baseline(&args).await;
         let claim = claims(store.clone(), &args).await;
         report("postgres", &empty, &claim);
