@@ -103,6 +103,13 @@ async fn the_document_covers_both_dialects_and_matches_the_routes() {
             );
         }
     }
+    let deliver = &paths["/api/v1/tasks/{id}/deliver"]["post"]["requestBody"]["content"];
+    for media in ["application/json", "multipart/form-data"] {
+        assert!(
+            deliver[media]["schema"].is_object(),
+            "deliver takes {media}"
+        );
+    }
     // Request and response types are generated, not hand-written.
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [

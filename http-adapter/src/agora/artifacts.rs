@@ -142,6 +142,18 @@ pub async fn artifact<S: Store + Credentials + Clone>(
     Ok(([(header::CONTENT_TYPE, blobs::content_type(&hash))], bytes).into_response())
 }
 
+/// `POST /api/v1/tasks/{id}/deliver` as `multipart/form-data`.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeliverForm {
+    /// The result.
+    pub text: Option<String>,
+    /// `output`, `artifact_hash`, `artifact_url`, as a JSON object in a string.
+    pub meta: Option<String>,
+    /// A file, stored as an artifact and named in `meta.artifact_hash`.
+    #[schema(value_type = Option<String>, format = Binary)]
+    pub file: Option<Vec<u8>>,
+}
+
 /// `POST /api/v1/tasks/{id}/deliver`: the claimant submits its result, as JSON `{text,
 /// meta}` or as `multipart/form-data` with `text`, `meta` (JSON) and `file` (stored as an
 /// artifact and named in `meta.artifact_hash`).
@@ -150,7 +162,10 @@ pub async fn artifact<S: Store + Credentials + Clone>(
     path = "/api/v1/tasks/{id}/deliver",
     tag = "agora",
     operation_id = "agora_deliver",
-    request_body = DeliverRequest,
+    request_body(content(
+        (DeliverRequest = "application/json"),
+        (DeliverForm = "multipart/form-data")
+    )),
     params(("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
