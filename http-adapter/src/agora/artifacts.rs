@@ -234,10 +234,14 @@ async fn multipart_delivery<S: Store + Clone>(
                     .map_err(|e| ApiError::BadBody(format!("meta: {e}")))?;
             }
             "file" => {
-                let content_type = field
-                    .content_type()
-                    .unwrap_or("application/octet-stream")
-                    .to_owned();
+                // Clients often send files as `application/octet-stream` (curl's `-F
+                // file=@results.zip` does); the file name's extension then says more.
+                let declared = field.content_type().unwrap_or("application/octet-stream");
+                let content_type = match field.file_name().map(blobs::content_type) {
+                    Some(named) if blobs::extension(declared) == "bin" => named,
+                    _ => declared,
+                }
+                .to_owned();
                 let bytes = field.bytes().await.map_err(bad)?;
                 if bytes.len() > UPLOAD_BYTES_MAX {
                     return Err(ApiError::TooLarge);
