@@ -251,3 +251,56 @@ async fn replicas_share_the_outbox_without_sending_twice() {
     assert!(setup.lease_events(60, 200).await.unwrap().is_empty());
     setup.store().close().await;
 }
+
+/// A claim locks its claimant, not its task's poster: while another transaction holds the
+/// poster's account, a claim goes through, and a cancel (which refunds the poster) waits.
+#[tokio::test]
+async fn claims_do_not_wait_for_their_poster() {
+    use sqlx::{Connection, Executor};
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url) = ScratchDatabase::create().await;
+    let market = Marketplace::new(PgStore::connect(&url, 4).await.unwrap(), test_policy());
+    let poster = IdentityId::from_public_key(b"busy poster");
+    let worker = IdentityId::from_public_key(b"worker");
+    for (id, alias) in [(&poster, "poster"), (&worker, "worker")] {
+        market
+            .register(id, ProfileUpdate::alias(alias))
+            .await
+            .unwrap();
+    }
+    let task = market
+        .post_task(&poster, TaskSpec::new("t", 1))
+        .await
+        .unwrap();
+    let mut holder = sqlx::PgConnection::connect(&url).await.unwrap();
+    holder.execute("BEGIN").await.unwrap();
+    sqlx::query("SELECT 1 FROM accounts WHERE identity = $1 FOR UPDATE")
+        .bind(poster.as_str())
+        .execute(&mut holder)
+        .await
+        .unwrap();
+
+    let claimed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        market.claim(&worker, task.id),
+    )
+    .await
+    .expect("the claim does not wait for the poster's row")
+    .unwrap();
+    assert_eq!(claimed.claimant(), Some(&worker));
+    let cancel = tokio::time::timeout(
+        std::time::Duration::from_millis(500),
+        market.cancel(&poster, task.id),
+    )
+    .await;
+    assert!(
+        cancel.is_err(),
+        "a cancel refunds the poster: it waits for the row"
+    );
+
+    holder.execute("ROLLBACK").await.unwrap();
+    let cancelled = market.cancel(&poster, task.id).await.unwrap();
+    assert_eq!(cancelled.status, TaskStatus::Cancelled);
+}
