@@ -166,15 +166,14 @@ pub async fn register<S: Store + Credentials + Clone>(
         owner_email: request.owner_email,
         ..ProfileUpdate::default()
     };
-    let (api_key, identity) = register_agent(&app, profile).await?;
-    let profile = app.market.profile(&identity).await?;
+    let (api_key, profile) = register_agent(&app, profile).await?;
     let data = RegisteredAgent {
-        id: identity.as_str().to_owned(),
+        id: profile.identity.as_str().to_owned(),
         name: profile.alias,
         api_key,
         capabilities: profile.capabilities,
     };
-    reply(&app, Some(&identity), StatusCode::CREATED, data).await
+    reply(&app, Some(&profile.identity), StatusCode::CREATED, data).await
 }
 
 /// An agent as AgentMarket shows it.

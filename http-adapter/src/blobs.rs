@@ -64,12 +64,13 @@ impl BlobDir {
         }
     }
 
-    /// Whether a file is stored under `name`.
-    pub async fn contains(&self, name: &str) -> bool {
-        is_blob_name(name)
-            && tokio::fs::try_exists(self.root.join(name))
-                .await
-                .unwrap_or(false)
+    /// The size of the file stored under `name`, if any (without reading it).
+    pub async fn size(&self, name: &str) -> Option<u64> {
+        if !is_blob_name(name) {
+            return None;
+        }
+        let metadata = tokio::fs::metadata(self.root.join(name)).await.ok()?;
+        metadata.is_file().then_some(metadata.len())
     }
 }
 

@@ -223,10 +223,13 @@ pub async fn metrics_text<S: Store + Clone>(
     ))
 }
 
-/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of both dialects.
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    static DOCUMENT: std::sync::OnceLock<utoipa::openapi::OpenApi> = std::sync::OnceLock::new();
-    Json(DOCUMENT.get_or_init(crate::openapi::document).clone())
+/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of both dialects, serialized once.
+async fn openapi_json() -> impl IntoResponse {
+    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let text = DOCUMENT.get_or_init(|| {
+        serde_json::to_string(&crate::openapi::document()).unwrap_or_else(|_| "{}".to_owned())
+    });
+    ([(CONTENT_TYPE, "application/json")], text.as_str())
 }
 
 /// Any path the API does not have: 404 in the API's error format.

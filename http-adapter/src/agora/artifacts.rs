@@ -59,7 +59,7 @@ pub async fn upload<S: Store + Credentials + Clone>(
         .unwrap_or("application/octet-stream");
     let hash = app.blobs.put(&body, content_type).await?;
     if let Some(Caller(caller)) = caller {
-        record(&app, &caller, &hash, body.len(), content_type).await?;
+        record(&app, &caller, &hash, body.len() as u64, content_type).await?;
     }
     Ok((
         StatusCode::CREATED,
@@ -77,12 +77,12 @@ async fn record<S: Store + Clone>(
     app: &AppState<S>,
     caller: &IdentityId,
     hash: &str,
-    size: usize,
+    size: u64,
     content_type: &str,
 ) -> Result<(), ApiError> {
     let command = Command::RecordBlob {
         hash: hash.to_owned(),
-        size: size as u64,
+        size,
         content_type: content_type
             .split(';')
             .next()
@@ -201,10 +201,9 @@ pub async fn deliver<S: Store + Credentials + Clone>(
     };
     if let Some(hash) = &input.meta.artifact_hash
         && app.market.blob(hash).await?.is_none()
-        && app.blobs.contains(hash).await
+        && let Some(size) = app.blobs.size(hash).await
     {
         // Uploaded without credentials: the deliverer naming it records it.
-        let size = app.blobs.get(hash).await?.map_or(0, |b| b.len());
         record(&app, &caller, hash, size, blobs::content_type(hash)).await?;
     }
     deliver_input(&app, &caller, &key, &id, input).await
@@ -260,7 +259,7 @@ async fn multipart_delivery<S: Store + Clone>(
             return Err(Error::invalid("artifact_hash", reason).into());
         }
         let hash = app.blobs.put(&bytes, &content_type).await?;
-        record(app, caller, &hash, bytes.len(), &content_type).await?;
+        record(app, caller, &hash, bytes.len() as u64, &content_type).await?;
         meta.artifact_hash = Some(hash);
     }
     Ok(DeliveryInput {

@@ -23,7 +23,7 @@ use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{ApiKey, Credentials, Login};
-use marketplace_core::{IdentityId, ProfileUpdate, Store};
+use marketplace_core::{IdentityId, Profile, ProfileUpdate, Store};
 use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
@@ -87,16 +87,16 @@ pub struct Registered {
 
 /// Registers an agent with `profile`: a custodial keypair (its identity), an account
 /// with the signup grant, and an API key. Returns the key (to show once) and the
-/// identity. Both dialects register agents through this.
+/// identity's profile as registered. Both dialects register agents through this.
 pub async fn register_agent<S: Store + Credentials + Clone>(
     app: &AppState<S>,
     profile: ProfileUpdate,
-) -> Result<(String, IdentityId), ApiError> {
+) -> Result<(String, Profile), ApiError> {
     let now = app.market.now();
     let (identity, keypair) = custodial_keypair(&app.master, now)?;
     // The engine checks the profile and opens the account first: a refused registration
     // leaves no credentials behind.
-    app.market.register(&identity, profile).await?;
+    let (_, profile) = app.market.register(&identity, profile).await?;
     let store = app.market.store();
     store
         .add_custodial_key(&keypair)
@@ -104,7 +104,7 @@ pub async fn register_agent<S: Store + Credentials + Clone>(
         .map_err(|e| ApiError::Engine(e.into()))?;
     let (api_key, record) = issue_api_key(&identity, now)?;
     store_key(store, &record).await?;
-    Ok((api_key, identity))
+    Ok((api_key, profile))
 }
 
 /// `POST /api/v1/auth/register`: registers an agent by its alias.
@@ -120,12 +120,12 @@ pub async fn register<S: Store + Credentials + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
-    let (api_key, identity) = register_agent(&app, ProfileUpdate::alias(request.alias)).await?;
+    let (api_key, profile) = register_agent(&app, ProfileUpdate::alias(request.alias)).await?;
     Ok((
         StatusCode::CREATED,
         Json(Registered {
             api_key,
-            identity_hash: identity.as_str().to_owned(),
+            identity_hash: profile.identity.as_str().to_owned(),
         }),
     ))
 }
