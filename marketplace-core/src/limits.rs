@@ -62,6 +62,8 @@ pub const TIMER_STEPS_MAX: usize = 10_000;
 
 /// Longest outbox lease a dispatcher may take, in seconds.
 pub const OUTBOX_LEASE_SECS_MAX: u64 = 3_600;
+/// Attempts listed with each delivery: the latest ones.
+pub const DELIVERY_ATTEMPTS_LISTED: usize = 20;
 
 /// Clamps a requested page size to at most `PAGE_LIMIT_MAX`; 0 (not given) means
 /// `PAGE_LIMIT_DEFAULT`.

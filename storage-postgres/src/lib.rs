@@ -33,6 +33,7 @@
 
 mod codec;
 mod credentials;
+mod deliveries;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod tx;

@@ -30,6 +30,7 @@
 
 mod codec;
 mod credentials;
+mod deliveries;
 mod tx;
 
 use std::path::PathBuf;

@@ -240,3 +240,116 @@ impl Batch {
         self.rows == 0
     }
 }
+
+/// A `deliveries` row as SQL backends read it.
+#[derive(Debug, Clone)]
+pub struct DeliveryRow<'a> {
+    /// `id`.
+    pub id: i64,
+    /// `event_seq`.
+    pub event_seq: i64,
+    /// `recipient`.
+    pub recipient: &'a str,
+    /// `channel`.
+    pub channel: &'a str,
+    /// `event`.
+    pub event: &'a str,
+    /// `body`.
+    pub body: &'a str,
+    /// `created_at`, microseconds.
+    pub created_at: i64,
+    /// `status`.
+    pub status: &'a str,
+    /// `attempts`.
+    pub attempts: i64,
+    /// `available_at`, microseconds.
+    pub available_at: i64,
+    /// `finished_at`, microseconds.
+    pub finished_at: Option<i64>,
+}
+
+fn count<T: TryFrom<i64>>(what: &str, n: i64) -> Result<T, StoreError> {
+    T::try_from(n).map_err(|_| StoreError::Corrupt(format!("{what} {n}")))
+}
+
+impl DeliveryRow<'_> {
+    /// The delivery the row holds.
+    pub fn decode(&self) -> Result<super::Delivery, StoreError> {
+        let status = super::DeliveryStatus::parse(self.status)
+            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {:?}", self.status)))?;
+        Ok(super::Delivery {
+            id: count("delivery id", self.id)?,
+            spec: super::NewDelivery {
+                event_seq: count("event seq", self.event_seq)?,
+                recipient: crate::ids::IdentityId::parse(self.recipient)
+                    .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                channel: super::Channel::parse(self.channel)
+                    .ok_or_else(|| StoreError::Corrupt(format!("channel {:?}", self.channel)))?,
+                event: self.event.to_owned(),
+                body: self.body.to_owned(),
+                created_at: time(self.created_at)?,
+            },
+            status,
+            attempts: count("attempts", self.attempts)?,
+            next_attempt_at: (status == super::DeliveryStatus::Pending)
+                .then(|| time(self.available_at))
+                .transpose()?,
+            finished_at: self.finished_at.map(time).transpose()?,
+        })
+    }
+}
+
+/// A `delivery_attempts` row as SQL backends read it.
+#[derive(Debug, Clone)]
+pub struct AttemptRow {
+    /// `attempt`.
+    pub attempt: i64,
+    /// `at`, microseconds.
+    pub at: i64,
+    /// `url`.
+    pub url: Option<String>,
+    /// `status_code`.
+    pub status_code: Option<i64>,
+    /// `latency_ms`.
+    pub latency_ms: i64,
+    /// `error`.
+    pub error: Option<String>,
+}
+
+impl AttemptRow {
+    /// The attempt the row holds.
+    pub fn decode(self) -> Result<super::DeliveryAttempt, StoreError> {
+        Ok(super::DeliveryAttempt {
+            attempt: count("attempt", self.attempt)?,
+            at: time(self.at)?,
+            url: self.url,
+            status_code: self
+                .status_code
+                .map(|c| count("status code", c))
+                .transpose()?,
+            latency_ms: count("latency", self.latency_ms)?,
+            error: self.error,
+        })
+    }
+}
+
+/// The latest `max` attempts of each delivery in `rows` (ordered by delivery, then attempt),
+/// grouped by delivery id.
+pub fn group_attempts(
+    rows: Vec<(i64, AttemptRow)>,
+    max: usize,
+) -> Result<std::collections::HashMap<u64, Vec<super::DeliveryAttempt>>, StoreError> {
+    let mut grouped: std::collections::HashMap<u64, Vec<super::DeliveryAttempt>> =
+        std::collections::HashMap::new();
+    for (delivery, row) in rows {
+        grouped
+            .entry(count("delivery id", delivery)?)
+            .or_default()
+            .push(row.decode()?);
+    }
+    for attempts in grouped.values_mut() {
+        let skip = attempts.len().saturating_sub(max);
+        attempts.drain(..skip);
+    }
+    Ok(grouped)
+}

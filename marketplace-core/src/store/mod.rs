@@ -15,12 +15,17 @@
 
 pub mod codec;
 mod credentials;
+mod deliveries;
 pub mod memory;
 mod query;
 
 use async_trait::async_trait;
 
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
+pub use deliveries::{
+    Channel, Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, LeasedDelivery,
+    NewDelivery, NextStep, WebhookSettings,
+};
 pub use query::*;
 
 use crate::decide::{Changes, Party};
@@ -208,6 +213,12 @@ pub trait Store: Send + Sync + 'static {
     /// outbox's depth, for monitoring.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
 }
+
+/// Everything a server needs of one database: the marketplace's state, credentials, and
+/// webhook deliveries. Implemented for every type that has all three.
+pub trait Backend: Store + Credentials + Deliveries {}
+
+impl<T: Store + Credentials + Deliveries> Backend for T {}
 
 /// An outbox event leased to one dispatcher.
 #[derive(Debug, Clone, PartialEq)]

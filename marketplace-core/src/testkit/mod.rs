@@ -25,12 +25,12 @@ use std::future::Future;
 pub use fixture::{Fixture, dec, test_policy};
 pub use ops::{Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, snapshot};
 
-use crate::store::{Credentials, Store, memory::MemoryStore};
+use crate::store::{Backend, memory::MemoryStore};
 
 /// Makes fresh stores for the suite.
 pub trait Harness: Send + Sync {
     /// The store under test.
-    type Store: Store + Credentials;
+    type Store: Backend;
     /// Cleans up after a case when dropped (a temporary file, a scratch database).
     type Guard: Send + Sync + 'static;
     /// A fresh, empty store (its own database or schema) and its cleanup guard.
@@ -99,6 +99,10 @@ macro_rules! conformance_suite {
             credentials::settings,
             credentials::custodial_keys,
             credentials::nonces,
+            deliveries::webhook_settings,
+            deliveries::fan_out_is_fenced,
+            deliveries::delivery_attempts,
+            deliveries::concurrent_delivery_leases_never_share,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

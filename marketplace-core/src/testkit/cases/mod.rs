@@ -3,6 +3,7 @@
 
 pub mod claims;
 pub mod credentials;
+pub mod deliveries;
 pub mod differential;
 pub mod lifecycle;
 pub mod market;
