@@ -14,7 +14,7 @@ use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
-use marketplace_core::store::{Credentials, ProfileQuery, TaskQuery};
+use marketplace_core::store::{Backend, ProfileQuery, TaskQuery};
 use marketplace_core::{
     Command, DeliveryInput, Error, IdentityId, Profile, ProfileUpdate, Store, Task, TaskSpec,
     TaskStatus,
@@ -151,7 +151,7 @@ pub struct RegisteredAgent {
     request_body = RegisterAgent,
     responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = crate::openapi::AmError))
 )]
-pub async fn register<S: Store + Credentials + Clone>(
+pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<RegisterAgent>,
 ) -> Result<Response, ApiError> {
@@ -236,7 +236,7 @@ pub struct AgentsQuery {
     params(AgentsQuery),
     responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = crate::openapi::AmError))
 )]
-pub async fn agents<S: Store + Credentials + Clone>(
+pub async fn agents<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(query): Query<AgentsQuery>,
@@ -266,7 +266,7 @@ pub async fn agents<S: Store + Credentials + Clone>(
     params(("id" = String, Path, description = "The agent's id")),
     responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError))
 )]
-pub async fn agent<S: Store + Credentials + Clone>(
+pub async fn agent<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Path(id): Path<String>,
@@ -286,7 +286,7 @@ pub async fn agent<S: Store + Credentials + Clone>(
     responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn me<S: Store + Credentials + Clone>(
+pub async fn me<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Response, ApiError> {
@@ -376,7 +376,7 @@ pub struct PostTask {
     responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn post_task<S: Store + Credentials + Clone>(
+pub async fn post_task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -424,7 +424,7 @@ pub struct TasksQuery {
     params(TasksQuery),
     responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = crate::openapi::AmError))
 )]
-pub async fn tasks<S: Store + Credentials + Clone>(
+pub async fn tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(query): Query<TasksQuery>,
@@ -465,7 +465,7 @@ pub async fn tasks<S: Store + Credentials + Clone>(
     params(("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError))
 )]
-pub async fn task<S: Store + Credentials + Clone>(
+pub async fn task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Path(id): Path<String>,
@@ -485,7 +485,7 @@ pub async fn task<S: Store + Credentials + Clone>(
     responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn accept<S: Store + Credentials + Clone>(
+pub async fn accept<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -519,7 +519,7 @@ pub struct CompleteTask {
     responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn complete<S: Store + Credentials + Clone>(
+pub async fn complete<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -555,7 +555,7 @@ pub struct WalletView {
     responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn wallet<S: Store + Credentials + Clone>(
+pub async fn wallet<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Response, ApiError> {

@@ -12,8 +12,8 @@ use axum::response::Response;
 use chacha20poly1305::aead::{Aead, KeyInit};
 use chacha20poly1305::{ChaCha20Poly1305, Key, Nonce};
 use ed25519_dalek::{Signature, SigningKey, VerifyingKey};
-use marketplace_core::store::{ApiKey, Credentials, CustodialKey};
-use marketplace_core::{IdentityId, Store, Timestamp};
+use marketplace_core::store::{ApiKey, Backend, CustodialKey};
+use marketplace_core::{IdentityId, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
@@ -228,7 +228,7 @@ pub fn signed_message(
 /// [`SIGNATURE_WINDOW_SECS`] of the server's clock, and a nonce not seen in that window.
 /// The proven identity goes on the request as [`SignedBy`]. Requests without the header
 /// pass untouched.
-pub async fn verify_signature<S: Store + Credentials + Clone>(
+pub async fn verify_signature<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     request: Request,
     next: Next,
@@ -253,7 +253,7 @@ pub async fn verify_signature<S: Store + Credentials + Clone>(
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)
 }
 
-async fn check_signature<S: Store + Credentials + Clone>(
+async fn check_signature<S: Backend + Clone>(
     app: &AppState<S>,
     parts: &Parts,
     body: &[u8],
@@ -340,7 +340,7 @@ fn presented_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Caller(pub IdentityId);
 
-impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
+impl<S: Backend + Clone> FromRequestParts<AppState<S>> for Caller {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -373,7 +373,7 @@ impl<S: Store + Credentials + Clone> FromRequestParts<AppState<S>> for Caller {
     }
 }
 
-impl<S: Store + Credentials + Clone> OptionalFromRequestParts<AppState<S>> for Caller {
+impl<S: Backend + Clone> OptionalFromRequestParts<AppState<S>> for Caller {
     type Rejection = ApiError;
 
     /// No credentials at all: an anonymous caller. Credentials that fail are still refused.

@@ -44,5 +44,6 @@ pub mod exec;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
+pub mod outbound;
 pub mod server;
 pub mod wire;

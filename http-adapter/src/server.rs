@@ -10,7 +10,7 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
-use marketplace_core::store::Credentials;
+use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Store};
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
@@ -89,7 +89,7 @@ pub struct AppState<S> {
 }
 
 /// The marketplace's HTTP routes, ready to serve or to nest in a larger app.
-pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Config) -> Router {
+pub fn router<S: Backend + Clone>(market: Marketplace<S>, config: Config) -> Router {
     metrics::handle();
     let state = AppState {
         market,
@@ -183,7 +183,7 @@ pub fn router<S: Store + Credentials + Clone>(market: Marketplace<S>, config: Co
 }
 
 /// The AgentMarket dialect's routes, each answering in its envelope.
-fn agentmarket_routes<S: Store + Credentials + Clone>() -> Router<AppState<S>> {
+fn agentmarket_routes<S: Backend + Clone>() -> Router<AppState<S>> {
     use crate::agentmarket as am;
     Router::new()
         .route("/api/agents/register", post(am::register::<S>))

@@ -21,8 +21,8 @@ use clap::{Parser, ValueEnum};
 use http_adapter::auth::MasterKey;
 use http_adapter::limits::RateLimits;
 use http_adapter::server::{Config, router, serve};
-use marketplace_core::store::Credentials;
-use marketplace_core::{IdentityId, Marketplace, Policy, Store, TaskSpec};
+use marketplace_core::store::Backend as StoreBackend;
+use marketplace_core::{IdentityId, Marketplace, Policy, TaskSpec};
 use rust_decimal::Decimal;
 use sqlx::{Connection, Executor, PgConnection};
 use storage_postgres::PgStore;
@@ -201,7 +201,7 @@ async fn baseline(args: &Args) -> Figures {
 /// Registers workers and posters over HTTP (workers need API keys), posts each worker's
 /// tasks through the engine (from a poster per connection, or one for all), then measures
 /// the claims.
-async fn claims<S: Store + Credentials + Clone>(store: S, args: &Args) -> Figures {
+async fn claims<S: StoreBackend + Clone>(store: S, args: &Args) -> Figures {
     let policy = Policy {
         signup_grant: Decimal::from(1_000_000_000),
         open_claims_max: u32::MAX,

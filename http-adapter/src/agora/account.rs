@@ -3,10 +3,10 @@
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
-use marketplace_core::store::Credentials;
+use marketplace_core::store::Backend;
 use marketplace_core::{
     Balance, Command, Earnings, Error, IdentityId, LedgerEntry, Outcome, Profile, ProfileUpdate,
-    ReputationView, Store, TxType,
+    ReputationView, TxType,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -102,7 +102,7 @@ impl ProfileView {
     responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn set_profile<S: Store + Credentials + Clone>(
+pub async fn set_profile<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -129,7 +129,7 @@ pub fn identity(text: &str) -> Result<IdentityId, ApiError> {
     params(("hash" = String, Path, description = "An identity hash")),
     responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn get_profile<S: Store + Credentials + Clone>(
+pub async fn get_profile<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Path(hash): Path<String>,
@@ -207,7 +207,7 @@ impl From<ReputationView> for ReputationBody {
     params(("hash" = String, Path, description = "An identity hash")),
     responses((status = 200, body = ReputationBody), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn reputation<S: Store + Credentials + Clone>(
+pub async fn reputation<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Path(hash): Path<String>,
 ) -> Result<Json<ReputationBody>, ApiError> {
@@ -260,7 +260,7 @@ impl From<Balance> for BalanceView {
     responses((status = 200, body = BalanceView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn balance<S: Store + Credentials + Clone>(
+pub async fn balance<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Json<BalanceView>, ApiError> {
@@ -325,7 +325,7 @@ impl From<&LedgerEntry> for TransactionView {
     responses((status = 200, body = Vec<TransactionView>), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn transactions<S: Store + Credentials + Clone>(
+pub async fn transactions<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Query(query): Query<TransactionsQuery>,
@@ -387,7 +387,7 @@ impl From<Earnings> for EarningsView {
     responses((status = 200, body = EarningsView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn earnings<S: Store + Credentials + Clone>(
+pub async fn earnings<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Json<EarningsView>, ApiError> {

@@ -10,7 +10,7 @@ use axum::body::to_bytes;
 use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use marketplace_core::store::Credentials;
+use marketplace_core::store::Backend;
 use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, Store};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -44,7 +44,7 @@ pub struct Uploaded {
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Uploaded), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn upload<S: Store + Credentials + Clone>(
+pub async fn upload<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     headers: HeaderMap,
@@ -113,7 +113,7 @@ pub struct ArtifactQuery {
     responses((status = 200, body = Vec<u8>), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn artifact<S: Store + Credentials + Clone>(
+pub async fn artifact<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(hash): Path<String>,
@@ -170,7 +170,7 @@ pub struct DeliverForm {
     responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn deliver<S: Store + Credentials + Clone>(
+pub async fn deliver<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,

@@ -5,12 +5,8 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use marketplace_core::store::{
-    Credentials, FeedItem, FeedKind, FeedQuery, MarketSignals, SearchQuery,
-};
-use marketplace_core::{
-    BoardPost, Command, Error, IdentityId, PostKind, PostSpec, ServiceMeta, Store,
-};
+use marketplace_core::store::{Backend, FeedItem, FeedKind, FeedQuery, MarketSignals, SearchQuery};
+use marketplace_core::{BoardPost, Command, Error, IdentityId, PostKind, PostSpec, ServiceMeta};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -149,7 +145,7 @@ pub struct FeedParams {
     params(FeedParams),
     responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn feed<S: Store + Credentials + Clone>(
+pub async fn feed<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(params): Query<FeedParams>,
@@ -199,7 +195,7 @@ pub struct SearchParams {
     params(SearchParams),
     responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn search<S: Store + Credentials + Clone>(
+pub async fn search<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(params): Query<SearchParams>,
@@ -309,7 +305,7 @@ impl From<MarketSignals> for SignalsView {
     operation_id = "agora_signals",
     responses((status = 200, body = SignalsView), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn signals<S: Store + Credentials + Clone>(
+pub async fn signals<S: Backend + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<Json<SignalsView>, ApiError> {
     Ok(Json(app.market.market_signals().await?.into()))
@@ -334,7 +330,7 @@ pub struct ServicesParams {
     params(ServicesParams),
     responses((status = 200, body = Vec<PostView>), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn services<S: Store + Credentials + Clone>(
+pub async fn services<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Query(params): Query<ServicesParams>,
 ) -> Result<Json<Vec<PostView>>, ApiError> {
@@ -392,7 +388,7 @@ pub struct PostRequest {
     responses((status = 201, body = PostView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn create_post<S: Store + Credentials + Clone>(
+pub async fn create_post<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,

@@ -4,10 +4,10 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use marketplace_core::store::Credentials;
+use marketplace_core::store::Backend;
 use marketplace_core::{
     AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, Outcome, RuleId,
-    RuleSpec, Store,
+    RuleSpec,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -77,7 +77,7 @@ impl From<&AutoClaimRule> for RuleView {
     responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn rules<S: Store + Credentials + Clone>(
+pub async fn rules<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<RuleView>>, ApiError> {
@@ -95,7 +95,7 @@ pub async fn rules<S: Store + Credentials + Clone>(
     responses((status = 201, body = RuleView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn create_rule<S: Store + Credentials + Clone>(
+pub async fn create_rule<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -136,7 +136,7 @@ pub struct RuleRef {
     responses((status = 200, body = RuleRef), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn delete_rule<S: Store + Credentials + Clone>(
+pub async fn delete_rule<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -174,7 +174,7 @@ pub struct MatchParams {
     params(MatchParams),
     responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn broker_match<S: Store + Credentials + Clone>(
+pub async fn broker_match<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(params): Query<MatchParams>,
@@ -272,7 +272,7 @@ impl From<&Contract> for ContractView {
     responses((status = 201, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn propose<S: Store + Credentials + Clone>(
+pub async fn propose<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -309,7 +309,7 @@ pub struct ContractAction {
     responses((status = 200, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn act<S: Store + Credentials + Clone>(
+pub async fn act<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -337,7 +337,7 @@ pub async fn act<S: Store + Credentials + Clone>(
     responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn contracts<S: Store + Credentials + Clone>(
+pub async fn contracts<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<ContractView>>, ApiError> {

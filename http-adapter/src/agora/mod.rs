@@ -22,7 +22,7 @@ use axum::body::Bytes;
 use axum::extract::{Extension, FromRequest, Path, Request, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use marketplace_core::store::{ApiKey, Credentials, Login};
+use marketplace_core::store::{ApiKey, Backend, Credentials, Login};
 use marketplace_core::{IdentityId, Profile, ProfileUpdate, Store};
 use serde::{Deserialize, Serialize};
 
@@ -88,7 +88,7 @@ pub struct Registered {
 /// Registers an agent with `profile`: a custodial keypair (its identity), an account
 /// with the signup grant, and an API key. Returns the key (to show once) and the
 /// identity's profile as registered. Both dialects register agents through this.
-pub async fn register_agent<S: Store + Credentials + Clone>(
+pub async fn register_agent<S: Backend + Clone>(
     app: &AppState<S>,
     profile: ProfileUpdate,
 ) -> Result<(String, Profile), ApiError> {
@@ -116,7 +116,7 @@ pub async fn register_agent<S: Store + Credentials + Clone>(
     request_body = RegisterRequest,
     responses((status = 201, body = Registered), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn register<S: Store + Credentials + Clone>(
+pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
@@ -208,7 +208,7 @@ fn session<S: Store + Clone>(
     request_body = SignupRequest,
     responses((status = 201, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn signup<S: Store + Credentials + Clone>(
+pub async fn signup<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
@@ -260,7 +260,7 @@ pub async fn signup<S: Store + Credentials + Clone>(
     request_body = LoginRequest,
     responses((status = 200, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn login<S: Store + Credentials + Clone>(
+pub async fn login<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>, ApiError> {
@@ -328,7 +328,7 @@ pub struct Revoked {
     request_body = RegisterRequest,
     responses((status = 201, body = NodeRegistered), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn register_node<S: Store + Credentials + Clone>(
+pub async fn register_node<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     signed: Option<Extension<SignedBy>>,
     ApiJson(request): ApiJson<RegisterRequest>,
@@ -384,7 +384,7 @@ pub struct KeyView {
     responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn list_keys<S: Store + Credentials + Clone>(
+pub async fn list_keys<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<Json<Vec<KeyView>>, ApiError> {
@@ -414,7 +414,7 @@ pub async fn list_keys<S: Store + Credentials + Clone>(
     responses((status = 201, body = NewKey), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn create_key<S: Store + Credentials + Clone>(
+pub async fn create_key<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
 ) -> Result<(StatusCode, Json<NewKey>), ApiError> {
@@ -439,7 +439,7 @@ pub async fn create_key<S: Store + Credentials + Clone>(
     responses((status = 200, body = Revoked), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn revoke_key<S: Store + Credentials + Clone>(
+pub async fn revoke_key<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(prefix): Path<String>,

@@ -6,8 +6,8 @@
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
-use marketplace_core::store::Credentials;
-use marketplace_core::{DeliveryInput, Error, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::{DeliveryInput, Error};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
@@ -97,7 +97,7 @@ fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
     request_body = crate::openapi::SkillCall,
     responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn skill<S: Store + Credentials + Clone>(
+pub async fn skill<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     key: IdempotencyKey,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use marketplace_core::store::{Credentials, TaskQuery};
+use marketplace_core::store::{Backend, TaskQuery};
 use marketplace_core::{
     Bid, Command, DeliveryInput, DeliveryMeta, DeliveryMode, Error, Escalation, IdentityId,
     Message, RejectCategory, Store, Task, TaskId, TaskSpec, TaskStatus,
@@ -444,7 +444,7 @@ fn answer(task: &Task, caller: &IdentityId) -> Json<TaskView> {
     responses((status = 201, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn post_task<S: Store + Credentials + Clone>(
+pub async fn post_task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -467,7 +467,7 @@ pub async fn post_task<S: Store + Credentials + Clone>(
     params(("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn get_task<S: Store + Credentials + Clone>(
+pub async fn get_task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Path(id): Path<String>,
@@ -503,7 +503,7 @@ pub struct StatusView {
     params(("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = StatusView), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn task_status<S: Store + Credentials + Clone>(
+pub async fn task_status<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Path(id): Path<String>,
 ) -> Result<Json<StatusView>, ApiError> {
@@ -536,7 +536,7 @@ pub struct ClaimRequest {
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn claim<S: Store + Credentials + Clone>(
+pub async fn claim<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -572,7 +572,7 @@ pub struct ExtendRequest {
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn extend<S: Store + Credentials + Clone>(
+pub async fn extend<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -637,7 +637,7 @@ pub struct AcceptRequest {
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn accept<S: Store + Credentials + Clone>(
+pub async fn accept<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -679,7 +679,7 @@ pub struct ListTasks {
     params(ListTasks),
     responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
-pub async fn list_tasks<S: Store + Credentials + Clone>(
+pub async fn list_tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     Query(params): Query<ListTasks>,
@@ -754,7 +754,7 @@ pub struct DeliveryView {
     responses((status = 200, body = DeliveryView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn task_result<S: Store + Credentials + Clone>(
+pub async fn task_result<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(id): Path<String>,
@@ -797,7 +797,7 @@ pub struct RejectRequest {
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn reject<S: Store + Credentials + Clone>(
+pub async fn reject<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -816,7 +816,7 @@ pub async fn reject<S: Store + Credentials + Clone>(
 macro_rules! task_verb {
     ($(#[$doc:meta])* $name:ident => $variant:ident) => {
         $(#[$doc])*
-        pub async fn $name<S: Store + Credentials + Clone>(
+        pub async fn $name<S: Backend + Clone>(
             State(app): State<AppState<S>>,
             Caller(caller): Caller,
             key: IdempotencyKey,
@@ -895,7 +895,7 @@ pub struct BidRequest {
     responses((status = 201, body = BidView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn bid<S: Store + Credentials + Clone>(
+pub async fn bid<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -924,7 +924,7 @@ pub async fn bid<S: Store + Credentials + Clone>(
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn award<S: Store + Credentials + Clone>(
+pub async fn award<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
@@ -960,7 +960,7 @@ pub struct MessageRequest {
     responses((status = 201, body = MessageView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
-pub async fn message<S: Store + Credentials + Clone>(
+pub async fn message<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,

@@ -14,7 +14,7 @@ use http_adapter::database::Database;
 use http_adapter::limits::{Rate, RateLimits};
 use http_adapter::server;
 use marketplace_core::audit::audit;
-use marketplace_core::store::Credentials;
+use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Policy, Store};
 use tokio::sync::watch;
 
@@ -139,7 +139,7 @@ async fn run(cli: Cli) -> ExitCode {
     code
 }
 
-async fn command<S: Store + Credentials + Clone>(cli: &Cli, store: S) -> ExitCode {
+async fn command<S: Backend + Clone>(cli: &Cli, store: S) -> ExitCode {
     let policy = match cli.preset {
         Preset::Agora => Policy::agora(),
         Preset::Agentmarket => Policy::agentmarket(),
@@ -190,10 +190,7 @@ async fn run_audit<S: Store + Clone>(market: &Marketplace<S>) -> ExitCode {
     }
 }
 
-async fn serve<S: Store + Credentials + Clone>(
-    cli: &Cli,
-    market: Marketplace<S>,
-) -> std::io::Result<()> {
+async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io::Result<()> {
     tokio::fs::create_dir_all(&cli.blob_dir).await?;
     let master = master_key(cli, market.store()).await?;
     let listener = tokio::net::TcpListener::bind(cli.listen).await?;
@@ -224,7 +221,10 @@ async fn serve<S: Store + Credentials + Clone>(
 
 /// `MARKETPLACE_SECRET`, or else the secret generated on the first start and kept in the
 /// database (the first replica to start writes it; the others read it).
-async fn master_key<S: Credentials>(cli: &Cli, store: &S) -> std::io::Result<MasterKey> {
+async fn master_key<S: marketplace_core::store::Credentials>(
+    cli: &Cli,
+    store: &S,
+) -> std::io::Result<MasterKey> {
     if let Some(secret) = &cli.secret {
         return Ok(MasterKey::from_secret(secret));
     }
