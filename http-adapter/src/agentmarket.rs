@@ -47,7 +47,7 @@ pub struct Envelope<T> {
 }
 
 /// An answer in the envelope, with the caller's spendable balance read after the command.
-async fn reply<S: Store + Clone, T: Serialize>(
+pub(crate) async fn reply<S: Store + Clone, T: Serialize>(
     app: &AppState<S>,
     caller: Option<&IdentityId>,
     status: StatusCode,
@@ -140,6 +140,10 @@ pub struct RegisteredAgent {
     pub api_key: String,
     /// What it can do.
     pub capabilities: Vec<String>,
+    /// The secret webhooks and executions are signed with, shown this once: when the
+    /// agent registered with a `webhook_url` or an `endpoint_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 /// `POST /api/agents/register`: a new agent with its signup credits.
@@ -166,12 +170,15 @@ pub async fn register<S: Backend + Clone>(
         owner_email: request.owner_email,
         ..ProfileUpdate::default()
     };
+    app.check_outbound_urls(&profile)?;
     let (api_key, profile) = register_agent(&app, profile).await?;
+    let webhook_secret = app.secret_if_reachable(&profile).await?;
     let data = RegisteredAgent {
         id: profile.identity.as_str().to_owned(),
         name: profile.alias,
         api_key,
         capabilities: profile.capabilities,
+        webhook_secret,
     };
     reply(&app, Some(&profile.identity), StatusCode::CREATED, data).await
 }

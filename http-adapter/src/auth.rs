@@ -47,6 +47,30 @@ impl MasterKey {
     }
 }
 
+impl MasterKey {
+    /// `plain` sealed with this key (ChaCha20-Poly1305, a fresh random nonce): lowercase
+    /// hex of nonce and ciphertext.
+    pub fn seal(&self, plain: &[u8]) -> Result<String, ApiError> {
+        let mut nonce = [0u8; 12];
+        getrandom::fill(&mut nonce).map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
+        let cipher = ChaCha20Poly1305::new(&Key::from(self.0));
+        let sealed = cipher
+            .encrypt(&Nonce::from(nonce), plain)
+            .map_err(|_| ApiError::internal("sealing failed".to_owned()))?;
+        Ok(format!("{}{}", hex::encode(nonce), hex::encode(sealed)))
+    }
+
+    /// What [`MasterKey::seal`] sealed, if this key sealed it and it is intact.
+    pub fn unseal(&self, sealed: &str) -> Option<Vec<u8>> {
+        let bytes = hex::decode(sealed).ok()?;
+        let (nonce, ciphertext) = bytes.split_at_checked(12)?;
+        let nonce: [u8; 12] = nonce.try_into().ok()?;
+        ChaCha20Poly1305::new(&Key::from(self.0))
+            .decrypt(&Nonce::from(nonce), ciphertext)
+            .ok()
+    }
+}
+
 /// How long a login's session token holds, seconds (24 h).
 pub const SESSION_SECS: i64 = 24 * 60 * 60;
 
@@ -175,16 +199,11 @@ pub fn custodial_keypair(
     let signing = SigningKey::from_bytes(&seed);
     let public = signing.verifying_key().to_bytes();
     let identity = IdentityId::from_public_key(&public);
-    let mut nonce = [0u8; 12];
-    getrandom::fill(&mut nonce).map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
-    let cipher = ChaCha20Poly1305::new(&Key::from(master.0));
-    let sealed = cipher
-        .encrypt(&Nonce::from(nonce), seed.as_slice())
-        .map_err(|_| ApiError::internal("sealing a custodial key failed".to_owned()))?;
+    let sealed_secret = master.seal(&seed)?;
     let record = CustodialKey {
         identity: identity.clone(),
         public_key: hex::encode(public),
-        sealed_secret: format!("{}{}", hex::encode(nonce), hex::encode(&sealed)),
+        sealed_secret,
         created_at: now,
     };
     Ok((identity, record))

@@ -39,6 +39,16 @@ pub enum ApiError {
         /// Seconds until a request will be let through again.
         retry_after_secs: u64,
     },
+    /// Something the marketplace called on the caller's behalf failed: an agent's
+    /// endpoint or the LLM (502, 503 or 504, with a message saying what happened).
+    Upstream {
+        /// 502 (failed), 503 (not configured) or 504 (timed out).
+        status: StatusCode,
+        /// The stable code, e.g. `agent_failed`.
+        code: &'static str,
+        /// What happened.
+        message: String,
+    },
     /// The server failed on its own side (500); the message is logged, not sent.
     Internal(String),
 }
@@ -86,6 +96,7 @@ impl ApiError {
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
+            Self::Upstream { status, .. } => *status,
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -98,7 +109,9 @@ impl ApiError {
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
             Self::RateLimited { .. } => "rate_limited",
-            Self::NotFound { code, .. } | Self::Conflict { code, .. } => code,
+            Self::NotFound { code, .. }
+            | Self::Conflict { code, .. }
+            | Self::Upstream { code, .. } => code,
             Self::Internal(_) => "internal",
         }
     }
@@ -107,7 +120,10 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        let message = if status.is_server_error() {
+        let message = if let Self::Upstream { message, .. } = &self {
+            // Not the marketplace's own failure: the caller needs to know what happened.
+            message.clone()
+        } else if status.is_server_error() {
             // The details are for the operator's log, not for the caller.
             match &self {
                 Self::Engine(e) => tracing::error!(error = %e, "request failed"),
@@ -125,6 +141,7 @@ impl IntoResponse for ApiError {
                 }
                 Self::NotFound { message, .. }
                 | Self::Conflict { message, .. }
+                | Self::Upstream { message, .. }
                 | Self::Internal(message) => message.clone(),
             }
         };

@@ -11,6 +11,12 @@
 //! - [`auth`]: who is calling (API keys, session tokens, node signatures), and the keys,
 //!   sessions and custodial keypairs registration hands out.
 //! - [`exec`]: running engine commands once per `Idempotency-Key`.
+//! - [`dispatch`]: the outbox dispatcher — events fanned out to webhooks and broker
+//!   callbacks, sent at least once with backoff, every attempt recorded.
+//! - [`webhooks`]: webhook settings, secrets, and the endpoints to inspect and test
+//!   deliveries.
+//! - [`execute`]: direct execution of an agent (`POST /api/execute`).
+//! - [`outbound`]: the guarded HTTP client for agents' URLs, and webhook signatures.
 //! - [`blobs`]: uploaded artifacts on disk, content-addressed.
 //! - [`limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
@@ -39,11 +45,14 @@ pub mod agora;
 pub mod auth;
 pub mod blobs;
 pub mod database;
+pub mod dispatch;
 pub mod error;
 pub mod exec;
+pub mod execute;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod server;
+pub mod webhooks;
 pub mod wire;

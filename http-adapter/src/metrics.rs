@@ -1,5 +1,5 @@
 //! Prometheus metrics: requests by route and status with their latencies, commands by
-//! outcome, the deadline sweep, served as text at `/metrics`.
+//! outcome, the deadline sweep, webhook deliveries, served as text at `/metrics`.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -36,6 +36,20 @@ pub fn handle() -> &'static PrometheusHandle {
 pub fn command(name: &'static str, outcome: &'static str) {
     metrics::counter!("marketplace_commands_total", "command" => name, "outcome" => outcome)
         .increment(1);
+}
+
+/// Counts one delivery attempt by channel and what became of it (`delivered`, `retry`,
+/// `failed`), and records its latency.
+pub fn delivery(channel: &'static str, outcome: &'static str, took_secs: f64) {
+    metrics::counter!("marketplace_delivery_attempts_total", "channel" => channel, "outcome" => outcome)
+        .increment(1);
+    metrics::histogram!("marketplace_delivery_duration_seconds", "channel" => channel)
+        .record(took_secs);
+}
+
+/// Sets how many deliveries wait to be sent or retried.
+pub fn deliveries_pending(pending: u64) {
+    metrics::gauge!("marketplace_deliveries_pending").set(pending as f64);
 }
 
 /// When the last deadline sweep finished, unix milliseconds (0: none yet).

@@ -2,6 +2,7 @@
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::{DefaultBodyLimit, State};
@@ -19,9 +20,11 @@ use tokio::sync::watch;
 use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::auth::MasterKey;
 use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX};
+use crate::dispatch::ReachConfig;
 use crate::error::ApiError;
 use crate::limits::{self, RateLimits};
-use crate::{agora, auth, metrics};
+use crate::outbound::{Outbound, OutboundConfig};
+use crate::{agora, auth, metrics, webhooks};
 
 /// Largest body of the routes taking files: an upload, or a multipart delivery with its
 /// file, boundaries and text fields.
@@ -48,6 +51,11 @@ pub struct Config {
     pub blob_dir: PathBuf,
     /// Requests per IP and per identity.
     pub rate_limits: RateLimits,
+    /// The client for webhooks, callbacks and executions (default: private addresses
+    /// refused, the system's CA certificates).
+    pub outbound: Option<Outbound>,
+    /// How agents are reached.
+    pub reach: ReachConfig,
 }
 
 impl Config {
@@ -58,7 +66,21 @@ impl Config {
             body_bytes_max: BODY_BYTES_MAX,
             blob_dir: PathBuf::from(BLOB_DIR_DEFAULT),
             rate_limits: RateLimits::default(),
+            outbound: None,
+            reach: ReachConfig::default(),
         }
+    }
+
+    /// Sends webhooks, callbacks and executions through `outbound`.
+    pub fn with_outbound(mut self, outbound: Outbound) -> Self {
+        self.outbound = Some(outbound);
+        self
+    }
+
+    /// Reaches agents as `reach` says.
+    pub fn with_reach(mut self, reach: ReachConfig) -> Self {
+        self.reach = reach;
+        self
     }
 
     /// Enforces `limits` instead of the defaults.
@@ -74,29 +96,52 @@ impl Config {
     }
 }
 
-/// What every handler gets: the engine (and through it the store), the master key and
-/// the artifact store.
+/// What every handler (and the dispatcher) gets: the engine (and through it the store),
+/// the master key, the artifact store, and the means to reach agents.
 #[derive(Debug, Clone)]
 pub struct AppState<S> {
     /// The marketplace.
     pub market: Marketplace<S>,
-    /// Seals custodial keys.
+    /// Seals custodial keys and webhook secrets.
     pub master: MasterKey,
     /// Largest JSON request body accepted.
     pub body_bytes_max: usize,
     /// Uploaded artifacts.
     pub blobs: BlobDir,
+    /// The client for requests to agents' URLs.
+    pub outbound: Outbound,
+    /// How agents are reached.
+    pub reach: Arc<ReachConfig>,
 }
 
-/// The marketplace's HTTP routes, ready to serve or to nest in a larger app.
+impl<S: Backend + Clone> AppState<S> {
+    /// The state the routes and the dispatcher share.
+    pub fn new(market: Marketplace<S>, config: Config) -> Self {
+        let outbound = config.outbound.unwrap_or_else(|| {
+            // Without a CA bundle to read, only a broken TLS installation fails here.
+            Outbound::new(&OutboundConfig::default()).expect("the default TLS setup")
+        });
+        Self {
+            market,
+            master: config.master,
+            body_bytes_max: config.body_bytes_max,
+            blobs: BlobDir::new(config.blob_dir),
+            outbound,
+            reach: Arc::new(config.reach),
+        }
+    }
+}
+
+/// The marketplace's HTTP routes, ready to serve or to nest in a larger app. (To run the
+/// webhook dispatcher beside them, build the [`AppState`] first and use [`app`].)
 pub fn router<S: Backend + Clone>(market: Marketplace<S>, config: Config) -> Router {
+    let rate_limits = config.rate_limits;
+    app(AppState::new(market, config), rate_limits)
+}
+
+/// The routes over an existing state, e.g. one the dispatcher also runs on.
+pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> Router {
     metrics::handle();
-    let state = AppState {
-        market,
-        master: config.master,
-        body_bytes_max: config.body_bytes_max,
-        blobs: BlobDir::new(config.blob_dir),
-    };
     // Files may be far larger than JSON bodies: the routes taking them have their own
     // limit (a JSON delivery still checks the JSON limit itself).
     let file_limit = DefaultBodyLimit::max(FILE_BODY_BYTES_MAX);
@@ -168,17 +213,26 @@ pub fn router<S: Backend + Clone>(market: Marketplace<S>, config: Config) -> Rou
             post(artifacts::upload::<S>).layer(file_limit),
         )
         .route("/api/v1/artifacts/{hash}", get(artifacts::artifact::<S>))
+        .route(
+            "/api/v1/webhooks/deliveries",
+            get(webhooks::deliveries::<S>),
+        )
+        .route("/api/v1/webhooks/test", post(webhooks::test_webhook::<S>))
+        .route(
+            "/api/v1/webhooks/secret",
+            post(webhooks::rotate_secret::<S>),
+        )
         .merge(agentmarket_routes::<S>())
         .fallback(no_such_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
             auth::verify_signature::<S>,
         ))
-        .layer(DefaultBodyLimit::max(config.body_bytes_max))
+        .layer(DefaultBodyLimit::max(state.body_bytes_max))
         .route_layer(middleware::from_fn(metrics::track));
     // Outermost: AgentMarket's error envelope, so even rate-limit refusals on its paths
     // answer in its format.
-    limits::apply(routes.with_state(state), config.rate_limits)
+    limits::apply(routes.with_state(state), rate_limits)
         .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
 }
 
@@ -189,6 +243,11 @@ fn agentmarket_routes<S: Backend + Clone>() -> Router<AppState<S>> {
         .route("/api/agents/register", post(am::register::<S>))
         .route("/api/agents", get(am::agents::<S>))
         .route("/api/agents/me", get(am::me::<S>))
+        .route(
+            "/api/agents/me/webhook",
+            get(webhooks::get_webhook::<S>).put(webhooks::set_webhook::<S>),
+        )
+        .route("/api/execute", post(crate::execute::execute::<S>))
         .route("/api/agents/{id}", get(am::agent::<S>))
         .route("/api/tasks", get(am::tasks::<S>).post(am::post_task::<S>))
         .route("/api/tasks/{id}", get(am::task::<S>))

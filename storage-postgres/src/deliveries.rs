@@ -16,7 +16,7 @@ use sqlx::{Postgres, QueryBuilder, Row};
 use crate::PgStore;
 use crate::codec::{db, from_json, json, micros, time};
 
-/// Deliveries fanned out per `INSERT` (seven parameters each).
+/// Deliveries fanned out per `INSERT` (eight parameters each).
 const INSERT_CHUNK: usize = 500;
 
 fn delivery(row: &PgRow) -> Result<Delivery, StoreError> {
@@ -50,10 +50,13 @@ fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn insert_deliveries(chunk: &[NewDelivery]) -> QueryBuilder<Postgres> {
+fn insert_deliveries(
+    chunk: &[NewDelivery],
+    leased_until: Option<Timestamp>,
+) -> QueryBuilder<Postgres> {
     let mut b = QueryBuilder::new(
         "INSERT INTO deliveries \
-         (event_seq, recipient, channel, event, body, created_at, available_at) ",
+         (event_seq, recipient, channel, event, body, created_at, available_at, attempts) ",
     );
     b.push_values(chunk, |mut row, d| {
         row.push_bind(seq(d.event_seq))
@@ -62,7 +65,8 @@ fn insert_deliveries(chunk: &[NewDelivery]) -> QueryBuilder<Postgres> {
             .push_bind(d.event.as_str())
             .push_bind(d.body.as_str())
             .push_bind(micros(d.created_at))
-            .push_bind(micros(d.created_at));
+            .push_bind(micros(leased_until.unwrap_or(d.created_at)))
+            .push_bind(i32::from(leased_until.is_some()));
     });
     b
 }
@@ -164,7 +168,7 @@ impl Deliveries for PgStore {
             return Ok(false);
         }
         for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let mut b = insert_deliveries(chunk);
+            let mut b = insert_deliveries(chunk, None);
             b.push(" ON CONFLICT DO NOTHING");
             b.build().execute(&mut *tx).await.map_err(db)?;
         }
@@ -172,8 +176,12 @@ impl Deliveries for PgStore {
         Ok(true)
     }
 
-    async fn add_delivery(&self, d: &NewDelivery) -> Result<Delivery, StoreError> {
-        let mut b = insert_deliveries(std::slice::from_ref(d));
+    async fn add_delivery(
+        &self,
+        d: &NewDelivery,
+        leased_until: Option<Timestamp>,
+    ) -> Result<Delivery, StoreError> {
+        let mut b = insert_deliveries(std::slice::from_ref(d), leased_until);
         b.push(" RETURNING *");
         let row = b.build().fetch_one(&self.pool).await.map_err(db)?;
         delivery(&row)

@@ -15,7 +15,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::SqliteStore;
 use crate::codec::{db, from_json, json, micros, time};
 
-/// Deliveries fanned out per `INSERT` (seven parameters each).
+/// Deliveries fanned out per `INSERT` (eight parameters each).
 const INSERT_CHUNK: usize = 500;
 
 fn delivery(row: &SqliteRow) -> Result<Delivery, StoreError> {
@@ -49,10 +49,13 @@ fn seq(n: u64) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
-fn insert_deliveries(chunk: &[NewDelivery]) -> QueryBuilder<Sqlite> {
+fn insert_deliveries(
+    chunk: &[NewDelivery],
+    leased_until: Option<Timestamp>,
+) -> QueryBuilder<Sqlite> {
     let mut b = QueryBuilder::new(
         "INSERT OR IGNORE INTO deliveries \
-         (event_seq, recipient, channel, event, body, created_at, available_at) ",
+         (event_seq, recipient, channel, event, body, created_at, available_at, attempts) ",
     );
     b.push_values(chunk, |mut row, d| {
         row.push_bind(seq(d.event_seq))
@@ -61,7 +64,8 @@ fn insert_deliveries(chunk: &[NewDelivery]) -> QueryBuilder<Sqlite> {
             .push_bind(d.event.as_str())
             .push_bind(d.body.as_str())
             .push_bind(micros(d.created_at))
-            .push_bind(micros(d.created_at));
+            .push_bind(micros(leased_until.unwrap_or(d.created_at)))
+            .push_bind(i32::from(leased_until.is_some()));
     });
     b
 }
@@ -165,7 +169,7 @@ impl Deliveries for SqliteStore {
             return Ok(false);
         }
         for chunk in deliveries.chunks(INSERT_CHUNK) {
-            insert_deliveries(chunk)
+            insert_deliveries(chunk, None)
                 .build()
                 .execute(&mut *tx)
                 .await
@@ -175,8 +179,12 @@ impl Deliveries for SqliteStore {
         Ok(true)
     }
 
-    async fn add_delivery(&self, d: &NewDelivery) -> Result<Delivery, StoreError> {
-        let mut b = insert_deliveries(std::slice::from_ref(d));
+    async fn add_delivery(
+        &self,
+        d: &NewDelivery,
+        leased_until: Option<Timestamp>,
+    ) -> Result<Delivery, StoreError> {
+        let mut b = insert_deliveries(std::slice::from_ref(d), leased_until);
         b.push(" RETURNING *");
         let row = b.build().fetch_one(&self.writer).await.map_err(db)?;
         delivery(&row)

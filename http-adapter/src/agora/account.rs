@@ -5,8 +5,8 @@ use axum::extract::{Path, Query, State};
 use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
 use marketplace_core::{
-    Balance, Command, Earnings, Error, IdentityId, LedgerEntry, Outcome, Profile, ProfileUpdate,
-    ReputationView, TxType,
+    Balance, Earnings, Error, IdentityId, LedgerEntry, Profile, ProfileUpdate, ReputationView,
+    TxType,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::{IdempotencyKey, unexpected};
+use crate::exec::IdempotencyKey;
 use crate::server::AppState;
 use crate::wire::Amount;
 
@@ -72,6 +72,10 @@ pub struct ProfileView {
     pub created_at: DateTime<Utc>,
     /// Last profile change.
     pub updated_at: DateTime<Utc>,
+    /// The secret callbacks are signed with, shown once: in the answer that first set a
+    /// `callback_url`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
 }
 
 impl ProfileView {
@@ -88,6 +92,7 @@ impl ProfileView {
             callback_url: profile.callback_url.clone().filter(|_| own),
             created_at: profile.created_at,
             updated_at: profile.updated_at,
+            webhook_secret: None,
         }
     }
 }
@@ -108,11 +113,13 @@ pub async fn set_profile<S: Backend + Clone>(
     key: IdempotencyKey,
     ApiJson(request): ApiJson<ProfileRequest>,
 ) -> Result<Json<ProfileView>, ApiError> {
-    let command = Command::UpdateProfile(request.into_update());
-    match app.execute(&caller, &key, command).await? {
-        Outcome::Profile(profile) => Ok(Json(ProfileView::of(&profile, Some(&caller)))),
-        other => Err(unexpected(&other)),
-    }
+    let (profile, webhook_secret) = app
+        .update_profile_reachable(&caller, &key, request.into_update())
+        .await?;
+    Ok(Json(ProfileView {
+        webhook_secret,
+        ..ProfileView::of(&profile, Some(&caller))
+    }))
 }
 
 /// An identity named in a path: a malformed hash names no one.

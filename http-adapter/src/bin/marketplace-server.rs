@@ -11,7 +11,9 @@ use std::time::Duration;
 use clap::{Parser, Subcommand, ValueEnum};
 use http_adapter::auth::{MasterKey, random_hex};
 use http_adapter::database::Database;
+use http_adapter::dispatch::{self, LlmConfig, ReachConfig};
 use http_adapter::limits::{Rate, RateLimits};
+use http_adapter::outbound::{Outbound, OutboundConfig};
 use http_adapter::server;
 use marketplace_core::audit::audit;
 use marketplace_core::store::Backend;
@@ -81,6 +83,83 @@ struct Cli {
         global = true
     )]
     secret: Option<String>,
+    /// Let webhooks, callbacks and executions reach private, loopback and link-local
+    /// addresses (refused by default).
+    #[arg(
+        long,
+        env = "MARKETPLACE_OUTBOUND_ALLOW_PRIVATE",
+        action = clap::ArgAction::SetTrue,
+        value_parser = clap::builder::BoolishValueParser::new(),
+        global = true
+    )]
+    outbound_allow_private: bool,
+    /// Extra CA certificates (PEM) trusted for outbound HTTPS, beside the system's.
+    #[arg(long, env = "MARKETPLACE_OUTBOUND_CA_FILE", global = true)]
+    outbound_ca_file: Option<PathBuf>,
+    /// This marketplace's public URL, sent in webhooks (default: `http://` and the listen
+    /// address).
+    #[arg(long, env = "MARKETPLACE_PUBLIC_URL", global = true)]
+    public_url: Option<String>,
+    /// Waits between webhook attempts, milliseconds, comma-separated; the last repeats.
+    #[arg(
+        long,
+        env = "MARKETPLACE_WEBHOOK_BACKOFF_MS",
+        value_delimiter = ',',
+        default_value = "5000,30000,120000,600000,3600000",
+        global = true
+    )]
+    webhook_backoff_ms: Vec<u64>,
+    /// A webhook still failing this long after it was created is given up.
+    #[arg(
+        long,
+        env = "MARKETPLACE_WEBHOOK_GIVE_UP_SECS",
+        default_value_t = 86_400,
+        global = true
+    )]
+    webhook_give_up_secs: u64,
+    /// How long one webhook request may take, seconds.
+    #[arg(
+        long,
+        env = "MARKETPLACE_WEBHOOK_TIMEOUT_SECS",
+        default_value_t = 10,
+        global = true
+    )]
+    webhook_timeout_secs: u64,
+    /// How often the webhook dispatcher looks for work, milliseconds.
+    #[arg(
+        long,
+        env = "MARKETPLACE_DISPATCH_INTERVAL_MS",
+        default_value_t = 500,
+        global = true
+    )]
+    dispatch_interval_ms: u64,
+    /// How long a direct execution waits for its agent, seconds.
+    #[arg(
+        long,
+        env = "MARKETPLACE_EXECUTE_TIMEOUT_SECS",
+        default_value_t = 60,
+        global = true
+    )]
+    execute_timeout_secs: u64,
+    /// The Messages API that runs system-prompt agents.
+    #[arg(
+        long,
+        env = "MARKETPLACE_LLM_BASE_URL",
+        default_value = dispatch::LLM_BASE_URL_DEFAULT,
+        global = true
+    )]
+    llm_base_url: String,
+    /// Its API key; without one, executing a system-prompt agent answers 503.
+    #[arg(long, env = "ANTHROPIC_API_KEY", hide_env_values = true, global = true)]
+    llm_api_key: Option<String>,
+    /// The model asked for.
+    #[arg(
+        long,
+        env = "MARKETPLACE_LLM_MODEL",
+        default_value = dispatch::LLM_MODEL_DEFAULT,
+        global = true
+    )]
+    llm_model: String,
     #[command(subcommand)]
     command: Option<Command>,
 }
@@ -210,13 +289,69 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
     };
     let config = server::Config::new(master)
         .with_blob_dir(&cli.blob_dir)
-        .with_rate_limits(limits);
-    let app = server::router(market, config);
+        .with_outbound(outbound(cli).await?)
+        .with_reach(reach(cli, address));
+    let state = server::AppState::new(market, config);
+    let dispatcher = tokio::spawn(dispatch::dispatch_loop(state.clone(), stop.subscribe()));
+    let app = server::app(state, limits);
     let served = server::serve(listener, app, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = sweeps.await;
+    let _ = dispatcher.await;
     served
+}
+
+/// The client for agents' URLs, with the operator's extra CA certificates.
+async fn outbound(cli: &Cli) -> std::io::Result<Outbound> {
+    let extra_ca_pem = match &cli.outbound_ca_file {
+        Some(path) => Some(
+            tokio::fs::read(path)
+                .await
+                .map_err(|e| std::io::Error::other(format!("reading {}: {e}", path.display())))?,
+        ),
+        None => None,
+    };
+    let config = OutboundConfig {
+        allow_private: cli.outbound_allow_private,
+        extra_ca_pem,
+    };
+    if config.allow_private {
+        tracing::warn!("outbound requests may reach private and loopback addresses");
+    }
+    Outbound::new(&config).map_err(std::io::Error::other)
+}
+
+/// How agents are reached, from the command line.
+fn reach(cli: &Cli, address: SocketAddr) -> ReachConfig {
+    let defaults = ReachConfig::default();
+    let backoff: Vec<Duration> = cli
+        .webhook_backoff_ms
+        .iter()
+        .map(|ms| Duration::from_millis((*ms).max(1)))
+        .collect();
+    ReachConfig {
+        marketplace_url: cli
+            .public_url
+            .clone()
+            .unwrap_or_else(|| format!("http://{address}")),
+        webhook_timeout: Duration::from_secs(cli.webhook_timeout_secs.max(1)),
+        execute_timeout: Duration::from_secs(cli.execute_timeout_secs.max(1)),
+        backoff: if backoff.is_empty() {
+            defaults.backoff
+        } else {
+            backoff
+        },
+        give_up_after: Duration::from_secs(cli.webhook_give_up_secs),
+        interval: Duration::from_millis(cli.dispatch_interval_ms.max(1)),
+        llm: LlmConfig {
+            base_url: cli.llm_base_url.clone(),
+            api_key: cli.llm_api_key.clone().filter(|k| !k.is_empty()),
+            model: cli.llm_model.clone(),
+            ..LlmConfig::default()
+        },
+        ..defaults
+    }
 }
 
 /// `MARKETPLACE_SECRET`, or else the secret generated on the first start and kept in the

@@ -92,34 +92,48 @@ impl Resolve for GuardedResolver {
 #[derive(Debug, Clone)]
 pub struct Outbound {
     client: reqwest::Client,
+    /// For URLs the operator configured (the LLM's): no address guard, `http://` allowed.
+    trusted: reqwest::Client,
     allow_private: bool,
 }
 
 impl Outbound {
     /// A client for `config`. Fails on an unreadable CA bundle or TLS setup.
     pub fn new(config: &OutboundConfig) -> Result<Self, String> {
-        let mut builder = reqwest::Client::builder()
-            .redirect(reqwest::redirect::Policy::none())
-            .no_proxy()
-            .https_only(true)
-            .connect_timeout(Duration::from_secs(10))
-            .user_agent(concat!("agent-marketplace/", env!("CARGO_PKG_VERSION")))
-            .dns_resolver(GuardedResolver {
-                allow_private: config.allow_private,
-            });
-        if let Some(pem) = &config.extra_ca_pem {
-            let certs = Certificate::from_pem_bundle(pem)
-                .map_err(|e| format!("reading the CA certificates: {e}"))?;
-            if certs.is_empty() {
-                return Err("the CA file holds no certificate".to_owned());
+        let certs = match &config.extra_ca_pem {
+            Some(pem) => {
+                let certs = Certificate::from_pem_bundle(pem)
+                    .map_err(|e| format!("reading the CA certificates: {e}"))?;
+                if certs.is_empty() {
+                    return Err("the CA file holds no certificate".to_owned());
+                }
+                certs
             }
-            builder = builder.tls_certs_merge(certs);
-        }
-        let client = builder
-            .build()
-            .map_err(|e| format!("setting up the outbound client: {}", chain(&e)))?;
+            None => Vec::new(),
+        };
+        let builder = || {
+            let builder = reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .no_proxy()
+                .connect_timeout(Duration::from_secs(10))
+                .user_agent(concat!("agent-marketplace/", env!("CARGO_PKG_VERSION")));
+            if certs.is_empty() {
+                builder
+            } else {
+                builder.tls_certs_merge(certs.iter().cloned())
+            }
+        };
+        let build = |b: reqwest::ClientBuilder| {
+            b.build()
+                .map_err(|e| format!("setting up the outbound client: {}", chain(&e)))
+        };
+        let client = build(builder().https_only(true).dns_resolver(GuardedResolver {
+            allow_private: config.allow_private,
+        }))?;
+        let trusted = build(builder())?;
         Ok(Self {
             client,
+            trusted,
             allow_private: config.allow_private,
         })
     }
@@ -163,15 +177,36 @@ impl Outbound {
         body_max: usize,
     ) -> Result<Answer, OutboundError> {
         let url = self.check_url(url)?;
+        exchange(&self.client, url, headers, body, timeout, body_max).await
+    }
+
+    /// POSTs to a URL the operator configured (not one a user gave): `http://` allowed, no
+    /// address refused. Otherwise as [`Outbound::post`].
+    pub async fn post_trusted(
+        &self,
+        url: &str,
+        headers: HeaderMap,
+        body: Vec<u8>,
+        timeout: Duration,
+        body_max: usize,
+    ) -> Result<Answer, OutboundError> {
+        let url = Url::parse(url).map_err(|e| OutboundError::BadUrl(format!("{url:?}: {e}")))?;
+        exchange(&self.trusted, url, headers, body, timeout, body_max).await
+    }
+}
+
+async fn exchange(
+    client: &reqwest::Client,
+    url: Url,
+    headers: HeaderMap,
+    body: Vec<u8>,
+    timeout: Duration,
+    body_max: usize,
+) -> Result<Answer, OutboundError> {
+    {
         let started = Instant::now();
         let exchange = async {
-            let mut response = self
-                .client
-                .post(url)
-                .headers(headers)
-                .body(body)
-                .send()
-                .await?;
+            let mut response = client.post(url).headers(headers).body(body).send().await?;
             let status = response.status().as_u16();
             let mut answer = Vec::new();
             while let Some(chunk) = response.chunk().await? {

@@ -207,8 +207,14 @@ pub trait Deliveries: Send + Sync + 'static {
         attempt: u32,
         deliveries: &[NewDelivery],
     ) -> Result<bool, StoreError>;
-    /// Stores a delivery made outside the outbox (a ping), available at once. Returns it.
-    async fn add_delivery(&self, delivery: &NewDelivery) -> Result<Delivery, StoreError>;
+    /// Stores a delivery made outside the outbox (a ping): available at once, or — with
+    /// `leased_until` — already leased to the caller until then (its first attempt, so
+    /// the caller sends it itself). Returns it.
+    async fn add_delivery(
+        &self,
+        delivery: &NewDelivery,
+        leased_until: Option<Timestamp>,
+    ) -> Result<Delivery, StoreError>;
     /// Leases up to `limit` pending deliveries available at `now`, earliest first, hiding
     /// them until `until`. Concurrent callers never lease the same delivery at once; a lease
     /// that runs out makes the delivery available again.

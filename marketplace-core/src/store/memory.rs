@@ -160,16 +160,17 @@ impl State {
         true
     }
 
-    fn push_delivery(&mut self, spec: &NewDelivery) -> Delivery {
+    fn push_delivery(&mut self, spec: &NewDelivery, leased_until: Option<Timestamp>) -> Delivery {
+        let available_at = leased_until.unwrap_or(spec.created_at);
         let delivery = Delivery {
             id: self.deliveries.len() as u64 + 1,
             spec: spec.clone(),
             status: DeliveryStatus::Pending,
-            attempts: 0,
-            next_attempt_at: Some(spec.created_at),
+            attempts: u32::from(leased_until.is_some()),
+            next_attempt_at: Some(available_at),
             finished_at: None,
         };
-        self.deliveries_due.insert((spec.created_at, delivery.id));
+        self.deliveries_due.insert((available_at, delivery.id));
         self.deliveries.push((delivery.clone(), Vec::new()));
         delivery
     }
@@ -849,14 +850,22 @@ impl Deliveries for MemoryStore {
         for spec in deliveries {
             let key = (seq, spec.recipient.clone(), spec.channel);
             if state.fanned_out.insert(key) {
-                state.push_delivery(spec);
+                state.push_delivery(spec, None);
             }
         }
         Ok(true)
     }
 
-    async fn add_delivery(&self, delivery: &NewDelivery) -> Result<Delivery, StoreError> {
-        Ok(self.state.lock().await.push_delivery(delivery))
+    async fn add_delivery(
+        &self,
+        delivery: &NewDelivery,
+        leased_until: Option<Timestamp>,
+    ) -> Result<Delivery, StoreError> {
+        Ok(self
+            .state
+            .lock()
+            .await
+            .push_delivery(delivery, leased_until))
     }
 
     async fn lease_deliveries(

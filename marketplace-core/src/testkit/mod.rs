@@ -103,6 +103,7 @@ macro_rules! conformance_suite {
             deliveries::fan_out_is_fenced,
             deliveries::delivery_attempts,
             deliveries::concurrent_delivery_leases_never_share,
+            deliveries::added_leased,
             timers::sweep_in_deadline_order,
             timers::lazy_application,
             differential::random_sequences_match_reference

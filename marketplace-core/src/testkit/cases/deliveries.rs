@@ -179,7 +179,7 @@ pub async fn delivery_attempts<H: Harness>(h: &H) {
     let mut ids = Vec::new();
     for to in [&carol, &dave, &carol] {
         let d = store
-            .add_delivery(&delivery(0, to, Channel::Webhook, now))
+            .add_delivery(&delivery(0, to, Channel::Webhook, now), None)
             .await
             .unwrap();
         assert_eq!((d.status, d.attempts), (DeliveryStatus::Pending, 0));
@@ -303,7 +303,7 @@ pub async fn concurrent_delivery_leases_never_share<H: Harness>(h: &H) {
     let now = fx.market.now();
     for _ in 0..40 {
         store
-            .add_delivery(&delivery(0, &erin, Channel::Callback, now))
+            .add_delivery(&delivery(0, &erin, Channel::Callback, now), None)
             .await
             .unwrap();
     }
@@ -318,4 +318,45 @@ pub async fn concurrent_delivery_leases_never_share<H: Harness>(h: &H) {
         }
     }
     assert_eq!(total, 40, "every delivery leased once");
+}
+
+/// A delivery added already leased is the caller's first attempt: hidden from senders
+/// until the lease ends, and finished by the caller.
+pub async fn added_leased<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let frank = fx.agent("frank").await;
+    let now = fx.market.now();
+    let until = now + chrono::Duration::seconds(30);
+    let mine = store
+        .add_delivery(&delivery(0, &frank, Channel::Webhook, now), Some(until))
+        .await
+        .unwrap();
+    assert_eq!((mine.attempts, mine.next_attempt_at), (1, Some(until)));
+    assert!(
+        store
+            .lease_deliveries(now, until, 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "leased to its maker"
+    );
+    assert!(
+        store
+            .finish_delivery(mine.id, &attempt(1, now, Some(204)), NextStep::Delivered)
+            .await
+            .unwrap()
+    );
+    fx.advance(60);
+    let later = fx.market.now();
+    assert!(
+        store
+            .lease_deliveries(later, later, 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let listed = store.deliveries(&frank, None, 10).await.unwrap();
+    assert_eq!(listed[0].delivery.status, DeliveryStatus::Delivered);
+    assert_eq!(listed[0].attempts, vec![attempt(1, now, Some(204))]);
 }

@@ -1,0 +1,505 @@
+//! The outbox dispatcher: turns domain events into signed HTTPS deliveries to agents'
+//! webhook and callback URLs, at least once, with backoff, recording every attempt.
+//!
+//! Two stages, both through the store, so any replica may run them and a crash loses
+//! nothing:
+//!
+//! 1. **Fan-out.** Lease outbox events; for each, choose its recipients (below) and store
+//!    one delivery per recipient and channel, in one transaction with taking the event out
+//!    of the outbox ([`Deliveries::fan_out`]).
+//! 2. **Send.** Lease due deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL: replicas
+//!    share them, none sends one twice at once); POST each with its signatures; record the
+//!    attempt; on anything but 2xx, retry after the next backoff step (±10% jitter) until
+//!    the delivery is older than the give-up age. A crash between sending and recording
+//!    resends after the lease runs out: receivers deduplicate on `webhook-id`.
+//!
+//! Recipients, by event (each identity's webhook receives only the events it subscribed
+//! to; `task.posted` by default):
+//!
+//! | event | webhook | callback |
+//! |---|---|---|
+//! | `task.posted` | agents whose capabilities overlap the task's required capabilities or skill (only the assignee, for an assigned task), never the poster | the same agents |
+//! | `task.claimed` | the poster | the claimant, when the broker, a contract or an award assigned it |
+//! | `task.delivered`, `bid.received` | the poster | — |
+//! | `task.accepted`, `task.rejected` | the deliverer | — |
+//! | `claim.expired` | the claimant who lost it, and the poster | — |
+//! | `queue.promoted` | the promoted agent | the promoted agent |
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::Utc;
+use marketplace_core::store::{
+    Backend, Channel, DeliveryAttempt, LeasedDelivery, NewDelivery, NextStep,
+};
+use marketplace_core::{ClaimVia, Event, EventData, EventKind, IdentityId, Profile, Task};
+use serde_json::{Value, json};
+use tokio::sync::{Semaphore, watch};
+
+use crate::error::ApiError;
+use crate::outbound::sign::signed_headers;
+use crate::server::AppState;
+
+/// Most recipients one event is fanned out to.
+pub const FANOUT_MAX: usize = 10_000;
+/// Largest answer body read from a webhook receiver (the rest is not needed).
+pub const WEBHOOK_ANSWER_BYTES_MAX: usize = 64 * 1024;
+/// Events fanned out per round.
+const EVENTS_PER_ROUND: usize = 100;
+/// Subscribers read per page while fanning out.
+const SUBSCRIBER_PAGE: usize = 500;
+
+/// The AI model direct executions of system-prompt agents use, unless configured.
+pub const LLM_MODEL_DEFAULT: &str = "claude-sonnet-4-5";
+/// The Messages API the LLM calls go to, unless configured.
+pub const LLM_BASE_URL_DEFAULT: &str = "https://api.anthropic.com";
+
+/// Where direct executions of system-prompt agents go: an Anthropic Messages API.
+#[derive(Debug, Clone)]
+pub struct LlmConfig {
+    /// Base URL; requests go to `{base}/v1/messages`.
+    pub base_url: String,
+    /// The `x-api-key`; without one, such executions answer 503.
+    pub api_key: Option<String>,
+    /// The model asked for.
+    pub model: String,
+    /// The answer's length limit, in tokens.
+    pub max_tokens: u32,
+}
+
+impl Default for LlmConfig {
+    fn default() -> Self {
+        Self {
+            base_url: LLM_BASE_URL_DEFAULT.to_owned(),
+            api_key: None,
+            model: LLM_MODEL_DEFAULT.to_owned(),
+            max_tokens: 4096,
+        }
+    }
+}
+
+/// How the marketplace reaches agents: webhooks, callbacks and direct executions.
+#[derive(Debug, Clone)]
+pub struct ReachConfig {
+    /// This marketplace's public base URL, sent as `marketplace_url`.
+    pub marketplace_url: String,
+    /// How long one webhook or callback request may take.
+    pub webhook_timeout: Duration,
+    /// How long a direct execution's agent may take.
+    pub execute_timeout: Duration,
+    /// Waits between attempts: the n-th failure waits the n-th step (the last step
+    /// repeats), ±10%.
+    pub backoff: Vec<Duration>,
+    /// A delivery older than this is given up instead of retried.
+    pub give_up_after: Duration,
+    /// How often the dispatcher looks for work.
+    pub interval: Duration,
+    /// Deliveries sent at once by one dispatcher.
+    pub concurrency: usize,
+    /// The LLM behind system-prompt agents.
+    pub llm: LlmConfig,
+}
+
+impl Default for ReachConfig {
+    fn default() -> Self {
+        let secs = Duration::from_secs;
+        Self {
+            marketplace_url: "http://127.0.0.1:8080".to_owned(),
+            webhook_timeout: secs(10),
+            execute_timeout: secs(60),
+            backoff: vec![secs(5), secs(30), secs(120), secs(600), secs(3600)],
+            give_up_after: secs(24 * 3600),
+            interval: Duration::from_millis(500),
+            concurrency: 32,
+            llm: LlmConfig::default(),
+        }
+    }
+}
+
+impl ReachConfig {
+    /// The wait after failed attempt `attempt` (from 1), before jitter.
+    pub fn backoff_step(&self, attempt: u32) -> Duration {
+        let index = usize::try_from(attempt.saturating_sub(1)).unwrap_or(usize::MAX);
+        self.backoff
+            .get(index)
+            .or(self.backoff.last())
+            .copied()
+            .unwrap_or(Duration::from_secs(60))
+    }
+
+    /// The lease a sender takes on a delivery: longer than any request it makes.
+    fn lease(&self) -> Duration {
+        self.webhook_timeout + Duration::from_secs(15)
+    }
+}
+
+/// `step` moved by up to ±10%, at random.
+fn jitter(step: Duration) -> Duration {
+    let mut byte = [0u8; 2];
+    let spread = if getrandom::fill(&mut byte).is_ok() {
+        i64::from(u16::from_le_bytes(byte) % 2001) - 1000
+    } else {
+        0
+    };
+    let millis = i64::try_from(step.as_millis()).unwrap_or(i64::MAX);
+    let moved = millis.saturating_add(millis / 10 * spread / 1000);
+    Duration::from_millis(u64::try_from(moved.max(1)).unwrap_or(1))
+}
+
+fn chrono(d: Duration) -> chrono::Duration {
+    chrono::Duration::from_std(d).unwrap_or(chrono::Duration::MAX)
+}
+
+/// Whether `channel` of `profile` has somewhere to send to.
+fn url_of(profile: &Profile, channel: Channel) -> Option<&str> {
+    match channel {
+        Channel::Webhook => profile.webhook_url.as_deref(),
+        Channel::Callback => profile.callback_url.as_deref(),
+    }
+    .filter(|u| !u.is_empty())
+}
+
+impl<S: Backend + Clone> AppState<S> {
+    /// Fans out up to one round of due outbox events; returns how many.
+    pub async fn fan_out_round(&self) -> Result<usize, ApiError> {
+        let lease = self.reach.lease().as_secs().max(1);
+        let leased = self.market.lease_events(lease, EVENTS_PER_ROUND).await?;
+        for event in &leased {
+            let plan = self.plan(&event.event).await?;
+            let store = self.market.store();
+            let done = store
+                .fan_out(event.event.seq, event.attempt, &plan)
+                .await
+                .map_err(|e| ApiError::Engine(e.into()))?;
+            if done && !plan.is_empty() {
+                tracing::debug!(seq = event.event.seq, deliveries = plan.len(), "fanned out");
+            }
+        }
+        Ok(leased.len())
+    }
+
+    /// The deliveries one event makes.
+    async fn plan(&self, event: &Event) -> Result<Vec<NewDelivery>, ApiError> {
+        let Some(task_id) = event.task_id else {
+            return Ok(Vec::new());
+        };
+        let subject = event.subject.as_ref();
+        let task = match self.market.task(None, task_id).await {
+            Ok(task) => task,
+            Err(marketplace_core::Error::TaskNotFound) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
+        let poster = Some(&task.poster);
+        let assigned = matches!(
+            event.data,
+            EventData::Claim {
+                via: ClaimVia::Broker | ClaimVia::Contract | ClaimVia::Award
+            }
+        );
+        let mut to: Vec<(IdentityId, Channel)> = Vec::new();
+        let mut both = |who: Option<&IdentityId>, webhook: bool, callback: bool| {
+            if let Some(who) = who {
+                if webhook {
+                    to.push((who.clone(), Channel::Webhook));
+                }
+                if callback {
+                    to.push((who.clone(), Channel::Callback));
+                }
+            }
+        };
+        match event.kind {
+            EventKind::TaskPosted => {
+                for agent in self.matching_agents(&task).await? {
+                    both(Some(&agent), true, true);
+                }
+            }
+            EventKind::TaskClaimed => {
+                both(poster, true, false);
+                both(subject, false, assigned);
+            }
+            EventKind::TaskDelivered | EventKind::BidReceived => both(poster, true, false),
+            EventKind::TaskAccepted | EventKind::TaskRejected => both(subject, true, false),
+            EventKind::ClaimExpired => {
+                both(subject, true, false);
+                both(poster, true, false);
+            }
+            EventKind::QueuePromoted => both(subject, true, true),
+            _ => {}
+        }
+        let mut plan = Vec::with_capacity(to.len());
+        for (recipient, channel) in to {
+            if let Some(body) = self.body_for(event, &task, &recipient, channel).await? {
+                plan.push(NewDelivery {
+                    event_seq: event.seq,
+                    recipient,
+                    channel,
+                    event: event.kind.as_str().to_owned(),
+                    body,
+                    created_at: self.market.now(),
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Agents a posted task is pushed to: the assignee of an assigned task, or every agent
+    /// with webhook settings whose capabilities overlap the task's — never the poster.
+    async fn matching_agents(&self, task: &Task) -> Result<Vec<IdentityId>, ApiError> {
+        if let Some(assignee) = &task.spec.assign_to {
+            return Ok(vec![assignee.clone()]);
+        }
+        let mut wanted = task.spec.required_capabilities.clone();
+        wanted.extend(task.spec.skill.iter().cloned());
+        let store = self.market.store();
+        let mut found = Vec::new();
+        let mut after: Option<IdentityId> = None;
+        while found.len() < FANOUT_MAX {
+            let page = store
+                .subscribers(&wanted, after.as_ref(), SUBSCRIBER_PAGE)
+                .await
+                .map_err(|e| ApiError::Engine(e.into()))?;
+            let Some(last) = page.last().cloned() else {
+                break;
+            };
+            found.extend(page.into_iter().filter(|a| a != &task.poster));
+            after = Some(last);
+        }
+        if found.len() >= FANOUT_MAX {
+            tracing::warn!(task = %task.id, limit = FANOUT_MAX, "task.posted reaches only the first agents");
+            found.truncate(FANOUT_MAX);
+        }
+        Ok(found)
+    }
+
+    /// The body `recipient` receives on `channel` for `event`, or `None` when that
+    /// channel has no URL or the webhook does not subscribe to the event.
+    async fn body_for(
+        &self,
+        event: &Event,
+        task: &Task,
+        recipient: &IdentityId,
+        channel: Channel,
+    ) -> Result<Option<String>, ApiError> {
+        let profile = match self.market.profile(recipient).await {
+            Ok(p) => p,
+            Err(marketplace_core::Error::UnknownIdentity) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        if url_of(&profile, channel).is_none() {
+            return Ok(None);
+        }
+        if channel == Channel::Webhook {
+            let store = self.market.store();
+            let settings = store
+                .webhook(recipient)
+                .await
+                .map_err(|e| ApiError::Engine(e.into()))?;
+            let subscribed =
+                settings.is_some_and(|s| s.events.iter().any(|e| e == event.kind.as_str()));
+            if !subscribed {
+                return Ok(None);
+            }
+        }
+        let task = task.clone().redacted_for(Some(recipient));
+        let task_json = match channel {
+            Channel::Webhook => serde_json::to_value(crate::agentmarket::TaskView::of(&task)),
+            Channel::Callback => {
+                serde_json::to_value(crate::agora::tasks::TaskView::of(&task, Some(recipient)))
+            }
+        }
+        .map_err(|e| ApiError::internal(format!("encoding a webhook: {e}")))?;
+        let body = json!({
+            "event": event.kind.as_str(),
+            "task": task_json,
+            "marketplace_url": self.reach.marketplace_url,
+            "occurred_at": event.at,
+            "subject": event.subject,
+            "data": event.data,
+        });
+        Ok(Some(body.to_string()))
+    }
+
+    /// Leases and sends up to `limit` due deliveries, each on its own task holding one of
+    /// `permits`. Returns how many it started.
+    pub async fn send_round(&self, permits: &Arc<Semaphore>) -> Result<usize, ApiError> {
+        let free = permits.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let now = self.market.now();
+        let until = now + chrono(self.reach.lease());
+        let leased = self
+            .market
+            .store()
+            .lease_deliveries(now, until, free)
+            .await
+            .map_err(|e| ApiError::Engine(e.into()))?;
+        let started = leased.len();
+        for delivery in leased {
+            let Ok(permit) = permits.clone().acquire_owned().await else {
+                break;
+            };
+            let app = self.clone();
+            tokio::spawn(async move {
+                if let Err(e) = app.send_delivery(&delivery, true).await {
+                    tracing::warn!(id = delivery.delivery.id, error = ?e, "recording a delivery failed");
+                }
+                drop(permit);
+            });
+        }
+        Ok(started)
+    }
+
+    /// Sends one leased delivery and records the attempt. With `retry`, a failure is
+    /// retried after the backoff; without, it is given up (a ping).
+    pub async fn send_delivery(
+        &self,
+        leased: &LeasedDelivery,
+        retry: bool,
+    ) -> Result<DeliveryAttempt, ApiError> {
+        let delivery = &leased.delivery;
+        let at = self.market.now();
+        let started = Instant::now();
+        let mut url = None;
+        let outcome: Result<u16, String> = async {
+            let profile = self
+                .market
+                .profile(&delivery.spec.recipient)
+                .await
+                .map_err(|e| e.to_string())?;
+            let target = url_of(&profile, delivery.spec.channel)
+                .ok_or_else(|| format!("no {} URL is set", delivery.spec.channel.as_str()))?;
+            url = Some(target.to_owned());
+            let secret = self
+                .webhook_secret(&delivery.spec.recipient)
+                .await
+                .map_err(|e| format!("{e:?}"))?
+                .0;
+            let id = format!("msg_{}", delivery.id);
+            let body = delivery.spec.body.as_bytes();
+            let headers = signed_headers(
+                &secret,
+                &delivery.spec.event,
+                &id,
+                Utc::now().timestamp(),
+                body,
+            );
+            let answer = self
+                .outbound
+                .post(
+                    target,
+                    headers,
+                    body.to_vec(),
+                    self.reach.webhook_timeout,
+                    WEBHOOK_ANSWER_BYTES_MAX,
+                )
+                .await
+                .map_err(|e| e.to_string())?;
+            if (200..300).contains(&answer.status) {
+                Ok(answer.status)
+            } else {
+                Err(format!("answered {}", answer.status))
+            }
+        }
+        .await;
+        let latency = started.elapsed();
+        let status_code = match &outcome {
+            Ok(status) => Some(*status),
+            Err(e) => e
+                .strip_prefix("answered ")
+                .and_then(|s| s.parse::<u16>().ok()),
+        };
+        let record = DeliveryAttempt {
+            attempt: leased.attempt,
+            at,
+            url: url.clone(),
+            status_code,
+            latency_ms: u64::try_from(latency.as_millis()).unwrap_or(u64::MAX),
+            error: outcome.as_ref().err().cloned(),
+        };
+        let next = match &outcome {
+            Ok(_) => NextStep::Delivered,
+            Err(_) if !retry || url.is_none() || delivery.spec.event == "ping" => NextStep::GiveUp,
+            Err(_) => {
+                let wait = chrono(jitter(self.reach.backoff_step(leased.attempt)));
+                let retry_at = self.market.now() + wait;
+                if retry_at - delivery.spec.created_at > chrono(self.reach.give_up_after) {
+                    NextStep::GiveUp
+                } else {
+                    NextStep::RetryAt(retry_at)
+                }
+            }
+        };
+        crate::metrics::delivery(
+            delivery.spec.channel.as_str(),
+            match next {
+                NextStep::Delivered => "delivered",
+                NextStep::RetryAt(_) => "retry",
+                NextStep::GiveUp => "failed",
+            },
+            latency.as_secs_f64(),
+        );
+        match &next {
+            NextStep::Delivered => {
+                tracing::debug!(id = delivery.id, attempt = leased.attempt, "delivered");
+            }
+            _ => tracing::info!(
+                id = delivery.id,
+                attempt = leased.attempt,
+                error = record.error.as_deref().unwrap_or(""),
+                "delivery attempt failed"
+            ),
+        }
+        let moved = self
+            .market
+            .store()
+            .finish_delivery(delivery.id, &record, next)
+            .await
+            .map_err(|e| ApiError::Engine(e.into()))?;
+        if !moved {
+            tracing::warn!(
+                id = delivery.id,
+                attempt = leased.attempt,
+                "a delivery's lease ran out before its attempt was recorded"
+            );
+        }
+        Ok(record)
+    }
+}
+
+/// Runs the dispatcher until `stop` turns true, then waits for the sends in flight (at
+/// most one webhook timeout). Safe in several replicas at once.
+pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch::Receiver<bool>) {
+    let concurrency = app.reach.concurrency.max(1);
+    let permits = Arc::new(Semaphore::new(concurrency));
+    let mut ticks = tokio::time::interval(app.reach.interval);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => break,
+        }
+        if let Err(e) = app.fan_out_round().await {
+            tracing::warn!(error = ?e, "fan-out failed; retrying next round");
+        }
+        if let Err(e) = app.send_round(&permits).await {
+            tracing::warn!(error = ?e, "leasing deliveries failed; retrying next round");
+        }
+        if let Ok(pending) = app.market.store().deliveries_pending().await {
+            crate::metrics::deliveries_pending(pending);
+        }
+    }
+    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+    let drained = tokio::time::timeout(app.reach.lease(), permits.acquire_many(all)).await;
+    if drained.is_err() {
+        tracing::warn!("stopped with deliveries in flight; they are resent after their lease");
+    }
+}
+
+/// A JSON value's text: strings as they are, anything else as JSON.
+pub(crate) fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}

@@ -1,0 +1,368 @@
+//! Direct execution, AgentMarket's `POST /api/execute`: hire one agent and get its result
+//! in the same request.
+//!
+//! 1. The caller's budget (at least the agent's `price_per_task`) is escrowed by posting a
+//!    task assigned to the agent and accepted on delivery.
+//! 2. The agent runs: its `endpoint_url` gets the task as a signed HTTPS POST (signed like
+//!    a webhook) and answers `{"result": …}`; or, with a `system_prompt` instead, an LLM
+//!    call through the configured Messages API runs it.
+//! 3. The result is delivered on the agent's behalf, which settles at once (under the
+//!    agentmarket preset, 90% to the agent, 10% fee); the answer is `{task_id, result}`.
+//!
+//! Any failure — an error answer, a timeout, a result the marketplace refuses — cancels
+//! the task, refunding the budget in full, and answers 502 `agent_failed`, 504
+//! `agent_timeout` or 503 `llm_unavailable`. Nothing is claimed until the result is in,
+//! so if the server stops mid-run the task expires unclaimed and is refunded by the
+//! deadline sweep (`expires_in` is the execution timeout plus a minute), without
+//! counting against the agent.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use axum::response::Response;
+use marketplace_core::store::Backend;
+use marketplace_core::{
+    Command, DeliveryInput, Error, IdentityId, Profile, Task, TaskSpec, TaskStatus,
+};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::agentmarket::{Envelope, reply};
+use crate::agora::ApiJson;
+use crate::agora::account::identity;
+use crate::auth::Caller;
+use crate::dispatch::text_of;
+use crate::error::ApiError;
+use crate::exec::IdempotencyKey;
+use crate::outbound::OutboundError;
+use crate::outbound::sign::signed_headers;
+use crate::server::AppState;
+use crate::wire::Amount;
+
+/// Largest answer read from an agent's endpoint or the LLM.
+pub const RESULT_ANSWER_BYTES_MAX: usize = 1024 * 1024;
+/// The Messages API version asked for.
+pub const ANTHROPIC_VERSION: &str = "2023-06-01";
+/// Longest title made from a task description.
+const TITLE_CHARS: usize = 80;
+
+/// `POST /api/execute` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExecuteRequest {
+    /// The agent to run.
+    pub agent_id: String,
+    /// What it should do.
+    pub task_description: String,
+    /// What the caller pays: at least the agent's `price_per_task`.
+    pub budget: Amount,
+}
+
+/// `POST /api/execute` answer data.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ExecuteView {
+    /// The task the execution ran as.
+    pub task_id: String,
+    /// The agent's result.
+    pub result: String,
+}
+
+/// How an agent runs.
+enum Runner {
+    Endpoint(String),
+    Llm(String),
+}
+
+fn failed(message: String) -> ApiError {
+    ApiError::Upstream {
+        status: StatusCode::BAD_GATEWAY,
+        code: "agent_failed",
+        message,
+    }
+}
+
+fn from_outbound(e: OutboundError, what: &str) -> ApiError {
+    match e {
+        OutboundError::Timeout(ms) => ApiError::Upstream {
+            status: StatusCode::GATEWAY_TIMEOUT,
+            code: "agent_timeout",
+            message: format!("{what} did not answer within {ms} ms"),
+        },
+        other => failed(format!("{what} failed: {other}")),
+    }
+}
+
+/// `POST /api/execute`: runs an agent on a task description and pays it from the budget.
+#[utoipa::path(
+    post,
+    path = "/api/execute",
+    tag = "agentmarket",
+    operation_id = "agentmarket_execute",
+    request_body = ExecuteRequest,
+    responses(
+        (status = 200, body = Envelope<ExecuteView>),
+        (status = "4XX", body = crate::openapi::AmError),
+        (status = "5XX", body = crate::openapi::AmError)
+    ),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn execute<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<ExecuteRequest>,
+) -> Result<Response, ApiError> {
+    let agent = identity(&request.agent_id)?;
+    if agent == caller {
+        return Err(Error::invalid("agent_id", "an agent cannot hire itself").into());
+    }
+    let profile = app.market.profile(&agent).await?;
+    if let Some(price) = profile.price_per_task
+        && request.budget.0 < price
+    {
+        let why = format!("below the agent's price_per_task ({price})");
+        return Err(Error::invalid("budget", why).into());
+    }
+    let runner = runner(&app, &profile)?;
+    let task = app
+        .task_command(
+            &caller,
+            &key,
+            Command::PostTask(spec(&app, &agent, &request)),
+        )
+        .await?;
+    let task = app.market.task(Some(&caller), task.id).await?;
+    let ready = task.status == TaskStatus::Open || task.claimant() == Some(&agent);
+    if task.status == TaskStatus::Completed {
+        // A retry of an execution that finished: its result again.
+        let result = task
+            .delivery
+            .as_ref()
+            .map(|d| d.text.clone())
+            .unwrap_or_default();
+        return answer(&app, &caller, task.id.to_string(), result).await;
+    }
+    if !ready {
+        return Err(ApiError::Conflict {
+            code: "execution_finished",
+            message: format!(
+                "the execution under this Idempotency-Key ended {}; retry with a new key",
+                task.status.as_str()
+            ),
+        });
+    }
+    let outcome = match run(&app, &runner, &profile, &task, &request).await {
+        Ok(result) => settle(&app, &agent, &task, result).await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(result) => answer(&app, &caller, task.id.to_string(), result).await,
+        Err(e) => {
+            if let Err(refund) = app.market.cancel(&caller, task.id).await {
+                tracing::error!(task = %task.id, error = %refund, "refunding a failed execution failed");
+            }
+            Err(e)
+        }
+    }
+}
+
+async fn answer<S: Backend + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    task_id: String,
+    result: String,
+) -> Result<Response, ApiError> {
+    let data = ExecuteView { task_id, result };
+    reply(app, Some(caller), StatusCode::OK, data).await
+}
+
+/// How `profile`'s agent runs, checked before anything is escrowed.
+fn runner<S: Backend + Clone>(app: &AppState<S>, profile: &Profile) -> Result<Runner, ApiError> {
+    let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());
+    if let Some(url) = set(&profile.endpoint_url) {
+        app.outbound
+            .check_url(&url)
+            .map_err(|e| failed(format!("the agent's endpoint_url is refused: {e}")))?;
+        return Ok(Runner::Endpoint(url));
+    }
+    if let Some(prompt) = set(&profile.system_prompt) {
+        if app.reach.llm.api_key.is_none() {
+            return Err(ApiError::Upstream {
+                status: StatusCode::SERVICE_UNAVAILABLE,
+                code: "llm_unavailable",
+                message: "this marketplace has no LLM configured to run system-prompt agents"
+                    .to_owned(),
+            });
+        }
+        return Ok(Runner::Llm(prompt));
+    }
+    Err(Error::invalid(
+        "agent_id",
+        "the agent has neither an endpoint_url nor a system_prompt",
+    )
+    .into())
+}
+
+/// The task an execution runs as: assigned to the agent, accepted on delivery, expiring
+/// (refunded) a minute after the execution's timeout.
+fn spec<S: Backend + Clone>(
+    app: &AppState<S>,
+    agent: &IdentityId,
+    request: &ExecuteRequest,
+) -> TaskSpec {
+    let first_line = request.task_description.lines().next().unwrap_or_default();
+    let title: String = first_line.chars().take(TITLE_CHARS).collect();
+    let timeout = app.reach.execute_timeout.as_secs();
+    TaskSpec {
+        title: Some(title).filter(|t| !t.trim().is_empty()),
+        assign_to: Some(agent.clone()),
+        auto_accept: true,
+        expires_in_secs: Some(timeout.saturating_add(60).max(60)),
+        claim_ttl_secs: Some(timeout.saturating_add(60)),
+        ..TaskSpec::new(request.task_description.clone(), request.budget.0)
+    }
+}
+
+/// Runs the agent; its result.
+async fn run<S: Backend + Clone>(
+    app: &AppState<S>,
+    runner: &Runner,
+    profile: &Profile,
+    task: &Task,
+    request: &ExecuteRequest,
+) -> Result<String, ApiError> {
+    match runner {
+        Runner::Endpoint(url) => {
+            let body = json!({
+                "task_id": task.id,
+                "title": task.spec.title,
+                "description": request.task_description,
+                "budget": Amount(task.bounty),
+                "poster_id": task.poster,
+                "marketplace_url": app.reach.marketplace_url,
+            })
+            .to_string();
+            let (secret, _) = app.webhook_secret(&profile.identity).await?;
+            let id = format!("exec_{}", task.id);
+            let timestamp = chrono::Utc::now().timestamp();
+            let headers = signed_headers(&secret, "task.execute", &id, timestamp, body.as_bytes());
+            let answer = app
+                .outbound
+                .post(
+                    url,
+                    headers,
+                    body.into_bytes(),
+                    app.reach.execute_timeout,
+                    RESULT_ANSWER_BYTES_MAX,
+                )
+                .await
+                .map_err(|e| from_outbound(e, "the agent's endpoint"))?;
+            if !(200..300).contains(&answer.status) {
+                return Err(failed(format!(
+                    "the agent's endpoint answered {}",
+                    answer.status
+                )));
+            }
+            let parsed: Value = serde_json::from_slice(&answer.body).map_err(|_| {
+                failed("the agent's endpoint answered without a JSON body".to_owned())
+            })?;
+            match parsed.get("result") {
+                Some(result) if !result.is_null() => Ok(text_of(result)),
+                _ => Err(failed(
+                    "the agent's endpoint answered without a \"result\"".to_owned(),
+                )),
+            }
+        }
+        Runner::Llm(prompt) => llm(app, prompt, &request.task_description).await,
+    }
+}
+
+/// One Messages API call: the agent's system prompt and the task as the user's message.
+async fn llm<S: Backend + Clone>(
+    app: &AppState<S>,
+    system_prompt: &str,
+    task: &str,
+) -> Result<String, ApiError> {
+    let config = &app.reach.llm;
+    let api_key = config.api_key.as_deref().unwrap_or_default();
+    let url = format!("{}/v1/messages", config.base_url.trim_end_matches('/'));
+    let body = json!({
+        "model": config.model,
+        "max_tokens": config.max_tokens,
+        "system": system_prompt,
+        "messages": [{ "role": "user", "content": task }],
+    })
+    .to_string();
+    let mut headers = HeaderMap::new();
+    let mut put = |name: &'static str, value: &str| {
+        if let Ok(value) = HeaderValue::from_str(value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    put("content-type", "application/json");
+    put("x-api-key", api_key);
+    put("anthropic-version", ANTHROPIC_VERSION);
+    let answer = app
+        .outbound
+        .post_trusted(
+            &url,
+            headers,
+            body.into_bytes(),
+            app.reach.execute_timeout,
+            RESULT_ANSWER_BYTES_MAX,
+        )
+        .await
+        .map_err(|e| from_outbound(e, "the LLM"))?;
+    let parsed: Value = serde_json::from_slice(&answer.body).unwrap_or(Value::Null);
+    if !(200..300).contains(&answer.status) {
+        let why = parsed["error"]["message"].as_str().unwrap_or("no details");
+        return Err(failed(format!("the LLM answered {}: {why}", answer.status)));
+    }
+    let text: Vec<&str> = parsed["content"]
+        .as_array()
+        .map(|blocks| {
+            blocks
+                .iter()
+                .filter(|b| b["type"] == "text")
+                .filter_map(|b| b["text"].as_str())
+                .collect()
+        })
+        .unwrap_or_default();
+    if text.is_empty() {
+        return Err(failed("the LLM answered without text".to_owned()));
+    }
+    Ok(text.concat())
+}
+
+/// Claims and delivers on the agent's behalf; the task accepts itself and pays.
+async fn settle<S: Backend + Clone>(
+    app: &AppState<S>,
+    agent: &IdentityId,
+    task: &Task,
+    result: String,
+) -> Result<String, ApiError> {
+    let none = IdempotencyKey::default();
+    if task.claimant() != Some(agent) {
+        let claim = Command::Claim {
+            task: task.id,
+            note: None,
+        };
+        app.execute(agent, &none, claim)
+            .await
+            .map_err(|e| failed(format!("the marketplace refused the agent's claim: {e:?}")))?;
+    }
+    let deliver = Command::Deliver {
+        task: task.id,
+        delivery: DeliveryInput {
+            text: result.clone(),
+            ..DeliveryInput::default()
+        },
+    };
+    match app.execute(agent, &none, deliver).await {
+        Ok(_) => Ok(result),
+        Err(ApiError::Engine(e)) => Err(failed(format!(
+            "the marketplace refused the agent's result: {e}"
+        ))),
+        Err(e) => Err(e),
+    }
+}

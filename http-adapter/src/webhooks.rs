@@ -1,0 +1,529 @@
+//! Webhook settings and the endpoints that manage and debug them, in both dialects:
+//! AgentMarket's `GET`/`PUT /api/agents/me/webhook`, and Agora's
+//! `GET /api/v1/webhooks/deliveries`, `POST /api/v1/webhooks/test` and
+//! `POST /api/v1/webhooks/secret`.
+//!
+//! Every identity has one signing secret for everything the marketplace sends it
+//! (webhooks, broker callbacks, direct executions). It is created the first time the
+//! identity sets a URL, shown in that answer only, and replaced when rotated.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use chrono::{DateTime, Utc};
+use marketplace_core::store::{
+    Backend, Channel, DeliveryRecord, LeasedDelivery, NewDelivery, WebhookSettings,
+};
+use marketplace_core::{Command, Error, IdentityId, Outcome, Profile, ProfileUpdate};
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+
+use crate::agentmarket::{Envelope, reply};
+use crate::agora::{ApiJson, RawBody};
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::exec::{IdempotencyKey, unexpected};
+use crate::outbound::OutboundError;
+use crate::outbound::sign::new_secret;
+use crate::server::AppState;
+
+/// The events a webhook may subscribe to.
+pub const SUBSCRIBABLE_EVENTS: [&str; 8] = [
+    "task.posted",
+    "task.claimed",
+    "task.delivered",
+    "task.accepted",
+    "task.rejected",
+    "claim.expired",
+    "queue.promoted",
+    "bid.received",
+];
+
+/// What a webhook receives until its owner chooses: new matching tasks.
+pub const DEFAULT_EVENTS: [&str; 1] = ["task.posted"];
+
+fn store_error(e: marketplace_core::StoreError) -> ApiError {
+    ApiError::Engine(e.into())
+}
+
+/// A URL as the owner's own answers show it: `...` and its last characters.
+///
+/// ```
+/// use http_adapter::webhooks::mask_url;
+/// assert_eq!(mask_url("https://my-agent.com/webhooks/agentmarket"), "...gentmarket");
+/// ```
+pub fn mask_url(url: &str) -> String {
+    let chars: Vec<char> = url.chars().collect();
+    let shown = (chars.len() / 3).min(10);
+    let tail: String = chars[chars.len() - shown..].iter().collect();
+    format!("...{tail}")
+}
+
+impl<S: Backend + Clone> AppState<S> {
+    /// `identity`'s signing secret, created if it has none: the secret, and whether it was
+    /// created now (and so may be shown).
+    pub async fn webhook_secret(&self, identity: &IdentityId) -> Result<(String, bool), ApiError> {
+        let store = self.market.store();
+        let (settings, created) = match store.webhook(identity).await.map_err(store_error)? {
+            Some(settings) => (settings, false),
+            None => {
+                let fresh = self.new_settings(identity, None)?;
+                store.add_webhook(&fresh.0).await.map_err(store_error)?
+            }
+        };
+        let secret = self.unseal_secret(&settings)?;
+        Ok((secret, created))
+    }
+
+    /// New settings for `identity` with a fresh secret: the settings and the secret.
+    fn new_settings(
+        &self,
+        identity: &IdentityId,
+        events: Option<Vec<String>>,
+    ) -> Result<(WebhookSettings, String), ApiError> {
+        let secret = new_secret().map_err(|e| ApiError::internal(format!("randomness: {e}")))?;
+        let settings = WebhookSettings {
+            identity: identity.clone(),
+            sealed_secret: self.master.seal(secret.as_bytes())?,
+            events: events.unwrap_or_else(|| DEFAULT_EVENTS.map(str::to_owned).to_vec()),
+            updated_at: self.market.now(),
+        };
+        Ok((settings, secret))
+    }
+
+    fn unseal_secret(&self, settings: &WebhookSettings) -> Result<String, ApiError> {
+        self.master
+            .unseal(&settings.sealed_secret)
+            .and_then(|bytes| String::from_utf8(bytes).ok())
+            .ok_or_else(|| {
+                ApiError::internal(format!(
+                    "the webhook secret of {} does not open with this server's key",
+                    settings.identity
+                ))
+            })
+    }
+
+    /// Replaces `identity`'s secret (and, if given, its events); returns the new secret.
+    pub async fn rotate_webhook_secret(
+        &self,
+        identity: &IdentityId,
+        events: Option<Vec<String>>,
+    ) -> Result<String, ApiError> {
+        let store = self.market.store();
+        let events = match events {
+            Some(events) => Some(events),
+            None => store
+                .webhook(identity)
+                .await
+                .map_err(store_error)?
+                .map(|s| s.events),
+        };
+        let (settings, secret) = self.new_settings(identity, events)?;
+        store.put_webhook(&settings).await.map_err(store_error)?;
+        Ok(secret)
+    }
+
+    /// Refuses, before any change, outbound URLs the marketplace would never send to: not
+    /// `https://`, or an address that is private or reserved (unless the operator allows
+    /// those). Host names are checked again at every connection.
+    pub fn check_outbound_urls(&self, update: &ProfileUpdate) -> Result<(), ApiError> {
+        for (field, url) in [
+            ("webhook_url", &update.webhook_url),
+            ("callback_url", &update.callback_url),
+            ("endpoint_url", &update.endpoint_url),
+        ] {
+            if let Some(url) = url.as_deref().filter(|u| !u.is_empty()) {
+                self.outbound.check_url(url).map_err(|e| match e {
+                    OutboundError::BadUrl(why) | OutboundError::Refused(why) => {
+                        ApiError::from(Error::invalid(field, why))
+                    }
+                    other => ApiError::from(Error::invalid(field, other.to_string())),
+                })?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Applies a profile update after checking its URLs; when the profile now has a URL
+    /// and the identity had no secret, creates one and returns it (to show once).
+    pub async fn update_profile_reachable(
+        &self,
+        caller: &IdentityId,
+        key: &IdempotencyKey,
+        update: ProfileUpdate,
+    ) -> Result<(Profile, Option<String>), ApiError> {
+        self.check_outbound_urls(&update)?;
+        let profile = match self
+            .execute(caller, key, Command::UpdateProfile(update))
+            .await?
+        {
+            Outcome::Profile(profile) => profile,
+            other => return Err(unexpected(&other)),
+        };
+        let secret = self.secret_if_reachable(&profile).await?;
+        Ok((*profile, secret))
+    }
+
+    /// A new secret for `profile`'s identity if it has a URL and no secret yet.
+    pub async fn secret_if_reachable(&self, profile: &Profile) -> Result<Option<String>, ApiError> {
+        let reachable = [
+            &profile.webhook_url,
+            &profile.callback_url,
+            &profile.endpoint_url,
+        ]
+        .iter()
+        .any(|u| u.as_deref().is_some_and(|u| !u.is_empty()));
+        if !reachable {
+            return Ok(None);
+        }
+        let (secret, created) = self.webhook_secret(&profile.identity).await?;
+        Ok(created.then_some(secret))
+    }
+}
+
+fn check_events(events: &[String]) -> Result<(), ApiError> {
+    if events.len() > SUBSCRIBABLE_EVENTS.len() {
+        return Err(Error::invalid("events", "lists an event twice").into());
+    }
+    for (i, event) in events.iter().enumerate() {
+        if !SUBSCRIBABLE_EVENTS.contains(&event.as_str()) {
+            let known = SUBSCRIBABLE_EVENTS.join(", ");
+            return Err(
+                Error::invalid("events", format!("{event:?} is not one of: {known}")).into(),
+            );
+        }
+        if events[..i].contains(event) {
+            return Err(Error::invalid("events", format!("lists {event:?} twice")).into());
+        }
+    }
+    Ok(())
+}
+
+/// The caller's webhook as AgentMarket shows it.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct WebhookView {
+    /// The URL, masked (`...` and its last characters); `null` when none is set.
+    pub webhook_url: Option<String>,
+    /// The events it receives.
+    pub events: Vec<String>,
+    /// The signing secret: only in the answer that created or rotated it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub webhook_secret: Option<String>,
+}
+
+async fn webhook_view<S: Backend + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    webhook_secret: Option<String>,
+) -> Result<WebhookView, ApiError> {
+    let profile = app.market.profile(caller).await?;
+    let settings = app
+        .market
+        .store()
+        .webhook(caller)
+        .await
+        .map_err(store_error)?;
+    Ok(WebhookView {
+        webhook_url: profile
+            .webhook_url
+            .filter(|u| !u.is_empty())
+            .map(|u| mask_url(&u)),
+        events: settings.map_or_else(|| DEFAULT_EVENTS.map(str::to_owned).to_vec(), |s| s.events),
+        webhook_secret,
+    })
+}
+
+/// `GET /api/agents/me/webhook`: the caller's webhook URL, masked.
+#[utoipa::path(
+    get,
+    path = "/api/agents/me/webhook",
+    tag = "agentmarket",
+    operation_id = "agentmarket_get_webhook",
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn get_webhook<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let view = webhook_view(&app, &caller, None).await?;
+    reply(&app, Some(&caller), StatusCode::OK, view).await
+}
+
+/// `PUT /api/agents/me/webhook` body.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetWebhook {
+    /// The new URL (`https://`); `""` removes it.
+    pub webhook_url: String,
+    /// The events it receives (default: as before; at first `["task.posted"]`).
+    #[serde(default)]
+    pub events: Option<Vec<String>>,
+    /// Replace the signing secret; the new one is in the answer.
+    #[serde(default)]
+    pub rotate_secret: bool,
+}
+
+/// `PUT /api/agents/me/webhook`: sets or changes the caller's webhook. The answer holds
+/// the signing secret when this created or rotated it.
+#[utoipa::path(
+    put,
+    path = "/api/agents/me/webhook",
+    tag = "agentmarket",
+    operation_id = "agentmarket_set_webhook",
+    request_body = SetWebhook,
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::openapi::AmError)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn set_webhook<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    key: IdempotencyKey,
+    ApiJson(request): ApiJson<SetWebhook>,
+) -> Result<Response, ApiError> {
+    if let Some(events) = &request.events {
+        check_events(events)?;
+    }
+    let update = ProfileUpdate {
+        webhook_url: Some(request.webhook_url),
+        ..ProfileUpdate::default()
+    };
+    let (_, mut secret) = app.update_profile_reachable(&caller, &key, update).await?;
+    if request.rotate_secret {
+        secret = Some(app.rotate_webhook_secret(&caller, request.events).await?);
+    } else if let Some(events) = request.events {
+        let store = app.market.store();
+        let current = store.webhook(&caller).await.map_err(store_error)?;
+        let mut settings = match current {
+            Some(settings) => settings,
+            None => app.new_settings(&caller, None)?.0,
+        };
+        settings.events = events;
+        settings.updated_at = app.market.now();
+        store.put_webhook(&settings).await.map_err(store_error)?;
+    }
+    let view = webhook_view(&app, &caller, secret).await?;
+    reply(&app, Some(&caller), StatusCode::OK, view).await
+}
+
+/// `POST /api/v1/webhooks/secret` answer.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct SecretView {
+    /// The new signing secret, shown this once.
+    pub webhook_secret: String,
+}
+
+/// `POST /api/v1/webhooks/secret`: replaces the caller's signing secret.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/secret",
+    tag = "agora",
+    operation_id = "agora_rotate_secret",
+    responses((status = 200, body = SecretView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn rotate_secret<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+) -> Result<Json<SecretView>, ApiError> {
+    app.market.profile(&caller).await?;
+    let webhook_secret = app.rotate_webhook_secret(&caller, None).await?;
+    Ok(Json(SecretView { webhook_secret }))
+}
+
+/// One attempt of a delivery.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AttemptView {
+    /// Which attempt, from 1.
+    pub attempt: u32,
+    /// When it was made.
+    pub at: DateTime<Utc>,
+    /// Where it went.
+    pub url: Option<String>,
+    /// The receiver's status, if it answered.
+    pub status_code: Option<u16>,
+    /// How long it took.
+    pub latency_ms: u64,
+    /// Why it failed.
+    pub error: Option<String>,
+}
+
+/// A delivery to the caller, with its attempts.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct DeliveryView {
+    /// Its id; the `webhook-id` header is `msg_<id>`.
+    pub id: u64,
+    /// The event (`task.posted`, `ping`, …).
+    pub event: String,
+    /// `webhook` or `callback`.
+    pub channel: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    /// The body sent.
+    pub payload: Value,
+    /// When it was created.
+    pub created_at: DateTime<Utc>,
+    /// When it is next tried, while pending.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// When it was delivered or given up.
+    pub finished_at: Option<DateTime<Utc>>,
+    /// Its latest attempts, oldest first.
+    pub attempts: Vec<AttemptView>,
+}
+
+impl DeliveryView {
+    fn of(record: DeliveryRecord) -> Self {
+        let d = record.delivery;
+        Self {
+            id: d.id,
+            event: d.spec.event,
+            channel: d.spec.channel.as_str().to_owned(),
+            status: d.status.as_str().to_owned(),
+            payload: serde_json::from_str(&d.spec.body).unwrap_or(Value::Null),
+            created_at: d.spec.created_at,
+            next_attempt_at: d.next_attempt_at,
+            finished_at: d.finished_at,
+            attempts: record
+                .attempts
+                .into_iter()
+                .map(|a| AttemptView {
+                    attempt: a.attempt,
+                    at: a.at,
+                    url: a.url,
+                    status_code: a.status_code,
+                    latency_ms: a.latency_ms,
+                    error: a.error,
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `GET /api/v1/webhooks/deliveries` parameters.
+#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DeliveriesQuery {
+    /// Page size (default 20, at most 200).
+    pub limit: Option<usize>,
+    /// Only deliveries with an id below this (the last id of the previous page).
+    pub before: Option<u64>,
+}
+
+/// `GET /api/v1/webhooks/deliveries`: what the marketplace sent the caller, newest first,
+/// with every attempt's status, latency and error.
+#[utoipa::path(
+    get,
+    path = "/api/v1/webhooks/deliveries",
+    tag = "agora",
+    operation_id = "agora_deliveries",
+    params(DeliveriesQuery),
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn deliveries<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    Query(query): Query<DeliveriesQuery>,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let limit = marketplace_core::limits::page_limit(query.limit.unwrap_or(0));
+    let records = app
+        .market
+        .store()
+        .deliveries(&caller, query.before, limit)
+        .await
+        .map_err(store_error)?;
+    Ok(Json(records.into_iter().map(DeliveryView::of).collect()))
+}
+
+/// `POST /api/v1/webhooks/test` body.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestWebhook {
+    /// `webhook` or `callback`; default: every URL the caller has set.
+    #[serde(default)]
+    pub channel: Option<String>,
+}
+
+/// `POST /api/v1/webhooks/test`: sends a signed `ping` to the caller's webhook and/or
+/// callback URL now, once, and answers with what happened.
+#[utoipa::path(
+    post,
+    path = "/api/v1/webhooks/test",
+    tag = "agora",
+    operation_id = "agora_test_webhook",
+    request_body = TestWebhook,
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
+)]
+pub async fn test_webhook<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    Caller(caller): Caller,
+    RawBody(body): RawBody,
+) -> Result<Json<Vec<DeliveryView>>, ApiError> {
+    let request: TestWebhook = if body.iter().all(u8::is_ascii_whitespace) {
+        TestWebhook::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::BadBody(format!("the body is not the JSON expected: {e}")))?
+    };
+    let wanted = match request.channel.as_deref() {
+        None => None,
+        Some(name) => Some(Channel::parse(name).ok_or_else(|| {
+            ApiError::from(Error::invalid("channel", "must be webhook or callback"))
+        })?),
+    };
+    let profile = app.market.profile(&caller).await?;
+    let channels: Vec<Channel> = [Channel::Webhook, Channel::Callback]
+        .into_iter()
+        .filter(|c| wanted.is_none_or(|w| w == *c))
+        .filter(|c| {
+            match c {
+                Channel::Webhook => &profile.webhook_url,
+                Channel::Callback => &profile.callback_url,
+            }
+            .as_deref()
+            .is_some_and(|u| !u.is_empty())
+        })
+        .collect();
+    if channels.is_empty() {
+        return Err(Error::invalid("channel", "no webhook_url or callback_url is set").into());
+    }
+    let store = app.market.store();
+    let mut sent = Vec::with_capacity(channels.len());
+    for channel in channels {
+        let now = app.market.now();
+        let body = json!({
+            "event": "ping",
+            "marketplace_url": app.reach.marketplace_url,
+            "occurred_at": now,
+            "subject": caller,
+        });
+        let spec = NewDelivery {
+            event_seq: 0,
+            recipient: caller.clone(),
+            channel,
+            event: "ping".to_owned(),
+            body: body.to_string(),
+            created_at: now,
+        };
+        // Added already leased: the ping is sent here, once, not by the dispatcher.
+        let until = now + chrono::Duration::seconds(3600);
+        let delivery = store
+            .add_delivery(&spec, Some(until))
+            .await
+            .map_err(store_error)?;
+        let leased = LeasedDelivery {
+            attempt: delivery.attempts,
+            delivery,
+        };
+        app.send_delivery(&leased, false).await?;
+        let record = store
+            .deliveries(&caller, Some(leased.delivery.id + 1), 1)
+            .await
+            .map_err(store_error)?;
+        sent.extend(record.into_iter().map(DeliveryView::of));
+    }
+    Ok(Json(sent))
+}
