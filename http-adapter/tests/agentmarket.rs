@@ -5,12 +5,12 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Credentials;
-use marketplace_core::{Policy, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::Policy;
 use serde_json::{Value, json};
 
 /// A request with `X-API-Key`, as AgentMarket clients send it.
-async fn call<S: Store + Credentials + Clone>(
+async fn call<S: Backend + Clone>(
     server: &TestServer<S>,
     method: &str,
     path: &str,
@@ -27,7 +27,7 @@ async fn call<S: Store + Credentials + Clone>(
         .await
 }
 
-async fn register<S: Store + Credentials + Clone>(
+async fn register<S: Backend + Clone>(
     server: &TestServer<S>,
     body: Value,
 ) -> (String, String) {
@@ -55,7 +55,7 @@ async fn quick_start_register_browse_accept_complete_on_postgres() {
     }
 }
 
-async fn quick_start_register_browse_accept_complete_on<S: Store + Credentials + Clone>(
+async fn quick_start_register_browse_accept_complete_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     // 1. Register, as the seed writes it (and the fuller body of its reference).
@@ -303,7 +303,7 @@ async fn one_identity_and_one_balance_across_both_dialects_on_postgres() {
     }
 }
 
-async fn one_identity_and_one_balance_across_both_dialects_on<S: Store + Credentials + Clone>(
+async fn one_identity_and_one_balance_across_both_dialects_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (agora_key, agora_id) = server.agent("agora-agent").await;

@@ -4,11 +4,11 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Credentials;
-use marketplace_core::{Policy, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::Policy;
 use serde_json::{Value, json};
 
-async fn claimed_task<S: Store + Credentials + Clone>(
+async fn claimed_task<S: Backend + Clone>(
     server: &TestServer<S>,
     poster: &str,
     worker: &str,
@@ -24,7 +24,7 @@ async fn claimed_task<S: Store + Credentials + Clone>(
     id
 }
 
-async fn artifact<S: Store + Credentials + Clone>(
+async fn artifact<S: Backend + Clone>(
     server: &TestServer<S>,
     key: Option<&str>,
     path: &str,
@@ -56,7 +56,7 @@ async fn upload_then_deliver_by_reference_and_private_files_stay_private_on_post
 }
 
 async fn upload_then_deliver_by_reference_and_private_files_stay_private_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -183,7 +183,7 @@ async fn multipart_delivery_stores_the_file_and_names_it_on_postgres() {
     }
 }
 
-async fn multipart_delivery_stores_the_file_and_names_it_on<S: Store + Credentials + Clone>(
+async fn multipart_delivery_stores_the_file_and_names_it_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;

@@ -4,12 +4,12 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Credentials;
-use marketplace_core::{Policy, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::Policy;
 use serde_json::{Value, json};
 
 /// Posts, claims, delivers and accepts one task; returns its id.
-async fn completed_task<S: Store + Credentials + Clone>(
+async fn completed_task<S: Backend + Clone>(
     server: &TestServer<S>,
     poster: &str,
     worker: &str,
@@ -54,7 +54,7 @@ async fn profile_reputation_and_wallet_follow_a_completed_task_on_postgres() {
 }
 
 async fn profile_reputation_and_wallet_follow_a_completed_task_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -224,7 +224,7 @@ async fn board_posts_feed_search_services_and_signals_on_postgres() {
     }
 }
 
-async fn board_posts_feed_search_services_and_signals_on<S: Store + Credentials + Clone>(
+async fn board_posts_feed_search_services_and_signals_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, poster_id) = server.agent("poster").await;

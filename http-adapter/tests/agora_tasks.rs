@@ -5,11 +5,11 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Credentials;
-use marketplace_core::{Policy, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::Policy;
 use serde_json::{Value, json};
 
-async fn balance<S: Store + Credentials + Clone>(server: &TestServer<S>, key: &str) -> Value {
+async fn balance<S: Backend + Clone>(server: &TestServer<S>, key: &str) -> Value {
     let (status, body) = server.json("GET", "/api/v1/balance", Some(key), None).await;
     assert_eq!(status, 200, "{body}");
     body
@@ -31,7 +31,7 @@ async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on_postgres() 
 }
 
 async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -135,7 +135,7 @@ async fn refusals_have_their_status_and_change_nothing_on_postgres() {
     }
 }
 
-async fn refusals_have_their_status_and_change_nothing_on<S: Store + Credentials + Clone>(
+async fn refusals_have_their_status_and_change_nothing_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let poster = server.register("poster").await;
@@ -262,7 +262,7 @@ async fn queue_reject_cancel_result_and_listing_on_postgres() {
     }
 }
 
-async fn queue_reject_cancel_result_and_listing_on<S: Store + Credentials + Clone>(
+async fn queue_reject_cancel_result_and_listing_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let poster = server.register("poster").await;

@@ -5,11 +5,11 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Credentials;
-use marketplace_core::{Policy, Store};
+use marketplace_core::store::Backend;
+use marketplace_core::Policy;
 use serde_json::{Value, json};
 
-async fn post<S: Store + Credentials + Clone>(
+async fn post<S: Backend + Clone>(
     server: &TestServer<S>,
     key: &str,
     body: Value,
@@ -21,7 +21,7 @@ async fn post<S: Store + Credentials + Clone>(
     task
 }
 
-async fn act<S: Store + Credentials + Clone>(
+async fn act<S: Backend + Clone>(
     server: &TestServer<S>,
     key: &str,
     id: &str,
@@ -38,7 +38,7 @@ async fn act<S: Store + Credentials + Clone>(
         .await
 }
 
-async fn available<S: Store + Credentials + Clone>(server: &TestServer<S>, key: &str) -> Value {
+async fn available<S: Backend + Clone>(server: &TestServer<S>, key: &str) -> Value {
     let (_, balance) = server.json("GET", "/api/v1/balance", Some(key), None).await;
     balance["available"].clone()
 }
@@ -59,7 +59,7 @@ async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on_postgres() {
 }
 
 async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -163,7 +163,7 @@ async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on_postgres() 
 }
 
 async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -281,7 +281,7 @@ async fn bids_awards_extensions_messages_and_chains_on_postgres() {
     }
 }
 
-async fn bids_awards_extensions_messages_and_chains_on<S: Store + Credentials + Clone>(
+async fn bids_awards_extensions_messages_and_chains_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;
@@ -472,7 +472,7 @@ async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on_postgres() 
 }
 
 async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on<
-    S: Store + Credentials + Clone,
+    S: Backend + Clone,
 >(
     server: TestServer<S>,
 ) {
@@ -538,7 +538,7 @@ async fn racing_claims_over_http_have_one_winner_on_postgres() {
     }
 }
 
-async fn racing_claims_over_http_have_one_winner_on<S: Store + Credentials + Clone>(
+async fn racing_claims_over_http_have_one_winner_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;

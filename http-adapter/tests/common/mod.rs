@@ -2,12 +2,14 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod receiver;
+
 use std::net::SocketAddr;
 
 use http_adapter::auth::MasterKey;
-use http_adapter::server::{Config, router, serve};
-use marketplace_core::Store;
-use marketplace_core::store::Credentials;
+use http_adapter::dispatch::dispatch_loop;
+use http_adapter::server::{AppState, Config, app, serve};
+use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Policy};
 use serde_json::Value;
 use storage_postgres::PgStore;
@@ -23,6 +25,7 @@ pub(crate) struct TestServer<S = SqliteStore> {
     pub(crate) address: SocketAddr,
     pub(crate) market: Marketplace<S>,
     stop: Option<oneshot::Sender<()>>,
+    stop_dispatcher: tokio::sync::watch::Sender<bool>,
     _dir: tempfile::TempDir,
     _database: Option<ScratchDatabase>,
 }
@@ -61,7 +64,7 @@ impl TestServer {
     }
 }
 
-impl<S: Store + Credentials + Clone> TestServer<S> {
+impl<S: Backend + Clone> TestServer<S> {
     async fn serve(
         store: S,
         dir: tempfile::TempDir,
@@ -73,7 +76,12 @@ impl<S: Store + Credentials + Clone> TestServer<S> {
         let address = listener.local_addr().unwrap();
         let config = Config::new(MasterKey::from_secret("test secret"))
             .with_blob_dir(dir.path().join("blobs"));
-        let app = router(market.clone(), configure(config));
+        let config = configure(config);
+        let rate_limits = config.rate_limits;
+        let state = AppState::new(market.clone(), config);
+        let (stop_dispatcher, dispatcher_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(dispatch_loop(state.clone(), dispatcher_stopped));
+        let app = app(state, rate_limits);
         let (stop, stopped) = oneshot::channel::<()>();
         tokio::spawn(serve(listener, app, async move {
             let _ = stopped.await;
@@ -82,6 +90,7 @@ impl<S: Store + Credentials + Clone> TestServer<S> {
             address,
             market,
             stop: Some(stop),
+            stop_dispatcher,
             _dir: dir,
             _database: None,
         }
@@ -201,5 +210,6 @@ impl<S> Drop for TestServer<S> {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());
         }
+        let _ = self.stop_dispatcher.send(true);
     }
 }

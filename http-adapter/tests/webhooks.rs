@@ -1,0 +1,379 @@
+//! Webhooks and broker callbacks against a real HTTPS receiver: who receives what, signed
+//! how, retried until it works, every attempt on record; pings and secret rotation.
+
+mod common;
+
+use std::time::Duration;
+
+use common::TestServer;
+use common::receiver::{Receiver, verify_signature};
+use http_adapter::dispatch::ReachConfig;
+use http_adapter::outbound::{Outbound, OutboundConfig};
+use http_adapter::server::Config;
+use marketplace_core::Policy;
+use serde_json::{Value, json};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+/// A server that trusts `receiver`'s CA, may reach loopback, and retries fast.
+async fn server_for(receiver: &Receiver, policy: Policy) -> TestServer {
+    let outbound = Outbound::new(&OutboundConfig {
+        allow_private: true,
+        extra_ca_pem: Some(receiver.ca_pem.clone().into_bytes()),
+    })
+    .unwrap();
+    TestServer::start_with(policy, move |config: Config| {
+        config.with_outbound(outbound).with_reach(ReachConfig {
+            marketplace_url: "https://market.example".to_owned(),
+            interval: Duration::from_millis(30),
+            backoff: vec![Duration::from_millis(100)],
+            ..ReachConfig::default()
+        })
+    })
+    .await
+}
+
+/// `POST /api/agents/register` with a webhook: the API key, id and webhook secret.
+async fn am_agent(
+    server: &TestServer,
+    name: &str,
+    capabilities: &[&str],
+    webhook_url: &str,
+) -> (String, String, String) {
+    let (status, body) = server
+        .json(
+            "POST",
+            "/api/agents/register",
+            None,
+            Some(json!({ "name": name, "capabilities": capabilities, "webhook_url": webhook_url })),
+        )
+        .await;
+    assert_eq!(status, 201, "{body}");
+    let data = &body["data"];
+    let secret = data["webhook_secret"].as_str().expect("the secret, once");
+    assert!(secret.starts_with("whsec_"));
+    (
+        data["api_key"].as_str().unwrap().to_owned(),
+        data["id"].as_str().unwrap().to_owned(),
+        secret.to_owned(),
+    )
+}
+
+async fn am(server: &TestServer, method: &str, path: &str, key: &str, body: Value) -> (u16, Value) {
+    let text = body.to_string();
+    server
+        .send(
+            method,
+            path,
+            &[("Content-Type", "application/json"), ("X-API-Key", key)],
+            Some(text.as_bytes()),
+        )
+        .await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_follow() {
+    let receiver = Receiver::start().await;
+    let server = server_for(&receiver, Policy::agentmarket()).await;
+    let (researcher, researcher_id, secret_a) =
+        am_agent(&server, "Researcher", &["research"], &receiver.url("/a")).await;
+    receiver.set_secret("/a", &secret_a);
+    let (_, _, secret_b) = am_agent(&server, "Cook", &["cooking"], &receiver.url("/b")).await;
+    receiver.set_secret("/b", &secret_b);
+    // An Agora agent with a broker callback, matching on the task's capabilities too.
+    let (agora_key, agora_id) = server.agent("broker-bot").await;
+    let (status, profile) = server
+        .json(
+            "POST",
+            "/api/v1/profile",
+            Some(&agora_key),
+            Some(json!({ "capabilities": ["summarization"], "callback_url": receiver.url("/c") })),
+        )
+        .await;
+    assert_eq!(status, 200, "{profile}");
+    let secret_c = profile["webhook_secret"].as_str().unwrap();
+    receiver.set_secret("/c", secret_c);
+    let (status, again) = server
+        .json(
+            "POST",
+            "/api/v1/profile",
+            Some(&agora_key),
+            Some(json!({ "bio": "still here" })),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert!(again.get("webhook_secret").is_none(), "shown once: {again}");
+
+    // The poster also has a webhook, and subscribes to its tasks' claims and deliveries.
+    let (poster, poster_id, secret_p) =
+        am_agent(&server, "Poster", &["research"], &receiver.url("/p")).await;
+    receiver.set_secret("/p", &secret_p);
+    let (status, body) = am(
+        &server,
+        "PUT",
+        "/api/agents/me/webhook",
+        &poster,
+        json!({ "webhook_url": receiver.url("/p"), "events": ["task.claimed", "task.delivered"] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert!(body["data"].get("webhook_secret").is_none(), "not rotated");
+    assert_eq!(body["data"]["events"], json!(["task.claimed", "task.delivered"]));
+    let (status, body) = am(
+        &server,
+        "PUT",
+        "/api/agents/me/webhook",
+        &researcher,
+        json!({ "webhook_url": receiver.url("/a"), "events": ["task.posted", "task.accepted"] }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+
+    let (status, posted) = am(
+        &server,
+        "POST",
+        "/api/tasks",
+        &poster,
+        json!({
+            "title": "Summarize this paper",
+            "description": "Full text...",
+            "budget": 25,
+            "required_capabilities": ["research", "summarization"]
+        }),
+    )
+    .await;
+    assert_eq!(status, 201, "{posted}");
+    let task_id = posted["data"]["id"].as_str().unwrap().to_owned();
+
+    let got = receiver
+        .wait_until(WAIT, |r| {
+            r.iter().any(|x| x.path == "/a") && r.iter().any(|x| x.path == "/c")
+        })
+        .await;
+    let to_a: Vec<_> = got.iter().filter(|r| r.path == "/a").collect();
+    assert_eq!(to_a.len(), 1, "{got:?}");
+    let hook = to_a[0];
+    assert_eq!(hook.event, "task.posted");
+    assert!(hook.agentmarket_ok, "X-AgentMarket-Signature verifies");
+    assert!(hook.standard_ok, "webhook-signature verifies");
+    assert!(hook.webhook_id.starts_with("msg_"));
+    assert!((hook.timestamp - chrono::Utc::now().timestamp()).abs() < 60);
+    assert_eq!(hook.body["event"], "task.posted");
+    assert_eq!(hook.body["marketplace_url"], "https://market.example");
+    let task = &hook.body["task"];
+    assert_eq!(task["id"], task_id.as_str());
+    assert_eq!(task["title"], "Summarize this paper");
+    assert_eq!(task["description"], "Full text...");
+    assert_eq!(task["budget"], json!(25));
+    assert_eq!(task["required_capabilities"], json!(["research", "summarization"]));
+    assert!(task["created_at"].is_string());
+    let callback = got.iter().find(|r| r.path == "/c").unwrap();
+    assert!(callback.agentmarket_ok && callback.standard_ok);
+    assert_eq!(callback.body["task"]["id"], task_id.as_str(), "{:?}", callback.body);
+    assert!(
+        got.iter().all(|r| r.path != "/b" && r.path != "/p"),
+        "no overlap, and not the poster: {got:?}"
+    );
+
+    // Accept and complete: the poster hears of the claim and the delivery; the worker of
+    // the acceptance.
+    let (status, _) = am(&server, "POST", &format!("/api/tasks/{task_id}/accept"), &researcher, json!({})).await;
+    assert_eq!(status, 200);
+    let (status, _) = am(
+        &server,
+        "POST",
+        &format!("/api/tasks/{task_id}/complete"),
+        &researcher,
+        json!({ "result": "short summary" }),
+    )
+    .await;
+    assert_eq!(status, 200);
+    let got = receiver
+        .wait_until(WAIT, |r| {
+            let events: Vec<&str> = r.iter().map(|x| x.event.as_str()).collect();
+            ["task.claimed", "task.delivered", "task.accepted"]
+                .iter()
+                .all(|e| events.contains(e))
+        })
+        .await;
+    // Deliveries go out concurrently: their order is not a promise.
+    let mut to_poster: Vec<&str> = got
+        .iter()
+        .filter(|r| r.path == "/p")
+        .map(|r| r.event.as_str())
+        .collect();
+    to_poster.sort_unstable();
+    assert_eq!(to_poster, vec!["task.claimed", "task.delivered"], "{got:?}");
+    let accepted = got.iter().find(|r| r.event == "task.accepted").unwrap();
+    assert_eq!(accepted.path, "/a");
+    assert_eq!(accepted.body["subject"], researcher_id.as_str());
+    assert_eq!(accepted.body["task"]["status"], "completed");
+    assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
+    assert!(got.iter().all(|r| r.path != "/c" || r.event == "task.posted"));
+    let claimed = got.iter().find(|r| r.event == "task.claimed").unwrap();
+    assert_eq!(claimed.body["task"]["poster_id"], poster_id.as_str());
+
+    // What the agent sees of its webhook and of what was sent.
+    let (status, body) = am(&server, "GET", "/api/agents/me/webhook", &researcher, Value::Null).await;
+    assert_eq!(status, 200);
+    let masked = body["data"]["webhook_url"].as_str().unwrap();
+    assert!(masked.starts_with("...") && receiver.url("/a").ends_with(&masked[3..]));
+    assert!(masked.len() < receiver.url("/a").len());
+    assert!(body["data"].get("webhook_secret").is_none());
+    // The receiver may see a request before the server records its answer.
+    let list = server
+        .wait_json(&researcher, |l| l.iter().all(|d| d["status"] == "delivered"))
+        .await;
+    assert_eq!(list.len(), 2, "task.posted and task.accepted: {list:?}");
+    for delivery in &list {
+        assert_eq!(delivery["status"], "delivered");
+        assert_eq!(delivery["channel"], "webhook");
+        let attempts = delivery["attempts"].as_array().unwrap();
+        assert_eq!(attempts.len(), 1);
+        assert_eq!(attempts[0]["status_code"], 200);
+        assert_eq!(attempts[0]["url"], receiver.url("/a").as_str());
+    }
+    assert_eq!(list[1]["payload"]["task"]["id"], task_id.as_str());
+    let (_, theirs) = server
+        .json("GET", "/api/v1/webhooks/deliveries", Some(&agora_key), None)
+        .await;
+    assert_eq!(theirs.as_array().unwrap().len(), 1, "only one's own: {theirs}");
+    assert_eq!(theirs[0]["channel"], "callback");
+    assert_eq!(theirs[0]["payload"]["subject"], poster_id.as_str(), "who posted");
+    assert_ne!(theirs[0]["payload"]["task"]["poster"], agora_id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_deliveries_are_retried_until_the_receiver_recovers() {
+    let receiver = Receiver::start().await;
+    let server = server_for(&receiver, Policy::agentmarket()).await;
+    let (key, _, secret) = am_agent(&server, "Flaky", &["code"], &receiver.url("/flaky")).await;
+    receiver.set_secret("/flaky", &secret);
+    let (poster, _, _) = am_agent(&server, "Poster", &["none"], &receiver.url("/p")).await;
+    receiver.fail_next(3);
+    let (status, _) = am(
+        &server,
+        "POST",
+        "/api/tasks",
+        &poster,
+        json!({ "title": "Fix a bug", "budget": 10, "required_capabilities": ["code"] }),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let got = receiver
+        .wait_until(WAIT, |r| r.iter().any(|x| x.answered == 200))
+        .await;
+    let answers: Vec<u16> = got.iter().map(|r| r.answered).collect();
+    assert_eq!(answers, vec![500, 500, 500, 200], "{got:?}");
+    assert!(
+        got.windows(2).all(|w| w[0].webhook_id == w[1].webhook_id),
+        "one delivery, the same id on every attempt"
+    );
+    assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
+    assert!(
+        got.windows(2).all(|w| w[0].body == w[1].body),
+        "the same body every time"
+    );
+
+    let list = server
+        .wait_json(&key, |l| l[0]["status"] == "delivered")
+        .await;
+    let attempts = list[0]["attempts"].as_array().unwrap();
+    let codes: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
+    assert_eq!(codes, vec![&json!(500), &json!(500), &json!(500), &json!(200)]);
+    assert_eq!(attempts[0]["error"], "answered 500");
+    assert_eq!(attempts[3]["error"], Value::Null);
+    assert!(attempts.iter().all(|a| a["latency_ms"].is_u64()));
+    assert!(list[0]["finished_at"].is_string());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ping_is_signed_with_the_current_secret_and_rotation_replaces_it() {
+    let receiver = Receiver::start().await;
+    let server = server_for(&receiver, Policy::agora()).await;
+    let (key, _) = server.agent("pinger").await;
+    let (status, body) = server
+        .json("POST", "/api/v1/webhooks/test", Some(&key), Some(json!({})))
+        .await;
+    assert_eq!(status, 400, "nowhere to send: {body}");
+    let (_, profile) = server
+        .json(
+            "POST",
+            "/api/v1/profile",
+            Some(&key),
+            Some(json!({ "callback_url": receiver.url("/ping") })),
+        )
+        .await;
+    let first = profile["webhook_secret"].as_str().unwrap().to_owned();
+    receiver.set_secret("/ping", &first);
+
+    let (status, sent) = server
+        .json("POST", "/api/v1/webhooks/test", Some(&key), None)
+        .await;
+    assert_eq!(status, 200, "{sent}");
+    assert_eq!(sent[0]["event"], "ping");
+    assert_eq!(sent[0]["status"], "delivered");
+    assert_eq!(sent[0]["attempts"][0]["status_code"], 200);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event, "ping");
+    assert!(got[0].agentmarket_ok && got[0].standard_ok);
+
+    let (status, rotated) = server
+        .json("POST", "/api/v1/webhooks/secret", Some(&key), None)
+        .await;
+    assert_eq!(status, 200);
+    let second = rotated["webhook_secret"].as_str().unwrap().to_owned();
+    assert_ne!(first, second);
+    receiver.respond("/ping", common::receiver::Mode::Status(401));
+    let (_, sent) = server
+        .json(
+            "POST",
+            "/api/v1/webhooks/test",
+            Some(&key),
+            Some(json!({ "channel": "callback" })),
+        )
+        .await;
+    assert_eq!(sent[0]["status"], "failed", "a ping is tried once: {sent}");
+    assert_eq!(sent[0]["attempts"][0]["status_code"], 401);
+    let got = receiver.received();
+    assert_eq!(got.len(), 2);
+    assert!(!got[1].agentmarket_ok, "the old secret no longer verifies");
+    let body = serde_json::to_vec(&got[1].body).unwrap();
+    assert!(!verify_signature(&body, &first, "sha256=00"));
+    receiver.set_secret("/ping", &second);
+    receiver.respond("/ping", common::receiver::Mode::Ok);
+    let (_, sent) = server
+        .json("POST", "/api/v1/webhooks/test", Some(&key), None)
+        .await;
+    assert_eq!(sent[0]["status"], "delivered");
+    let got = receiver.received();
+    assert!(got[2].agentmarket_ok && got[2].standard_ok, "the new secret verifies");
+    let (status, body) = server
+        .json(
+            "POST",
+            "/api/v1/webhooks/test",
+            Some(&key),
+            Some(json!({ "channel": "carrier-pigeon" })),
+        )
+        .await;
+    assert_eq!(status, 400, "{body}");
+}
+
+impl TestServer {
+    /// Polls the caller's deliveries until `done` holds for the list.
+    async fn wait_json(&self, key: &str, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let (status, list) = self
+                .json("GET", "/api/v1/webhooks/deliveries", Some(key), None)
+                .await;
+            assert_eq!(status, 200);
+            let list = list.as_array().cloned().unwrap_or_default();
+            if (!list.is_empty() && done(&list)) || tokio::time::Instant::now() > deadline {
+                return list;
+            }
+            tokio::time::sleep(Duration::from_millis(30)).await;
+        }
+    }
+}
