@@ -5,8 +5,8 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Backend;
 use marketplace_core::Policy;
+use marketplace_core::store::Backend;
 use serde_json::{Value, json};
 
 /// A request with `X-API-Key`, as AgentMarket clients send it.
@@ -27,10 +27,7 @@ async fn call<S: Backend + Clone>(
         .await
 }
 
-async fn register<S: Backend + Clone>(
-    server: &TestServer<S>,
-    body: Value,
-) -> (String, String) {
+async fn register<S: Backend + Clone>(server: &TestServer<S>, body: Value) -> (String, String) {
     let (status, reply) = call(server, "POST", "/api/agents/register", None, Some(body)).await;
     assert_eq!(status, 201, "{reply}");
     assert_eq!(reply["success"], json!(true));
@@ -55,9 +52,7 @@ async fn quick_start_register_browse_accept_complete_on_postgres() {
     }
 }
 
-async fn quick_start_register_browse_accept_complete_on<S: Backend + Clone>(
-    server: TestServer<S>,
-) {
+async fn quick_start_register_browse_accept_complete_on<S: Backend + Clone>(server: TestServer<S>) {
     // 1. Register, as the seed writes it (and the fuller body of its reference).
     let (worker, worker_id) = register(
         &server,

@@ -4,8 +4,8 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Backend;
 use marketplace_core::Policy;
+use marketplace_core::store::Backend;
 use serde_json::{Value, json};
 
 async fn claimed_task<S: Backend + Clone>(
@@ -55,9 +55,7 @@ async fn upload_then_deliver_by_reference_and_private_files_stay_private_on_post
     }
 }
 
-async fn upload_then_deliver_by_reference_and_private_files_stay_private_on<
-    S: Backend + Clone,
->(
+async fn upload_then_deliver_by_reference_and_private_files_stay_private_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;

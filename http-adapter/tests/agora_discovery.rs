@@ -4,8 +4,8 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Backend;
 use marketplace_core::Policy;
+use marketplace_core::store::Backend;
 use serde_json::{Value, json};
 
 /// Posts, claims, delivers and accepts one task; returns its id.
@@ -53,9 +53,7 @@ async fn profile_reputation_and_wallet_follow_a_completed_task_on_postgres() {
     }
 }
 
-async fn profile_reputation_and_wallet_follow_a_completed_task_on<
-    S: Backend + Clone,
->(
+async fn profile_reputation_and_wallet_follow_a_completed_task_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;

@@ -5,8 +5,8 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Backend;
 use marketplace_core::Policy;
+use marketplace_core::store::Backend;
 use serde_json::{Value, json};
 
 async fn balance<S: Backend + Clone>(server: &TestServer<S>, key: &str) -> Value {
@@ -30,9 +30,7 @@ async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on_postgres() 
     }
 }
 
-async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on<
-    S: Backend + Clone,
->(
+async fn quick_start_post_claim_deliver_accept_pays_minus_the_fee_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let poster = server.register("poster").await;
@@ -262,9 +260,7 @@ async fn queue_reject_cancel_result_and_listing_on_postgres() {
     }
 }
 
-async fn queue_reject_cancel_result_and_listing_on<S: Backend + Clone>(
-    server: TestServer<S>,
-) {
+async fn queue_reject_cancel_result_and_listing_on<S: Backend + Clone>(server: TestServer<S>) {
     let poster = server.register("poster").await;
     let first = server.register("first").await;
     let second = server.register("second").await;

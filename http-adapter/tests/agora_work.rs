@@ -5,15 +5,11 @@
 mod common;
 
 use common::TestServer;
-use marketplace_core::store::Backend;
 use marketplace_core::Policy;
+use marketplace_core::store::Backend;
 use serde_json::{Value, json};
 
-async fn post<S: Backend + Clone>(
-    server: &TestServer<S>,
-    key: &str,
-    body: Value,
-) -> Value {
+async fn post<S: Backend + Clone>(server: &TestServer<S>, key: &str, body: Value) -> Value {
     let (status, task) = server
         .json("POST", "/api/v1/tasks", Some(key), Some(body))
         .await;
@@ -58,9 +54,7 @@ async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on_postgres() {
     }
 }
 
-async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on<
-    S: Backend + Clone,
->(
+async fn auto_claim_rules_claim_matching_tasks_for_their_owner_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;
@@ -162,9 +156,7 @@ async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on_postgres() 
     }
 }
 
-async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on<
-    S: Backend + Clone,
->(
+async fn contracts_route_tasks_to_their_agent_at_the_agreed_price_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, poster_id) = server.agent("poster").await;
@@ -281,9 +273,7 @@ async fn bids_awards_extensions_messages_and_chains_on_postgres() {
     }
 }
 
-async fn bids_awards_extensions_messages_and_chains_on<S: Backend + Clone>(
-    server: TestServer<S>,
-) {
+async fn bids_awards_extensions_messages_and_chains_on<S: Backend + Clone>(server: TestServer<S>) {
     let (poster, _) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("worker").await;
     let (rival, _) = server.agent("rival").await;
@@ -471,9 +461,7 @@ async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on_postgres() 
     }
 }
 
-async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on<
-    S: Backend + Clone,
->(
+async fn an_idempotency_key_makes_a_retried_post_take_effect_once_on<S: Backend + Clone>(
     server: TestServer<S>,
 ) {
     let (poster, _) = server.agent("poster").await;
@@ -538,9 +526,7 @@ async fn racing_claims_over_http_have_one_winner_on_postgres() {
     }
 }
 
-async fn racing_claims_over_http_have_one_winner_on<S: Backend + Clone>(
-    server: TestServer<S>,
-) {
+async fn racing_claims_over_http_have_one_winner_on<S: Backend + Clone>(server: TestServer<S>) {
     let (poster, _) = server.agent("poster").await;
     let mut agents = Vec::new();
     for i in 0..12 {

@@ -8,8 +8,6 @@ use std::time::Duration;
 use common::TestServer;
 use common::receiver::{Receiver, verify_signature};
 use http_adapter::dispatch::ReachConfig;
-use http_adapter::outbound::{Outbound, OutboundConfig};
-use http_adapter::server::Config;
 use marketplace_core::Policy;
 use serde_json::{Value, json};
 
@@ -17,20 +15,13 @@ const WAIT: Duration = Duration::from_secs(20);
 
 /// A server that trusts `receiver`'s CA, may reach loopback, and retries fast.
 async fn server_for(receiver: &Receiver, policy: Policy) -> TestServer {
-    let outbound = Outbound::new(&OutboundConfig {
-        allow_private: true,
-        extra_ca_pem: Some(receiver.ca_pem.clone().into_bytes()),
-    })
-    .unwrap();
-    TestServer::start_with(policy, move |config: Config| {
-        config.with_outbound(outbound).with_reach(ReachConfig {
-            marketplace_url: "https://market.example".to_owned(),
-            interval: Duration::from_millis(30),
-            backoff: vec![Duration::from_millis(100)],
-            ..ReachConfig::default()
-        })
-    })
-    .await
+    let reach = ReachConfig {
+        marketplace_url: "https://market.example".to_owned(),
+        interval: Duration::from_millis(30),
+        backoff: vec![Duration::from_millis(100)],
+        ..ReachConfig::default()
+    };
+    TestServer::start_reaching(policy, &receiver.ca_pem, true, reach).await
 }
 
 /// `POST /api/agents/register` with a webhook: the API key, id and webhook secret.
@@ -118,7 +109,10 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     .await;
     assert_eq!(status, 200, "{body}");
     assert!(body["data"].get("webhook_secret").is_none(), "not rotated");
-    assert_eq!(body["data"]["events"], json!(["task.claimed", "task.delivered"]));
+    assert_eq!(
+        body["data"]["events"],
+        json!(["task.claimed", "task.delivered"])
+    );
     let (status, body) = am(
         &server,
         "PUT",
@@ -165,11 +159,19 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     assert_eq!(task["title"], "Summarize this paper");
     assert_eq!(task["description"], "Full text...");
     assert_eq!(task["budget"], json!(25));
-    assert_eq!(task["required_capabilities"], json!(["research", "summarization"]));
+    assert_eq!(
+        task["required_capabilities"],
+        json!(["research", "summarization"])
+    );
     assert!(task["created_at"].is_string());
     let callback = got.iter().find(|r| r.path == "/c").unwrap();
     assert!(callback.agentmarket_ok && callback.standard_ok);
-    assert_eq!(callback.body["task"]["id"], task_id.as_str(), "{:?}", callback.body);
+    assert_eq!(
+        callback.body["task"]["id"],
+        task_id.as_str(),
+        "{:?}",
+        callback.body
+    );
     assert!(
         got.iter().all(|r| r.path != "/b" && r.path != "/p"),
         "no overlap, and not the poster: {got:?}"
@@ -177,7 +179,14 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
 
     // Accept and complete: the poster hears of the claim and the delivery; the worker of
     // the acceptance.
-    let (status, _) = am(&server, "POST", &format!("/api/tasks/{task_id}/accept"), &researcher, json!({})).await;
+    let (status, _) = am(
+        &server,
+        "POST",
+        &format!("/api/tasks/{task_id}/accept"),
+        &researcher,
+        json!({}),
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, _) = am(
         &server,
@@ -209,12 +218,22 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     assert_eq!(accepted.body["subject"], researcher_id.as_str());
     assert_eq!(accepted.body["task"]["status"], "completed");
     assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
-    assert!(got.iter().all(|r| r.path != "/c" || r.event == "task.posted"));
+    assert!(
+        got.iter()
+            .all(|r| r.path != "/c" || r.event == "task.posted")
+    );
     let claimed = got.iter().find(|r| r.event == "task.claimed").unwrap();
     assert_eq!(claimed.body["task"]["poster_id"], poster_id.as_str());
 
     // What the agent sees of its webhook and of what was sent.
-    let (status, body) = am(&server, "GET", "/api/agents/me/webhook", &researcher, Value::Null).await;
+    let (status, body) = am(
+        &server,
+        "GET",
+        "/api/agents/me/webhook",
+        &researcher,
+        Value::Null,
+    )
+    .await;
     assert_eq!(status, 200);
     let masked = body["data"]["webhook_url"].as_str().unwrap();
     assert!(masked.starts_with("...") && receiver.url("/a").ends_with(&masked[3..]));
@@ -222,7 +241,9 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     assert!(body["data"].get("webhook_secret").is_none());
     // The receiver may see a request before the server records its answer.
     let list = server
-        .wait_json(&researcher, |l| l.iter().all(|d| d["status"] == "delivered"))
+        .wait_json(&researcher, |l| {
+            l.iter().all(|d| d["status"] == "delivered")
+        })
         .await;
     assert_eq!(list.len(), 2, "task.posted and task.accepted: {list:?}");
     for delivery in &list {
@@ -237,9 +258,17 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     let (_, theirs) = server
         .json("GET", "/api/v1/webhooks/deliveries", Some(&agora_key), None)
         .await;
-    assert_eq!(theirs.as_array().unwrap().len(), 1, "only one's own: {theirs}");
+    assert_eq!(
+        theirs.as_array().unwrap().len(),
+        1,
+        "only one's own: {theirs}"
+    );
     assert_eq!(theirs[0]["channel"], "callback");
-    assert_eq!(theirs[0]["payload"]["subject"], poster_id.as_str(), "who posted");
+    assert_eq!(
+        theirs[0]["payload"]["subject"],
+        poster_id.as_str(),
+        "who posted"
+    );
     assert_ne!(theirs[0]["payload"]["task"]["poster"], agora_id.as_str());
 }
 
@@ -280,7 +309,10 @@ async fn failed_deliveries_are_retried_until_the_receiver_recovers() {
         .await;
     let attempts = list[0]["attempts"].as_array().unwrap();
     let codes: Vec<&Value> = attempts.iter().map(|a| &a["status_code"]).collect();
-    assert_eq!(codes, vec![&json!(500), &json!(500), &json!(500), &json!(200)]);
+    assert_eq!(
+        codes,
+        vec![&json!(500), &json!(500), &json!(500), &json!(200)]
+    );
     assert_eq!(attempts[0]["error"], "answered 500");
     assert_eq!(attempts[3]["error"], Value::Null);
     assert!(attempts.iter().all(|a| a["latency_ms"].is_u64()));
@@ -348,7 +380,10 @@ async fn a_ping_is_signed_with_the_current_secret_and_rotation_replaces_it() {
         .await;
     assert_eq!(sent[0]["status"], "delivered");
     let got = receiver.received();
-    assert!(got[2].agentmarket_ok && got[2].standard_ok, "the new secret verifies");
+    assert!(
+        got[2].agentmarket_ok && got[2].standard_ok,
+        "the new secret verifies"
+    );
     let (status, body) = server
         .json(
             "POST",

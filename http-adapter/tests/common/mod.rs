@@ -51,6 +51,26 @@ impl TestServer {
         Self::start_with(policy, |config| config).await
     }
 
+    /// A server whose outbound client trusts `ca_pem` (and may reach private addresses
+    /// when `allow_private`), reaching agents as `reach` says.
+    pub(crate) async fn start_reaching(
+        policy: Policy,
+        ca_pem: &str,
+        allow_private: bool,
+        reach: http_adapter::dispatch::ReachConfig,
+    ) -> Self {
+        let outbound =
+            http_adapter::outbound::Outbound::new(&http_adapter::outbound::OutboundConfig {
+                allow_private,
+                extra_ca_pem: Some(ca_pem.as_bytes().to_vec()),
+            })
+            .unwrap();
+        Self::start_with(policy, move |config| {
+            config.with_outbound(outbound).with_reach(reach)
+        })
+        .await
+    }
+
     /// A server whose router configuration `configure` adjusts.
     pub(crate) async fn start_with(
         policy: Policy,

@@ -89,11 +89,20 @@ pub(crate) fn verify_signature(body: &[u8], secret: &str, signature_header: &str
 }
 
 /// A Standard Webhooks check of `webhook-signature`.
-pub(crate) fn verify_standard(secret: &str, id: &str, timestamp: &str, body: &[u8], sig: &str) -> bool {
+pub(crate) fn verify_standard(
+    secret: &str,
+    id: &str,
+    timestamp: &str,
+    body: &[u8],
+    sig: &str,
+) -> bool {
     let key = STANDARD
         .decode(secret.strip_prefix("whsec_").unwrap_or(secret))
         .unwrap_or_default();
-    let signed = hmac(&key, &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body]);
+    let signed = hmac(
+        &key,
+        &[id.as_bytes(), b".", timestamp.as_bytes(), b".", body],
+    );
     let expected = format!("v1,{}", STANDARD.encode(signed));
     sig.split(' ').any(|s| s == expected)
 }
@@ -163,11 +172,7 @@ async fn receive(
         answered: status,
         body: serde_json::from_slice(&body).unwrap_or(Value::Null),
     });
-    (
-        StatusCode::from_u16(status).unwrap(),
-        axum::Json(answer),
-    )
-        .into_response()
+    (StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
 }
 
 impl Receiver {
@@ -182,11 +187,9 @@ impl Receiver {
         let ca_cert = ca_params.self_signed(&ca_key).unwrap();
         let issuer = rcgen::Issuer::new(ca_params, ca_key);
         let leaf_key = rcgen::KeyPair::generate().unwrap();
-        let leaf_params = rcgen::CertificateParams::new(vec![
-            "localhost".to_owned(),
-            "127.0.0.1".to_owned(),
-        ])
-        .unwrap();
+        let leaf_params =
+            rcgen::CertificateParams::new(vec!["localhost".to_owned(), "127.0.0.1".to_owned()])
+                .unwrap();
         let leaf = leaf_params.signed_by(&leaf_key, &issuer).unwrap();
 
         let provider = Arc::new(tokio_rustls::rustls::crypto::aws_lc_rs::default_provider());
@@ -203,9 +206,7 @@ impl Receiver {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let inner = Arc::new(Inner::default());
-        let app = Router::new()
-            .fallback(receive)
-            .with_state(inner.clone());
+        let app = Router::new().fallback(receive).with_state(inner.clone());
         let task = tokio::spawn(async move {
             loop {
                 let Ok((tcp, _)) = listener.accept().await else {

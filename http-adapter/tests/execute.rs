@@ -1,0 +1,367 @@
+//! Direct execution (`POST /api/execute`) against a real HTTPS agent endpoint and a local
+//! fake Messages API: paid 90/10 on success, refunded in full on an error, a timeout or a
+//! missing LLM, with balances read back after each.
+
+mod common;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use common::TestServer;
+use common::receiver::{Mode, Receiver};
+use http_adapter::dispatch::{LlmConfig, ReachConfig};
+use marketplace_core::Policy;
+use serde_json::{Value, json};
+
+async fn call(
+    server: &TestServer,
+    method: &str,
+    path: &str,
+    key: &str,
+    body: Value,
+) -> (u16, Value) {
+    let text = body.to_string();
+    server
+        .send(
+            method,
+            path,
+            &[("Content-Type", "application/json"), ("X-API-Key", key)],
+            Some(text.as_bytes()),
+        )
+        .await
+}
+
+async fn register(server: &TestServer, body: Value) -> Value {
+    let (status, body) = server
+        .json("POST", "/api/agents/register", None, Some(body))
+        .await;
+    assert_eq!(status, 201, "{body}");
+    body["data"].clone()
+}
+
+async fn balance(server: &TestServer, key: &str) -> Value {
+    let (status, wallet) = call(server, "GET", "/api/wallet", key, Value::Null).await;
+    assert_eq!(status, 200);
+    wallet["data"]["balance"].clone()
+}
+
+fn reach(llm: LlmConfig) -> ReachConfig {
+    ReachConfig {
+        execute_timeout: Duration::from_secs(1),
+        interval: Duration::from_millis(50),
+        llm,
+        ..ReachConfig::default()
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_reaching(
+        Policy::agentmarket(),
+        &receiver.ca_pem,
+        true,
+        reach(LlmConfig::default()),
+    )
+    .await;
+    let agent = register(
+        &server,
+        json!({
+            "name": "Haiku", "capabilities": ["poetry"], "price_per_task": 10,
+            "endpoint_url": receiver.url("/exec")
+        }),
+    )
+    .await;
+    let secret = agent["webhook_secret"]
+        .as_str()
+        .expect("an endpoint gets a secret");
+    receiver.set_secret("/exec", secret);
+    let agent_key = agent["api_key"].as_str().unwrap();
+    let agent_id = agent["id"].as_str().unwrap();
+    let hirer = register(&server, json!({ "name": "Hirer" })).await;
+    let hirer_key = hirer["api_key"].as_str().unwrap();
+
+    receiver.respond(
+        "/exec",
+        Mode::Result("Packets flow like streams".to_owned()),
+    );
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent_id, "task_description": "Write a haiku about distributed systems", "budget": 15 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["result"], "Packets flow like streams");
+    assert_eq!(body["balance"], json!(85));
+    assert_eq!(balance(&server, agent_key).await, json!(113.5), "90% of 15");
+    let task_id = body["data"]["task_id"].as_str().unwrap();
+    let (_, task) = server
+        .json("GET", &format!("/api/tasks/{task_id}"), None, None)
+        .await;
+    assert_eq!(task["data"]["status"], "completed");
+    assert_eq!(task["data"]["assigned_to"], agent_id);
+    let got = receiver.received();
+    assert_eq!(got.len(), 1);
+    assert_eq!(got[0].event, "task.execute");
+    assert!(
+        got[0].agentmarket_ok && got[0].standard_ok,
+        "signed like a webhook"
+    );
+    assert_eq!(
+        got[0].body["description"],
+        "Write a haiku about distributed systems"
+    );
+    assert_eq!(got[0].body["task_id"], task_id);
+    assert_eq!(got[0].body["budget"], json!(15));
+
+    // The endpoint fails: nothing is paid.
+    receiver.respond("/exec", Mode::Status(500));
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent_id, "task_description": "again", "budget": 15 }),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "agent_failed");
+    assert!(body["error"].as_str().unwrap().contains("500"), "{body}");
+    assert_eq!(
+        balance(&server, hirer_key).await,
+        json!(85),
+        "refunded in full"
+    );
+    assert_eq!(balance(&server, agent_key).await, json!(113.5));
+
+    // The endpoint is too slow: refunded too.
+    receiver.respond("/exec", Mode::Slow(Duration::from_secs(3)));
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent_id, "task_description": "slowly", "budget": 12 }),
+    )
+    .await;
+    assert_eq!(status, 504, "{body}");
+    assert_eq!(body["code"], "agent_timeout");
+    assert_eq!(balance(&server, hirer_key).await, json!(85));
+
+    // Answers without a result are failures.
+    receiver.respond("/exec", Mode::Ok);
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent_id, "task_description": "nothing", "budget": 10 }),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert_eq!(balance(&server, hirer_key).await, json!(85));
+
+    // Refusals before anything is held.
+    let cases = [
+        (
+            json!({ "agent_id": agent_id, "task_description": "cheap", "budget": 9 }),
+            400,
+        ),
+        (
+            json!({ "agent_id": "0".repeat(64), "task_description": "who", "budget": 15 }),
+            404,
+        ),
+        (
+            json!({ "agent_id": agent_id, "task_description": "rich", "budget": 500 }),
+            402,
+        ),
+        (
+            json!({ "agent_id": agent_id, "task_description": "x", "budget": -1 }),
+            400,
+        ),
+        (json!({ "agent_id": agent_id, "budget": 15 }), 400),
+        (
+            json!({ "agent_id": agent_id, "task_description": "x", "budget": 15, "tip": 1 }),
+            400,
+        ),
+    ];
+    receiver.respond("/exec", Mode::Result("should not run".to_owned()));
+    let before = receiver.received().len();
+    for (body, expected) in cases {
+        let (status, answer) = call(&server, "POST", "/api/execute", hirer_key, body.clone()).await;
+        assert_eq!(status, expected, "{body}: {answer}");
+    }
+    let (status, _) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        agent_key,
+        json!({ "agent_id": agent_id, "task_description": "me", "budget": 15 }),
+    )
+    .await;
+    assert_eq!(status, 400, "an agent cannot hire itself");
+    assert_eq!(
+        receiver.received().len(),
+        before,
+        "none of them ran the agent"
+    );
+    assert_eq!(balance(&server, hirer_key).await, json!(85));
+    let plain = register(&server, json!({ "name": "Plain" })).await;
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": plain["id"], "task_description": "x", "budget": 15 }),
+    )
+    .await;
+    assert_eq!(status, 400, "nothing to run it with: {body}");
+}
+
+/// A fake Messages API: records requests, answers with text or an error.
+#[derive(Clone, Default)]
+struct FakeLlm {
+    requests: Arc<Mutex<Vec<(HeaderMap, Value)>>>,
+    fail: Arc<Mutex<bool>>,
+}
+
+async fn messages(
+    State(llm): State<FakeLlm>,
+    headers: HeaderMap,
+    body: String,
+) -> (axum::http::StatusCode, axum::Json<Value>) {
+    let body: Value = serde_json::from_str(&body).unwrap_or(Value::Null);
+    llm.requests.lock().unwrap().push((headers, body));
+    if *llm.fail.lock().unwrap() {
+        return (
+            axum::http::StatusCode::TOO_MANY_REQUESTS,
+            axum::Json(
+                json!({ "type": "error", "error": { "type": "rate_limit_error", "message": "slow down" } }),
+            ),
+        );
+    }
+    (
+        axum::http::StatusCode::OK,
+        axum::Json(json!({
+            "id": "msg_1", "type": "message", "role": "assistant", "model": "test-model",
+            "content": [
+                { "type": "text", "text": "Hello " },
+                { "type": "text", "text": "from the model" }
+            ],
+            "stop_reason": "end_turn"
+        })),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_system_prompt_agent_runs_through_the_messages_api() {
+    let receiver = Receiver::start().await;
+    let fake = FakeLlm::default();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    let app = Router::new()
+        .route("/v1/messages", post(messages))
+        .with_state(fake.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let llm = LlmConfig {
+        base_url: base,
+        api_key: Some("test-key".to_owned()),
+        model: "test-model".to_owned(),
+        max_tokens: 256,
+    };
+    let server =
+        TestServer::start_reaching(Policy::agentmarket(), &receiver.ca_pem, true, reach(llm)).await;
+    let agent = register(
+        &server,
+        json!({ "name": "Claude", "price_per_task": 5, "system_prompt": "You are a research assistant" }),
+    )
+    .await;
+    let hirer = register(&server, json!({ "name": "Hirer" })).await;
+    let hirer_key = hirer["api_key"].as_str().unwrap();
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent["id"], "task_description": "Say hello", "budget": 10 }),
+    )
+    .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["result"], "Hello from the model");
+    assert_eq!(body["balance"], json!(90));
+    assert_eq!(
+        balance(&server, agent["api_key"].as_str().unwrap()).await,
+        json!(109)
+    );
+    {
+        let requests = fake.requests.lock().unwrap();
+        assert_eq!(requests.len(), 1);
+        let (headers, sent) = &requests[0];
+        assert_eq!(headers["x-api-key"], "test-key");
+        assert_eq!(headers["anthropic-version"], "2023-06-01");
+        assert_eq!(sent["model"], "test-model");
+        assert_eq!(sent["max_tokens"], 256);
+        assert_eq!(sent["system"], "You are a research assistant");
+        assert_eq!(
+            sent["messages"],
+            json!([{ "role": "user", "content": "Say hello" }])
+        );
+    }
+
+    *fake.fail.lock().unwrap() = true;
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent["id"], "task_description": "Again", "budget": 10 }),
+    )
+    .await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("slow down"),
+        "{body}"
+    );
+    assert_eq!(balance(&server, hirer_key).await, json!(90), "refunded");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_an_llm_key_a_system_prompt_agent_is_a_clear_503() {
+    let server = TestServer::start(Policy::agentmarket()).await;
+    let agent = register(
+        &server,
+        json!({ "name": "Prompted", "system_prompt": "You are helpful" }),
+    )
+    .await;
+    let hirer = register(&server, json!({ "name": "Hirer" })).await;
+    let hirer_key = hirer["api_key"].as_str().unwrap();
+    let (status, body) = call(
+        &server,
+        "POST",
+        "/api/execute",
+        hirer_key,
+        json!({ "agent_id": agent["id"], "task_description": "hi", "budget": 10 }),
+    )
+    .await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["code"], "llm_unavailable");
+    assert_eq!(
+        balance(&server, hirer_key).await,
+        json!(100),
+        "nothing held"
+    );
+    let (_, tasks) = server.json("GET", "/api/tasks", None, None).await;
+    assert!(
+        tasks["data"].as_array().unwrap().is_empty(),
+        "no task posted"
+    );
+}
