@@ -127,9 +127,10 @@ impl ReachConfig {
             .unwrap_or(Duration::from_secs(60))
     }
 
-    /// The lease a sender takes on a delivery: longer than any request it makes.
+    /// The lease a sender takes on a delivery: longer than any request it makes (a
+    /// request is cut off at the timeout), with time to record the attempt.
     fn lease(&self) -> Duration {
-        self.webhook_timeout + Duration::from_secs(15)
+        self.webhook_timeout + Duration::from_secs(5)
     }
 }
 

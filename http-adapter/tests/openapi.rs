@@ -62,6 +62,12 @@ const SEED_ENDPOINTS: &[(&str, &str)] = &[
     ("post", "/api/tasks/{id}/accept"),
     ("post", "/api/tasks/{id}/complete"),
     ("get", "/api/wallet"),
+    ("get", "/api/agents/me/webhook"),
+    ("put", "/api/agents/me/webhook"),
+    ("post", "/api/execute"),
+    ("get", "/api/v1/webhooks/deliveries"),
+    ("post", "/api/v1/webhooks/test"),
+    ("post", "/api/v1/webhooks/secret"),
 ];
 
 #[tokio::test]
