@@ -468,12 +468,16 @@ impl<S: Backend + Clone> AppState<S> {
     }
 }
 
-/// Runs the dispatcher until `stop` turns true, then waits for the sends in flight (at
-/// most one webhook timeout). Safe in several replicas at once.
+/// Runs the dispatcher — a round every `reach.interval`, the first one interval after
+/// the start — until `stop` turns true, then waits for the sends in flight (at most one
+/// webhook timeout). Safe in several replicas at once.
 pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch::Receiver<bool>) {
     let concurrency = app.reach.concurrency.max(1);
     let permits = Arc::new(Semaphore::new(concurrency));
-    let mut ticks = tokio::time::interval(app.reach.interval);
+    let mut ticks = tokio::time::interval_at(
+        tokio::time::Instant::now() + app.reach.interval,
+        app.reach.interval,
+    );
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {

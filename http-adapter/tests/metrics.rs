@@ -3,13 +3,21 @@
 
 mod common;
 
+use std::time::Duration;
+
 use common::TestServer;
+use http_adapter::dispatch::ReachConfig;
 use marketplace_core::Policy;
 use serde_json::json;
 
 #[tokio::test]
 async fn metrics_count_requests_commands_and_the_outbox() {
-    let server = TestServer::start(Policy::agora()).await;
+    // A dispatcher that first looks for work in an hour leaves the events in the outbox.
+    let idle = ReachConfig {
+        interval: Duration::from_secs(3600),
+        ..ReachConfig::default()
+    };
+    let server = TestServer::start_with(Policy::agora(), |c| c.with_reach(idle)).await;
     let (key, _) = server.agent("poster").await;
     let (status, _) = server
         .json(
