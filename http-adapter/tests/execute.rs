@@ -17,24 +17,6 @@ use http_adapter::dispatch::{LlmConfig, ReachConfig};
 use marketplace_core::Policy;
 use serde_json::{Value, json};
 
-async fn call(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Value,
-) -> (u16, Value) {
-    let text = body.to_string();
-    server
-        .send(
-            method,
-            path,
-            &[("Content-Type", "application/json"), ("X-API-Key", key)],
-            Some(text.as_bytes()),
-        )
-        .await
-}
-
 async fn register(server: &TestServer, body: Value) -> Value {
     let (status, body) = server
         .json("POST", "/api/agents/register", None, Some(body))
@@ -44,9 +26,23 @@ async fn register(server: &TestServer, body: Value) -> Value {
 }
 
 async fn balance(server: &TestServer, key: &str) -> Value {
-    let (status, wallet) = call(server, "GET", "/api/wallet", key, Value::Null).await;
+    let (status, wallet) = server
+        .with_key("GET", "/api/wallet", key, Value::Null)
+        .await;
     assert_eq!(status, 200);
     wallet["data"]["balance"].clone()
+}
+
+/// `POST /api/execute` by `key`.
+async fn execute(
+    server: &TestServer,
+    key: &str,
+    agent: &Value,
+    description: &str,
+    budget: u32,
+) -> (u16, Value) {
+    let body = json!({ "agent_id": agent, "task_description": description, "budget": budget });
+    server.with_key("POST", "/api/execute", key, body).await
 }
 
 fn reach(llm: LlmConfig) -> ReachConfig {
@@ -81,7 +77,7 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
         .expect("an endpoint gets a secret");
     receiver.set_secret("/exec", secret);
     let agent_key = agent["api_key"].as_str().unwrap();
-    let agent_id = agent["id"].as_str().unwrap();
+    let agent_id = agent["id"].clone();
     let hirer = register(&server, json!({ "name": "Hirer" })).await;
     let hirer_key = hirer["api_key"].as_str().unwrap();
 
@@ -89,12 +85,12 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
         "/exec",
         Mode::Result("Packets flow like streams".to_owned()),
     );
-    let (status, body) = call(
+    let (status, body) = execute(
         &server,
-        "POST",
-        "/api/execute",
         hirer_key,
-        json!({ "agent_id": agent_id, "task_description": "Write a haiku about distributed systems", "budget": 15 }),
+        &agent_id,
+        "Write a haiku about distributed systems",
+        15,
     )
     .await;
     assert_eq!(status, 200, "{body}");
@@ -124,14 +120,7 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
 
     // The endpoint fails: nothing is paid.
     receiver.respond("/exec", Mode::Status(500));
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent_id, "task_description": "again", "budget": 15 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent_id, "again", 15).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["success"], false);
     assert_eq!(body["code"], "agent_failed");
@@ -145,28 +134,14 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
 
     // The endpoint is too slow: refunded too.
     receiver.respond("/exec", Mode::Slow(Duration::from_secs(3)));
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent_id, "task_description": "slowly", "budget": 12 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent_id, "slowly", 12).await;
     assert_eq!(status, 504, "{body}");
     assert_eq!(body["code"], "agent_timeout");
     assert_eq!(balance(&server, hirer_key).await, json!(85));
 
     // Answers without a result are failures.
     receiver.respond("/exec", Mode::Ok);
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent_id, "task_description": "nothing", "budget": 10 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent_id, "nothing", 10).await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(balance(&server, hirer_key).await, json!(85));
 
@@ -197,17 +172,12 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
     receiver.respond("/exec", Mode::Result("should not run".to_owned()));
     let before = receiver.received().len();
     for (body, expected) in cases {
-        let (status, answer) = call(&server, "POST", "/api/execute", hirer_key, body.clone()).await;
+        let (status, answer) = server
+            .with_key("POST", "/api/execute", hirer_key, body.clone())
+            .await;
         assert_eq!(status, expected, "{body}: {answer}");
     }
-    let (status, _) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        agent_key,
-        json!({ "agent_id": agent_id, "task_description": "me", "budget": 15 }),
-    )
-    .await;
+    let (status, _) = execute(&server, agent_key, &agent_id, "me", 15).await;
     assert_eq!(status, 400, "an agent cannot hire itself");
     assert_eq!(
         receiver.received().len(),
@@ -216,14 +186,7 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
     );
     assert_eq!(balance(&server, hirer_key).await, json!(85));
     let plain = register(&server, json!({ "name": "Plain" })).await;
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": plain["id"], "task_description": "x", "budget": 15 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &plain["id"], "x", 15).await;
     assert_eq!(status, 400, "nothing to run it with: {body}");
 }
 
@@ -287,14 +250,7 @@ async fn a_system_prompt_agent_runs_through_the_messages_api() {
     .await;
     let hirer = register(&server, json!({ "name": "Hirer" })).await;
     let hirer_key = hirer["api_key"].as_str().unwrap();
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent["id"], "task_description": "Say hello", "budget": 10 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent["id"], "Say hello", 10).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["data"]["result"], "Hello from the model");
     assert_eq!(body["balance"], json!(90));
@@ -318,14 +274,7 @@ async fn a_system_prompt_agent_runs_through_the_messages_api() {
     }
 
     *fake.fail.lock().unwrap() = true;
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent["id"], "task_description": "Again", "budget": 10 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent["id"], "Again", 10).await;
     assert_eq!(status, 502, "{body}");
     assert!(
         body["error"].as_str().unwrap().contains("slow down"),
@@ -344,14 +293,7 @@ async fn without_an_llm_key_a_system_prompt_agent_is_a_clear_503() {
     .await;
     let hirer = register(&server, json!({ "name": "Hirer" })).await;
     let hirer_key = hirer["api_key"].as_str().unwrap();
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        hirer_key,
-        json!({ "agent_id": agent["id"], "task_description": "hi", "budget": 10 }),
-    )
-    .await;
+    let (status, body) = execute(&server, hirer_key, &agent["id"], "hi", 10).await;
     assert_eq!(status, 503, "{body}");
     assert_eq!(body["code"], "llm_unavailable");
     assert_eq!(

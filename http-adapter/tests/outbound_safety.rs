@@ -22,24 +22,6 @@ async fn guarded_server(receiver: &Receiver) -> TestServer {
     TestServer::start_reaching(Policy::agentmarket(), &receiver.ca_pem, false, reach).await
 }
 
-async fn call(
-    server: &TestServer,
-    method: &str,
-    path: &str,
-    key: &str,
-    body: Value,
-) -> (u16, Value) {
-    let text = body.to_string();
-    server
-        .send(
-            method,
-            path,
-            &[("Content-Type", "application/json"), ("X-API-Key", key)],
-            Some(text.as_bytes()),
-        )
-        .await
-}
-
 async fn register(server: &TestServer, name: &str, extra: Value) -> (u16, Value) {
     let mut body = json!({ "name": name, "capabilities": ["code"] });
     body.as_object_mut()
@@ -77,14 +59,14 @@ async fn private_and_plain_http_urls_are_refused_when_set() {
         assert_eq!(body["code"], "invalid_input", "{url}");
         let (status, body) = register(&server, "Sneaky", json!({ "endpoint_url": url })).await;
         assert_eq!(status, 400, "{url}: {body}");
-        let (status, body) = call(
-            &server,
-            "PUT",
-            "/api/agents/me/webhook",
-            &key,
-            json!({ "webhook_url": url }),
-        )
-        .await;
+        let (status, body) = server
+            .with_key(
+                "PUT",
+                "/api/agents/me/webhook",
+                &key,
+                json!({ "webhook_url": url }),
+            )
+            .await;
         assert_eq!(status, 400, "{url}: {body}");
         let (status, body) = server
             .json(
@@ -96,7 +78,9 @@ async fn private_and_plain_http_urls_are_refused_when_set() {
             .await;
         assert_eq!(status, 400, "{url}: {body}");
     }
-    let (_, webhook) = call(&server, "GET", "/api/agents/me/webhook", &key, Value::Null).await;
+    let (_, webhook) = server
+        .with_key("GET", "/api/agents/me/webhook", &key, Value::Null)
+        .await;
     assert_eq!(
         webhook["data"]["webhook_url"],
         Value::Null,
@@ -145,14 +129,14 @@ async fn a_host_name_resolving_to_loopback_is_refused_at_connect_time() {
     let (status, poster) = register(&server, "Poster", json!({})).await;
     assert_eq!(status, 201);
     let poster_key = poster["data"]["api_key"].as_str().unwrap().to_owned();
-    let (status, _) = call(
-        &server,
-        "POST",
-        "/api/tasks",
-        &poster_key,
-        json!({ "title": "t", "budget": 5, "required_capabilities": ["code"] }),
-    )
-    .await;
+    let (status, _) = server
+        .with_key(
+            "POST",
+            "/api/tasks",
+            &poster_key,
+            json!({ "title": "t", "budget": 5, "required_capabilities": ["code"] }),
+        )
+        .await;
     assert_eq!(status, 201);
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     let record = loop {
@@ -184,21 +168,23 @@ async fn a_host_name_resolving_to_loopback_is_refused_at_connect_time() {
     );
 
     // A direct execution through that endpoint is refused too, and refunded.
-    let (status, body) = call(
-        &server,
-        "POST",
-        "/api/execute",
-        &poster_key,
-        json!({ "agent_id": agent, "task_description": "probe", "budget": 5 }),
-    )
-    .await;
+    let (status, body) = server
+        .with_key(
+            "POST",
+            "/api/execute",
+            &poster_key,
+            json!({ "agent_id": agent, "task_description": "probe", "budget": 5 }),
+        )
+        .await;
     assert_eq!(status, 502, "{body}");
     assert_eq!(body["code"], "agent_failed");
     assert!(
         body["error"].as_str().unwrap().contains("refused"),
         "{body}"
     );
-    let (_, wallet) = call(&server, "GET", "/api/wallet", &poster_key, Value::Null).await;
+    let (_, wallet) = server
+        .with_key("GET", "/api/wallet", &poster_key, Value::Null)
+        .await;
     assert_eq!(
         wallet["data"]["balance"],
         json!(95),

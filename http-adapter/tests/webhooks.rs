@@ -50,18 +50,6 @@ async fn am_agent(
     )
 }
 
-async fn am(server: &TestServer, method: &str, path: &str, key: &str, body: Value) -> (u16, Value) {
-    let text = body.to_string();
-    server
-        .send(
-            method,
-            path,
-            &[("Content-Type", "application/json"), ("X-API-Key", key)],
-            Some(text.as_bytes()),
-        )
-        .await
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_follow() {
     let receiver = Receiver::start().await;
@@ -99,9 +87,7 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     let (poster, poster_id, secret_p) =
         am_agent(&server, "Poster", &["research"], &receiver.url("/p")).await;
     receiver.set_secret("/p", &secret_p);
-    let (status, body) = am(
-        &server,
-        "PUT",
+    let (status, body) = server.with_key("PUT",
         "/api/agents/me/webhook",
         &poster,
         json!({ "webhook_url": receiver.url("/p"), "events": ["task.claimed", "task.delivered"] }),
@@ -113,9 +99,7 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
         body["data"]["events"],
         json!(["task.claimed", "task.delivered"])
     );
-    let (status, body) = am(
-        &server,
-        "PUT",
+    let (status, body) = server.with_key("PUT",
         "/api/agents/me/webhook",
         &researcher,
         json!({ "webhook_url": receiver.url("/a"), "events": ["task.posted", "task.accepted"] }),
@@ -123,19 +107,19 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     .await;
     assert_eq!(status, 200, "{body}");
 
-    let (status, posted) = am(
-        &server,
-        "POST",
-        "/api/tasks",
-        &poster,
-        json!({
-            "title": "Summarize this paper",
-            "description": "Full text...",
-            "budget": 25,
-            "required_capabilities": ["research", "summarization"]
-        }),
-    )
-    .await;
+    let (status, posted) = server
+        .with_key(
+            "POST",
+            "/api/tasks",
+            &poster,
+            json!({
+                "title": "Summarize this paper",
+                "description": "Full text...",
+                "budget": 25,
+                "required_capabilities": ["research", "summarization"]
+            }),
+        )
+        .await;
     assert_eq!(status, 201, "{posted}");
     let task_id = posted["data"]["id"].as_str().unwrap().to_owned();
 
@@ -179,23 +163,23 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
 
     // Accept and complete: the poster hears of the claim and the delivery; the worker of
     // the acceptance.
-    let (status, _) = am(
-        &server,
-        "POST",
-        &format!("/api/tasks/{task_id}/accept"),
-        &researcher,
-        json!({}),
-    )
-    .await;
+    let (status, _) = server
+        .with_key(
+            "POST",
+            &format!("/api/tasks/{task_id}/accept"),
+            &researcher,
+            json!({}),
+        )
+        .await;
     assert_eq!(status, 200);
-    let (status, _) = am(
-        &server,
-        "POST",
-        &format!("/api/tasks/{task_id}/complete"),
-        &researcher,
-        json!({ "result": "short summary" }),
-    )
-    .await;
+    let (status, _) = server
+        .with_key(
+            "POST",
+            &format!("/api/tasks/{task_id}/complete"),
+            &researcher,
+            json!({ "result": "short summary" }),
+        )
+        .await;
     assert_eq!(status, 200);
     let got = receiver
         .wait_until(WAIT, |r| {
@@ -226,14 +210,9 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     assert_eq!(claimed.body["task"]["poster_id"], poster_id.as_str());
 
     // What the agent sees of its webhook and of what was sent.
-    let (status, body) = am(
-        &server,
-        "GET",
-        "/api/agents/me/webhook",
-        &researcher,
-        Value::Null,
-    )
-    .await;
+    let (status, body) = server
+        .with_key("GET", "/api/agents/me/webhook", &researcher, Value::Null)
+        .await;
     assert_eq!(status, 200);
     let masked = body["data"]["webhook_url"].as_str().unwrap();
     assert!(masked.starts_with("...") && receiver.url("/a").ends_with(&masked[3..]));
@@ -280,14 +259,14 @@ async fn failed_deliveries_are_retried_until_the_receiver_recovers() {
     receiver.set_secret("/flaky", &secret);
     let (poster, _, _) = am_agent(&server, "Poster", &["none"], &receiver.url("/p")).await;
     receiver.fail_next(3);
-    let (status, _) = am(
-        &server,
-        "POST",
-        "/api/tasks",
-        &poster,
-        json!({ "title": "Fix a bug", "budget": 10, "required_capabilities": ["code"] }),
-    )
-    .await;
+    let (status, _) = server
+        .with_key(
+            "POST",
+            "/api/tasks",
+            &poster,
+            json!({ "title": "Fix a bug", "budget": 10, "required_capabilities": ["code"] }),
+        )
+        .await;
     assert_eq!(status, 201);
     let got = receiver
         .wait_until(WAIT, |r| r.iter().any(|x| x.answered == 200))

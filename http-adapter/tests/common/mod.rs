@@ -176,6 +176,24 @@ impl<S: Backend + Clone> TestServer<S> {
         (key, identity)
     }
 
+    /// A JSON request authenticated with `X-API-Key` (AgentMarket's way).
+    pub(crate) async fn with_key(
+        &self,
+        method: &str,
+        path: &str,
+        key: &str,
+        body: Value,
+    ) -> (u16, Value) {
+        let text = body.to_string();
+        self.send(
+            method,
+            path,
+            &[("Content-Type", "application/json"), ("X-API-Key", key)],
+            Some(text.as_bytes()),
+        )
+        .await
+    }
+
     /// A JSON request with an optional bearer token.
     pub(crate) async fn json(
         &self,
