@@ -145,6 +145,28 @@ async fn an_endpoint_agent_is_paid_on_success_and_the_hirer_refunded_on_failure(
     assert_eq!(status, 502, "{body}");
     assert_eq!(balance(&server, hirer_key).await, json!(85));
 
+    // A redirect is not followed; an answer over the cap is not read.
+    receiver.respond("/exec", Mode::Redirect(receiver.url("/elsewhere")));
+    let (status, body) = execute(&server, hirer_key, &agent_id, "moved", 10).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(body["error"].as_str().unwrap().contains("307"), "{body}");
+    assert!(
+        receiver.received().iter().all(|r| r.path != "/elsewhere"),
+        "the redirect was not followed"
+    );
+    receiver.respond("/exec", Mode::Huge(2 * 1024 * 1024));
+    let (status, body) = execute(&server, hirer_key, &agent_id, "verbose", 10).await;
+    assert_eq!(status, 502, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("larger than"),
+        "{body}"
+    );
+    assert_eq!(
+        balance(&server, hirer_key).await,
+        json!(85),
+        "both refunded"
+    );
+
     // Refusals before anything is held.
     let cases = [
         (

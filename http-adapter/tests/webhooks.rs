@@ -391,3 +391,178 @@ impl TestServer {
         }
     }
 }
+
+/// Subscribes `key`'s webhook at `path` to `events`; the secret goes to the receiver.
+async fn subscribe(
+    server: &TestServer,
+    receiver: &Receiver,
+    key: &str,
+    path: &str,
+    events: &[&str],
+) {
+    let (status, body) = server
+        .with_key(
+            "PUT",
+            "/api/agents/me/webhook",
+            key,
+            json!({ "webhook_url": receiver.url(path), "events": events }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    receiver.set_secret(path, body["data"]["webhook_secret"].as_str().unwrap());
+}
+
+/// The events each path received, sorted.
+fn events_by_path(
+    got: &[common::receiver::Received],
+) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut by_path = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for r in got {
+        by_path
+            .entry(r.path.clone())
+            .or_default()
+            .push(r.event.clone());
+    }
+    for events in by_path.values_mut() {
+        events.sort();
+    }
+    by_path
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bids_expired_claims_promotions_rejections_and_broker_claims_reach_their_subscribers() {
+    let receiver = Receiver::start().await;
+    let server = server_for(&receiver, Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (first, _) = server.agent("first").await;
+    let (second, second_id) = server.agent("second").await;
+    subscribe(
+        &server,
+        &receiver,
+        &poster,
+        "/p",
+        &["bid.received", "claim.expired", "task.delivered"],
+    )
+    .await;
+    subscribe(
+        &server,
+        &receiver,
+        &first,
+        "/w1",
+        &["claim.expired", "task.rejected"],
+    )
+    .await;
+    subscribe(
+        &server,
+        &receiver,
+        &second,
+        "/w2",
+        &["queue.promoted", "task.rejected"],
+    )
+    .await;
+    // A broker: its rule claims matching tasks, and its callback hears of them.
+    let (broker, _) = server.agent("broker").await;
+    let (_, profile) = server
+        .json(
+            "POST",
+            "/api/v1/profile",
+            Some(&broker),
+            Some(json!({ "capabilities": ["ml"], "callback_url": receiver.url("/b") })),
+        )
+        .await;
+    receiver.set_secret("/b", profile["webhook_secret"].as_str().unwrap());
+    let (status, rule) = server
+        .json(
+            "POST",
+            "/api/v1/broker/auto-claim",
+            Some(&broker),
+            Some(json!({ "capabilities": ["ml"] })),
+        )
+        .await;
+    assert_eq!(status, 201, "{rule}");
+
+    let post = |body: Value| {
+        let server = &server;
+        let poster = poster.clone();
+        async move {
+            let (status, task) = server
+                .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
+                .await;
+            assert_eq!(status, 201, "{task}");
+            task["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let verb = |key: String, id: String, verb: &'static str, body: Value| {
+        let server = &server;
+        async move {
+            let path = format!("/api/v1/tasks/{id}/{verb}");
+            let (status, reply) = server.json("POST", &path, Some(&key), Some(body)).await;
+            assert!(status == 200 || status == 201, "{verb}: {status} {reply}");
+        }
+    };
+    // A bid.
+    let bidding = post(json!({ "text": "bid on me", "bounty": 5, "bidding": true })).await;
+    verb(
+        first.clone(),
+        bidding,
+        "bid",
+        json!({ "offered_price": 4, "turnaround_s": 60 }),
+    )
+    .await;
+    // A claim that lapses, promoting the queue; the promoted agent delivers and is rejected.
+    let lapsing =
+        post(json!({ "text": "be quick", "bounty": 5, "claim_ttl": 1, "require_review": true }))
+            .await;
+    verb(first.clone(), lapsing.clone(), "claim", json!({})).await;
+    verb(second.clone(), lapsing.clone(), "queue", json!({})).await;
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let (_, task) = server
+        .json("GET", &format!("/api/v1/tasks/{lapsing}"), None, None)
+        .await;
+    assert_eq!(task["claimed_by"], second_id.as_str(), "promoted: {task}");
+    verb(
+        second.clone(),
+        lapsing.clone(),
+        "deliver",
+        json!({ "text": "done" }),
+    )
+    .await;
+    verb(
+        poster.clone(),
+        lapsing,
+        "reject",
+        json!({ "text": "no", "category": "quality" }),
+    )
+    .await;
+    // A task the broker claims at once.
+    post(json!({ "text": "train a model", "bounty": 5, "required_capabilities": ["ml"] })).await;
+
+    let expected: std::collections::BTreeMap<String, Vec<String>> = [
+        (
+            "/p",
+            vec!["bid.received", "claim.expired", "task.delivered"],
+        ),
+        ("/w1", vec!["claim.expired"]),
+        ("/w2", vec!["queue.promoted", "task.rejected"]),
+        ("/b", vec!["task.claimed", "task.posted"]),
+    ]
+    .into_iter()
+    .map(|(p, e)| (p.to_owned(), e.into_iter().map(str::to_owned).collect()))
+    .collect();
+    let total: usize = expected.values().map(Vec::len).sum();
+    let got = receiver.wait_until(WAIT, |r| r.len() >= total).await;
+    // Anything late would show up here.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let got = if got.len() == total {
+        receiver.received()
+    } else {
+        got
+    };
+    assert_eq!(events_by_path(&got), expected, "{got:?}");
+    assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
+    let broker_claim = got
+        .iter()
+        .find(|r| r.path == "/b" && r.event == "task.claimed")
+        .unwrap();
+    assert_eq!(broker_claim.body["data"]["via"], "broker");
+}

@@ -39,6 +39,10 @@ pub(crate) enum Mode {
     Status(u16),
     /// Wait this long, then 200.
     Slow(Duration),
+    /// 307 to this URL.
+    Redirect(String),
+    /// 200 `{"result": <this many bytes>}`.
+    Huge(usize),
 }
 
 /// One request the receiver got.
@@ -115,6 +119,29 @@ fn header(headers: &HeaderMap, name: &str) -> String {
         .to_owned()
 }
 
+#[allow(clippy::too_many_arguments)]
+fn record(
+    inner: &Inner,
+    path: String,
+    headers: &HeaderMap,
+    webhook_id: String,
+    timestamp: &str,
+    (agentmarket_ok, standard_ok): (bool, bool),
+    answered: u16,
+    body: &[u8],
+) {
+    inner.received.lock().unwrap().push(Received {
+        path,
+        event: header(headers, "x-agentmarket-event"),
+        webhook_id,
+        timestamp: timestamp.parse().unwrap_or_default(),
+        agentmarket_ok,
+        standard_ok,
+        answered,
+        body: serde_json::from_slice(body).unwrap_or(Value::Null),
+    });
+}
+
 async fn receive(
     State(inner): State<Arc<Inner>>,
     uri: Uri,
@@ -149,10 +176,29 @@ async fn receive(
         .get(&path)
         .cloned()
         .unwrap_or(Mode::Ok);
+    if let (false, Mode::Redirect(to)) = (failing, &mode) {
+        record(
+            &inner,
+            path,
+            &headers,
+            id,
+            &timestamp,
+            (agentmarket_ok, standard_ok),
+            307,
+            &body,
+        );
+        return (
+            StatusCode::TEMPORARY_REDIRECT,
+            [(axum::http::header::LOCATION, to.clone())],
+        )
+            .into_response();
+    }
     let (status, answer) = if failing {
         (500, json!({ "error": "not now" }))
     } else {
         match mode {
+            Mode::Redirect(_) => unreachable!("answered above"),
+            Mode::Huge(bytes) => (200, json!({ "result": "x".repeat(bytes) })),
             Mode::Ok => (200, json!({ "ok": true })),
             Mode::Result(text) => (200, json!({ "result": text })),
             Mode::Status(code) => (code, json!({ "error": "refused" })),
@@ -162,16 +208,16 @@ async fn receive(
             }
         }
     };
-    inner.received.lock().unwrap().push(Received {
+    record(
+        &inner,
         path,
-        event: header(&headers, "x-agentmarket-event"),
-        webhook_id: id,
-        timestamp: timestamp.parse().unwrap_or_default(),
-        agentmarket_ok,
-        standard_ok,
-        answered: status,
-        body: serde_json::from_slice(&body).unwrap_or(Value::Null),
-    });
+        &headers,
+        id,
+        &timestamp,
+        (agentmarket_ok, standard_ok),
+        status,
+        &body,
+    );
     (StatusCode::from_u16(status).unwrap(), axum::Json(answer)).into_response()
 }
 
