@@ -166,14 +166,31 @@ impl<S: Backend + Clone> AppState<S> {
         let lease = self.reach.lease().as_secs().max(1);
         let leased = self.market.lease_events(lease, EVENTS_PER_ROUND).await?;
         for event in &leased {
-            let plan = self.plan(&event.event).await?;
+            // One event failing (its lease then runs out, and it is tried again) does not
+            // hold up the others.
+            let planned = match self.plan(&event.event).await {
+                Ok(plan) => plan,
+                Err(e) => {
+                    tracing::warn!(seq = event.event.seq, error = ?e, "fanning out an event failed");
+                    continue;
+                }
+            };
             let store = self.market.store();
-            let done = store
-                .fan_out(event.event.seq, event.attempt, &plan)
+            match store
+                .fan_out(event.event.seq, event.attempt, &planned)
                 .await
-                .map_err(|e| ApiError::Engine(e.into()))?;
-            if done && !plan.is_empty() {
-                tracing::debug!(seq = event.event.seq, deliveries = plan.len(), "fanned out");
+            {
+                Ok(true) if !planned.is_empty() => {
+                    tracing::debug!(
+                        seq = event.event.seq,
+                        deliveries = planned.len(),
+                        "fanned out"
+                    );
+                }
+                Ok(_) => {}
+                Err(e) => {
+                    tracing::warn!(seq = event.event.seq, error = %e, "storing a fan-out failed");
+                }
             }
         }
         Ok(leased.len())

@@ -294,15 +294,17 @@ pub async fn set_webhook<S: Backend + Clone>(
     if request.rotate_secret {
         secret = Some(app.rotate_webhook_secret(&caller, request.events).await?);
     } else if let Some(events) = request.events {
+        // Settings without a URL still get their secret now, and show it.
+        let (fresh, created) = app.webhook_secret(&caller).await?;
+        if created {
+            secret = Some(fresh);
+        }
         let store = app.market.store();
-        let current = store.webhook(&caller).await.map_err(store_error)?;
-        let mut settings = match current {
-            Some(settings) => settings,
-            None => app.new_settings(&caller, None)?.0,
-        };
-        settings.events = events;
-        settings.updated_at = app.market.now();
-        store.put_webhook(&settings).await.map_err(store_error)?;
+        if let Some(mut settings) = store.webhook(&caller).await.map_err(store_error)? {
+            settings.events = events;
+            settings.updated_at = app.market.now();
+            store.put_webhook(&settings).await.map_err(store_error)?;
+        }
     }
     let view = webhook_view(&app, &caller, secret).await?;
     reply(&app, Some(&caller), StatusCode::OK, view).await

@@ -307,6 +307,19 @@ async fn a_ping_is_signed_with_the_current_secret_and_rotation_replaces_it() {
         .json("POST", "/api/v1/webhooks/test", Some(&key), Some(json!({})))
         .await;
     assert_eq!(status, 400, "nowhere to send: {body}");
+    // Events chosen before any URL is set: the secret is made, and shown, then.
+    let (status, body) = server
+        .with_key(
+            "PUT",
+            "/api/agents/me/webhook",
+            &key,
+            json!({ "webhook_url": "", "events": ["task.claimed"] }),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["data"]["webhook_url"], Value::Null);
+    assert_eq!(body["data"]["events"], json!(["task.claimed"]));
+    let first = body["data"]["webhook_secret"].as_str().unwrap().to_owned();
     let (_, profile) = server
         .json(
             "POST",
@@ -315,7 +328,10 @@ async fn a_ping_is_signed_with_the_current_secret_and_rotation_replaces_it() {
             Some(json!({ "callback_url": receiver.url("/ping") })),
         )
         .await;
-    let first = profile["webhook_secret"].as_str().unwrap().to_owned();
+    assert!(
+        profile.get("webhook_secret").is_none(),
+        "shown already: {profile}"
+    );
     receiver.set_secret("/ping", &first);
 
     let (status, sent) = server
