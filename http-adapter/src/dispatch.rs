@@ -6,7 +6,7 @@
 //!
 //! 1. **Fan-out.** Lease outbox events; for each, choose its recipients (below) and store
 //!    one delivery per recipient and channel, in one transaction with taking the event out
-//!    of the outbox ([`Deliveries::fan_out`]).
+//!    of the outbox ([`Deliveries::fan_out`](marketplace_core::store::Deliveries::fan_out)).
 //! 2. **Send.** Lease due deliveries (`FOR UPDATE SKIP LOCKED` on PostgreSQL: replicas
 //!    share them, none sends one twice at once); POST each with its signatures; record the
 //!    attempt; on anything but 2xx, retry after the next backoff step (±10% jitter) until

@@ -195,6 +195,7 @@ impl Outbound {
     }
 }
 
+/// One POST through `client`, cut off at `timeout`, reading at most `body_max` bytes.
 async fn exchange(
     client: &reqwest::Client,
     url: Url,
@@ -203,30 +204,28 @@ async fn exchange(
     timeout: Duration,
     body_max: usize,
 ) -> Result<Answer, OutboundError> {
-    {
-        let started = Instant::now();
-        let exchange = async {
-            let mut response = client.post(url).headers(headers).body(body).send().await?;
-            let status = response.status().as_u16();
-            let mut answer = Vec::new();
-            while let Some(chunk) = response.chunk().await? {
-                if answer.len() + chunk.len() > body_max {
-                    return Ok(Err(OutboundError::TooLarge(body_max)));
-                }
-                answer.extend_from_slice(&chunk);
+    let started = Instant::now();
+    let exchange = async {
+        let mut response = client.post(url).headers(headers).body(body).send().await?;
+        let status = response.status().as_u16();
+        let mut answer = Vec::new();
+        while let Some(chunk) = response.chunk().await? {
+            if answer.len() + chunk.len() > body_max {
+                return Ok(Err(OutboundError::TooLarge(body_max)));
             }
-            Ok::<_, reqwest::Error>(Ok((status, answer)))
-        };
-        match tokio::time::timeout(timeout, exchange).await {
-            Err(_) => Err(OutboundError::Timeout(timeout.as_millis())),
-            Ok(Err(e)) => Err(classify(&e)),
-            Ok(Ok(Err(e))) => Err(e),
-            Ok(Ok(Ok((status, body)))) => Ok(Answer {
-                status,
-                body,
-                latency: started.elapsed(),
-            }),
+            answer.extend_from_slice(&chunk);
         }
+        Ok::<_, reqwest::Error>(Ok((status, answer)))
+    };
+    match tokio::time::timeout(timeout, exchange).await {
+        Err(_) => Err(OutboundError::Timeout(timeout.as_millis())),
+        Ok(Err(e)) => Err(classify(&e)),
+        Ok(Ok(Err(e))) => Err(e),
+        Ok(Ok(Ok((status, body)))) => Ok(Answer {
+            status,
+            body,
+            latency: started.elapsed(),
+        }),
     }
 }
 
