@@ -2,6 +2,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod process;
 pub(crate) mod receiver;
 
 use std::net::SocketAddr;
