@@ -5,9 +5,8 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use marketplace_core::audit::audit;
-use marketplace_core::testkit::{Fixture, Runner, ops_from_bytes, snapshot};
-use marketplace_core::{MemoryStore, Policy};
+use marketplace_core::Policy;
+use marketplace_core::testkit::{ops_from_bytes, run_checked};
 
 fuzz_target!(|data: &[u8]| {
     let Some((&preset, rest)) = data.split_first() else {
@@ -18,29 +17,5 @@ fuzz_target!(|data: &[u8]| {
     } else {
         Policy::agentmarket()
     };
-    let ops = ops_from_bytes(rest);
-    marketplace_fuzz::block_on(async move {
-        let mut runner = Runner::new(Fixture::with_policy(MemoryStore::new(), policy), 5).await;
-        for (step, op) in ops.iter().enumerate() {
-            let before = snapshot(runner.fx.market.store()).await;
-            if let Err(e) = runner.apply(op).await {
-                let after = snapshot(runner.fx.market.store()).await;
-                assert!(
-                    after == before,
-                    "step {step}: refused {op:?} ({e}) changed state"
-                );
-            }
-            let report = audit(
-                runner.fx.market.store(),
-                runner.fx.market.policy().queue_max,
-            )
-            .await
-            .expect("audit reads the store");
-            assert!(
-                report.is_clean(),
-                "step {step} after {op:?}:\n{}",
-                report.violations().join("\n")
-            );
-        }
-    });
+    marketplace_fuzz::block_on(run_checked(&ops_from_bytes(rest), policy));
 });

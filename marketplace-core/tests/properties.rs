@@ -1,41 +1,11 @@
 //! Property tests: random command sequences from several actors with a manual clock; after
 //! every step every invariant of the marketplace holds, and a refused command changed nothing.
 
-use marketplace_core::audit::audit;
-use marketplace_core::testkit::{Fixture, Op, Runner, ops_from_bytes, ops_from_seed, snapshot};
+use marketplace_core::testkit::{
+    Fixture, Runner, ops_from_bytes, ops_from_seed, run_checked, snapshot,
+};
 use marketplace_core::{ClaimVia, EventData, EventKind, MemoryStore, Policy};
 use proptest::prelude::*;
-
-async fn run_checked(ops: &[Op], policy: Policy) -> (usize, usize) {
-    let mut runner = Runner::new(Fixture::with_policy(MemoryStore::new(), policy), 5).await;
-    let (mut ok, mut refused) = (0, 0);
-    for (step, op) in ops.iter().enumerate() {
-        let before = snapshot(runner.fx.market.store()).await;
-        match runner.apply(op).await {
-            Ok(()) => ok += 1,
-            Err(e) => {
-                refused += 1;
-                let after = snapshot(runner.fx.market.store()).await;
-                assert!(
-                    after == before,
-                    "step {step}: refused {op:?} ({e}) changed state"
-                );
-            }
-        }
-        let report = audit(
-            runner.fx.market.store(),
-            runner.fx.market.policy().queue_max,
-        )
-        .await
-        .unwrap();
-        assert!(
-            report.is_clean(),
-            "step {step} after {op:?}:\n{}",
-            report.violations().join("\n")
-        );
-    }
-    (ok, refused)
-}
 
 fn block_on<F: std::future::Future>(f: F) -> F::Output {
     tokio::runtime::Builder::new_current_thread()

@@ -23,7 +23,9 @@ mod ops;
 use std::future::Future;
 
 pub use fixture::{Fixture, dec, test_policy};
-pub use ops::{Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, snapshot};
+pub use ops::{
+    Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, run_checked, snapshot,
+};
 
 use crate::store::{Backend, memory::MemoryStore};
 

@@ -633,3 +633,39 @@ impl<S: Store> Runner<S> {
         )
     }
 }
+
+/// Runs `ops` from five actors on a fresh in-memory marketplace under `policy`, checking
+/// after every step that every invariant holds (the [`audit`](crate::audit::audit)) and
+/// that a refused command changed nothing; panics with the step otherwise. Returns how many
+/// commands were applied and how many refused. Property tests and fuzzing share it.
+pub async fn run_checked(ops: &[Op], policy: crate::Policy) -> (usize, usize) {
+    let store = crate::store::memory::MemoryStore::new();
+    let mut runner = Runner::new(Fixture::with_policy(store, policy), 5).await;
+    let (mut ok, mut refused) = (0, 0);
+    for (step, op) in ops.iter().enumerate() {
+        let before = snapshot(runner.fx.market.store()).await;
+        match runner.apply(op).await {
+            Ok(()) => ok += 1,
+            Err(e) => {
+                refused += 1;
+                let after = snapshot(runner.fx.market.store()).await;
+                assert!(
+                    after == before,
+                    "step {step}: refused {op:?} ({e}) changed state"
+                );
+            }
+        }
+        let report = crate::audit::audit(
+            runner.fx.market.store(),
+            runner.fx.market.policy().queue_max,
+        )
+        .await
+        .expect("the audit reads the store");
+        assert!(
+            report.is_clean(),
+            "step {step} after {op:?}:\n{}",
+            report.violations().join("\n")
+        );
+    }
+    (ok, refused)
+}
