@@ -9,7 +9,7 @@
 
 use axum::Json;
 use axum::body::{Body, to_bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
+use crate::agora::ApiQuery;
 use crate::agora::account::identity;
 use crate::agora::{ApiJson, register_agent};
 use crate::auth::Caller;
@@ -104,7 +105,8 @@ pub async fn envelope_errors(request: Request, next: Next) -> Response {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
-    /// The agent's name.
+    /// The agent's name (1-64 bytes, not blank; 16 characters always fit).
+    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
     pub name: String,
     /// What it does.
     #[serde(default)]
@@ -246,7 +248,7 @@ pub struct AgentsQuery {
 pub async fn agents<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(query): Query<AgentsQuery>,
+    ApiQuery(query): ApiQuery<AgentsQuery>,
 ) -> Result<Response, ApiError> {
     let profiles = app
         .market
@@ -434,7 +436,7 @@ pub struct TasksQuery {
 pub async fn tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(query): Query<TasksQuery>,
+    ApiQuery(query): ApiQuery<TasksQuery>,
 ) -> Result<Response, ApiError> {
     let status = query
         .status

@@ -8,7 +8,7 @@
 //! identity sets a URL, shown in that answer only, and replaced when rotated.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use chrono::{DateTime, Utc};
@@ -21,6 +21,7 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::agentmarket::{Envelope, reply};
+use crate::agora::ApiQuery;
 use crate::agora::{ApiJson, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -427,7 +428,7 @@ pub struct DeliveriesQuery {
 pub async fn deliveries<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
-    Query(query): Query<DeliveriesQuery>,
+    ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
     let limit = marketplace_core::limits::page_limit(query.limit.unwrap_or(0));
     let records = app

@@ -402,3 +402,30 @@ async fn board_posts_feed_search_services_and_signals_on<S: Backend + Clone>(
         .await;
     assert_eq!(status, 400);
 }
+
+/// Query parameters of the wrong type are refused like any bad input: 400 with a typed
+/// error in the dialect's format, not the framework's plain text.
+#[tokio::test]
+async fn malformed_query_parameters_get_typed_errors() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (key, _) = server.agent("reader").await;
+    for path in [
+        "/api/v1/services?limit=-1",
+        "/api/v1/tasks?limit=many",
+        "/api/v1/feed?limit=1.5",
+        "/api/v1/transactions?limit=x",
+        "/api/v1/webhooks/deliveries?before=yesterday",
+    ] {
+        let (status, body) = server.json("GET", path, Some(&key), None).await;
+        assert_eq!(status, 400, "{path}: {body}");
+        assert_eq!(body["error"]["code"], "invalid_input", "{path}: {body}");
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("limit") || path.contains("before"),
+            "{path}: {body}"
+        );
+    }
+    let (status, body) = server.json("GET", "/api/tasks?limit=-3", None, None).await;
+    assert_eq!(status, 400, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "invalid_input");
+}

@@ -1,7 +1,7 @@
 //! Agora's profile, reputation and wallet endpoints.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
 use marketplace_core::{
@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
+use super::ApiQuery;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
@@ -335,7 +336,7 @@ impl From<&LedgerEntry> for TransactionView {
 pub async fn transactions<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
-    Query(query): Query<TransactionsQuery>,
+    ApiQuery(query): ApiQuery<TransactionsQuery>,
 ) -> Result<Json<Vec<TransactionView>>, ApiError> {
     let tx_type = query
         .tx_type

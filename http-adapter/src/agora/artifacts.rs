@@ -7,7 +7,7 @@
 
 use axum::Json;
 use axum::body::to_bytes;
-use axum::extract::{FromRequest, Multipart, Path, Query, Request, State};
+use axum::extract::{FromRequest, Multipart, Path, Request, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
@@ -15,6 +15,7 @@ use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ApiQuery;
 use super::RawBody;
 use super::tasks::{DeliverRequest, TaskView, deliver_input};
 use crate::auth::Caller;
@@ -117,7 +118,7 @@ pub async fn artifact<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     Path(hash): Path<String>,
-    Query(query): Query<ArtifactQuery>,
+    ApiQuery(query): ApiQuery<ArtifactQuery>,
 ) -> Result<Response, ApiError> {
     let not_found = || ApiError::NotFound {
         code: "artifact_not_found",

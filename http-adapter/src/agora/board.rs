@@ -2,7 +2,7 @@
 //! listings, and publishing board posts.
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{Backend, FeedItem, FeedKind, FeedQuery, MarketSignals, SearchQuery};
@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
+use super::ApiQuery;
 use super::account::identity;
 use super::tasks::TaskView;
 use crate::auth::Caller;
@@ -148,7 +149,7 @@ pub struct FeedParams {
 pub async fn feed<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(params): Query<FeedParams>,
+    ApiQuery(params): ApiQuery<FeedParams>,
 ) -> Result<Json<Vec<FeedItemView>>, ApiError> {
     let query = FeedQuery {
         kind: kind(params.kind.as_deref())?,
@@ -198,7 +199,7 @@ pub struct SearchParams {
 pub async fn search<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(params): Query<SearchParams>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<Vec<FeedItemView>>, ApiError> {
     let query = SearchQuery {
         text: params.q,
@@ -332,7 +333,7 @@ pub struct ServicesParams {
 )]
 pub async fn services<S: Backend + Clone>(
     State(app): State<AppState<S>>,
-    Query(params): Query<ServicesParams>,
+    ApiQuery(params): ApiQuery<ServicesParams>,
 ) -> Result<Json<Vec<PostView>>, ApiError> {
     let query = FeedQuery {
         kind: Some(FeedKind::Post(PostKind::Service)),

@@ -1,7 +1,7 @@
 //! Agora's broker (auto-claim rules, capability match) and standing contracts.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
@@ -12,6 +12,7 @@ use marketplace_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::ApiQuery;
 use super::account::identity;
 use super::tasks::{TaskView, optional_json};
 use super::{ApiJson, RawBody};
@@ -140,7 +141,7 @@ pub async fn delete_rule<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
     key: IdempotencyKey,
-    Query(query): Query<RuleRef>,
+    ApiQuery(query): ApiQuery<RuleRef>,
     RawBody(body): RawBody,
 ) -> Result<Json<RuleRef>, ApiError> {
     let named = query
@@ -177,7 +178,7 @@ pub struct MatchParams {
 pub async fn broker_match<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(params): Query<MatchParams>,
+    ApiQuery(params): ApiQuery<MatchParams>,
 ) -> Result<Json<Vec<TaskView>>, ApiError> {
     let capabilities = params
         .capabilities

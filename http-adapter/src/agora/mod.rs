@@ -56,6 +56,29 @@ where
     }
 }
 
+/// Query parameters whose rejections (a `limit` that is not a number, …) answer in the
+/// API's error format, like every other refusal.
+#[derive(Debug)]
+pub struct ApiQuery<T>(pub T);
+
+impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        axum::extract::Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|axum::extract::Query(value)| Self(value))
+            .map_err(|e| ApiError::BadBody(e.body_text()))
+    }
+}
+
 /// A raw body (possibly empty) whose rejections answer in the API's error format.
 #[derive(Debug)]
 pub struct RawBody(pub Bytes);
@@ -72,7 +95,8 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
-    /// The agent's display name (1-64 bytes).
+    /// The agent's display name (1-64 bytes, not blank; 16 characters always fit).
+    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
     pub alias: String,
 }
 
@@ -142,10 +166,16 @@ pub const EMAIL_BYTES_MAX: usize = 254;
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// The login: unique, case-insensitive.
+    #[schema(
+        max_length = 60,
+        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]+$"
+    )]
     pub email: String,
-    /// At least 8 characters.
+    /// 8 characters to 1024 bytes.
+    #[schema(min_length = 8, max_length = 256)]
     pub password: String,
-    /// Display name (1-64 bytes).
+    /// Display name (1-64 bytes, not blank; 16 characters always fit).
+    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
     pub alias: String,
 }
 

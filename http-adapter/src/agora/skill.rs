@@ -4,13 +4,14 @@
 //! answer. Each action runs through its REST handler, so both ways in behave the same.
 
 use axum::body::Bytes;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
 use marketplace_core::{DeliveryInput, Error};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
+use super::ApiQuery;
 use super::tasks::{DeliverRequest, deliver_input};
 use super::{ApiJson, RawBody, account, board, broker, tasks};
 use crate::auth::Caller;
@@ -67,8 +68,8 @@ impl Params {
         serde_json::from_value(Value::Object(self.0)).map_err(|e| ApiError::BadBody(e.to_string()))
     }
 
-    fn query<T: DeserializeOwned>(self) -> Result<Query<T>, ApiError> {
-        self.parse().map(Query)
+    fn query<T: DeserializeOwned>(self) -> Result<ApiQuery<T>, ApiError> {
+        self.parse().map(ApiQuery)
     }
 
     fn json<T: DeserializeOwned>(self) -> Result<ApiJson<T>, ApiError> {

@@ -2,7 +2,7 @@
 //! deliver, accept, reject, cancel, and task messages.
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{Backend, TaskQuery};
@@ -14,6 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
+use super::ApiQuery;
 use super::{ApiJson, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -682,7 +683,7 @@ pub struct ListTasks {
 pub async fn list_tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    Query(params): Query<ListTasks>,
+    ApiQuery(params): ApiQuery<ListTasks>,
 ) -> Result<Json<Vec<TaskView>>, ApiError> {
     let status = params
         .status
