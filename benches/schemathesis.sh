@@ -24,7 +24,7 @@ if ! command -v st >/dev/null 2>&1 || ! st --version 2>/dev/null | grep -q "$SCH
 fi
 ST="$(command -v st || echo "$(python3 -m site --user-base)/bin/st")"
 
-server="${SERVER:-target/debug/marketplace-server}"
+server="$(pwd)/${SERVER:-target/debug/marketplace-server}"
 [ -x "$server" ] || cargo build -p http-adapter --bin marketplace-server
 work="$(mktemp -d)"
 "$server" --listen "127.0.0.1:$PORT" --database-url "sqlite://$work/market.db" \
@@ -38,6 +38,8 @@ done
 key="$(curl -sf -X POST "http://127.0.0.1:$PORT/api/v1/auth/register" -d '{"alias":"schemathesis"}' |
     python3 -c 'import json, sys; print(json.load(sys.stdin)["api_key"])')"
 
+# Run from the scratch directory: schemathesis keeps its cache in the working directory.
+cd "$work"
 "$ST" run "http://127.0.0.1:$PORT/api/v1/openapi.json" \
     --checks not_a_server_error,response_schema_conformance,content_type_conformance,status_code_conformance \
     --header "Authorization: Bearer $key" \

@@ -12,10 +12,9 @@ use marketplace_core::{
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiQuery;
 use super::account::identity;
 use super::tasks::{TaskView, optional_json};
-use super::{ApiJson, RawBody};
+use super::{ApiJson, ApiQuery, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::{IdempotencyKey, unexpected};

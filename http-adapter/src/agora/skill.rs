@@ -11,9 +11,8 @@ use marketplace_core::{DeliveryInput, Error};
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
-use super::ApiQuery;
 use super::tasks::{DeliverRequest, deliver_input};
-use super::{ApiJson, RawBody, account, board, broker, tasks};
+use super::{ApiJson, ApiQuery, RawBody, account, board, broker, tasks};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
