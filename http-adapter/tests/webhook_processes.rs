@@ -266,14 +266,23 @@ async fn two_replicas_deliver_every_event_once() {
     }
     assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
     let twice = duplicates(&got);
-    let sent = [
-        replicas[0]
-            .metric("marketplace_delivery_attempts_total")
-            .await,
-        replicas[1]
-            .metric("marketplace_delivery_attempts_total")
-            .await,
-    ];
+    // A replica counts an attempt once it has the answer: the receiver may see the last
+    // requests a moment before their senders have counted them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let sent = loop {
+        let sent = [
+            replicas[0]
+                .metric("marketplace_delivery_attempts_total")
+                .await,
+            replicas[1]
+                .metric("marketplace_delivery_attempts_total")
+                .await,
+        ];
+        if sent[0] + sent[1] >= expected as u64 || tokio::time::Instant::now() > deadline {
+            break sent;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     println!(
         "two replicas: {TASKS} events, {expected} deliveries, {} requests received, \
          {twice} sent twice; attempts by replica {sent:?}",
