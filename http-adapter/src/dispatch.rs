@@ -33,7 +33,7 @@ use marketplace_core::store::{
     Backend, Channel, DeliveryAttempt, LeasedDelivery, NewDelivery, NextStep,
 };
 use marketplace_core::{ClaimVia, Event, EventData, EventKind, IdentityId, Profile, Task};
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
 use crate::error::ApiError;
@@ -318,11 +318,12 @@ impl<S: Backend + Clone> AppState<S> {
                 return Ok(None);
             }
         }
-        let task = task.clone().redacted_for(Some(recipient));
+        // `task` is the public view (read with no viewer): a private result never travels
+        // in a webhook; its poster and deliverer fetch it with their credentials.
         let task_json = match channel {
-            Channel::Webhook => serde_json::to_value(crate::agentmarket::TaskView::of(&task)),
+            Channel::Webhook => serde_json::to_value(crate::agentmarket::TaskView::of(task)),
             Channel::Callback => {
-                serde_json::to_value(crate::agora::tasks::TaskView::of(&task, Some(recipient)))
+                serde_json::to_value(crate::agora::tasks::TaskView::of(task, Some(recipient)))
             }
         }
         .map_err(|e| ApiError::internal(format!("encoding a webhook: {e}")))?;
@@ -515,13 +516,5 @@ pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch
     let drained = tokio::time::timeout(app.reach.lease(), permits.acquire_many(all)).await;
     if drained.is_err() {
         tracing::warn!("stopped with deliveries in flight; they are resent after their lease");
-    }
-}
-
-/// A JSON value's text: strings as they are, anything else as JSON.
-pub(crate) fn text_of(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
     }
 }

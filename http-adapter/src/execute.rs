@@ -31,7 +31,6 @@ use crate::agentmarket::{Envelope, reply};
 use crate::agora::ApiJson;
 use crate::agora::account::identity;
 use crate::auth::Caller;
-use crate::dispatch::text_of;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
 use crate::outbound::OutboundError;
@@ -364,5 +363,13 @@ async fn settle<S: Backend + Clone>(
             "the marketplace refused the agent's result: {e}"
         ))),
         Err(e) => Err(e),
+    }
+}
+
+/// A JSON value's text: strings as they are, anything else as JSON.
+fn text_of(value: &Value) -> String {
+    match value {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
     }
 }

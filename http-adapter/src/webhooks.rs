@@ -186,7 +186,12 @@ impl<S: Backend + Clone> AppState<S> {
 
 fn check_events(events: &[String]) -> Result<(), ApiError> {
     if events.len() > SUBSCRIBABLE_EVENTS.len() {
-        return Err(Error::invalid("events", "lists an event twice").into());
+        let most = SUBSCRIBABLE_EVENTS.len();
+        return Err(Error::invalid(
+            "events",
+            format!("lists more than the {most} events there are"),
+        )
+        .into());
     }
     for (i, event) in events.iter().enumerate() {
         if !SUBSCRIBABLE_EVENTS.contains(&event.as_str()) {
