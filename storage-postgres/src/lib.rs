@@ -16,11 +16,16 @@
 //!   identity order) and writes all its hot rows in one statement of data-modifying CTEs
 //!   over JSON arrays (`jsonb_array_elements`). Connections plan each statement once
 //!   (`plan_cache_mode = force_generic_plan`): every query is a short lookup on indexed keys.
+//!   PostgreSQL plans a statement again when the statistics of its tables change, so the
+//!   database needs autovacuum (on by default) or a periodic `ANALYZE`: plans made while the
+//!   tables were empty scan them whole.
 //! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
 //!   computed by the database, exactly.
 //! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.
-//! - **Search** uses a `tsvector` column with a GIN index, written in the command's
-//!   transaction.
+//! - **Search** uses a `tsvector` column with a GIN index (no pending list: fast update is
+//!   off), written in the command's transaction. A search is planned for its words, newest
+//!   first: a common word walks the time-ordered ids backwards, a rare one reads the index,
+//!   and neither grows with the table.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), marketplace_core::StoreError> {
@@ -110,24 +115,6 @@ impl PgStore {
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
     }
-
-    /// Feed items for search hits, keeping their order.
-    async fn items(&self, hits: Vec<(uuid::Uuid, String)>) -> Result<Vec<FeedItem>, StoreError> {
-        let mut out = Vec::with_capacity(hits.len());
-        for (id, kind) in hits {
-            let item = if kind == "task" {
-                self.body::<Task, _>("SELECT body FROM tasks WHERE id = $1", id)
-                    .await?
-                    .map(FeedItem::Task)
-            } else {
-                self.body::<BoardPost, _>("SELECT body FROM posts WHERE id = $1", id)
-                    .await?
-                    .map(FeedItem::Post)
-            };
-            out.extend(item);
-        }
-        Ok(out)
-    }
 }
 
 const ACCOUNT_SELECT_ONE: &str = "SELECT identity, balance::text AS balance, escrowed::text AS escrowed, \
@@ -146,6 +133,26 @@ fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
 }
 
+/// The filters of `q` other than capabilities, on tasks aliased `t`; `id` names the column
+/// the `before` cursor applies to.
+fn push_task_filters(b: &mut QueryBuilder<Postgres>, q: &TaskQuery, id: &str) {
+    if let Some(status) = q.status {
+        b.push(" AND t.status = ").push_bind(status.as_str());
+    }
+    if let Some(skill) = &q.skill {
+        b.push(" AND t.skill = ").push_bind(skill.clone());
+    }
+    if let Some(poster) = &q.poster {
+        b.push(" AND t.poster = ").push_bind(poster.to_string());
+    }
+    if let Some(claimant) = &q.claimant {
+        b.push(" AND t.claimant = ").push_bind(claimant.to_string());
+    }
+    if let Some(before) = q.before {
+        b.push(format_args!(" AND {id} < ")).push_bind(before.0);
+    }
+}
+
 #[async_trait]
 impl Store for PgStore {
     async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
@@ -159,31 +166,31 @@ impl Store for PgStore {
     }
 
     async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
-        let mut b = QueryBuilder::<Postgres>::new("SELECT body FROM tasks WHERE 1 = 1");
-        if let Some(status) = q.status {
-            b.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(skill) = &q.skill {
-            b.push(" AND skill = ").push_bind(skill.clone());
-        }
-        if let Some(poster) = &q.poster {
-            b.push(" AND poster = ").push_bind(poster.to_string());
-        }
-        if let Some(claimant) = &q.claimant {
-            b.push(" AND claimant = ").push_bind(claimant.to_string());
-        }
-        if let Some(before) = q.before {
-            b.push(" AND id < ").push_bind(before.0);
-        }
-        if !q.capabilities.is_empty() {
-            b.push(" AND id IN (SELECT task_id FROM task_tags WHERE tag IN (");
-            let mut list = b.separated(", ");
-            for cap in &q.capabilities {
-                list.push_bind(cap.clone());
+        let mut b = QueryBuilder::<Postgres>::new("SELECT t.body FROM tasks t WHERE 1 = 1");
+        if q.capabilities.is_empty() {
+            push_task_filters(&mut b, q, "t.id");
+        } else {
+            // One branch per capability, each reading the (tag, task_id) key backwards and
+            // stopping at a page: a page costs the same however many tasks have the tag.
+            b.push(" AND t.id IN (");
+            for (i, cap) in q.capabilities.iter().enumerate() {
+                if i > 0 {
+                    b.push(" UNION ALL ");
+                }
+                b.push("(SELECT g.task_id FROM task_tags g JOIN tasks t ON t.id = g.task_id WHERE g.tag = ")
+                    .push_bind(cap.clone());
+                push_task_filters(&mut b, q, "g.task_id");
+                // A literal, not a parameter: planned for a page, not for a tenth of the
+                // table (which draws a parallel plan that costs more than the page).
+                b.push(format_args!(
+                    " ORDER BY g.task_id DESC LIMIT {})",
+                    limit(q.limit)
+                ));
             }
-            b.push("))");
+            b.push(")");
         }
-        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+        b.push(" ORDER BY t.id DESC LIMIT ")
+            .push_bind(limit(q.limit));
         self.bodies(&mut b).await
     }
 
@@ -382,36 +389,51 @@ impl Store for PgStore {
         let Some(tsq) = ts_query(&q.text) else {
             return Ok(Vec::new());
         };
+        // Newest first (ids are time-ordered), bodies in the same query. Planned for these
+        // words rather than generically: the planner then walks the ids backwards for a
+        // common word and reads the GIN index for a rare one, so neither costs the table.
         let mut b = QueryBuilder::<Postgres>::new(
-            "SELECT item_id, kind FROM search_index WHERE tsv @@ to_tsquery('simple', ",
+            "SELECT s.kind, COALESCE(t.body, p.body) AS body FROM search_index s \
+             LEFT JOIN tasks t ON s.kind = 'task' AND t.id = s.item_id \
+             LEFT JOIN posts p ON s.kind = 'post' AND p.id = s.item_id \
+             WHERE s.tsv @@ to_tsquery('simple', ",
         );
-        b.push_bind(tsq.clone()).push(")");
+        b.push_bind(tsq).push(")");
         match q.kind {
             Some(FeedKind::Task) => {
-                b.push(" AND kind = 'task'");
+                b.push(" AND s.kind = 'task'");
             }
             Some(FeedKind::Post(_)) => {
-                b.push(" AND kind = 'post'");
+                b.push(" AND s.kind = 'post'");
             }
             None => {}
         }
-        b.push(" ORDER BY ts_rank(tsv, to_tsquery('simple', ")
-            .push_bind(tsq)
-            .push(")) DESC LIMIT ")
-            .push_bind(limit(SCAN_ROWS_MAX));
-        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
-        let hits = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<uuid::Uuid, _>("item_id"),
-                    r.get::<String, _>("kind"),
-                )
-            })
-            .collect();
-        let mut items = self.items(hits).await?;
+        // The topic is filtered after decoding: look further then.
+        let window = if q.topic.is_some() {
+            SCAN_ROWS_MAX
+        } else {
+            q.limit
+        };
+        b.push(" ORDER BY s.item_id DESC LIMIT ")
+            .push_bind(limit(window));
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        sqlx::query("SET LOCAL plan_cache_mode = force_custom_plan")
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        let rows = b.build().fetch_all(&mut *tx).await.map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let body: Option<&str> = row.get("body");
+            let Some(body) = body else { continue };
+            items.push(if row.get::<&str, _>("kind") == "task" {
+                FeedItem::Task(from_json(body)?)
+            } else {
+                FeedItem::Post(from_json(body)?)
+            });
+        }
         items.retain(|i| i.matches(q.kind, q.topic.as_ref()));
-        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items.truncate(q.limit);
         Ok(items)
     }

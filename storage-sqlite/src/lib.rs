@@ -179,24 +179,6 @@ impl SqliteStore {
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
     }
-
-    /// Feed items by id from the search index or lists, keeping `ids` order.
-    async fn items(&self, hits: Vec<(String, String)>) -> Result<Vec<FeedItem>, StoreError> {
-        let mut out = Vec::with_capacity(hits.len());
-        for (id, kind) in hits {
-            let item = if kind == "task" {
-                self.body::<Task>("SELECT body FROM tasks WHERE id = ?", &id)
-                    .await?
-                    .map(FeedItem::Task)
-            } else {
-                self.body::<BoardPost>("SELECT body FROM posts WHERE id = ?", &id)
-                    .await?
-                    .map(FeedItem::Post)
-            };
-            out.extend(item);
-        }
-        Ok(out)
-    }
 }
 
 /// Most rows a read decodes before filtering in Rust (search hits, feed windows).
@@ -204,6 +186,27 @@ const SCAN_ROWS_MAX: usize = marketplace_core::limits::PAGE_LIMIT_MAX * 5;
 
 fn limit(n: usize) -> i64 {
     i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// The filters of `q` other than capabilities, on tasks aliased `t`; `id` names the column
+/// the `before` cursor applies to.
+fn push_task_filters(b: &mut QueryBuilder<Sqlite>, q: &TaskQuery, id: &str) {
+    if let Some(status) = q.status {
+        b.push(" AND t.status = ").push_bind(status.as_str());
+    }
+    if let Some(skill) = &q.skill {
+        b.push(" AND t.skill = ").push_bind(skill.clone());
+    }
+    if let Some(poster) = &q.poster {
+        b.push(" AND t.poster = ").push_bind(poster.to_string());
+    }
+    if let Some(claimant) = &q.claimant {
+        b.push(" AND t.claimant = ").push_bind(claimant.to_string());
+    }
+    if let Some(before) = q.before {
+        b.push(format_args!(" AND {id} < "))
+            .push_bind(before.to_string());
+    }
 }
 
 #[async_trait]
@@ -223,31 +226,31 @@ impl Store for SqliteStore {
     }
 
     async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM tasks WHERE 1 = 1");
-        if let Some(status) = q.status {
-            b.push(" AND status = ").push_bind(status.as_str());
-        }
-        if let Some(skill) = &q.skill {
-            b.push(" AND skill = ").push_bind(skill.clone());
-        }
-        if let Some(poster) = &q.poster {
-            b.push(" AND poster = ").push_bind(poster.to_string());
-        }
-        if let Some(claimant) = &q.claimant {
-            b.push(" AND claimant = ").push_bind(claimant.to_string());
-        }
-        if let Some(before) = q.before {
-            b.push(" AND id < ").push_bind(before.to_string());
-        }
-        if !q.capabilities.is_empty() {
-            b.push(" AND id IN (SELECT task_id FROM task_tags WHERE tag IN (");
-            let mut list = b.separated(", ");
-            for cap in &q.capabilities {
-                list.push_bind(cap.clone());
+        let mut b = QueryBuilder::<Sqlite>::new("SELECT t.body FROM tasks t WHERE 1 = 1");
+        if q.capabilities.is_empty() {
+            push_task_filters(&mut b, q, "t.id");
+        } else {
+            // One branch per capability, each reading the (tag, task_id) key backwards and
+            // stopping at a page: a page costs the same however many tasks have the tag.
+            b.push(" AND t.id IN (");
+            for (i, cap) in q.capabilities.iter().enumerate() {
+                if i > 0 {
+                    b.push(" UNION ALL ");
+                }
+                b.push(
+                    "SELECT task_id FROM (SELECT g.task_id FROM task_tags g \
+                     JOIN tasks t ON t.id = g.task_id WHERE g.tag = ",
+                )
+                .push_bind(cap.clone());
+                push_task_filters(&mut b, q, "g.task_id");
+                b.push(" ORDER BY g.task_id DESC LIMIT ")
+                    .push_bind(limit(q.limit))
+                    .push(")");
             }
-            b.push("))");
+            b.push(")");
         }
-        b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
+        b.push(" ORDER BY t.id DESC LIMIT ")
+            .push_bind(limit(q.limit));
         self.bodies(&mut b).await
     }
 
@@ -442,29 +445,45 @@ impl Store for SqliteStore {
         let Some(fts) = fts_query(&q.text) else {
             return Ok(Vec::new());
         };
+        // Newest first (rows are indexed as items are created), bodies in the same query:
+        // FTS5 walks the matches in descending rowid order and stops at the limit.
         let mut b = QueryBuilder::<Sqlite>::new(
-            "SELECT item_id, kind FROM search_index WHERE search_index MATCH ",
+            "SELECT search_index.kind AS kind, COALESCE(t.body, p.body) AS body \
+             FROM search_index \
+             LEFT JOIN tasks t ON search_index.kind = 'task' AND t.id = search_index.item_id \
+             LEFT JOIN posts p ON search_index.kind = 'post' AND p.id = search_index.item_id \
+             WHERE search_index MATCH ",
         );
         b.push_bind(fts);
         match q.kind {
             Some(FeedKind::Task) => {
-                b.push(" AND kind = 'task'");
+                b.push(" AND search_index.kind = 'task'");
             }
             Some(FeedKind::Post(_)) => {
-                b.push(" AND kind = 'post'");
+                b.push(" AND search_index.kind = 'post'");
             }
             None => {}
         }
-        b.push(" ORDER BY rank LIMIT ")
-            .push_bind(limit(SCAN_ROWS_MAX));
+        // The topic is filtered after decoding: look further then.
+        let window = if q.topic.is_some() {
+            SCAN_ROWS_MAX
+        } else {
+            q.limit
+        };
+        b.push(" ORDER BY search_index.rowid DESC LIMIT ")
+            .push_bind(limit(window));
         let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
-        let hits = rows
-            .iter()
-            .map(|r| (r.get::<String, _>("item_id"), r.get::<String, _>("kind")))
-            .collect();
-        let mut items = self.items(hits).await?;
+        let mut items = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let body: Option<&str> = row.get("body");
+            let Some(body) = body else { continue };
+            items.push(if row.get::<&str, _>("kind") == "task" {
+                FeedItem::Task(from_json(body)?)
+            } else {
+                FeedItem::Post(from_json(body)?)
+            });
+        }
         items.retain(|i| i.matches(q.kind, q.topic.as_ref()));
-        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
         items.truncate(q.limit);
         Ok(items)
     }

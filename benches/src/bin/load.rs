@@ -1,32 +1,33 @@
-//! The server's load generator: claims per second and their p50/p99 latency at N
-//! concurrent keep-alive connections, on SQLite and on PostgreSQL, each beside a baseline
-//! measured in the same run — an empty axum route served by the same server stack.
+//! The server's load report: throughput and p50/p99 latency of each hot path — post, claim,
+//! deliver+accept, list open tasks, search — at N concurrent keep-alive connections, on
+//! SQLite and on PostgreSQL, each beside a baseline measured in the same run (an empty
+//! axum route served by the same stack from a process of its own), and the server's peak
+//! resident memory.
 //!
 //! ```sh
-//! cargo run --release -p benches --bin load                      # both backends, 64 connections
+//! cargo run --release -p benches --bin load                      # both backends, 32 connections
 //! cargo run --release -p benches --bin load -- --backend sqlite --connections 16
 //! ```
 //!
-//! PostgreSQL comes from `DATABASE_URL` (default `postgres://postgres@127.0.0.1:5432/test`);
-//! the run creates and drops its own database there.
+//! The server is the real `marketplace-server` binary, started as a child process on a
+//! scratch database (a temporary SQLite file; a `market_load` database created and dropped
+//! on the PostgreSQL server at `DATABASE_URL`, default
+//! `postgres://postgres@127.0.0.1:5432/test`). Run through `cargo run`, the generator builds
+//! that binary first; otherwise pass `--server-bin`.
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::float_arithmetic)]
 
+use std::io::{BufRead, BufReader as StdBufReader};
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
 use clap::{Parser, ValueEnum};
-use http_adapter::auth::MasterKey;
-use http_adapter::limits::RateLimits;
-use http_adapter::server::{Config, router, serve};
-use marketplace_core::store::Backend as StoreBackend;
-use marketplace_core::{IdentityId, Marketplace, Policy, TaskSpec};
-use rust_decimal::Decimal;
+use http_adapter::server::serve;
 use sqlx::{Connection, Executor, PgConnection};
-use storage_postgres::PgStore;
-use storage_sqlite::{SqliteOptions, SqliteStore};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{TcpListener, TcpStream};
 
@@ -37,29 +38,76 @@ enum Backend {
     Both,
 }
 
-/// Drives a running marketplace server and an empty route with the same client.
+/// Drives a `marketplace-server` process and an empty route with the same client.
 #[derive(Debug, Parser)]
 struct Args {
     /// Which store the server runs on.
     #[arg(long, value_enum, default_value_t = Backend::Both)]
     backend: Backend,
-    /// Concurrent keep-alive connections.
-    #[arg(long, default_value_t = 64)]
+    /// Concurrent keep-alive connections; each one is a poster and a worker of its own.
+    #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// Claims each connection makes (each on a task of its own).
-    #[arg(long, default_value_t = 60)]
-    claims_per_connection: usize,
-    /// Post every task from one poster (a busy poster's tasks claimed at once) instead of
-    /// one poster per connection.
-    #[arg(long)]
-    one_poster: bool,
-    /// Connections the server keeps to PostgreSQL.
-    #[arg(long, default_value_t = 16)]
-    pool: u32,
+    /// Tasks each connection posts, then claims, delivers and accepts (at most 100, the
+    /// most live claims one worker may hold).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
+    tasks_per_connection: u16,
+    /// Listings and searches each connection makes.
+    #[arg(long, default_value_t = 50)]
+    reads_per_connection: usize,
     /// Requests each connection makes to the empty route.
-    #[arg(long, default_value_t = 600)]
+    #[arg(long, default_value_t = 500)]
     baseline_per_connection: usize,
+    /// The `marketplace-server` binary (default: beside this one, built first in the same
+    /// profile under `cargo run`).
+    #[arg(long)]
+    server_bin: Option<PathBuf>,
+    /// Serve the empty route and print its address (how the generator starts its baseline).
+    #[arg(long, hide = true)]
+    serve_empty: bool,
 }
+
+/// Capabilities the posted tasks require, and words their text is about.
+const TOPICS: [&str; 8] = [
+    "research",
+    "translation",
+    "summarization",
+    "code-review",
+    "data-cleaning",
+    "labeling",
+    "testing",
+    "writing",
+];
+
+/// One HTTP request of a measured step.
+struct Request {
+    method: &'static str,
+    path: String,
+    key: Option<String>,
+    body: String,
+}
+
+impl Request {
+    fn get(path: String) -> Self {
+        Self {
+            method: "GET",
+            path,
+            key: None,
+            body: String::new(),
+        }
+    }
+
+    fn post(path: String, key: &str, body: String) -> Self {
+        Self {
+            method: "POST",
+            path,
+            key: Some(key.to_owned()),
+            body,
+        }
+    }
+}
+
+/// What one latency sample measures: one request, or several in a row (deliver + accept).
+type Step = Vec<Request>;
 
 /// A minimal HTTP/1.1 keep-alive client: one request at a time on one connection.
 struct Client {
@@ -77,16 +125,16 @@ impl Client {
         }
     }
 
-    /// Sends a request; returns the status and the body.
-    async fn request(
-        &mut self,
-        method: &str,
-        path: &str,
-        auth: Option<&str>,
-        body: &str,
-    ) -> (u16, Vec<u8>) {
+    /// Sends a request; panics unless it succeeds; returns the body.
+    async fn send(&mut self, request: &Request) -> Vec<u8> {
+        let Request {
+            method,
+            path,
+            key,
+            body,
+        } = request;
         let mut head = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\n", self.host);
-        if let Some(key) = auth {
+        if let Some(key) = key {
             head.push_str(&format!("Authorization: Bearer {key}\r\n"));
         }
         if !body.is_empty() {
@@ -100,7 +148,7 @@ impl Client {
             .expect("write");
         let mut line = String::new();
         self.reader.read_line(&mut line).await.expect("status line");
-        let status = line
+        let status: u16 = line
             .split_whitespace()
             .nth(1)
             .and_then(|s| s.parse().ok())
@@ -119,15 +167,20 @@ impl Client {
                 length = value.trim().parse().expect("content-length");
             }
         }
-        let mut body = vec![0; length];
-        self.reader.read_exact(&mut body).await.expect("body");
-        (status, body)
+        let mut reply = vec![0; length];
+        self.reader.read_exact(&mut reply).await.expect("body");
+        assert!(
+            status < 300,
+            "{method} {path}: {status} {}",
+            String::from_utf8_lossy(&reply)
+        );
+        reply
     }
 }
 
-/// Requests per second and latency percentiles of one measured run.
+/// Steps per second and latency percentiles of one measured run.
 struct Figures {
-    requests: usize,
+    steps: usize,
     seconds: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -135,150 +188,352 @@ struct Figures {
 
 impl Figures {
     fn per_second(&self) -> f64 {
-        self.requests as f64 / self.seconds
+        self.steps as f64 / self.seconds
     }
 }
 
-/// Runs `work[i]` (a list of paths) on connection `i`, all connections at once.
-async fn drive(
-    address: SocketAddr,
-    method: &'static str,
-    work: Vec<(Option<String>, Vec<String>)>,
-) -> Figures {
+/// Runs `work[i]` on connection `i`, all connections at once. Returns the figures and, per
+/// connection, the body of each step's last answer.
+async fn drive(address: SocketAddr, work: Vec<Vec<Step>>) -> (Figures, Vec<Vec<Vec<u8>>>) {
     let mut clients = Vec::with_capacity(work.len());
     for _ in 0..work.len() {
         clients.push(Client::connect(address).await);
     }
     let started = Instant::now();
     let mut tasks = Vec::new();
-    for (mut client, (auth, paths)) in clients.into_iter().zip(work) {
+    for (mut client, steps) in clients.into_iter().zip(work) {
         tasks.push(tokio::spawn(async move {
-            let mut latencies = Vec::with_capacity(paths.len());
-            for path in paths {
+            let mut latencies = Vec::with_capacity(steps.len());
+            let mut answers = Vec::with_capacity(steps.len());
+            for step in steps {
                 let sent = Instant::now();
-                let (status, body) = client.request(method, &path, auth.as_deref(), "").await;
-                assert!(
-                    status < 300,
-                    "{path}: {status} {}",
-                    String::from_utf8_lossy(&body)
-                );
+                let mut last = Vec::new();
+                for request in &step {
+                    last = client.send(request).await;
+                }
                 latencies.push(sent.elapsed());
+                answers.push(last);
             }
-            latencies
+            (latencies, answers)
         }));
     }
     let mut latencies = Vec::new();
+    let mut answers = Vec::new();
     for task in tasks {
-        latencies.extend(task.await.expect("client"));
+        let (l, a) = task.await.expect("client");
+        latencies.extend(l);
+        answers.push(a);
     }
     let seconds = started.elapsed().as_secs_f64();
     latencies.sort();
     let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    Figures {
-        requests: latencies.len(),
+    let figures = Figures {
+        steps: latencies.len(),
         seconds,
         p50_ms: at(0.50).as_secs_f64() * 1000.0,
         p99_ms: at(0.99).as_secs_f64() * 1000.0,
+    };
+    (figures, answers)
+}
+
+/// A server started as a child process; killed when dropped.
+struct Server {
+    child: Child,
+    address: SocketAddr,
+}
+
+impl Server {
+    /// Starts `program` with `args` and waits for the `listening on http://ADDRESS` line
+    /// both servers print first.
+    fn start(program: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let mut line = String::new();
+        StdBufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let address = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Self { child, address }
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in MiB.
+    fn peak_rss_mib(&self) -> Option<f64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        let kib: f64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()?;
+        Some(kib / 1024.0)
     }
 }
 
-async fn listen(app: Router) -> SocketAddr {
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `--serve-empty` mode: an empty route on the server's own stack.
+async fn serve_empty() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let address = listener.local_addr().expect("address");
-    tokio::spawn(serve(listener, app, std::future::pending()));
-    address
+    println!("empty route listening on http://{address}");
+    let app = Router::new().route("/", get(|| async { "ok" }));
+    serve(listener, app, std::future::pending())
+        .await
+        .expect("serve");
 }
 
-/// The empty route: the same axum stack, no marketplace.
+/// The empty route, measured with the same client.
 async fn baseline(args: &Args) -> Figures {
-    let address = listen(Router::new().route("/", get(|| async { "ok" }))).await;
+    let this = std::env::current_exe().expect("this binary");
+    let empty = Server::start(&this, &["--serve-empty"]);
     let work = (0..args.connections)
-        .map(|_| (None, vec!["/".to_owned(); args.baseline_per_connection]))
+        .map(|_| {
+            (0..args.baseline_per_connection)
+                .map(|_| vec![Request::get("/".to_owned())])
+                .collect()
+        })
         .collect();
-    drive(address, "GET", work).await
+    drive(empty.address, work).await.0
 }
 
-/// Registers workers and posters over HTTP (workers need API keys), posts each worker's
-/// tasks through the engine (from a poster per connection, or one for all), then measures
-/// the claims.
-async fn claims<S: StoreBackend + Clone>(store: S, args: &Args) -> Figures {
-    let policy = Policy {
-        signup_grant: Decimal::from(1_000_000_000),
-        open_claims_max: u32::MAX,
-        ..Policy::agentmarket()
-    };
-    let market = Marketplace::new(store, policy);
-    let blobs = tempfile::tempdir().expect("blob dir");
-    let config = Config::new(MasterKey::from_secret("load"))
-        .with_blob_dir(blobs.path())
-        .with_rate_limits(RateLimits::off());
-    let address = listen(router(market.clone(), config)).await;
+/// The `marketplace-server` binary: the one named, or the one beside this binary (built
+/// first when run by cargo).
+fn server_binary(args: &Args) -> PathBuf {
+    if let Some(bin) = &args.server_bin {
+        return bin.clone();
+    }
+    let this = std::env::current_exe().expect("this binary");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        // The same profile as this binary's (`target/release` or `target/debug`).
+        let release = this.parent().is_some_and(|dir| dir.ends_with("release"));
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "http-adapter",
+            "--bin",
+            "marketplace-server",
+        ]);
+        if release {
+            build.arg("--release");
+        }
+        let built = build.status().expect("cargo build");
+        assert!(built.success(), "building marketplace-server failed");
+    }
+    let bin = this.with_file_name("marketplace-server");
+    assert!(
+        bin.exists(),
+        "{} not found: build it (cargo build --release -p http-adapter) or pass --server-bin",
+        bin.display()
+    );
+    bin
+}
+
+/// One agent registered through AgentMarket's API (100 credits at signup).
+struct Agent {
+    key: String,
+}
+
+async fn register(client: &mut Client, name: String) -> Agent {
+    let body = serde_json::json!({ "name": name }).to_string();
+    let reply = client
+        .send(&Request {
+            method: "POST",
+            path: "/api/agents/register".to_owned(),
+            key: None,
+            body,
+        })
+        .await;
+    let reply: serde_json::Value = serde_json::from_slice(&reply).expect("json");
+    Agent {
+        key: reply["data"]["api_key"]
+            .as_str()
+            .expect("api key")
+            .to_owned(),
+    }
+}
+
+/// One row of the report.
+struct Row {
+    path: &'static str,
+    figures: Figures,
+}
+
+/// Every hot path against a running server, in the order a task lives: post, list and
+/// search (while the tasks are open), claim, deliver+accept.
+async fn hot_paths(address: SocketAddr, args: &Args) -> Vec<Row> {
     let mut setup = Client::connect(address).await;
-    let mut register = async |alias: String| {
-        let body = format!(r#"{{"alias": "{alias}"}}"#);
-        let (status, reply) = setup
-            .request("POST", "/api/v1/auth/register", None, &body)
-            .await;
-        assert_eq!(status, 201);
-        let reply: serde_json::Value = serde_json::from_slice(&reply).expect("json");
-        let key = reply["api_key"].as_str().expect("key").to_owned();
-        let id = IdentityId::parse(reply["identity_hash"].as_str().expect("id")).expect("id");
-        (key, id)
-    };
-    let shared = register("poster".to_owned()).await;
-    let mut pairs = Vec::new();
+    let mut pairs = Vec::with_capacity(args.connections);
     for i in 0..args.connections {
-        let worker = register(format!("worker{i}")).await;
-        let poster = if args.one_poster {
-            shared.clone()
-        } else {
-            register(format!("poster{i}")).await
-        };
-        pairs.push((worker, poster));
+        let poster = register(&mut setup, format!("poster {i}")).await;
+        let worker = register(&mut setup, format!("worker {i}")).await;
+        pairs.push((poster, worker));
     }
-    let mut work = Vec::new();
-    let mut posting = Vec::new();
-    for ((key, _), (_, poster)) in pairs {
-        let (market, count) = (market.clone(), args.claims_per_connection);
-        posting.push(tokio::spawn(async move {
-            let mut paths = Vec::with_capacity(count);
-            for _ in 0..count {
-                let spec = TaskSpec::new("Summarize this paper in 200 words", Decimal::ONE);
-                let id = market.post_task(&poster, spec).await.expect("post").id;
-                paths.push(format!("/api/v1/tasks/{id}/claim"));
-            }
-            (Some(key), paths)
-        }));
-    }
-    for p in posting {
-        work.push(p.await.expect("posting"));
-    }
-    drive(address, "POST", work).await
+    let n = usize::from(args.tasks_per_connection);
+    let mut rows = Vec::new();
+
+    let posts = pairs
+        .iter()
+        .enumerate()
+        .map(|(i, (poster, _))| {
+            (0..n)
+                .map(|j| {
+                    let topic = TOPICS[(i + j) % TOPICS.len()];
+                    let body = serde_json::json!({
+                        "text": format!("Task {j} of poster {i}: {topic} for a paper on markets"),
+                        "bounty": 1,
+                        "required_capabilities": [topic],
+                        "require_review": true,
+                    });
+                    vec![Request::post(
+                        "/api/v1/tasks".to_owned(),
+                        &poster.key,
+                        body.to_string(),
+                    )]
+                })
+                .collect()
+        })
+        .collect();
+    let (figures, answers) = drive(address, posts).await;
+    rows.push(Row {
+        path: "post",
+        figures,
+    });
+    let ids: Vec<Vec<String>> = answers
+        .iter()
+        .map(|connection| {
+            connection
+                .iter()
+                .map(|body| {
+                    let task: serde_json::Value = serde_json::from_slice(body).expect("json");
+                    task["id"].as_str().expect("task id").to_owned()
+                })
+                .collect()
+        })
+        .collect();
+
+    let reads = |path: &dyn Fn(usize) -> String| -> Vec<Vec<Step>> {
+        (0..args.connections)
+            .map(|i| {
+                (0..args.reads_per_connection)
+                    .map(|j| vec![Request::get(path(i + j))])
+                    .collect()
+            })
+            .collect()
+    };
+    let list = reads(&|_| "/api/v1/tasks?status=open&limit=20".to_owned());
+    rows.push(Row {
+        path: "list open",
+        figures: drive(address, list).await.0,
+    });
+    let search = reads(&|k| format!("/api/v1/search?q={}&limit=20", TOPICS[k % TOPICS.len()]));
+    rows.push(Row {
+        path: "search",
+        figures: drive(address, search).await.0,
+    });
+
+    let per_task = |step: &dyn Fn(&(Agent, Agent), &str) -> Step| -> Vec<Vec<Step>> {
+        pairs
+            .iter()
+            .zip(&ids)
+            .map(|(pair, ids)| ids.iter().map(|id| step(pair, id)).collect())
+            .collect()
+    };
+    let claims = per_task(&|(_, worker), id| {
+        vec![Request::post(
+            format!("/api/v1/tasks/{id}/claim"),
+            &worker.key,
+            "{}".to_owned(),
+        )]
+    });
+    rows.push(Row {
+        path: "claim",
+        figures: drive(address, claims).await.0,
+    });
+    let settle = per_task(&|(poster, worker), id| {
+        vec![
+            Request::post(
+                format!("/api/v1/tasks/{id}/deliver"),
+                &worker.key,
+                r#"{"text": "done"}"#.to_owned(),
+            ),
+            Request::post(
+                format!("/api/v1/tasks/{id}/accept"),
+                &poster.key,
+                r#"{"rating": 5}"#.to_owned(),
+            ),
+        ]
+    });
+    rows.push(Row {
+        path: "deliver+accept",
+        figures: drive(address, settle).await.0,
+    });
+    rows
 }
 
-fn report(backend: &str, empty: &Figures, claim: &Figures) {
-    println!(
-        "{backend:<10} {:<12} {:>9} {:>8.2} {:>10.0} {:>8.2} {:>8.2} {:>7}",
-        "empty route",
-        empty.requests,
-        empty.seconds,
-        empty.per_second(),
-        empty.p50_ms,
-        empty.p99_ms,
-        "1"
+/// Starts the server on `database_url`, measures every hot path, prints the rows.
+async fn run(backend: &str, database_url: &str, args: &Args, bin: &Path) {
+    let empty = baseline(args).await;
+    let blobs = tempfile::tempdir().expect("blob dir");
+    let blob_dir = blobs.path().to_str().expect("utf-8 path");
+    let server = Server::start(
+        bin,
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            database_url,
+            "--preset",
+            "agentmarket",
+            "--blob-dir",
+            blob_dir,
+            "--rate-limit-ip",
+            "0",
+            "--rate-limit-identity",
+            "0",
+            "--secret",
+            "load",
+        ],
     );
-    println!(
-        "{backend:<10} {:<12} {:>9} {:>8.2} {:>10.0} {:>8.2} {:>8.2} {:>7.3}",
-        "claim",
-        claim.requests,
-        claim.seconds,
-        claim.per_second(),
-        claim.p50_ms,
-        claim.p99_ms,
-        claim.per_second() / empty.per_second()
-    );
+    let rows = hot_paths(server.address, args).await;
+    let line = |path: &str, f: &Figures| {
+        println!(
+            "{backend:<10} {path:<15} {:>8} {:>10.0} {:>8.2} {:>8.2} {:>7.3}",
+            f.steps,
+            f.per_second(),
+            f.p50_ms,
+            f.p99_ms,
+            f.per_second() / empty.per_second()
+        );
+    };
+    line("empty route", &empty);
+    for row in &rows {
+        line(row.path, &row.figures);
+    }
+    match server.peak_rss_mib() {
+        Some(mib) => println!("{backend:<10} server peak RSS {mib:.1} MiB"),
+        None => println!("{backend:<10} server peak RSS unknown (no /proc)"),
+    }
 }
 
+/// A fresh `market_load` database on the PostgreSQL server at `DATABASE_URL`.
 async fn scratch_postgres() -> Option<(String, String)> {
     let server = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
@@ -301,31 +556,32 @@ async fn scratch_postgres() -> Option<(String, String)> {
 #[tokio::main]
 async fn main() {
     let args = Args::parse();
+    if args.serve_empty {
+        serve_empty().await;
+        return;
+    }
+    let bin = server_binary(&args);
     println!(
-        "{} connections; {} claims and {} empty-route requests per connection",
-        args.connections, args.claims_per_connection, args.baseline_per_connection
+        "{} connections; {} tasks, {} listings, {} searches and {} empty-route requests per connection",
+        args.connections,
+        args.tasks_per_connection,
+        args.reads_per_connection,
+        args.reads_per_connection,
+        args.baseline_per_connection
     );
     println!(
-        "{:<10} {:<12} {:>9} {:>8} {:>10} {:>8} {:>8} {:>7}",
-        "backend", "route", "requests", "seconds", "req/s", "p50 ms", "p99 ms", "ratio"
+        "{:<10} {:<15} {:>8} {:>10} {:>8} {:>8} {:>7}",
+        "backend", "path", "samples", "per sec", "p50 ms", "p99 ms", "ratio"
     );
     if matches!(args.backend, Backend::Sqlite | Backend::Both) {
         let dir = tempfile::tempdir().expect("temp dir");
-        let store = SqliteStore::open(SqliteOptions::file(dir.path().join("load.db")))
-            .await
-            .expect("sqlite");
-        let empty = baseline(&args).await;
-        let claim = claims(store, &args).await;
-        report("sqlite", &empty, &claim);
+        let url = format!("sqlite://{}", dir.path().join("load.db").display());
+        run("sqlite", &url, &args, &bin).await;
     }
     if matches!(args.backend, Backend::Postgres | Backend::Both)
         && let Some((server, url)) = scratch_postgres().await
     {
-        let store = PgStore::connect(&url, args.pool).await.expect("postgres");
-        let empty = baseline(&args).await;
-        let claim = claims(store.clone(), &args).await;
-        report("postgres", &empty, &claim);
-        store.close().await;
+        run("postgres", &url, &args, &bin).await;
         if let Ok(mut admin) = PgConnection::connect(&server).await {
             let _ = admin
                 .execute("DROP DATABASE IF EXISTS market_load WITH (FORCE)")

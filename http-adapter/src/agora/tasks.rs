@@ -670,8 +670,8 @@ pub struct ListTasks {
     pub before: Option<String>,
 }
 
-/// `GET /api/v1/tasks`: newest first, as an array. With `q`, the tasks matching the words,
-/// best first.
+/// `GET /api/v1/tasks`: newest first, as an array. With `q`, the tasks matching every word,
+/// newest first.
 #[utoipa::path(
     get,
     path = "/api/v1/tasks",

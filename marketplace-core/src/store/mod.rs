@@ -181,7 +181,7 @@ pub trait Store: Send + Sync + 'static {
     /// Board posts and tasks, newest first.
     async fn feed(&self, query: &FeedQuery) -> Result<Vec<FeedItem>, StoreError>;
     /// Full-text search over tasks and posts: items containing every word (as a word
-    /// prefix), newest first. Backends may consider only the best-ranked matches first.
+    /// prefix), newest first.
     async fn search(&self, query: &SearchQuery) -> Result<Vec<FeedItem>, StoreError>;
     /// Demand, supply and going rates.
     async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError>;

@@ -787,3 +787,92 @@ pub async fn reads<H: Harness>(h: &H) {
     );
     fx.assert_invariants().await;
 }
+
+/// Pages of tasks by several capabilities (a task with two of them once), with status and
+/// cursor, and search pages: always the newest matches first, none skipped or repeated.
+pub async fn pages_by_capability_and_search<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
+    let mut posted = Vec::new();
+    for i in 0..12_u32 {
+        let caps: &[&str] = match i % 4 {
+            0 => &["python"],
+            1 => &["research"],
+            2 => &["python", "research"],
+            _ => &["design"],
+        };
+        let text = if i % 2 == 0 {
+            format!("report {i} alpha beta")
+        } else {
+            format!("report {i} alpha")
+        };
+        let task = fx
+            .market
+            .post_task(&alice, TaskSpec::new(text, 1).capabilities(caps.to_vec()))
+            .await
+            .unwrap();
+        posted.push((task.id, i));
+        fx.advance(1);
+    }
+    let newest_first = |keep: &dyn Fn(u32) -> bool| -> Vec<_> {
+        posted
+            .iter()
+            .rev()
+            .filter(|(_, i)| keep(*i))
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    fx.market.claim(&bob, posted[4].0).await.unwrap();
+
+    let page_through = async |status: Option<TaskStatus>| {
+        let mut seen = Vec::new();
+        let mut before = None;
+        loop {
+            let query = TaskQuery {
+                capabilities: vec!["python".into(), "research".into()],
+                status,
+                before,
+                limit: 3,
+                ..Default::default()
+            };
+            let page = fx.market.tasks(None, query).await.unwrap();
+            assert!(page.len() <= 3);
+            let Some(last) = page.last() else { break };
+            before = Some(last.id);
+            seen.extend(page.iter().map(|t| t.id));
+        }
+        seen
+    };
+    assert_eq!(
+        page_through(None).await,
+        newest_first(&|i| i % 4 != 3),
+        "every task with either capability, newest first, once"
+    );
+    assert_eq!(
+        page_through(Some(TaskStatus::Open)).await,
+        newest_first(&|i| i % 4 != 3 && i != 4),
+        "the claimed task is not open"
+    );
+
+    let search = async |text: &str, limit: usize| {
+        let query = SearchQuery {
+            text: text.into(),
+            kind: Some(FeedKind::Task),
+            limit,
+            ..Default::default()
+        };
+        let hits = fx.market.search(query).await.unwrap();
+        hits.iter()
+            .map(|item| match item {
+                crate::store::FeedItem::Task(t) => t.id,
+                other => panic!("not a task: {other:?}"),
+            })
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(search("alpha", 5).await, newest_first(&|_| true)[..5]);
+    assert_eq!(
+        search("beta alpha", 4).await,
+        newest_first(&|i| i % 2 == 0)[..4]
+    );
+    assert!(search("gamma", 5).await.is_empty());
+}
