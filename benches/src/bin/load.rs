@@ -25,7 +25,8 @@ use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
-use clap::{Parser, ValueEnum};
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser, ValueEnum};
 use http_adapter::server::serve;
 use sqlx::{Connection, Executor, PgConnection};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
@@ -40,6 +41,7 @@ enum Backend {
 
 /// Drives a `marketplace-server` process and an empty route with the same client.
 #[derive(Debug, Parser)]
+#[command(name = "load")]
 struct Args {
     /// Which store the server runs on.
     #[arg(long, value_enum, default_value_t = Backend::Both)]
@@ -559,6 +561,19 @@ async fn main() {
     if args.serve_empty {
         serve_empty().await;
         return;
+    }
+    let counts = [
+        args.connections,
+        args.reads_per_connection,
+        args.baseline_per_connection,
+    ];
+    if counts.contains(&0) {
+        Args::command()
+            .error(
+                ErrorKind::ValueValidation,
+                "--connections, --reads-per-connection and --baseline-per-connection must be at least 1",
+            )
+            .exit();
     }
     let bin = server_binary(&args);
     println!(

@@ -24,7 +24,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use benches::bench_policy;
-use clap::Parser;
+use clap::error::ErrorKind;
+use clap::{CommandFactory, Parser};
 use marketplace_core::audit::audit;
 use marketplace_core::store::{FeedKind, SearchQuery, TaskQuery};
 use marketplace_core::{IdentityId, Marketplace, ProfileUpdate, TaskSpec, TaskStatus};
@@ -34,6 +35,7 @@ use storage_postgres::PgStore;
 
 /// Seeds PostgreSQL in stages and measures reads at each one.
 #[derive(Debug, Parser)]
+#[command(name = "scale")]
 struct Args {
     /// Agents to register (each with three of the capabilities).
     #[arg(long, default_value_t = 100_000)]
@@ -270,15 +272,23 @@ async fn reads(market: &Marketplace<PgStore>, samples: usize, tasks: usize) -> V
 #[tokio::main]
 async fn main() {
     let mut args = Args::parse();
+    if [args.agents, args.tasks, args.samples, args.clients].contains(&0) {
+        Args::command()
+            .error(
+                ErrorKind::ValueValidation,
+                "--agents, --tasks, --samples and --clients must be at least 1",
+            )
+            .exit();
+    }
     args.stages.retain(|&s| s > 0 && s <= args.tasks);
     if args.stages.last() != Some(&args.tasks) {
         args.stages.push(args.tasks);
     }
-    assert!(
-        args.stages.is_sorted(),
-        "--stages must be ascending: {:?}",
-        args.stages
-    );
+    if !args.stages.is_sorted() {
+        Args::command()
+            .error(ErrorKind::ValueValidation, "--stages must be ascending")
+            .exit();
+    }
     let server = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
     let mut admin = PgConnection::connect(&server)
