@@ -24,8 +24,8 @@
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
-//! - [`database`]: opening the store a `--database-url` names (SQLite by default,
-//!   PostgreSQL for replicas).
+//! - `database` (feature `database`, on by default): opening the store a `--database-url`
+//!   names (SQLite by default, PostgreSQL for replicas).
 //!
 //! The `marketplace-server` binary wires these to its command line.
 //!
@@ -44,6 +44,7 @@ pub mod agentmarket;
 pub mod agora;
 pub mod auth;
 pub mod blobs;
+#[cfg(feature = "database")]
 pub mod database;
 pub mod dispatch;
 pub mod error;
