@@ -1,11 +1,16 @@
 //! `/metrics` over a real socket: requests by route and status, commands by outcome, and
 //! the outbox's depth, in Prometheus text format.
+//!
+//! A test binary of its own: the Prometheus recorder is one per process, and no other
+//! server may count into the figures this test reads.
 
+#[allow(dead_code)] // the helpers the other tests use
+#[path = "api/common/mod.rs"]
 mod common;
 
 use std::time::Duration;
 
-use common::TestServer;
+use crate::common::TestServer;
 use http_adapter::dispatch::ReachConfig;
 use marketplace_core::Policy;
 use serde_json::json;

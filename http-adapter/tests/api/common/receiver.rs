@@ -3,8 +3,6 @@
 //! `localhost` and 127.0.0.1, and an axum app behind rustls that records every request and
 //! checks its signatures exactly as the seed's JavaScript snippet does.
 
-#![allow(dead_code)]
-
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};

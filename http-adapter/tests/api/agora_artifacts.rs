@@ -1,9 +1,7 @@
 //! Artifacts over a real socket: the seed's upload-then-deliver and multipart flows, who
 //! may read a file afterwards, and the limits.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use marketplace_core::store::Backend;
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
 //! Agora's profile, reputation, wallet and discovery endpoints over a real socket: what one
 //! lifecycle leaves in each of them, and what each refuses.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use marketplace_core::store::Backend;
 use serde_json::{Value, json};

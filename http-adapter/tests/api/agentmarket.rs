@@ -2,9 +2,7 @@
 //! document writes it, under the agentmarket preset: 100 credits at signup, 75 after
 //! posting a 25-credit task, 22.5 more for the worker who completes it.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use marketplace_core::store::Backend;
 use serde_json::{Value, json};

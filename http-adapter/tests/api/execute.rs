@@ -2,17 +2,15 @@
 //! fake Messages API: paid 90/10 on success, refunded in full on an error, a timeout or a
 //! missing LLM, with balances read back after each.
 
-mod common;
-
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use crate::common::TestServer;
+use crate::common::receiver::{Mode, Receiver};
 use axum::Router;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
-use common::TestServer;
-use common::receiver::{Mode, Receiver};
 use http_adapter::dispatch::{LlmConfig, ReachConfig};
 use marketplace_core::Policy;
 use serde_json::{Value, json};

@@ -1,9 +1,7 @@
 //! Humans with an email: signup and login over a real socket, the session token as a
 //! bearer credential, and every refusal.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use serde_json::json;
 

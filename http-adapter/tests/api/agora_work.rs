@@ -2,9 +2,7 @@
 //! standing contracts, bidding and awards, claim extension, task messages and chaining —
 //! each with its money read back.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use marketplace_core::store::Backend;
 use serde_json::{Value, json};

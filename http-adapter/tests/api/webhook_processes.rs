@@ -4,14 +4,12 @@
 
 #![allow(clippy::print_stdout)] // the figures of the runs
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::time::Duration;
 
-use common::process::Process;
-use common::receiver::{Received, Receiver};
+use crate::common::process::Process;
+use crate::common::receiver::{Received, Receiver};
 use serde_json::{Value, json};
 use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 

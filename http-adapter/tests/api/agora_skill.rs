@@ -1,9 +1,7 @@
 //! `POST /api/v1/skill`: a whole lifecycle driven by knarr-style actions, answering as the
 //! REST endpoints do.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use serde_json::{Value, json};
 

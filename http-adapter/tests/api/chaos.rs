@@ -6,11 +6,9 @@
 //! server agrees with every acknowledged command: each took effect exactly once.
 //!
 //! The short form runs for 8 seconds; `MARKETPLACE_CHAOS_SECS=120 cargo test -p
-//! http-adapter --test chaos -- --nocapture` runs longer.
+//! http-adapter --test api chaos -- --nocapture` runs longer.
 
 #![allow(clippy::print_stdout)] // the run's figures
-
-mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
@@ -18,7 +16,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::process::{Process, audit, try_request};
+use crate::common::process::{Process, audit, try_request};
 use serde_json::{Value, json};
 use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 

@@ -1,9 +1,7 @@
 //! The served OpenAPI document: 3.1, every endpoint of both seeds in it, and every
 //! operation in it routed by the server.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use serde_json::Value;
 

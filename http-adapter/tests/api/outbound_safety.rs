@@ -3,12 +3,10 @@
 //! resolves to loopback is refused when connecting. In every case the receiver — a real
 //! HTTPS server on 127.0.0.1 whose CA the marketplace trusts — gets no request.
 
-mod common;
-
 use std::time::Duration;
 
-use common::TestServer;
-use common::receiver::Receiver;
+use crate::common::TestServer;
+use crate::common::receiver::Receiver;
 use http_adapter::dispatch::ReachConfig;
 use marketplace_core::Policy;
 use serde_json::{Value, json};

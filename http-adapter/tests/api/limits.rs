@@ -1,9 +1,7 @@
 //! Rate limits over a real socket: per identity and per IP, refused with 429 and
 //! `Retry-After` in each dialect's error format, other clients unaffected.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use http_adapter::limits::{Rate, RateLimits};
 use marketplace_core::Policy;
 use serde_json::json;

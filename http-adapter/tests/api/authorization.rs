@@ -3,9 +3,7 @@
 //! depends on another; plus the private result and its artifact, which only the poster and
 //! the deliverer may read.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use http_adapter::limits::RateLimits;
 use marketplace_core::Policy;
 use serde_json::{Value, json};

@@ -1,8 +1,6 @@
 //! Real `marketplace-server` processes for tests: started on a database, called over HTTP,
 //! killed with SIGKILL, and audited with the binary's own `audit` subcommand.
 
-#![allow(dead_code)]
-
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;

@@ -1,11 +1,9 @@
 //! Node signatures over a real socket: a self-custody node registers its own key and signs
 //! every request; stale, future, tampered and replayed requests are refused.
 
-mod common;
-
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use common::TestServer;
+use crate::common::TestServer;
 use ed25519_dalek::{Signer, SigningKey};
 use http_adapter::auth::signed_message;
 use marketplace_core::{IdentityId, Policy, Store};

@@ -1,7 +1,5 @@
 //! A real listening server on a temporary SQLite file, and a minimal HTTP/1.1 client.
 
-#![allow(dead_code)]
-
 pub(crate) mod process;
 pub(crate) mod receiver;
 

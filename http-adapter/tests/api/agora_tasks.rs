@@ -2,9 +2,7 @@
 //! register, post, claim, deliver, accept, balance — money checked at every step; then the
 //! refusals a client meets on the way, each leaving everything as it was.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::Policy;
 use marketplace_core::store::Backend;
 use serde_json::{Value, json};

@@ -1,12 +1,12 @@
 //! Webhooks and broker callbacks against a real HTTPS receiver: who receives what, signed
 //! how, retried until it works, every attempt on record; pings and secret rotation.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 
-use common::TestServer;
-use common::receiver::{Receiver, verify_signature};
+use crate::common::TestServer;
+use crate::common::receiver::{Receiver, verify_signature};
 use http_adapter::dispatch::ReachConfig;
 use marketplace_core::Policy;
 use serde_json::{Value, json};

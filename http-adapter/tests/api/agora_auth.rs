@@ -2,9 +2,7 @@
 //! quick start's first step, keys that work until revoked, and bad input that changes
 //! nothing.
 
-mod common;
-
-use common::TestServer;
+use crate::common::TestServer;
 use marketplace_core::store::Credentials;
 use marketplace_core::{IdentityId, Policy, Store};
 use serde_json::json;
