@@ -12,19 +12,81 @@ use crate::model::{
 use crate::policy::Policy;
 use crate::time::Timestamp;
 
+/// A record that carries its own key.
+pub(crate) trait Keyed {
+    type Key: PartialEq;
+    fn key(&self) -> &Self::Key;
+}
+
+macro_rules! keyed {
+    ($($record:ty => $field:ident: $key:ty),* $(,)?) => {$(
+        impl Keyed for $record {
+            type Key = $key;
+            fn key(&self) -> &$key {
+                &self.$field
+            }
+        }
+    )*};
+}
+
+keyed! {
+    Task => id: TaskId,
+    Account => identity: IdentityId,
+    Reputation => identity: IdentityId,
+    Profile => identity: IdentityId,
+    AutoClaimRule => id: RuleId,
+    Contract => id: ContractId,
+}
+
+/// The records one command wrote, in first-write order, found by their own key: a command
+/// writes a handful, so a vector searched in place beats a map, and it becomes the
+/// [`Changes`] list as it is.
+pub(crate) struct Written<V>(Vec<V>);
+
+impl<V: Keyed> Written<V> {
+    fn new() -> Self {
+        Self(Vec::new())
+    }
+
+    fn get(&self, key: &V::Key) -> Option<&V> {
+        self.0.iter().find(|v| v.key() == key)
+    }
+
+    fn insert(&mut self, value: V) {
+        match self.0.iter_mut().find(|v| v.key() == value.key()) {
+            Some(slot) => *slot = value,
+            None => {
+                // Most commands write one or two records of a kind.
+                if self.0.capacity() == 0 {
+                    self.0.reserve_exact(2);
+                }
+                self.0.push(value);
+            }
+        }
+    }
+
+    fn remove(&mut self, key: &V::Key) {
+        self.0.retain(|v| v.key() != key);
+    }
+
+    fn values(&self) -> impl Iterator<Item = &V> {
+        self.0.iter()
+    }
+}
+
 /// Records read from the view are cloned on first write; reads see the latest copy.
 pub(crate) struct Work<'a> {
     view: &'a View,
     pub(crate) now: Timestamp,
     pub(crate) policy: &'a Policy,
     ids: IdAllocator,
-    tasks: Records<TaskId, Task>,
-    accounts: Records<IdentityId, Account>,
-    reps: Records<IdentityId, Reputation>,
-    profiles: Records<IdentityId, Profile>,
-    rules: Records<RuleId, AutoClaimRule>,
+    tasks: Written<Task>,
+    accounts: Written<Account>,
+    reps: Written<Reputation>,
+    profiles: Written<Profile>,
+    rules: Written<AutoClaimRule>,
     rules_deleted: Vec<RuleId>,
-    contracts: Records<ContractId, Contract>,
+    contracts: Written<Contract>,
     messages: Vec<Message>,
     posts: Vec<BoardPost>,
     blobs: Vec<Blob>,
@@ -51,13 +113,13 @@ impl<'a> Work<'a> {
             now: ctx.now,
             policy: ctx.policy,
             ids: IdAllocator::new(ctx.now, ctx.seed),
-            tasks: Records::default(),
-            accounts: Records::default(),
-            reps: Records::default(),
-            profiles: Records::default(),
-            rules: Records::default(),
+            tasks: Written::new(),
+            accounts: Written::new(),
+            reps: Written::new(),
+            profiles: Written::new(),
+            rules: Written::new(),
             rules_deleted: Vec::new(),
-            contracts: Records::default(),
+            contracts: Written::new(),
             messages: Vec::new(),
             posts: Vec::new(),
             blobs: Vec::new(),
@@ -68,13 +130,13 @@ impl<'a> Work<'a> {
 
     pub(crate) fn finish(self) -> Changes {
         Changes {
-            tasks: self.tasks.into_values().collect(),
-            accounts: self.accounts.into_values().collect(),
-            reputations: self.reps.into_values().collect(),
-            profiles: self.profiles.into_values().collect(),
-            rules: self.rules.into_values().collect(),
+            tasks: self.tasks.0,
+            accounts: self.accounts.0,
+            reputations: self.reps.0,
+            profiles: self.profiles.0,
+            rules: self.rules.0,
             rules_deleted: self.rules_deleted,
-            contracts: self.contracts.into_values().collect(),
+            contracts: self.contracts.0,
             messages: self.messages,
             posts: self.posts,
             blobs: self.blobs,
@@ -104,7 +166,7 @@ impl<'a> Work<'a> {
 
     pub(crate) fn put_task(&mut self, mut task: Task) {
         task.updated_at = self.now;
-        self.tasks.insert(task.id, task);
+        self.tasks.insert(task);
     }
 
     // ---- identities ----
@@ -138,7 +200,7 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn put_account(&mut self, account: Account) {
-        self.accounts.insert(account.identity.clone(), account);
+        self.accounts.insert(account);
     }
 
     pub(crate) fn rep(&self, id: &IdentityId) -> Result<Reputation, Fault> {
@@ -152,7 +214,7 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn put_rep(&mut self, rep: Reputation) {
-        self.reps.insert(rep.identity.clone(), rep);
+        self.reps.insert(rep);
     }
 
     /// Changes `id`'s reputation counters in place.
@@ -190,7 +252,7 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn put_profile(&mut self, profile: Profile) {
-        self.profiles.insert(profile.identity.clone(), profile);
+        self.profiles.insert(profile);
     }
 
     // ---- other records ----
@@ -230,7 +292,7 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn put_rule(&mut self, rule: AutoClaimRule) {
-        self.rules.insert(rule.id, rule);
+        self.rules.insert(rule);
     }
 
     pub(crate) fn delete_rule_record(&mut self, id: RuleId) {
@@ -247,7 +309,7 @@ impl<'a> Work<'a> {
 
     pub(crate) fn put_contract(&mut self, mut contract: Contract) {
         contract.updated_at = self.now;
-        self.contracts.insert(contract.id, contract);
+        self.contracts.insert(contract);
     }
 
     pub(crate) fn post_opt(&self, id: PostId) -> Result<Option<BoardPost>, Fault> {

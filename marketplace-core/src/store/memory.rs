@@ -23,7 +23,7 @@ struct State {
     /// `(deadline, task)`: the sweep reads the front without scanning tasks that are not due.
     due: BTreeSet<(Timestamp, TaskId)>,
     accounts: BTreeMap<IdentityId, Account>,
-    reputations: HashMap<IdentityId, Reputation>,
+    reputations: BTreeMap<IdentityId, Reputation>,
     profiles: BTreeMap<IdentityId, Profile>,
     rules: BTreeMap<RuleId, AutoClaimRule>,
     contracts: BTreeMap<ContractId, Contract>,
@@ -32,7 +32,7 @@ struct State {
     blobs: HashMap<String, Blob>,
     ledger: Vec<LedgerEntry>,
     /// Positions in `ledger` per account, oldest first.
-    ledger_by_account: HashMap<AccountRef, Vec<usize>>,
+    ledger_by_account: BTreeMap<AccountRef, Vec<usize>>,
     events: Vec<Event>,
     /// The outbox side of `events`, index for index.
     outbox: Vec<OutboxSlot>,
@@ -53,6 +53,17 @@ struct State {
     fanned_out: BTreeSet<(u64, IdentityId, Channel)>,
     /// `(available at, id)` of every pending delivery.
     deliveries_due: BTreeSet<(Timestamp, u64)>,
+}
+
+/// Replaces the record under its key in place, or inserts it: updating an existing record
+/// neither clones its key nor rebalances the tree.
+fn upsert<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, value: V, key: impl Fn(&V) -> &K) {
+    match map.get_mut(key(&value)) {
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(key(&value).clone(), value);
+        }
+    }
 }
 
 /// An event's delivery state.
@@ -80,19 +91,34 @@ impl State {
             events,
         } = changes;
         for task in tasks {
-            if let Some(due) = self.tasks.get(&task.id).and_then(|t| t.due_at()) {
-                self.due.remove(&(due, task.id));
+            let due = task.due_at();
+            match self.tasks.get_mut(&task.id) {
+                Some(stored) => {
+                    let was_due = stored.due_at();
+                    if was_due != due {
+                        if let Some(was) = was_due {
+                            self.due.remove(&(was, task.id));
+                        }
+                        if let Some(due) = due {
+                            self.due.insert((due, task.id));
+                        }
+                    }
+                    // The record's box is reused: an update allocates nothing.
+                    **stored = task;
+                }
+                None => {
+                    if let Some(due) = due {
+                        self.due.insert((due, task.id));
+                    }
+                    self.tasks.insert(task.id, Box::new(task));
+                }
             }
-            if let Some(due) = task.due_at() {
-                self.due.insert((due, task.id));
-            }
-            self.tasks.insert(task.id, Box::new(task));
         }
         for a in accounts {
-            self.accounts.insert(a.identity.clone(), a);
+            upsert(&mut self.accounts, a, |a| &a.identity);
         }
         for r in reputations {
-            self.reputations.insert(r.identity.clone(), r);
+            upsert(&mut self.reputations, r, |r| &r.identity);
         }
         for p in profiles {
             self.profiles.insert(p.identity.clone(), p);
@@ -117,10 +143,14 @@ impl State {
         }
         for mut line in ledger {
             line.seq = self.ledger.len() as u64 + 1;
-            self.ledger_by_account
-                .entry(line.account.clone())
-                .or_default()
-                .push(self.ledger.len());
+            let at = self.ledger.len();
+            match self.ledger_by_account.get_mut(&line.account) {
+                Some(positions) => positions.push(at),
+                None => {
+                    self.ledger_by_account
+                        .insert(line.account.clone(), vec![at]);
+                }
+            }
             self.ledger.push(line);
         }
         for mut event in events {
@@ -222,6 +252,10 @@ impl Transaction for MemoryTx {
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
         Ok(self.guard.party(id))
+    }
+
+    async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
+        Ok(ids.iter().map(|id| self.guard.party(id)).collect())
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
