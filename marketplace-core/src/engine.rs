@@ -237,7 +237,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<Outcome, Error> {
         let mut tx = self.store.begin().await?;
         match self
-            .decide_in(&mut *tx, actor, command, key, now, seed)
+            .decide_in(&mut tx, actor, command, key, now, seed)
             .await
         {
             Ok(Step::Commit(outcome)) => {
@@ -260,7 +260,7 @@ impl<S: Store> Marketplace<S> {
     /// Loads, decides and writes a command inside `tx`, without committing.
     async fn decide_in(
         &self,
-        tx: &mut dyn Transaction,
+        tx: &mut S::Tx<'_>,
         actor: Option<&IdentityId>,
         command: &Command,
         key: Option<&str>,
@@ -332,7 +332,7 @@ impl<S: Store> Marketplace<S> {
             };
             let touch = Command::Touch { task: id };
             match self
-                .decide_in(&mut *tx, None, &touch, None, now, self.ids.next_seed())
+                .decide_in(&mut tx, None, &touch, None, now, self.ids.next_seed())
                 .await
             {
                 Ok(_) => tx.commit().await?,
@@ -971,7 +971,7 @@ fn unexpected(outcome: &Outcome) -> Error {
 /// Loads the records a command surely touches, in a fixed order: its task first, then the
 /// identities involved sorted by id, so concurrent transactions lock accounts in one order.
 async fn prefetch(
-    tx: &mut dyn Transaction,
+    tx: &mut impl Transaction,
     view: &mut View,
     actor: Option<&IdentityId>,
     command: &Command,
@@ -1029,7 +1029,7 @@ async fn prefetch(
 }
 
 /// Loads one record `decide` asked for.
-async fn load(tx: &mut dyn Transaction, view: &mut View, key: Key) -> Result<(), StoreError> {
+async fn load(tx: &mut impl Transaction, view: &mut View, key: Key) -> Result<(), StoreError> {
     if view.has(&key) {
         return Err(StoreError::Other(format!("decide asked twice for {key:?}")));
     }

@@ -52,7 +52,8 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Postgres, QueryBuilder, Row};
 
 use crate::codec::{db, decimal, from_json, micros, ts_query};
-use crate::tx::{PgTx, account_from};
+pub use crate::tx::PgTx;
+use crate::tx::account_from;
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
@@ -155,9 +156,11 @@ fn push_task_filters(b: &mut QueryBuilder<Postgres>, q: &TaskQuery, id: &str) {
 
 #[async_trait]
 impl Store for PgStore {
-    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+    type Tx<'a> = PgTx;
+
+    async fn begin(&self) -> Result<PgTx, StoreError> {
         let tx = self.pool.begin().await.map_err(db)?;
-        Ok(Box::new(PgTx { tx }))
+        Ok(PgTx { tx })
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {

@@ -2,7 +2,6 @@
 //! stays locked until commit. The engine loads accounts in identity order, so two
 //! settlements lock in the same order; lost races are retried by the engine.
 
-use async_trait::async_trait;
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
@@ -11,7 +10,9 @@ use sqlx::{Postgres, Row};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-pub(crate) struct PgTx {
+/// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as they are loaded). Dropping it
+/// without committing rolls it back.
+pub struct PgTx {
     pub(crate) tx: sqlx::Transaction<'static, Postgres>,
 }
 
@@ -61,7 +62,6 @@ ev AS (INSERT INTO events (body, available_at) \
        FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n) \
 SELECT 1";
 
-#[async_trait]
 impl Transaction for PgTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row = sqlx::query("SELECT body FROM tasks WHERE id = $1 FOR UPDATE")
@@ -394,11 +394,11 @@ impl Transaction for PgTx {
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(db)
     }
 
-    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+    async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await.map_err(db)
     }
 }

@@ -46,7 +46,8 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, fts_query, micros};
-use crate::tx::{SqliteTx, account_from};
+pub use crate::tx::SqliteTx;
+use crate::tx::account_from;
 
 /// Where and how to open the database.
 #[derive(Debug, Clone)]
@@ -211,13 +212,15 @@ fn push_task_filters(b: &mut QueryBuilder<Sqlite>, q: &TaskQuery, id: &str) {
 
 #[async_trait]
 impl Store for SqliteStore {
-    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+    type Tx<'a> = SqliteTx;
+
+    async fn begin(&self) -> Result<SqliteTx, StoreError> {
         let tx = self
             .writer
             .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        Ok(Box::new(SqliteTx { tx }))
+        Ok(SqliteTx { tx })
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {

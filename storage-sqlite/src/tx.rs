@@ -1,7 +1,6 @@
 //! The write transaction: `BEGIN IMMEDIATE` on the single writer connection, so a command
 //! holds SQLite's write lock from its first read to its commit.
 
-use async_trait::async_trait;
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
@@ -10,7 +9,9 @@ use sqlx::{Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-pub(crate) struct SqliteTx {
+/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer connection). Dropping it
+/// without committing rolls it back.
+pub struct SqliteTx {
     pub(crate) tx: sqlx::Transaction<'static, Sqlite>,
 }
 
@@ -57,7 +58,6 @@ INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, create
 INSERT INTO events (body, available_at) \
   SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;";
 
-#[async_trait]
 impl Transaction for SqliteTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
         let row = sqlx::query("SELECT body FROM tasks WHERE id = ?")
@@ -385,11 +385,11 @@ impl Transaction for SqliteTx {
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
-    async fn commit(self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(self) -> Result<(), StoreError> {
         self.tx.commit().await.map_err(db)
     }
 
-    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+    async fn rollback(self) -> Result<(), StoreError> {
         self.tx.rollback().await.map_err(db)
     }
 }

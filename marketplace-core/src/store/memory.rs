@@ -235,7 +235,7 @@ impl MemoryStore {
 }
 
 /// A transaction on the in-memory store: holds the store's mutex until dropped.
-struct MemoryTx {
+pub struct MemoryTx {
     guard: MutexGuardArc<State>,
     /// The engine writes once per transaction; more writes are applied in order.
     pending: Option<Changes>,
@@ -244,7 +244,6 @@ struct MemoryTx {
     purge: Option<(Timestamp, usize)>,
 }
 
-#[async_trait]
 impl Transaction for MemoryTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
         Ok(self.guard.tasks.get(&id).map(|t| (**t).clone()))
@@ -353,12 +352,12 @@ impl Transaction for MemoryTx {
         Ok(count)
     }
 
-    async fn rollback(self: Box<Self>) -> Result<(), StoreError> {
+    async fn rollback(self) -> Result<(), StoreError> {
         // Nothing was applied; dropping the guard releases the store.
         Ok(())
     }
 
-    async fn commit(mut self: Box<Self>) -> Result<(), StoreError> {
+    async fn commit(mut self) -> Result<(), StoreError> {
         let state = &mut *self.guard;
         for changes in self
             .pending
@@ -440,15 +439,17 @@ impl State {
 
 #[async_trait]
 impl Store for MemoryStore {
-    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError> {
+    type Tx<'a> = MemoryTx;
+
+    async fn begin(&self) -> Result<MemoryTx, StoreError> {
         let guard = self.state.lock_arc().await;
-        Ok(Box::new(MemoryTx {
+        Ok(MemoryTx {
             guard,
             pending: None,
             more: Vec::new(),
             idempotency: Vec::new(),
             purge: None,
-        }))
+        })
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {

@@ -10,8 +10,11 @@
 //! Stores persist decisions; they never make them. Beyond locking, filtering and
 //! constraints that back up the core's checks, no business rule belongs in a backend.
 //!
-//! Both traits use `async-trait` so that `Box<dyn Transaction>` and `Arc<dyn Store>` work:
-//! native async functions in traits are not yet dyn-compatible.
+//! The engine is generic over its store (`Marketplace<S: Store>`), so neither trait is used
+//! as a trait object. [`Transaction`] is the hot path, a handful of calls per command: its
+//! methods return plain `impl Future + Send`, each store names its transaction type as
+//! [`Store::Tx`], and the engine awaits them without boxing. Implementations may write them
+//! as `async fn`. [`Store`]'s many read methods use `async-trait`.
 
 pub mod codec;
 mod credentials;
@@ -81,72 +84,108 @@ pub struct IdempotencyRecord {
 /// - apply [`Transaction::write`] atomically with the commit, assigning `seq` to ledger
 ///   lines and events in increasing order;
 /// - report lost races as [`StoreError::Conflict`], so the engine can retry.
-#[async_trait]
 pub trait Transaction: Send {
     /// A task, locked.
-    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError>;
+    fn task(&mut self, id: TaskId)
+    -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
     /// An identity's account and reputation, locked. The engine loads these in identity
     /// order first, so lock orders agree across transactions.
-    async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError>;
+    fn party(
+        &mut self,
+        id: &IdentityId,
+    ) -> impl Future<Output = Result<Option<Party>, StoreError>> + Send;
     /// Several parties at once, locked in the order given (the engine passes them sorted,
     /// so concurrent commands lock accounts in one order), answered in that order. The
     /// default loads them one by one; SQL backends override it to save round trips.
-    async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            found.push(self.party(id).await?);
+    fn parties(
+        &mut self,
+        ids: &[IdentityId],
+    ) -> impl Future<Output = Result<Vec<Option<Party>>, StoreError>> + Send {
+        async move {
+            let mut found = Vec::with_capacity(ids.len());
+            for id in ids {
+                found.push(self.party(id).await?);
+            }
+            Ok(found)
         }
-        Ok(found)
     }
     /// A profile.
-    async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError>;
+    fn profile(
+        &mut self,
+        id: &IdentityId,
+    ) -> impl Future<Output = Result<Option<Profile>, StoreError>> + Send;
     /// A broker rule.
-    async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError>;
+    fn rule(
+        &mut self,
+        id: RuleId,
+    ) -> impl Future<Output = Result<Option<AutoClaimRule>, StoreError>> + Send;
     /// Every rule owned by `owner`.
-    async fn rules_owned_by(
+    fn rules_owned_by(
         &mut self,
         owner: &IdentityId,
-    ) -> Result<Vec<AutoClaimRule>, StoreError>;
+    ) -> impl Future<Output = Result<Vec<AutoClaimRule>, StoreError>> + Send;
     /// Every rule naming any of `tags`.
-    async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError>;
+    fn rules_matching(
+        &mut self,
+        tags: &[String],
+    ) -> impl Future<Output = Result<Vec<AutoClaimRule>, StoreError>> + Send;
     /// A contract, locked.
-    async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError>;
+    fn contract(
+        &mut self,
+        id: ContractId,
+    ) -> impl Future<Output = Result<Option<Contract>, StoreError>> + Send;
     /// A board post.
-    async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError>;
+    fn post(
+        &mut self,
+        id: PostId,
+    ) -> impl Future<Output = Result<Option<BoardPost>, StoreError>> + Send;
     /// An artifact record.
-    async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError>;
+    fn blob(&mut self, hash: &str)
+    -> impl Future<Output = Result<Option<Blob>, StoreError>> + Send;
     /// The idempotency record of `(caller, key)`, if any (expired ones included).
-    async fn idempotency(
+    fn idempotency(
         &mut self,
         caller: &IdentityId,
         key: &str,
-    ) -> Result<Option<IdempotencyRecord>, StoreError>;
+    ) -> impl Future<Output = Result<Option<IdempotencyRecord>, StoreError>> + Send;
     /// Up to `limit` tasks whose deadline is at or before `now`, earliest first, locked.
     /// Tasks locked by other transactions are skipped, not waited for.
-    async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError>;
+    fn due_tasks(
+        &mut self,
+        now: Timestamp,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<TaskId>, StoreError>> + Send;
     /// Writes a command's changes (upserts records, appends ledger lines and events).
-    async fn write(&mut self, changes: Changes) -> Result<(), StoreError>;
+    fn write(&mut self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Remembers (or replaces an expired) idempotency record.
-    async fn put_idempotency(&mut self, record: IdempotencyRecord) -> Result<(), StoreError>;
+    fn put_idempotency(
+        &mut self,
+        record: IdempotencyRecord,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Deletes up to `limit` idempotency records created before `before`; returns how many.
-    async fn purge_idempotency(
+    fn purge_idempotency(
         &mut self,
         before: Timestamp,
         limit: usize,
-    ) -> Result<usize, StoreError>;
+    ) -> impl Future<Output = Result<usize, StoreError>> + Send;
     /// Makes everything durable.
-    async fn commit(self: Box<Self>) -> Result<(), StoreError>;
+    fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Undoes everything and releases every lock before returning. (Dropping a transaction
     /// also rolls it back, but a backend may finish that later: the engine calls this so a
     /// refused command never holds rows after it has answered.)
-    async fn rollback(self: Box<Self>) -> Result<(), StoreError>;
+    fn rollback(self) -> impl Future<Output = Result<(), StoreError>> + Send;
 }
 
 /// A marketplace's storage: transactions for commands, queries for the read side.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
+    /// The store's write transaction.
+    type Tx<'a>: Transaction + 'a
+    where
+        Self: 'a;
+
     /// Begins a write transaction.
-    async fn begin(&self) -> Result<Box<dyn Transaction + '_>, StoreError>;
+    async fn begin(&self) -> Result<Self::Tx<'_>, StoreError>;
 
     /// A task, as committed.
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
