@@ -10,8 +10,8 @@ use sqlx::{Postgres, Row};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-/// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as they are loaded). Dropping it
-/// without committing rolls it back.
+/// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
+/// they are loaded). Dropping it without committing rolls it back.
 pub struct PgTx {
     pub(crate) tx: sqlx::Transaction<'static, Postgres>,
 }

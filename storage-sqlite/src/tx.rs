@@ -9,8 +9,8 @@ use sqlx::{Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer connection). Dropping it
-/// without committing rolls it back.
+/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer
+/// connection). Dropping it without committing rolls it back.
 pub struct SqliteTx {
     pub(crate) tx: sqlx::Transaction<'static, Sqlite>,
 }
