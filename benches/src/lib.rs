@@ -66,7 +66,7 @@ pub async fn claim_view(
     let store = market.store();
     let mut view = View::default();
     view.tasks
-        .insert(task, store.task(task).await.expect("task"));
+        .insert(task, store.task(task).await.expect("task").map(Arc::new));
     for id in parties {
         let account = store
             .account(id)

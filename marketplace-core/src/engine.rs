@@ -356,7 +356,9 @@ impl<S: Store> Marketplace<S> {
     }
 
     async fn task_outcome(&self, actor: &IdentityId, command: Command) -> Result<Task, Error> {
-        match self.execute(actor, command).await? {
+        // `run`, not `execute`: one future less between the caller and the store, and the
+        // command kept in one place (each nested future holds its own arguments).
+        match self.run(Some(actor), &command, None).await? {
             Outcome::Task(task) => Ok(*task),
             other => Err(unexpected(&other)),
         }

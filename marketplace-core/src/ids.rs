@@ -96,9 +96,23 @@ impl From<IdentityId> for String {
 macro_rules! uuid_id {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
-        #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(pub Uuid);
+
+        // The same order as the bytes' (a UUID's integer is big-endian), in one integer
+        // compare instead of a byte-slice compare: ids are the keys of every ordered map.
+        impl Ord for $name {
+            fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+                self.0.as_u128().cmp(&other.0.as_u128())
+            }
+        }
+
+        impl PartialOrd for $name {
+            fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+                Some(self.cmp(other))
+            }
+        }
 
         impl $name {
             /// The underlying UUID.
@@ -245,5 +259,34 @@ impl IdAllocator {
         random[8..].copy_from_slice(&self.next.to_be_bytes());
         self.next = self.next.wrapping_add(1);
         uuid::Builder::from_unix_timestamp_millis(self.millis, &random).into_uuid()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_order_as_their_bytes_do() {
+        let bytes: [[u8; 16]; 5] = [
+            [0; 16],
+            [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1],
+            [0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0],
+            [1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+            [0xff; 16],
+        ];
+        for a in bytes {
+            for b in bytes {
+                let (x, y) = (TaskId(Uuid::from_bytes(a)), TaskId(Uuid::from_bytes(b)));
+                assert_eq!(x.cmp(&y), a.cmp(&b), "{x:?} vs {y:?}");
+                assert_eq!(x.partial_cmp(&y), Some(a.cmp(&b)));
+            }
+        }
+        // Time-ordered: an id allocated later sorts after.
+        let t0 = chrono::DateTime::from_timestamp_millis(1_700_000_000_000).unwrap_or_default();
+        let t1 = t0 + chrono::Duration::milliseconds(1);
+        let early = TaskId(IdAllocator::new(t0, u64::MAX).next_uuid());
+        let late = TaskId(IdAllocator::new(t1, 0).next_uuid());
+        assert!(early < late);
     }
 }

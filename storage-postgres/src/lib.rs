@@ -158,9 +158,13 @@ fn push_task_filters(b: &mut QueryBuilder<Postgres>, q: &TaskQuery, id: &str) {
 impl Store for PgStore {
     type Tx<'a> = PgTx;
 
-    async fn begin(&self) -> Result<PgTx, StoreError> {
-        let tx = self.pool.begin().await.map_err(db)?;
-        Ok(PgTx { tx })
+    // Not `async fn`: in an `#[async_trait]` impl that would box the future.
+    #[allow(clippy::manual_async_fn)]
+    fn begin(&self) -> impl Future<Output = Result<PgTx, StoreError>> + Send {
+        async move {
+            let tx = self.pool.begin().await.map_err(db)?;
+            Ok(PgTx { tx })
+        }
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {

@@ -7,6 +7,7 @@ use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Postgres, Row};
+use std::sync::Arc;
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
@@ -63,13 +64,14 @@ ev AS (INSERT INTO events (body, available_at) \
 SELECT 1";
 
 impl Transaction for PgTx {
-    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
         let row = sqlx::query("SELECT body FROM tasks WHERE id = $1 FOR UPDATE")
             .bind(id.0)
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        row.map(|r| from_json(r.get("body")).map(Arc::new))
+            .transpose()
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {

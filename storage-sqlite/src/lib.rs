@@ -214,13 +214,17 @@ fn push_task_filters(b: &mut QueryBuilder<Sqlite>, q: &TaskQuery, id: &str) {
 impl Store for SqliteStore {
     type Tx<'a> = SqliteTx;
 
-    async fn begin(&self) -> Result<SqliteTx, StoreError> {
-        let tx = self
-            .writer
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        Ok(SqliteTx { tx })
+    // Not `async fn`: in an `#[async_trait]` impl that would box the future.
+    #[allow(clippy::manual_async_fn)]
+    fn begin(&self) -> impl Future<Output = Result<SqliteTx, StoreError>> + Send {
+        async move {
+            let tx = self
+                .writer
+                .begin_with("BEGIN IMMEDIATE")
+                .await
+                .map_err(db)?;
+            Ok(SqliteTx { tx })
+        }
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {

@@ -6,6 +6,7 @@ use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Row, Sqlite};
+use std::sync::Arc;
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
@@ -59,13 +60,14 @@ INSERT INTO events (body, available_at) \
   SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;";
 
 impl Transaction for SqliteTx {
-    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
+    async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
         let row = sqlx::query("SELECT body FROM tasks WHERE id = ?")
             .bind(id.to_string())
             .fetch_optional(&mut *self.tx)
             .await
             .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        row.map(|r| from_json(r.get("body")).map(Arc::new))
+            .transpose()
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {

@@ -16,6 +16,8 @@ mod timers;
 pub(crate) mod validate;
 mod work;
 
+use std::sync::Arc;
+
 use crate::command::{Command, Outcome};
 use crate::error::Error;
 use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
@@ -129,7 +131,7 @@ impl<K: PartialEq, V> Records<K, V> {
 #[derive(Debug, Clone, Default)]
 #[allow(missing_docs)]
 pub struct View {
-    pub tasks: Records<TaskId, Option<Task>>,
+    pub tasks: Records<TaskId, Option<Arc<Task>>>,
     pub parties: Records<IdentityId, Option<Party>>,
     pub profiles: Records<IdentityId, Option<Profile>>,
     pub rules: Records<RuleId, Option<AutoClaimRule>>,

@@ -161,7 +161,7 @@ impl<'a> Work<'a> {
         if let Some(t) = self.tasks.get(&id) {
             return Ok(Some(t.clone()));
         }
-        Ok(lookup(&self.view.tasks, &id, || Key::Task(id))?.cloned())
+        Ok(lookup(&self.view.tasks, &id, || Key::Task(id))?.map(|t| Task::clone(t)))
     }
 
     pub(crate) fn put_task(&mut self, mut task: Task) {

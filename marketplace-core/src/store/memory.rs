@@ -15,13 +15,17 @@ use rust_decimal::Decimal;
 use super::*;
 use crate::decide::{Changes, Party};
 use crate::model::TxType;
+use crate::store::codec::micros;
 
 #[derive(Debug, Default)]
 struct State {
-    /// Boxed: B-tree nodes hold eleven values, and tasks are large.
-    tasks: BTreeMap<TaskId, Box<Task>>,
+    /// Shared with the transactions that load them (a load copies no task). Also keeps
+    /// B-tree nodes small: they hold eleven values, and tasks are large.
+    tasks: BTreeMap<TaskId, Arc<Task>>,
     /// `(deadline, task)`: the sweep reads the front without scanning tasks that are not due.
-    due: BTreeSet<(Timestamp, TaskId)>,
+    /// Times as integer microseconds (stored times are whole microseconds, so the order is
+    /// the same): one compare per key instead of three fields'.
+    due: BTreeSet<(i64, TaskId)>,
     accounts: BTreeMap<IdentityId, Account>,
     reputations: BTreeMap<IdentityId, Reputation>,
     profiles: BTreeMap<IdentityId, Profile>,
@@ -36,8 +40,9 @@ struct State {
     events: Vec<Event>,
     /// The outbox side of `events`, index for index.
     outbox: Vec<OutboxSlot>,
-    /// `(available at, seq)` of every event not yet completed: leases read the front.
-    pending: BTreeSet<(Timestamp, u64)>,
+    /// `(available at, seq)` of every event not yet completed: leases read the front. Times
+    /// in microseconds, as in `due`.
+    pending: BTreeSet<(i64, u64)>,
     idempotency: HashMap<(IdentityId, String), IdempotencyRecord>,
     /// API keys by hash, in issue order per identity (`created_at`, then insertion).
     api_keys: BTreeMap<String, ApiKey>,
@@ -97,20 +102,24 @@ impl State {
                     let was_due = stored.due_at();
                     if was_due != due {
                         if let Some(was) = was_due {
-                            self.due.remove(&(was, task.id));
+                            self.due.remove(&(micros(was), task.id));
                         }
                         if let Some(due) = due {
-                            self.due.insert((due, task.id));
+                            self.due.insert((micros(due), task.id));
                         }
                     }
-                    // The record's box is reused: an update allocates nothing.
-                    **stored = task;
+                    // The loads of the transaction that wrote it are gone by commit, so the
+                    // record is updated in place: an update allocates nothing.
+                    match Arc::get_mut(stored) {
+                        Some(stored) => *stored = task,
+                        None => *stored = Arc::new(task),
+                    }
                 }
                 None => {
                     if let Some(due) = due {
-                        self.due.insert((due, task.id));
+                        self.due.insert((micros(due), task.id));
                     }
-                    self.tasks.insert(task.id, Box::new(task));
+                    self.tasks.insert(task.id, Arc::new(task));
                 }
             }
         }
@@ -155,7 +164,7 @@ impl State {
         }
         for mut event in events {
             event.seq = self.events.len() as u64 + 1;
-            self.pending.insert((event.at, event.seq));
+            self.pending.insert((micros(event.at), event.seq));
             self.outbox.push(OutboxSlot {
                 available_at: event.at,
                 attempts: 0,
@@ -179,12 +188,12 @@ impl State {
         if slot.done || slot.attempts != attempt {
             return false;
         }
-        self.pending.remove(&(slot.available_at, seq));
+        self.pending.remove(&(micros(slot.available_at), seq));
         match next {
             None => slot.done = true,
             Some(at) => {
                 slot.available_at = at;
-                self.pending.insert((at, seq));
+                self.pending.insert((micros(at), seq));
             }
         }
         true
@@ -245,8 +254,8 @@ pub struct MemoryTx {
 }
 
 impl Transaction for MemoryTx {
-    async fn task(&mut self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        Ok(self.guard.tasks.get(&id).map(|t| (**t).clone()))
+    async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
+        Ok(self.guard.tasks.get(&id).cloned())
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
@@ -313,6 +322,7 @@ impl Transaction for MemoryTx {
     }
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
+        let now = micros(now);
         Ok(self
             .guard
             .due
@@ -441,15 +451,19 @@ impl State {
 impl Store for MemoryStore {
     type Tx<'a> = MemoryTx;
 
-    async fn begin(&self) -> Result<MemoryTx, StoreError> {
-        let guard = self.state.lock_arc().await;
-        Ok(MemoryTx {
-            guard,
-            pending: None,
-            more: Vec::new(),
-            idempotency: Vec::new(),
-            purge: None,
-        })
+    // Not `async fn`: in an `#[async_trait]` impl that would box the future.
+    #[allow(clippy::manual_async_fn)]
+    fn begin(&self) -> impl Future<Output = Result<MemoryTx, StoreError>> + Send {
+        async move {
+            let guard = self.state.lock_arc().await;
+            Ok(MemoryTx {
+                guard,
+                pending: None,
+                more: Vec::new(),
+                idempotency: Vec::new(),
+                purge: None,
+            })
+        }
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
@@ -673,7 +687,8 @@ impl Store for MemoryStore {
     ) -> Result<Vec<LeasedEvent>, StoreError> {
         let mut state = self.state.lock().await;
         let state = &mut *state;
-        let due: Vec<(Timestamp, u64)> = state
+        let now = micros(now);
+        let due: Vec<(i64, u64)> = state
             .pending
             .iter()
             .take_while(|(at, _)| *at <= now)
@@ -686,7 +701,7 @@ impl Store for MemoryStore {
             let index = usize::try_from(seq - 1).unwrap_or(usize::MAX);
             let slot = &mut state.outbox[index];
             state.pending.remove(&key);
-            state.pending.insert((until, seq));
+            state.pending.insert((micros(until), seq));
             slot.available_at = until;
             slot.attempts += 1;
             leased.push(LeasedEvent {

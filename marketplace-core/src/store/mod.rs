@@ -22,6 +22,8 @@ mod deliveries;
 pub mod memory;
 mod query;
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
@@ -85,9 +87,12 @@ pub struct IdempotencyRecord {
 ///   lines and events in increasing order;
 /// - report lost races as [`StoreError::Conflict`], so the engine can retry.
 pub trait Transaction: Send {
-    /// A task, locked.
-    fn task(&mut self, id: TaskId)
-    -> impl Future<Output = Result<Option<Task>, StoreError>> + Send;
+    /// A task, locked. Shared, not copied: `decide` reads most loaded tasks without changing
+    /// them, and copies the ones it changes.
+    fn task(
+        &mut self,
+        id: TaskId,
+    ) -> impl Future<Output = Result<Option<Arc<Task>>, StoreError>> + Send;
     /// An identity's account and reputation, locked. The engine loads these in identity
     /// order first, so lock orders agree across transactions.
     fn party(
@@ -184,8 +189,9 @@ pub trait Store: Send + Sync + 'static {
     where
         Self: 'a;
 
-    /// Begins a write transaction.
-    async fn begin(&self) -> Result<Self::Tx<'_>, StoreError>;
+    /// Begins a write transaction. Like the transaction's own methods, statically
+    /// dispatched: beginning one allocates nothing.
+    fn begin(&self) -> impl Future<Output = Result<Self::Tx<'_>, StoreError>> + Send;
 
     /// A task, as committed.
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError>;
