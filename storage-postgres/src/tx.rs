@@ -2,12 +2,13 @@
 //! stays locked until commit. The engine loads accounts in identity order, so two
 //! settlements lock in the same order; lost races are retried by the engine.
 
+use std::sync::Arc;
+
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Postgres, Row};
-use std::sync::Arc;
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 

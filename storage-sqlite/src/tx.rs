@@ -1,12 +1,13 @@
 //! The write transaction: `BEGIN IMMEDIATE` on the single writer connection, so a command
 //! holds SQLite's write lock from its first read to its commit.
 
+use std::sync::Arc;
+
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::{Row, Sqlite};
-use std::sync::Arc;
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 

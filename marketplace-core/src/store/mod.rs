@@ -14,7 +14,12 @@
 //! as a trait object. [`Transaction`] is the hot path, a handful of calls per command: its
 //! methods return plain `impl Future + Send`, each store names its transaction type as
 //! [`Store::Tx`], and the engine awaits them without boxing. Implementations may write them
-//! as `async fn`. [`Store`]'s many read methods use `async-trait`.
+//! as `async fn`. [`Store::begin`] is dispatched the same way (inside an `#[async_trait]`
+//! impl it is written as a `fn` returning an `async` block, which the macro leaves alone).
+//! [`Store`]'s many read methods use `async-trait`.
+//!
+//! A transaction hands out loaded tasks as `Arc<Task>`: the in-memory store shares its own
+//! record, and `decide` copies only the tasks it changes.
 
 pub mod codec;
 mod credentials;
