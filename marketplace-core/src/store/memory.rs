@@ -74,7 +74,8 @@ fn upsert<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, value: V, key: impl Fn(&V
 /// An event's delivery state.
 #[derive(Debug, Clone, Copy)]
 struct OutboxSlot {
-    available_at: Timestamp,
+    /// In microseconds: the event's key in `pending` is `(available_at, seq)`.
+    available_at: i64,
     attempts: u32,
     done: bool,
 }
@@ -164,9 +165,10 @@ impl State {
         }
         for mut event in events {
             event.seq = self.events.len() as u64 + 1;
-            self.pending.insert((micros(event.at), event.seq));
+            let available_at = micros(event.at);
+            self.pending.insert((available_at, event.seq));
             self.outbox.push(OutboxSlot {
-                available_at: event.at,
+                available_at,
                 attempts: 0,
                 done: false,
             });
@@ -188,12 +190,12 @@ impl State {
         if slot.done || slot.attempts != attempt {
             return false;
         }
-        self.pending.remove(&(micros(slot.available_at), seq));
+        self.pending.remove(&(slot.available_at, seq));
         match next {
             None => slot.done = true,
             Some(at) => {
-                slot.available_at = at;
-                self.pending.insert((micros(at), seq));
+                slot.available_at = micros(at);
+                self.pending.insert((slot.available_at, seq));
             }
         }
         true
@@ -687,7 +689,7 @@ impl Store for MemoryStore {
     ) -> Result<Vec<LeasedEvent>, StoreError> {
         let mut state = self.state.lock().await;
         let state = &mut *state;
-        let now = micros(now);
+        let (now, until) = (micros(now), micros(until));
         let due: Vec<(i64, u64)> = state
             .pending
             .iter()
@@ -701,7 +703,7 @@ impl Store for MemoryStore {
             let index = usize::try_from(seq - 1).unwrap_or(usize::MAX);
             let slot = &mut state.outbox[index];
             state.pending.remove(&key);
-            state.pending.insert((micros(until), seq));
+            state.pending.insert((until, seq));
             slot.available_at = until;
             slot.attempts += 1;
             leased.push(LeasedEvent {
