@@ -9,6 +9,8 @@ use marketplace_core::decide::{Party, View};
 use marketplace_core::*;
 use rust_decimal::Decimal;
 
+pub mod storage;
+
 /// A policy whose signup grant funds millions of lifecycles.
 pub fn bench_policy() -> Policy {
     Policy {
@@ -43,8 +45,8 @@ pub fn spec() -> TaskSpec {
 }
 
 /// One full lifecycle: post → claim → deliver → accept (four commands, four transactions).
-pub async fn lifecycle(
-    market: &Marketplace<MemoryStore>,
+pub async fn lifecycle<S: Store>(
+    market: &Marketplace<S>,
     poster: &IdentityId,
     worker: &IdentityId,
 ) {
