@@ -19,7 +19,7 @@ use crate::model::{
 use crate::policy::Policy;
 use crate::store::{
     FeedItem, FeedQuery, IdempotencyRecord, LeasedEvent, LedgerQuery, MarketSignals, ProfileQuery,
-    SearchQuery, Store, StoreError, TaskQuery, Transaction,
+    SearchQuery, Store, StoreError, TaskParties, TaskQuery, Transaction,
 };
 use crate::time::{Clock, SystemClock, Timestamp, secs, truncate};
 
@@ -979,9 +979,6 @@ async fn prefetch(
     command: &Command,
     now: Timestamp,
 ) -> Result<(), StoreError> {
-    // At most the actor, the poster, the claimant, the deliverer and the queue's head.
-    let mut parties: Vec<IdentityId> = Vec::with_capacity(5);
-    parties.extend(actor.cloned());
     if let Command::PostTask(spec) = command {
         // The broker looks for rules matching every posted task with tags.
         let tags = spec.match_tags();
@@ -990,41 +987,27 @@ async fn prefetch(
             view.rules_matching.insert(tags, rules);
         }
     }
-    if let Some(id) = command.task_id() {
-        let task = tx.task(id).await?;
-        if let Some(t) = &task {
-            // Loading a party locks it (on PostgreSQL). These commands never write the
-            // poster's records unless a deadline of the task is due (an expiry refunds, an
-            // escalation holds more), so they leave the poster unlocked and one poster's
-            // tasks are claimed in parallel. Should `decide` need the poster after all, it
-            // asks for it and gets it.
-            let poster_untouched = matches!(
-                command,
-                Command::Claim { .. }
-                    | Command::Extend { .. }
-                    | Command::JoinQueue { .. }
-                    | Command::LeaveQueue { .. }
-                    | Command::Message { .. }
-                    | Command::Bid { .. }
-            ) && t.due_at().is_none_or(|due| due > now);
-            if !poster_untouched {
-                parties.push(t.poster.clone());
-            }
-            parties.extend(t.claim.as_ref().map(|c| c.agent.clone()));
-            parties.extend(t.delivery.as_ref().map(|d| d.agent.clone()));
-            parties.extend(t.queue.first().map(|e| e.agent.clone()));
+    let Some(id) = command.task_id() else {
+        if let Some(actor) = actor {
+            let party = tx.party(actor).await?;
+            view.parties.insert(actor.clone(), party);
         }
-        view.tasks.insert(id, task);
-    }
-    parties.sort_unstable();
-    parties.dedup();
-    let found = tx.parties(&parties).await?;
-    if found.len() != parties.len() {
-        return Err(StoreError::Other(
-            "parties: answer does not match the ids".into(),
-        ));
-    }
-    for (id, party) in parties.into_iter().zip(found) {
+        return Ok(());
+    };
+    // Should `decide` need the poster after all, it asks for it and gets it.
+    let poster = !matches!(
+        command,
+        Command::Claim { .. }
+            | Command::Extend { .. }
+            | Command::JoinQueue { .. }
+            | Command::LeaveQueue { .. }
+            | Command::Message { .. }
+            | Command::Bid { .. }
+    );
+    let want = TaskParties { actor, poster, now };
+    let (task, parties) = tx.task_with_parties(id, &want).await?;
+    view.tasks.insert(id, task);
+    for (id, party) in parties {
         view.parties.insert(id, party);
     }
     Ok(())

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
-use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
+use marketplace_core::store::{
+    IdempotencyRecord, StoreError, TaskParties, TaskWithParties, Transaction,
+};
 use marketplace_core::*;
 use sqlx::{Postgres, Row};
 
@@ -34,11 +36,12 @@ pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, Store
 const WRITE_BATCH: &str = "\
 WITH t AS (SELECT (j->>'id')::uuid AS id, j, n \
            FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(j, n)), \
-up AS (INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) \
+up AS (INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body, parties) \
        SELECT id, j->>'poster', j->>'status', j->>'skill', j->>'claimant', \
-              (j->>'due_at')::bigint, j->>'body' FROM t ORDER BY n \
+              (j->>'due_at')::bigint, j->>'body', \
+              ARRAY(SELECT jsonb_array_elements_text(j->'parties')) FROM t ORDER BY n \
        ON CONFLICT (id) DO UPDATE SET status = excluded.status, claimant = excluded.claimant, \
-         due_at = excluded.due_at, body = excluded.body \
+         due_at = excluded.due_at, body = excluded.body, parties = excluded.parties \
        RETURNING id, xmax = 0 AS inserted), \
 new AS (SELECT t.id, t.j FROM t JOIN up ON up.id = t.id WHERE up.inserted), \
 search AS (INSERT INTO search_index (item_id, kind, tsv) \
@@ -63,6 +66,23 @@ ev AS (INSERT INTO events (body, available_at) \
        SELECT j->>'body', (j->>'available_at')::bigint \
        FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n) \
 SELECT 1";
+
+/// A task and its parties in one statement (`$1` the task, `$2` the actor, `$3` whether the
+/// poster is wanted with no deadline due, `$4` now): the task row first, locked, then the
+/// parties' rows, locked in identity order, as [`TaskParties::of`] names them (the
+/// `parties` column holds [`Task::involved`]).
+const TASK_WITH_PARTIES: &str = "\
+WITH t AS MATERIALIZED (SELECT body, poster, due_at, parties FROM tasks WHERE id = $1 FOR UPDATE), \
+ids AS (SELECT $2::text AS identity WHERE $2::text IS NOT NULL \
+        UNION SELECT poster FROM t WHERE $3 OR due_at <= $4 \
+        UNION SELECT unnest(parties) FROM t), \
+p AS MATERIALIZED (SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
+         a.credit_limit::text AS credit_limit, a.created_at, r.body \
+       FROM accounts a JOIN reputations r ON r.identity = a.identity \
+       WHERE a.identity IN (SELECT identity FROM ids) ORDER BY a.identity FOR UPDATE) \
+SELECT NULL AS identity, NULL AS balance, NULL AS escrowed, NULL AS credit_limit, \
+       NULL::bigint AS created_at, body FROM t \
+UNION ALL SELECT * FROM p";
 
 impl Transaction for PgTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
@@ -117,6 +137,56 @@ impl Transaction for PgTx {
                 Some(found.swap_remove(at))
             })
             .collect())
+    }
+
+    async fn task_with_parties(
+        &mut self,
+        id: TaskId,
+        want: &TaskParties<'_>,
+    ) -> Result<TaskWithParties, StoreError> {
+        let rows = sqlx::query(TASK_WITH_PARTIES)
+            .bind(id.0)
+            .bind(want.actor.map(IdentityId::as_str))
+            .bind(want.poster)
+            .bind(micros(want.now))
+            .fetch_all(&mut *self.tx)
+            .await
+            .map_err(db)?;
+        // The task's row (no identity) comes first, then the parties in identity order.
+        let mut task = None;
+        let mut found = Vec::with_capacity(rows.len());
+        for r in &rows {
+            if r.get::<Option<&str>, _>("identity").is_none() {
+                task = Some(Arc::new(from_json::<Task>(r.get("body"))?));
+            } else {
+                found.push(Party {
+                    account: account_from(r)?,
+                    reputation: from_json(r.get("body"))?,
+                });
+            }
+        }
+        let mut parties: Vec<(IdentityId, Option<Party>)> = want
+            .of(task.as_deref())
+            .into_iter()
+            .map(|id| {
+                let at = found.iter().position(|p| p.account.identity == id);
+                (id, at.map(|at| found.swap_remove(at)))
+            })
+            .collect();
+        // An identity the statement did not find is unknown, or was not named by the
+        // `parties` column (a row written before it existed): ask again rather than assume.
+        let missing: Vec<IdentityId> = parties
+            .iter()
+            .filter(|(_, p)| p.is_none())
+            .map(|(id, _)| id.clone())
+            .collect();
+        if !missing.is_empty() {
+            let mut again = self.parties(&missing).await?.into_iter();
+            for (_, party) in parties.iter_mut().filter(|(_, p)| p.is_none()) {
+                *party = again.next().flatten();
+            }
+        }
+        Ok((task, parties))
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {

@@ -396,6 +396,19 @@ impl Task {
         self.spec.claim_ttl_secs.unwrap_or(default_secs)
     }
 
+    /// The agents besides the poster whose records a command on this task may change: the
+    /// claim's agent, the delivery's agent and the queue's head (a rejection promotes it), in
+    /// that order, absent ones left out. A store may keep them beside the task to load them
+    /// with it (see [`crate::store::TaskParties`]).
+    pub fn involved(&self) -> impl Iterator<Item = &IdentityId> {
+        self.claim
+            .as_ref()
+            .map(|c| &c.agent)
+            .into_iter()
+            .chain(self.delivery.as_ref().map(|d| &d.agent))
+            .chain(self.queue.first().map(|e| &e.agent))
+    }
+
     /// The live claimant, if claimed.
     pub fn claimant(&self) -> Option<&IdentityId> {
         match self.status {

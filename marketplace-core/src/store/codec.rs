@@ -92,7 +92,8 @@ pub fn task_search_text(task: &crate::model::Task) -> String {
 /// records' bodies their JSON text.
 ///
 /// Array elements, by field:
-/// - `tasks`: `id`, `poster`, `status`, `skill`, `claimant`, `due_at`, `body`, and for the
+/// - `tasks`: `id`, `poster`, `status`, `skill`, `claimant`, `due_at`, `body`, `parties`
+///   (the identities of [`Task::involved`](crate::model::Task::involved)), and for the
 ///   search index and tag table `text` and `tags` (used when the task is new);
 /// - `accounts`: `identity`, `balance`, `escrowed`, `credit_limit`, `created_at`;
 /// - `reputations`: `identity`, `body`;
@@ -123,6 +124,7 @@ struct TaskRow<'a> {
     claimant: Option<&'a str>,
     due_at: Option<i64>,
     body: String,
+    parties: Vec<&'a str>,
     text: String,
     tags: Vec<String>,
 }
@@ -175,6 +177,7 @@ impl Batch {
                     claimant: t.claimant().map(crate::ids::IdentityId::as_str),
                     due_at: t.due_at().map(micros),
                     body: json(t)?,
+                    parties: t.involved().map(crate::ids::IdentityId::as_str).collect(),
                     text: task_search_text(t),
                     tags: t.spec.match_tags(),
                 })

@@ -46,6 +46,52 @@ use crate::model::{
 };
 use crate::time::Timestamp;
 
+/// What [`Transaction::task_with_parties`] answers: the task (`None`: not found), and each
+/// identity [`TaskParties::of`] names with its party (`None`: unknown).
+pub type TaskWithParties = (Option<Arc<Task>>, Vec<(IdentityId, Option<Party>)>);
+
+/// Which identities a command on a task loads, and so locks, with the task: the actor, the
+/// task's [involved](Task::involved) agents, and the poster when the command may change the
+/// poster's records.
+///
+/// Commands that never write the poster's records unless a deadline of the task is due (a
+/// claim, an extension, the queue, a message, a bid: an expiry would refund, an escalation
+/// hold more) leave the poster unlocked, so one poster's tasks are claimed in parallel.
+#[derive(Debug, Clone, Copy)]
+pub struct TaskParties<'a> {
+    /// Who issues the command (`None`: the system).
+    pub actor: Option<&'a IdentityId>,
+    /// Whether the poster is loaded even when no deadline of the task is due.
+    pub poster: bool,
+    /// The command's time: a deadline at or before it is due.
+    pub now: Timestamp,
+}
+
+impl TaskParties<'_> {
+    /// The identities to load with `task` (`None`: not found), sorted, each once.
+    ///
+    /// ```
+    /// use marketplace_core::IdentityId;
+    /// use marketplace_core::store::TaskParties;
+    /// let actor = IdentityId::from_public_key(b"agent");
+    /// let want = TaskParties { actor: Some(&actor), poster: true, now: chrono::Utc::now() };
+    /// assert_eq!(want.of(None), vec![actor.clone()]);
+    /// ```
+    pub fn of(&self, task: Option<&Task>) -> Vec<IdentityId> {
+        let mut ids: Vec<IdentityId> = Vec::with_capacity(5);
+        ids.extend(self.actor.cloned());
+        if let Some(t) = task {
+            if self.poster || t.due_at().is_some_and(|due| due <= self.now) {
+                ids.push(t.poster.clone());
+            }
+            ids.extend(t.involved().cloned());
+        }
+        ids.sort_unstable();
+        ids.dedup();
+        ids
+    }
+}
+
 /// A storage failure. Commands that fail this way changed nothing.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -117,6 +163,29 @@ pub trait Transaction: Send {
                 found.push(self.party(id).await?);
             }
             Ok(found)
+        }
+    }
+    /// A task and the parties a command on it needs, locked in the order every command
+    /// locks: the task, then the parties sorted by identity ([`TaskParties::of`] says which).
+    /// Answers the task and each of those identities with its party (`None`: unknown).
+    ///
+    /// The default loads the task, then the parties: two steps. A store where each step is
+    /// a round trip to a database overrides it to do both in one.
+    fn task_with_parties(
+        &mut self,
+        id: TaskId,
+        want: &TaskParties<'_>,
+    ) -> impl Future<Output = Result<TaskWithParties, StoreError>> + Send {
+        async move {
+            let task = self.task(id).await?;
+            let ids = want.of(task.as_deref());
+            let found = self.parties(&ids).await?;
+            if found.len() != ids.len() {
+                return Err(StoreError::Other(
+                    "parties: answer does not match the ids".into(),
+                ));
+            }
+            Ok((task, ids.into_iter().zip(found).collect()))
         }
     }
     /// A profile.
