@@ -2,7 +2,7 @@
 //! stays locked until commit. The engine loads accounts in identity order, so two
 //! settlements lock in the same order; lost races are retried by the engine.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
@@ -32,9 +32,12 @@ pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, Store
 }
 
 /// The hot tables of a command, from the arrays of [`Batch`]: `$1` tasks, `$2` accounts,
-/// `$3` reputations, `$4` ledger lines, `$5` events.
-const WRITE_BATCH: &str = "\
-WITH t AS (SELECT (j->>'id')::uuid AS id, j, n \
+/// `$3` reputations, `$4` ledger lines, `$5` events. One common table expression per
+/// table; a command's statement holds only those of the tables it writes (see
+/// [`write_batch`]), so PostgreSQL neither plans nor opens the others.
+const WRITE_PARTS: [&str; 5] = [
+    "\
+t AS (SELECT (j->>'id')::uuid AS id, j, n \
            FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(j, n)), \
 up AS (INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body, parties) \
        SELECT id, j->>'poster', j->>'status', j->>'skill', j->>'claimant', \
@@ -48,24 +51,48 @@ search AS (INSERT INTO search_index (item_id, kind, tsv) \
            SELECT id, 'task', to_tsvector('simple', j->>'text') FROM new), \
 tags AS (INSERT INTO task_tags (tag, task_id) \
          SELECT tag, id FROM new, jsonb_array_elements_text(new.j->'tags') AS tag \
-         ON CONFLICT DO NOTHING), \
+         ON CONFLICT DO NOTHING)",
+    "\
 acc AS (INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) \
         SELECT j->>'identity', (j->>'balance')::numeric, (j->>'escrowed')::numeric, \
                (j->>'credit_limit')::numeric, (j->>'created_at')::bigint \
         FROM jsonb_array_elements($2::text::jsonb) AS x(j) \
         ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, \
-          escrowed = excluded.escrowed, credit_limit = excluded.credit_limit), \
+          escrowed = excluded.escrowed, credit_limit = excluded.credit_limit)",
+    "\
 rep AS (INSERT INTO reputations (identity, body) \
         SELECT j->>'identity', j->>'body' FROM jsonb_array_elements($3::text::jsonb) AS x(j) \
-        ON CONFLICT (identity) DO UPDATE SET body = excluded.body), \
+        ON CONFLICT (identity) DO UPDATE SET body = excluded.body)",
+    "\
 led AS (INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
         SELECT j->>'account', j->>'tx_type', (j->>'amount')::numeric, (j->>'escrow')::numeric, \
                (j->>'fee')::numeric, (j->>'task_id')::uuid, j->>'memo', (j->>'created_at')::bigint \
-        FROM jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n), \
+        FROM jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n)",
+    "\
 ev AS (INSERT INTO events (body, available_at) \
        SELECT j->>'body', (j->>'available_at')::bigint \
-       FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n) \
-SELECT 1";
+       FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n)",
+];
+
+/// The statement writing the tables whose bit is set in `tables` (bit `i`: [`WRITE_PARTS`]'s
+/// `i`-th), built once per set: each is a prepared statement of its own.
+fn write_batch(tables: usize) -> &'static str {
+    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
+    let all = STATEMENTS.get_or_init(|| {
+        (0..1 << WRITE_PARTS.len())
+            .map(|set: usize| {
+                let parts: Vec<&str> = WRITE_PARTS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| set & (1 << i) != 0)
+                    .map(|(_, part)| *part)
+                    .collect();
+                format!("WITH {} SELECT 1", parts.join(", "))
+            })
+            .collect()
+    });
+    &all[tables]
+}
 
 /// A task and its parties in one statement (`$1` the task, `$2` the actor, `$3` whether the
 /// poster is wanted with no deadline due, `$4` now): the task row first, locked, then the
@@ -305,12 +332,25 @@ impl Transaction for PgTx {
         if !batch.is_empty() {
             // One statement, one round trip, for every hot table. New tasks (inserted, not
             // updated: `xmax = 0`) also get their search entry and tags.
-            sqlx::query(WRITE_BATCH)
-                .bind(batch.tasks)
-                .bind(batch.accounts)
-                .bind(batch.reputations)
-                .bind(batch.ledger)
-                .bind(batch.events)
+            let arrays = [
+                batch.tasks,
+                batch.accounts,
+                batch.reputations,
+                batch.ledger,
+                batch.events,
+            ];
+            let tables = arrays
+                .iter()
+                .enumerate()
+                .filter(|(_, rows)| rows.as_str() != "[]")
+                .fold(0, |set, (i, _)| set | 1 << i);
+            let [tasks, accounts, reputations, ledger, events] = arrays;
+            sqlx::query(write_batch(tables))
+                .bind(tasks)
+                .bind(accounts)
+                .bind(reputations)
+                .bind(ledger)
+                .bind(events)
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;
