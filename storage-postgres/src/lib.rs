@@ -12,13 +12,15 @@
 //! - **The outbox lease** works the same way: dispatchers on any replica lease undelivered
 //!   events with `FOR UPDATE SKIP LOCKED` through a partial index on availability, so no
 //!   event is sent by two of them at once, and nobody waits for another's lease.
-//! - **Few round trips**: a command loads all its parties in one `FOR UPDATE` query (in
-//!   identity order) and writes all its hot rows in one statement of data-modifying CTEs
-//!   over JSON arrays (`jsonb_array_elements`). Connections plan each statement once
-//!   (`plan_cache_mode = force_generic_plan`): every query is a short lookup on indexed keys.
-//!   PostgreSQL plans a statement again when the statistics of its tables change, so the
-//!   database needs autovacuum (on by default) or a periodic `ANALYZE`: plans made while the
-//!   tables were empty scan them whole.
+//! - **Few round trips**: a command loads its task and all its parties in one `FOR UPDATE`
+//!   query (the task, then the parties in identity order; a `parties` column beside each
+//!   task names its involved agents) and writes all its hot rows in one statement of
+//!   data-modifying CTEs over JSON arrays (`jsonb_array_elements`), holding only the
+//!   tables it writes. Connections plan each statement once (`plan_cache_mode =
+//!   force_generic_plan`): every query is a short lookup on indexed keys. PostgreSQL plans
+//!   a statement again when the statistics of its tables change, so the database needs
+//!   autovacuum (on by default) or a periodic `ANALYZE`: plans made while the tables were
+//!   empty scan them whole.
 //! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
 //!   computed by the database, exactly.
 //! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.
