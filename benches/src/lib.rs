@@ -22,16 +22,7 @@ pub fn bench_policy() -> Policy {
 /// A fresh in-memory marketplace with a poster and a worker.
 pub async fn market() -> (Marketplace<MemoryStore>, IdentityId, IdentityId) {
     let market = Marketplace::new(MemoryStore::new(), bench_policy());
-    let poster = IdentityId::from_public_key(b"bench poster");
-    let worker = IdentityId::from_public_key(b"bench worker");
-    market
-        .register(&poster, ProfileUpdate::alias("poster"))
-        .await
-        .expect("register");
-    market
-        .register(&worker, ProfileUpdate::alias("worker"))
-        .await
-        .expect("register");
+    let (poster, worker) = storage::pairs(&market, 1).await.remove(0);
     (market, poster, worker)
 }
 

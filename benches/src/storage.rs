@@ -10,7 +10,7 @@ use sqlx::{Connection, Executor, PgConnection};
 
 use crate::lifecycle;
 
-/// `clients` funded poster–worker pairs, registered through `market`.
+/// `clients` funded poster–worker pairs, registered through `market` (any store).
 pub async fn pairs<S: Store>(
     market: &Marketplace<S>,
     clients: usize,

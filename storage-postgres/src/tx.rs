@@ -200,8 +200,8 @@ impl Transaction for PgTx {
                 (id, at.map(|at| found.swap_remove(at)))
             })
             .collect();
-        // An identity the statement did not find is unknown, or was not named by the
-        // `parties` column (a row written before it existed): ask again rather than assume.
+        // An identity the statement did not find is most likely unknown; it may also be one
+        // the `parties` column failed to name. Ask for it by id rather than assume.
         let missing: Vec<IdentityId> = parties
             .iter()
             .filter(|(_, p)| p.is_none())
@@ -330,27 +330,20 @@ impl Transaction for PgTx {
         let c = &mut *self.tx;
         let batch = Batch::of(&changes)?;
         if !batch.is_empty() {
-            // One statement, one round trip, for every hot table. New tasks (inserted, not
-            // updated: `xmax = 0`) also get their search entry and tags.
-            let arrays = [
-                batch.tasks,
-                batch.accounts,
-                batch.reputations,
-                batch.ledger,
-                batch.events,
-            ];
-            let tables = arrays
+            // One statement, one round trip, for the hot tables the command writes. New
+            // tasks (inserted, not updated: `xmax = 0`) also get their search entry and tags.
+            let tables = batch
+                .writes()
                 .iter()
                 .enumerate()
-                .filter(|(_, rows)| rows.as_str() != "[]")
+                .filter(|(_, writes)| **writes)
                 .fold(0, |set, (i, _)| set | 1 << i);
-            let [tasks, accounts, reputations, ledger, events] = arrays;
             sqlx::query(write_batch(tables))
-                .bind(tasks)
-                .bind(accounts)
-                .bind(reputations)
-                .bind(ledger)
-                .bind(events)
+                .bind(batch.tasks)
+                .bind(batch.accounts)
+                .bind(batch.reputations)
+                .bind(batch.ledger)
+                .bind(batch.events)
                 .execute(&mut *c)
                 .await
                 .map_err(db)?;

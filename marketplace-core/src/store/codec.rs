@@ -112,7 +112,8 @@ pub struct Batch {
     pub ledger: String,
     /// Event rows.
     pub events: String,
-    rows: usize,
+    /// How many rows each array holds, in the order of the fields above.
+    counts: [usize; 5],
 }
 
 #[derive(Serialize)]
@@ -229,7 +230,13 @@ impl Batch {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Self {
-            rows: tasks.len() + accounts.len() + reputations.len() + ledger.len() + events.len(),
+            counts: [
+                tasks.len(),
+                accounts.len(),
+                reputations.len(),
+                ledger.len(),
+                events.len(),
+            ],
             tasks: json(&tasks)?,
             accounts: json(&accounts)?,
             reputations: json(&reputations)?,
@@ -240,7 +247,12 @@ impl Batch {
 
     /// Whether there is nothing to write.
     pub fn is_empty(&self) -> bool {
-        self.rows == 0
+        self.counts.iter().all(|&n| n == 0)
+    }
+
+    /// Which tables have rows to write: tasks, accounts, reputations, ledger, events.
+    pub fn writes(&self) -> [bool; 5] {
+        self.counts.map(|n| n > 0)
     }
 }
 
