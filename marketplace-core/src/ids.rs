@@ -27,9 +27,40 @@ use crate::time::Timestamp;
 /// assert_eq!(IdentityId::parse(id.as_str()).unwrap(), id);
 /// assert!(IdentityId::parse("not-a-hash").is_err());
 /// ```
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Clone, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct IdentityId(Arc<str>);
+
+// Compared by pointer first: within a command most comparisons are between clones of one
+// identity (the actor, the task's poster, the keys of its account and reputation), and two
+// clones of one `Arc` are equal without reading their 64 digits.
+impl PartialEq for IdentityId {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.0, &other.0) || self.0 == other.0
+    }
+}
+
+impl Ord for IdentityId {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        if Arc::ptr_eq(&self.0, &other.0) {
+            return std::cmp::Ordering::Equal;
+        }
+        self.0.cmp(&other.0)
+    }
+}
+
+impl std::hash::Hash for IdentityId {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        // The digits, as equality compares them.
+        self.0.hash(state);
+    }
+}
+
+impl PartialOrd for IdentityId {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
 
 impl IdentityId {
     /// Length of the hex form: 64 characters.

@@ -18,6 +18,8 @@ mod work;
 
 use std::sync::Arc;
 
+use smallvec::SmallVec;
+
 use crate::command::{Command, Outcome};
 use crate::error::Error;
 use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
@@ -63,13 +65,15 @@ pub struct Party {
 }
 
 /// A handful of records by key. A command touches a few records, so a vector beats a hash
-/// or tree map here: no hashing, and no node allocation sized for many large values.
+/// or tree map here: no hashing, and no node allocation sized for many large values. The
+/// first two are held inline: most commands load one or two records of a kind, and then the
+/// view allocates nothing for them.
 #[derive(Debug, Clone)]
-pub struct Records<K, V>(Vec<(K, V)>);
+pub struct Records<K, V>(SmallVec<[(K, V); 2]>);
 
 impl<K, V> Default for Records<K, V> {
     fn default() -> Self {
-        Self(Vec::new())
+        Self(SmallVec::new())
     }
 }
 
@@ -99,14 +103,7 @@ impl<K: PartialEq, V> Records<K, V> {
     pub fn insert(&mut self, key: K, value: V) {
         match self.0.iter_mut().find(|(k, _)| *k == key) {
             Some((_, v)) => *v = value,
-            None => {
-                // Most commands hold one or two records of a kind: start with two rather
-                // than `Vec`'s four, which for tasks overflows the allocator's fast caches.
-                if self.0.capacity() == 0 {
-                    self.0.reserve_exact(2);
-                }
-                self.0.push((key, value));
-            }
+            None => self.0.push((key, value)),
         }
     }
 

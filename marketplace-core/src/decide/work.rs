@@ -153,8 +153,11 @@ impl<'a> Work<'a> {
 
     /// The task, or `TaskNotFound`.
     pub(crate) fn task(&self, id: TaskId) -> Result<Task, Fault> {
-        self.task_opt(id)?
-            .ok_or(Fault::Rejected(Error::TaskNotFound))
+        // A `match`, not `ok_or`: that builds (and drops) the error on every found task.
+        match self.task_opt(id)? {
+            Some(task) => Ok(task),
+            None => Err(Error::TaskNotFound.into()),
+        }
     }
 
     pub(crate) fn task_opt(&self, id: TaskId) -> Result<Option<Task>, Fault> {
@@ -194,9 +197,10 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn account(&self, id: &IdentityId) -> Result<Account, Fault> {
-        self.party_account(id)?
-            .cloned()
-            .ok_or(Fault::Rejected(Error::UnknownIdentity))
+        match self.party_account(id)? {
+            Some(account) => Ok(account.clone()),
+            None => Err(Error::UnknownIdentity.into()),
+        }
     }
 
     pub(crate) fn put_account(&mut self, account: Account) {
@@ -208,9 +212,10 @@ impl<'a> Work<'a> {
             return Ok(r.clone());
         }
         let party = lookup(&self.view.parties, id, || Key::Identity(id.clone()))?;
-        party
-            .map(|p| p.reputation.clone())
-            .ok_or(Fault::Rejected(Error::UnknownIdentity))
+        match party {
+            Some(p) => Ok(p.reputation.clone()),
+            None => Err(Error::UnknownIdentity.into()),
+        }
     }
 
     pub(crate) fn put_rep(&mut self, rep: Reputation) {

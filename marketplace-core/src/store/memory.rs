@@ -5,7 +5,8 @@
 //! because no command waits on I/O while holding it. Writes are buffered in the transaction
 //! and applied on commit, so a transaction dropped half-way changes nothing.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::sync::Arc;
 
 use async_lock::{Mutex, MutexGuardArc};
@@ -40,9 +41,8 @@ struct State {
     events: Vec<Event>,
     /// The outbox side of `events`, index for index.
     outbox: Vec<OutboxSlot>,
-    /// `(available at, seq)` of every event not yet completed: leases read the front. Times
-    /// in microseconds, as in `due`.
-    pending: BTreeSet<(i64, u64)>,
+    /// The outbox's queue: leases take from the front. See [`Pending`].
+    pending: Pending,
     idempotency: HashMap<(IdentityId, String), IdempotencyRecord>,
     /// API keys by hash, in issue order per identity (`created_at`, then insertion).
     api_keys: BTreeMap<String, ApiKey>,
@@ -74,10 +74,57 @@ fn upsert<K: Ord + Clone, V>(map: &mut BTreeMap<K, V>, value: V, key: impl Fn(&V
 /// An event's delivery state.
 #[derive(Debug, Clone, Copy)]
 struct OutboxSlot {
-    /// In microseconds: the event's key in `pending` is `(available_at, seq)`.
+    /// In microseconds, as in `due`.
     available_at: i64,
     attempts: u32,
     done: bool,
+    /// Which of the event's entries in [`Pending`] is its live one.
+    entry: u32,
+}
+
+/// The events not yet completed, earliest availability first: a min-heap of
+/// `(available at, seq, entry)`.
+///
+/// Events are appended with the time they happened, which rarely goes back, so a push is
+/// one comparison with the heap's parent, where a B-tree insert walks and splits nodes. A
+/// lease or a retry does not remove the event's entry: it pushes a new one and bumps the
+/// slot's `entry`, and an entry whose number is not its slot's (or whose event is done) is
+/// dropped when it reaches the front.
+#[derive(Debug, Default)]
+struct Pending {
+    heap: BinaryHeap<Reverse<(i64, u64, u32)>>,
+    /// Events not completed (the heap also holds superseded entries).
+    live: usize,
+}
+
+impl Pending {
+    /// Queues `seq` at `at`, superseding its earlier entry.
+    fn push(&mut self, slot: &mut OutboxSlot, seq: u64, at: i64) {
+        slot.available_at = at;
+        slot.entry = slot.entry.wrapping_add(1);
+        self.heap.push(Reverse((at, seq, slot.entry)));
+    }
+
+    /// Removes and returns the seq of the earliest live event available at or before `now`.
+    fn pop_due(&mut self, outbox: &[OutboxSlot], now: i64) -> Option<u64> {
+        while let Some(&Reverse((at, seq, entry))) = self.heap.peek() {
+            if at > now {
+                return None;
+            }
+            self.heap.pop();
+            let live = slot_of(outbox, seq).is_some_and(|s| !s.done && s.entry == entry);
+            if live {
+                return Some(seq);
+            }
+        }
+        None
+    }
+}
+
+/// The outbox slot of event `seq` (seqs count from 1).
+fn slot_of(outbox: &[OutboxSlot], seq: u64) -> Option<&OutboxSlot> {
+    let index = usize::try_from(seq.checked_sub(1)?).ok()?;
+    outbox.get(index)
 }
 
 impl State {
@@ -165,13 +212,15 @@ impl State {
         }
         for mut event in events {
             event.seq = self.events.len() as u64 + 1;
-            let available_at = micros(event.at);
-            self.pending.insert((available_at, event.seq));
-            self.outbox.push(OutboxSlot {
-                available_at,
+            let mut slot = OutboxSlot {
+                available_at: 0,
                 attempts: 0,
                 done: false,
-            });
+                entry: 0,
+            };
+            self.pending.push(&mut slot, event.seq, micros(event.at));
+            self.pending.live += 1;
+            self.outbox.push(slot);
             self.events.push(event);
         }
     }
@@ -190,13 +239,12 @@ impl State {
         if slot.done || slot.attempts != attempt {
             return false;
         }
-        self.pending.remove(&(slot.available_at, seq));
         match next {
-            None => slot.done = true,
-            Some(at) => {
-                slot.available_at = micros(at);
-                self.pending.insert((slot.available_at, seq));
+            None => {
+                slot.done = true;
+                self.pending.live -= 1;
             }
+            Some(at) => self.pending.push(slot, seq, micros(at)),
         }
         true
     }
@@ -690,21 +738,20 @@ impl Store for MemoryStore {
         let mut state = self.state.lock().await;
         let state = &mut *state;
         let (now, until) = (micros(now), micros(until));
-        let due: Vec<(i64, u64)> = state
-            .pending
-            .iter()
-            .take_while(|(at, _)| *at <= now)
-            .take(limit)
-            .copied()
-            .collect();
+        // Taken first, queued again after: a lease ending at or before `now` must not make
+        // its event due twice in one call.
+        let mut due = Vec::new();
+        while due.len() < limit {
+            let Some(seq) = state.pending.pop_due(&state.outbox, now) else {
+                break;
+            };
+            due.push(seq);
+        }
         let mut leased = Vec::with_capacity(due.len());
-        for key in due {
-            let seq = key.1;
+        for seq in due {
             let index = usize::try_from(seq - 1).unwrap_or(usize::MAX);
             let slot = &mut state.outbox[index];
-            state.pending.remove(&key);
-            state.pending.insert((until, seq));
-            slot.available_at = until;
+            state.pending.push(slot, seq, until);
             slot.attempts += 1;
             leased.push(LeasedEvent {
                 event: state.events[index].clone(),
@@ -724,8 +771,7 @@ impl Store for MemoryStore {
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        // Every event not completed is in `pending`, leased ones keyed by their lease's end.
-        Ok(self.state.lock().await.pending.len() as u64)
+        Ok(self.state.lock().await.pending.live as u64)
     }
 }
 
