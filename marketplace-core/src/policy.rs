@@ -119,7 +119,7 @@ impl Policy {
         let mut limit =
             self.base_credit_limit + self.credit_per_accepted * Decimal::from(rep.accepted);
         if rep.accepted >= self.credit_reputation_min_accepted
-            && rep.accept_rate() >= self.credit_reputation_min_rate
+            && rep.accept_rate_at_least(self.credit_reputation_min_rate)
         {
             limit += self.credit_per_reputation_point * rep.score(now);
         }
@@ -138,6 +138,6 @@ impl Policy {
         min_rate: Option<Decimal>,
     ) -> bool {
         rep.accepted >= min_accepted.unwrap_or(self.auto_accept_min_accepted)
-            && rep.accept_rate() >= min_rate.unwrap_or(self.auto_accept_min_rate)
+            && rep.accept_rate_at_least(min_rate.unwrap_or(self.auto_accept_min_rate))
     }
 }

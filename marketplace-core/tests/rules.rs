@@ -49,6 +49,21 @@ proptest! {
     }
 
     #[test]
+    fn rate_threshold_agrees_with_the_rate(
+        accepted in 0u64..1_000,
+        rejected in 0u64..1_000,
+        rate_bp in -100i64..=10_100,
+    ) {
+        // The gate and the credit rule compare without dividing; where the quotient is
+        // exact in four places the two must agree (basis points of a rate).
+        let r = rep(accepted, rejected);
+        let rate = Decimal::new(rate_bp, 4);
+        let exact = accepted * 10_000 >= rate_bp.max(0) as u64 * (accepted + rejected);
+        let expected = if accepted + rejected == 0 { rate <= Decimal::ZERO } else { exact };
+        prop_assert_eq!(r.accept_rate_at_least(rate), expected);
+    }
+
+    #[test]
     fn amounts_over_six_places_are_refused(units in 1i64..1_000_000, scale in 7u32..12) {
         prop_assert!(validate_amount("bounty", Decimal::new(units * 10 + 1, scale)).is_err());
     }

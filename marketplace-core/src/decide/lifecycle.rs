@@ -484,10 +484,12 @@ impl Work<'_> {
             review_deadline: self.now + secs(self.policy.review_ttl_secs),
         }));
         task.status = TaskStatus::Delivered;
-        let rep = self.update_rep(actor, |r| {
-            r.delivered += 1;
-            r.open_claims = r.open_claims.saturating_sub(1);
-        })?;
+        let rep = self
+            .update_rep(actor, |r| {
+                r.delivered += 1;
+                r.open_claims = r.open_claims.saturating_sub(1);
+            })?
+            .clone();
         self.event(
             EventKind::TaskDelivered,
             Some(id),
@@ -930,7 +932,7 @@ impl Work<'_> {
     /// When a task is posted or reopens, the first eligible auto-claim rule (owner with the
     /// highest reputation, then the oldest rule) claims it for its owner.
     pub(crate) fn broker(&mut self, id: TaskId) -> Result {
-        let mut task = self.task(id)?;
+        let task = self.task_ref(id)?;
         if task.status != TaskStatus::Open || task.spec.bidding || self.now >= task.expires_at {
             return Ok(());
         }
@@ -978,6 +980,7 @@ impl Work<'_> {
         let Some((_, _, _, owner)) = best else {
             return Ok(());
         };
+        let mut task = task.clone();
         if !self.dependencies_done(&task)? {
             return Ok(());
         }

@@ -52,6 +52,10 @@ impl<V: Keyed> Written<V> {
         self.0.iter().find(|v| v.key() == key)
     }
 
+    fn position(&self, key: &V::Key) -> Option<usize> {
+        self.0.iter().position(|v| v.key() == key)
+    }
+
     fn insert(&mut self, value: V) {
         match self.0.iter_mut().find(|v| v.key() == value.key()) {
             Some(slot) => *slot = value,
@@ -153,18 +157,27 @@ impl<'a> Work<'a> {
 
     /// The task, or `TaskNotFound`.
     pub(crate) fn task(&self, id: TaskId) -> Result<Task, Fault> {
+        self.task_ref(id).cloned()
+    }
+
+    /// The task as it stands, borrowed: for reads that change nothing.
+    pub(crate) fn task_ref(&self, id: TaskId) -> Result<&Task, Fault> {
         // A `match`, not `ok_or`: that builds (and drops) the error on every found task.
-        match self.task_opt(id)? {
+        match self.task_ref_opt(id)? {
             Some(task) => Ok(task),
             None => Err(Error::TaskNotFound.into()),
         }
     }
 
     pub(crate) fn task_opt(&self, id: TaskId) -> Result<Option<Task>, Fault> {
+        Ok(self.task_ref_opt(id)?.cloned())
+    }
+
+    fn task_ref_opt(&self, id: TaskId) -> Result<Option<&Task>, Fault> {
         if let Some(t) = self.tasks.get(&id) {
-            return Ok(Some(t.clone()));
+            return Ok(Some(t));
         }
-        Ok(lookup(&self.view.tasks, &id, || Key::Task(id))?.map(|t| Task::clone(t)))
+        Ok(lookup(&self.view.tasks, &id, || Key::Task(id))?.map(|t| &**t))
     }
 
     pub(crate) fn put_task(&mut self, mut task: Task) {
@@ -222,15 +235,23 @@ impl<'a> Work<'a> {
         self.reps.insert(rep);
     }
 
-    /// Changes `id`'s reputation counters in place.
+    /// Changes `id`'s reputation counters in place: the first change copies the loaded
+    /// record into the written ones, later changes edit that copy.
     pub(crate) fn update_rep(
         &mut self,
         id: &IdentityId,
         change: impl FnOnce(&mut Reputation),
-    ) -> Result<Reputation, Fault> {
-        let mut rep = self.rep(id)?;
-        change(&mut rep);
-        self.put_rep(rep.clone());
+    ) -> Result<&Reputation, Fault> {
+        let at = match self.reps.position(id) {
+            Some(at) => at,
+            None => {
+                let rep = self.rep(id)?;
+                self.reps.insert(rep);
+                self.reps.0.len() - 1
+            }
+        };
+        let rep = &mut self.reps.0[at];
+        change(rep);
         Ok(rep)
     }
 

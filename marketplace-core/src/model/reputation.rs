@@ -96,6 +96,31 @@ impl Reputation {
         Decimal::from(self.accepted) / Decimal::from(reviewed)
     }
 
+    /// Whether [`Reputation::accept_rate`] is at least `rate`, decided without dividing:
+    /// `accepted >= rate × reviewed`, exact where the quotient would be rounded.
+    ///
+    /// ```
+    /// use marketplace_core::{IdentityId, Reputation};
+    /// use rust_decimal::Decimal;
+    /// let mut rep = Reputation::new(IdentityId::from_public_key(b"agent"), chrono::Utc::now());
+    /// assert!(!rep.accept_rate_at_least(Decimal::new(1, 1)), "no reviews: a rate of zero");
+    /// rep.accepted = 2;
+    /// rep.rejected = 1;
+    /// assert!(rep.accept_rate_at_least(Decimal::new(66, 2)));
+    /// assert!(!rep.accept_rate_at_least(Decimal::new(67, 2)));
+    /// ```
+    pub fn accept_rate_at_least(&self, rate: Decimal) -> bool {
+        let reviewed = self.accepted + self.rejected;
+        if reviewed == 0 {
+            return rate <= Decimal::ZERO;
+        }
+        match rate.checked_mul(Decimal::from(reviewed)) {
+            Some(needed) => Decimal::from(self.accepted) >= needed,
+            // Beyond Decimal's range: no count reaches it.
+            None => rate <= Decimal::ZERO,
+        }
+    }
+
     /// The average rating, if any were given (AgentMarket's `reputation_score`).
     pub fn average_rating(&self) -> Option<Decimal> {
         (self.rating_count > 0).then(|| {

@@ -316,6 +316,24 @@ impl Transaction for MemoryTx {
         Ok(ids.iter().map(|id| self.guard.party(id)).collect())
     }
 
+    async fn task_with_parties(
+        &mut self,
+        id: TaskId,
+        want: &TaskParties<'_>,
+    ) -> Result<TaskWithParties, StoreError> {
+        // The default's answer, built in one pass rather than zipped from two lists.
+        let task = self.guard.tasks.get(&id).cloned();
+        let parties = want
+            .of(task.as_deref())
+            .into_iter()
+            .map(|id| {
+                let party = self.guard.party(&id);
+                (id, party)
+            })
+            .collect();
+        Ok((task, parties))
+    }
+
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
         Ok(self.guard.profiles.get(id).cloned())
     }
@@ -419,12 +437,10 @@ impl Transaction for MemoryTx {
 
     async fn commit(mut self) -> Result<(), StoreError> {
         let state = &mut *self.guard;
-        for changes in self
-            .pending
-            .take()
-            .into_iter()
-            .chain(std::mem::take(&mut self.more))
-        {
+        if let Some(changes) = self.pending.take() {
+            state.apply(changes);
+        }
+        for changes in std::mem::take(&mut self.more) {
             state.apply(changes);
         }
         for record in std::mem::take(&mut self.idempotency) {
