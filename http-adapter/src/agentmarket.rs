@@ -401,7 +401,7 @@ pub async fn post_task<S: Backend + Clone>(
     // AgentMarket has no review step: completing is settling.
     spec.auto_accept = true;
     let task = app
-        .task_command(&caller, &key, Command::PostTask(spec))
+        .task_command(&caller, &key, Command::PostTask(spec.into()))
         .await?;
     reply(
         &app,

@@ -127,7 +127,7 @@ pub async fn execute<S: Backend + Clone>(
         .task_command(
             &caller,
             &key,
-            Command::PostTask(spec(&app, &agent, &request)),
+            Command::PostTask(spec(&app, &agent, &request).into()),
         )
         .await?;
     let task = app.market.task(Some(&caller), task.id).await?;

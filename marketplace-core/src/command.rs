@@ -1,5 +1,7 @@
 //! The operation vocabulary: every mutation is a [`Command`]; its result an [`Outcome`].
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
@@ -17,8 +19,8 @@ pub enum Command {
     Register(ProfileUpdate),
     /// Change the actor's profile.
     UpdateProfile(ProfileUpdate),
-    /// Post a task, escrowing its bounty.
-    PostTask(TaskSpec),
+    /// Post a task, escrowing its bounty. Shared: the posted task keeps the same spec.
+    PostTask(Arc<TaskSpec>),
     /// Claim an open task: first claim wins.
     Claim {
         /// The task.

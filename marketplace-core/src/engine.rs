@@ -390,7 +390,8 @@ impl<S: Store> Marketplace<S> {
 
     /// Posts a task, escrowing its bounty.
     pub async fn post_task(&self, actor: &IdentityId, spec: TaskSpec) -> Result<Task, Error> {
-        self.task_outcome(actor, Command::PostTask(spec)).await
+        self.task_outcome(actor, Command::PostTask(spec.into()))
+            .await
     }
 
     /// Claims a task.

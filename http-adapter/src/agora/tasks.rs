@@ -453,7 +453,7 @@ pub async fn post_task<S: Backend + Clone>(
 ) -> Result<(StatusCode, Json<TaskView>), ApiError> {
     let spec = PostTask::from_body(body)?.into_spec()?;
     let task = app
-        .task_command(&caller, &key, Command::PostTask(spec))
+        .task_command(&caller, &key, Command::PostTask(spec.into()))
         .await?;
     Ok((StatusCode::CREATED, answer(&task, &caller)))
 }

@@ -63,7 +63,7 @@ impl Work<'_> {
     pub(crate) fn post_task(
         &mut self,
         poster: &IdentityId,
-        mut spec: TaskSpec,
+        mut spec: Arc<TaskSpec>,
         parent: Option<TaskId>,
     ) -> Result<Task> {
         let account = self.account(poster)?;
@@ -77,6 +77,7 @@ impl Work<'_> {
                 return Err(Error::ContractState.into());
             }
             // The agreed price is the bounty, and the contractor is the assignee.
+            let spec = Arc::make_mut(&mut spec);
             spec.bounty = c.price_per_task;
             spec.assign_to = Some(c.agent.clone());
             contract = Some(c);
@@ -90,7 +91,7 @@ impl Work<'_> {
             }
         }
         for dep in &spec.depends_on {
-            if self.task_opt(*dep)?.is_none() {
+            if self.task_ref_opt(*dep)?.is_none() {
                 return Err(Error::DependencyNotFound.into());
             }
         }
@@ -128,7 +129,7 @@ impl Work<'_> {
             parent,
             closed_at: None,
             updated_at: self.now,
-            spec: spec.into(),
+            spec,
         };
         self.change_hold(poster, id, task.bounty, TxType::Escrow, "bounty held")?;
         self.update_rep(poster, |r| r.total += 1)?;
@@ -174,7 +175,7 @@ impl Work<'_> {
     /// poster cannot cover it, the text grew too long, ...) skips it with an event.
     fn repost(&mut self, parent: &Task, spec: TaskSpec, followup: Followup) -> Result {
         let outcome = match validate::task_spec(&spec, 0) {
-            Ok(()) => self.post_task(&parent.poster, spec, Some(parent.id)),
+            Ok(()) => self.post_task(&parent.poster, spec.into(), Some(parent.id)),
             Err(e) => Err(e.into()),
         };
         match outcome {

@@ -66,18 +66,18 @@ pub struct Party {
 
 /// A handful of records by key. A command touches a few records, so a vector beats a hash
 /// or tree map here: no hashing, and no node allocation sized for many large values. The
-/// first two are held inline: most commands load one or two records of a kind, and then the
-/// view allocates nothing for them.
+/// first `N` are held inline, so the kinds every command loads (a task, its parties)
+/// allocate nothing; the view, and so every command's future, stays small for the rest.
 #[derive(Debug, Clone)]
-pub struct Records<K, V>(SmallVec<[(K, V); 2]>);
+pub struct Records<K, V, const N: usize = 0>(SmallVec<[(K, V); N]>);
 
-impl<K, V> Default for Records<K, V> {
+impl<K, V, const N: usize> Default for Records<K, V, N> {
     fn default() -> Self {
         Self(SmallVec::new())
     }
 }
 
-impl<K: PartialEq, V> Records<K, V> {
+impl<K: PartialEq, V, const N: usize> Records<K, V, N> {
     /// The record under `key`.
     pub fn get<Q>(&self, key: &Q) -> Option<&V>
     where
@@ -128,8 +128,8 @@ impl<K: PartialEq, V> Records<K, V> {
 #[derive(Debug, Clone, Default)]
 #[allow(missing_docs)]
 pub struct View {
-    pub tasks: Records<TaskId, Option<Arc<Task>>>,
-    pub parties: Records<IdentityId, Option<Party>>,
+    pub tasks: Records<TaskId, Option<Arc<Task>>, 2>,
+    pub parties: Records<IdentityId, Option<Party>, 2>,
     pub profiles: Records<IdentityId, Option<Profile>>,
     pub rules: Records<RuleId, Option<AutoClaimRule>>,
     pub rules_owned: Records<IdentityId, Vec<AutoClaimRule>>,
@@ -242,7 +242,7 @@ impl Work<'_> {
             Command::PostTask(spec) => {
                 validate::task_spec(spec, 0)?;
                 self.require_party(actor)?;
-                Outcome::task(self.post_task(actor, spec.clone(), None)?)
+                Outcome::task(self.post_task(actor, Arc::clone(spec), None)?)
             }
             Command::Claim { task, note } => Outcome::task(self.claim(actor, *task, note)?),
             Command::Extend { task, secs } => Outcome::task(self.extend(actor, *task, *secs)?),

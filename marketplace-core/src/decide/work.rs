@@ -99,8 +99,8 @@ pub(crate) struct Work<'a> {
 }
 
 /// Looks `id` up in `view_map`; absent from the map means "not loaded yet".
-fn lookup<'v, K: PartialEq, V>(
-    map: &'v Records<K, Option<V>>,
+fn lookup<'v, K: PartialEq, V, const N: usize>(
+    map: &'v Records<K, Option<V>, N>,
     id: &K,
     key: impl FnOnce() -> Key,
 ) -> Result<Option<&'v V>, Fault> {
@@ -169,11 +169,7 @@ impl<'a> Work<'a> {
         }
     }
 
-    pub(crate) fn task_opt(&self, id: TaskId) -> Result<Option<Task>, Fault> {
-        Ok(self.task_ref_opt(id)?.cloned())
-    }
-
-    fn task_ref_opt(&self, id: TaskId) -> Result<Option<&Task>, Fault> {
+    pub(crate) fn task_ref_opt(&self, id: TaskId) -> Result<Option<&Task>, Fault> {
         if let Some(t) = self.tasks.get(&id) {
             return Ok(Some(t));
         }

@@ -324,7 +324,7 @@ impl Transaction for MemoryTx {
         // The default's answer, built in one pass rather than zipped from two lists.
         let task = self.guard.tasks.get(&id).cloned();
         let parties = want
-            .of(task.as_deref())
+            .listed(task.as_deref())
             .into_iter()
             .map(|id| {
                 let party = self.guard.party(&id);

@@ -30,6 +30,7 @@ mod query;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use smallvec::SmallVec;
 
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
 pub use deliveries::{
@@ -78,7 +79,12 @@ impl TaskParties<'_> {
     /// assert_eq!(want.of(None), vec![actor.clone()]);
     /// ```
     pub fn of(&self, task: Option<&Task>) -> Vec<IdentityId> {
-        let mut ids: Vec<IdentityId> = Vec::with_capacity(5);
+        self.listed(task).into_vec()
+    }
+
+    /// [`TaskParties::of`] without allocating: a command names at most five.
+    pub(crate) fn listed(&self, task: Option<&Task>) -> SmallVec<[IdentityId; 5]> {
+        let mut ids = SmallVec::new();
         ids.extend(self.actor.cloned());
         if let Some(t) = task {
             if self.poster || t.due_at().is_some_and(|due| due <= self.now) {
@@ -178,7 +184,7 @@ pub trait Transaction: Send {
     ) -> impl Future<Output = Result<TaskWithParties, StoreError>> + Send {
         async move {
             let task = self.task(id).await?;
-            let ids = want.of(task.as_deref());
+            let ids = want.listed(task.as_deref());
             let found = self.parties(&ids).await?;
             if found.len() != ids.len() {
                 return Err(StoreError::Other(

@@ -387,7 +387,7 @@ impl<S: Store> Runner<S> {
                     }
                     TaskKind::ShortLived => spec.expires_in_secs = Some(600),
                 }
-                (self.actor(poster), Command::PostTask(spec))
+                (self.actor(poster), Command::PostTask(spec.into()))
             }
             Op::Claim { agent, task } => {
                 let t = self.task(task).await?;
@@ -480,7 +480,7 @@ impl<S: Store> Runner<S> {
                 spec.chain_next = Some(Box::new(
                     TaskSpec::new("then: {{result}}", bounty / Decimal::TWO).skill("work"),
                 ));
-                (self.actor(poster), Command::PostTask(spec))
+                (self.actor(poster), Command::PostTask(spec.into()))
             }
             Op::Rule { agent, min_bounty } => {
                 let spec = crate::RuleSpec {
@@ -529,7 +529,7 @@ impl<S: Store> Runner<S> {
                 let c = pick(&self.contracts, contract)?;
                 let mut spec = TaskSpec::new("contract work", 0).skill("work");
                 spec.contract = Some(c.id);
-                (self.usually(who, Some(&c.poster)), Command::PostTask(spec))
+                (self.usually(who, Some(&c.poster)), Command::PostTask(spec.into()))
             }
             Op::Message {
                 agent,

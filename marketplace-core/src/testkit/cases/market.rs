@@ -545,7 +545,7 @@ pub async fn board<H: Harness>(h: &H) {
 pub async fn idempotency<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
-    let post = Command::PostTask(TaskSpec::new("once", 10));
+    let post = Command::PostTask(TaskSpec::new("once", 10).into());
     let first = fx
         .market
         .execute_idempotent(&alice, post.clone(), "key-1")
@@ -562,7 +562,7 @@ pub async fn idempotency<H: Harness>(h: &H) {
         dec("10"),
         "executed once"
     );
-    let other = Command::PostTask(TaskSpec::new("other", 10));
+    let other = Command::PostTask(TaskSpec::new("other", 10).into());
     assert_code(
         fx.market.execute_idempotent(&alice, other, "key-1").await,
         "idempotency_conflict",
