@@ -1006,12 +1006,7 @@ async fn prefetch(
             | Command::Bid { .. }
     );
     let want = TaskParties { actor, poster, now };
-    let (task, parties) = tx.task_with_parties(id, &want).await?;
-    view.tasks.insert(id, task);
-    for (id, party) in parties {
-        view.parties.insert(id, party);
-    }
-    Ok(())
+    tx.task_with_parties(id, &want, view).await
 }
 
 /// Loads one record `decide` asked for.

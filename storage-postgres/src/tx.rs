@@ -4,11 +4,9 @@
 
 use std::sync::{Arc, OnceLock};
 
-use marketplace_core::decide::{Changes, Party};
+use marketplace_core::decide::{Changes, Party, View};
 use marketplace_core::store::codec::Batch;
-use marketplace_core::store::{
-    IdempotencyRecord, StoreError, TaskParties, TaskWithParties, Transaction,
-};
+use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
 use marketplace_core::*;
 use sqlx::{Postgres, Row};
 
@@ -170,7 +168,8 @@ impl Transaction for PgTx {
         &mut self,
         id: TaskId,
         want: &TaskParties<'_>,
-    ) -> Result<TaskWithParties, StoreError> {
+        view: &mut View,
+    ) -> Result<(), StoreError> {
         let rows = sqlx::query(TASK_WITH_PARTIES)
             .bind(id.0)
             .bind(want.actor.map(IdentityId::as_str))
@@ -192,28 +191,23 @@ impl Transaction for PgTx {
                 });
             }
         }
-        let mut parties: Vec<(IdentityId, Option<Party>)> = want
-            .of(task.as_deref())
-            .into_iter()
-            .map(|id| {
-                let at = found.iter().position(|p| p.account.identity == id);
-                (id, at.map(|at| found.swap_remove(at)))
-            })
-            .collect();
         // An identity the statement did not find is most likely unknown; it may also be one
         // the `parties` column failed to name. Ask for it by id rather than assume.
-        let missing: Vec<IdentityId> = parties
-            .iter()
-            .filter(|(_, p)| p.is_none())
-            .map(|(id, _)| id.clone())
-            .collect();
-        if !missing.is_empty() {
-            let mut again = self.parties(&missing).await?.into_iter();
-            for (_, party) in parties.iter_mut().filter(|(_, p)| p.is_none()) {
-                *party = again.next().flatten();
+        let mut missing = Vec::new();
+        for id in want.of(task.as_deref()) {
+            match found.iter().position(|p| p.account.identity == id) {
+                Some(at) => view.parties.insert(id, Some(found.swap_remove(at))),
+                None => missing.push(id),
             }
         }
-        Ok((task, parties))
+        view.tasks.insert(id, task);
+        if !missing.is_empty() {
+            let again = self.parties(&missing).await?;
+            for (id, party) in missing.into_iter().zip(again) {
+                view.parties.insert(id, party);
+            }
+        }
+        Ok(())
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {

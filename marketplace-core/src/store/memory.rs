@@ -320,18 +320,16 @@ impl Transaction for MemoryTx {
         &mut self,
         id: TaskId,
         want: &TaskParties<'_>,
-    ) -> Result<TaskWithParties, StoreError> {
-        // The default's answer, built in one pass rather than zipped from two lists.
+        view: &mut View,
+    ) -> Result<(), StoreError> {
+        // The default's answer, each record copied once: from the state into the view.
         let task = self.guard.tasks.get(&id).cloned();
-        let parties = want
-            .listed(task.as_deref())
-            .into_iter()
-            .map(|id| {
-                let party = self.guard.party(&id);
-                (id, party)
-            })
-            .collect();
-        Ok((task, parties))
+        for id in want.listed(task.as_deref()) {
+            let party = self.guard.party(&id);
+            view.parties.insert(id, party);
+        }
+        view.tasks.insert(id, task);
+        Ok(())
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {

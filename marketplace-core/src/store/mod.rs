@@ -39,17 +39,13 @@ pub use deliveries::{
 };
 pub use query::*;
 
-use crate::decide::{Changes, Party};
+use crate::decide::{Changes, Party, View};
 use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
     Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, LedgerEntry, Message,
     Profile, Reputation, Task,
 };
 use crate::time::Timestamp;
-
-/// What [`Transaction::task_with_parties`] answers: the task (`None`: not found), and each
-/// identity [`TaskParties::of`] names with its party (`None`: unknown).
-pub type TaskWithParties = (Option<Arc<Task>>, Vec<(IdentityId, Option<Party>)>);
 
 /// Which identities a command on a task loads, and so locks, with the task: the actor, the
 /// task's [involved](Task::involved) agents, and the poster when the command may change the
@@ -173,15 +169,18 @@ pub trait Transaction: Send {
     }
     /// A task and the parties a command on it needs, locked in the order every command
     /// locks: the task, then the parties sorted by identity ([`TaskParties::of`] says which).
-    /// Answers the task and each of those identities with its party (`None`: unknown).
+    /// Puts the task (`None`: not found) and each of those identities with its party
+    /// (`None`: unknown) into `view`, where the command reads them.
     ///
     /// The default loads the task, then the parties: two steps. A store where each step is
-    /// a round trip to a database overrides it to do both in one.
+    /// a round trip to a database overrides it to do both in one; the in-memory store, to
+    /// put each record straight into the view.
     fn task_with_parties(
         &mut self,
         id: TaskId,
         want: &TaskParties<'_>,
-    ) -> impl Future<Output = Result<TaskWithParties, StoreError>> + Send {
+        view: &mut View,
+    ) -> impl Future<Output = Result<(), StoreError>> + Send {
         async move {
             let task = self.task(id).await?;
             let ids = want.listed(task.as_deref());
@@ -191,7 +190,11 @@ pub trait Transaction: Send {
                     "parties: answer does not match the ids".into(),
                 ));
             }
-            Ok((task, ids.into_iter().zip(found).collect()))
+            view.tasks.insert(id, task);
+            for (id, party) in ids.into_iter().zip(found) {
+                view.parties.insert(id, party);
+            }
+            Ok(())
         }
     }
     /// A profile.

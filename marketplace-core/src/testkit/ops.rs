@@ -529,7 +529,10 @@ impl<S: Store> Runner<S> {
                 let c = pick(&self.contracts, contract)?;
                 let mut spec = TaskSpec::new("contract work", 0).skill("work");
                 spec.contract = Some(c.id);
-                (self.usually(who, Some(&c.poster)), Command::PostTask(spec.into()))
+                (
+                    self.usually(who, Some(&c.poster)),
+                    Command::PostTask(spec.into()),
+                )
             }
             Op::Message {
                 agent,
