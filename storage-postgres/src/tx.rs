@@ -194,17 +194,17 @@ impl Transaction for PgTx {
         // An identity the statement did not find is most likely unknown; it may also be one
         // the `parties` column failed to name. Ask for it by id rather than assume.
         let mut missing = Vec::new();
-        for id in want.of(task.as_deref()) {
-            match found.iter().position(|p| p.account.identity == id) {
-                Some(at) => view.parties.insert(id, Some(found.swap_remove(at))),
-                None => missing.push(id),
+        for who in want.of(task.as_deref()) {
+            match found.iter().position(|p| p.account.identity == who) {
+                Some(at) => view.parties.insert(who, Some(found.swap_remove(at))),
+                None => missing.push(who),
             }
         }
         view.tasks.insert(id, task);
         if !missing.is_empty() {
             let again = self.parties(&missing).await?;
-            for (id, party) in missing.into_iter().zip(again) {
-                view.parties.insert(id, party);
+            for (who, party) in missing.into_iter().zip(again) {
+                view.parties.insert(who, party);
             }
         }
         Ok(())

@@ -324,9 +324,9 @@ impl Transaction for MemoryTx {
     ) -> Result<(), StoreError> {
         // The default's answer, each record copied once: from the state into the view.
         let task = self.guard.tasks.get(&id).cloned();
-        for id in want.listed(task.as_deref()) {
-            let party = self.guard.party(&id);
-            view.parties.insert(id, party);
+        for who in want.listed(task.as_deref()) {
+            let party = self.guard.party(&who);
+            view.parties.insert(who, party);
         }
         view.tasks.insert(id, task);
         Ok(())

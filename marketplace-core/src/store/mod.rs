@@ -191,8 +191,8 @@ pub trait Transaction: Send {
                 ));
             }
             view.tasks.insert(id, task);
-            for (id, party) in ids.into_iter().zip(found) {
-                view.parties.insert(id, party);
+            for (who, party) in ids.into_iter().zip(found) {
+                view.parties.insert(who, party);
             }
             Ok(())
         }
