@@ -54,8 +54,8 @@ proptest! {
         rejected in 0u64..1_000,
         rate_bp in -100i64..=10_100,
     ) {
-        // The gate and the credit rule compare without dividing; where the quotient is
-        // exact in four places the two must agree (basis points of a rate).
+        // The gate and the credit rule compare without dividing: checked against the
+        // exact answer in integers, the rate given in basis points.
         let r = rep(accepted, rejected);
         let rate = Decimal::new(rate_bp, 4);
         let exact = accepted * 10_000 >= rate_bp.max(0) as u64 * (accepted + rejected);
