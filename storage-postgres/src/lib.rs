@@ -16,7 +16,10 @@
 //!   query (the task, then the parties in identity order; a `parties` column beside each
 //!   task names its involved agents) and writes all its hot rows in one statement of
 //!   data-modifying CTEs over JSON arrays (`jsonb_array_elements`), holding only the
-//!   tables it writes. Connections plan each statement once (`plan_cache_mode =
+//!   tables it writes. `BEGIN` travels with the first load and the write with `COMMIT`
+//!   (several statements in one message of the simple query protocol, calling statements
+//!   each connection prepares when it opens), so a claim is three round trips: the pool's
+//!   check of the connection, the load, the write. Connections plan each statement once (`plan_cache_mode =
 //!   force_generic_plan`): every query is a short lookup on indexed keys. PostgreSQL plans
 //!   a statement again when the statistics of its tables change, so the database needs
 //!   autovacuum (on by default) or a periodic `ANALYZE`: plans made while the tables were
@@ -57,6 +60,11 @@ use crate::codec::{db, decimal, from_json, micros, ts_query};
 pub use crate::tx::PgTx;
 use crate::tx::account_from;
 
+/// The embedded migrations.
+fn migrator() -> sqlx::migrate::Migrator {
+    sqlx::migrate!("./migrations")
+}
+
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
 pub struct PgStore {
@@ -69,25 +77,42 @@ impl PgStore {
         // Every statement is a short OLTP query on indexed keys: plan it once per
         // connection, not on every execution (array and JSON parameters otherwise keep
         // PostgreSQL re-planning custom plans).
-        let options = url
-            .parse::<PgConnectOptions>()
-            .map_err(db)?
-            .options([("plan_cache_mode", "force_generic_plan")]);
+        let options = url.parse::<PgConnectOptions>().map_err(db)?.options([
+            ("plan_cache_mode", "force_generic_plan"),
+            // Literals in `EXECUTE` calls escape nothing but quotes (see `tx`).
+            ("standard_conforming_strings", "on"),
+        ]);
+        // The statements each connection prepares need the tables: migrate first, on a
+        // connection of its own.
+        let first = PgPoolOptions::new()
+            .max_connections(1)
+            .connect_with(options.clone())
+            .await
+            .map_err(db)?;
+        let migrated = migrator().run(&first).await;
+        first.close().await;
+        migrated.map_err(|e| StoreError::Other(format!("migration: {e}")))?;
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    sqlx::raw_sql(tx::prepare_statements())
+                        .execute(conn)
+                        .await?;
+                    Ok(())
+                })
+            })
             .connect_with(options)
             .await
             .map_err(db)?;
-        let store = Self { pool };
-        store.migrate().await?;
-        Ok(store)
+        Ok(Self { pool })
     }
 
     /// Applies the embedded migrations that have not run yet. Safe to run from several
     /// replicas at once (the migrator takes an advisory lock).
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations")
+        migrator()
             .run(&self.pool)
             .await
             .map_err(|e| StoreError::Other(format!("migration: {e}")))
@@ -164,8 +189,8 @@ impl Store for PgStore {
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<PgTx, StoreError>> + Send {
         async move {
-            let tx = self.pool.begin().await.map_err(db)?;
-            Ok(PgTx { tx })
+            let conn = self.pool.acquire().await.map_err(db)?;
+            Ok(PgTx::new(conn))
         }
     }
 

@@ -1,21 +1,121 @@
 //! The write transaction: every record a command decides on is loaded `FOR UPDATE` and
 //! stays locked until commit. The engine loads accounts in identity order, so two
 //! settlements lock in the same order; lost races are retried by the engine.
+//!
+//! **Round trips.** A command's usual course is: its loads, its write, its commit. The
+//! transaction saves two round trips on it:
+//! - `BEGIN` is not sent on its own: it travels in front of the first statement;
+//! - the write of the hot tables is held back and travels with `COMMIT`.
+//!
+//! Both need several statements in one message, which only PostgreSQL's simple query
+//! protocol carries. Its statements take no parameters, so the hot statements are prepared
+//! by name on every connection (`PREPARE`, when the pool opens it) and called with
+//! `EXECUTE name(literal, ...)`. The store's connections set `standard_conforming_strings`,
+//! so a quote doubled is a literal's only escape. The plans are made once per connection,
+//! as for every other statement.
 
+use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
 
 use marketplace_core::decide::{Changes, Party, View};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
 use marketplace_core::*;
-use sqlx::{Postgres, Row};
+use sqlx::pool::PoolConnection;
+use sqlx::postgres::{PgConnection, PgRow};
+use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
 /// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
-/// they are loaded). Dropping it without committing rolls it back.
+/// they are loaded). Dropping it without committing rolls it back: the connection is
+/// closed rather than returned to the pool, which ends the transaction on the server.
 pub struct PgTx {
-    pub(crate) tx: sqlx::Transaction<'static, Postgres>,
+    conn: PoolConnection<Postgres>,
+    /// Whether `BEGIN` has gone out: from then on the connection is inside the transaction.
+    open: bool,
+    /// The write of the hot tables (an `EXECUTE`), held back to go with `COMMIT`.
+    pending: Option<String>,
+}
+
+impl Drop for PgTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl PgTx {
+    pub(crate) fn new(conn: PoolConnection<Postgres>) -> Self {
+        Self {
+            conn,
+            open: false,
+            pending: None,
+        }
+    }
+
+    /// The connection, inside the transaction: sends `BEGIN` first if nothing has yet.
+    async fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
+        if !self.open {
+            self.open = true;
+            sqlx::raw_sql("BEGIN")
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(&mut self.conn)
+    }
+
+    /// Runs `sql` (statements of the simple protocol) inside the transaction, with `BEGIN`
+    /// in front if nothing has been sent yet: one round trip either way.
+    async fn simple(&mut self, sql: &str) -> Result<Vec<PgRow>, StoreError> {
+        let text = if self.open {
+            sql.to_owned()
+        } else {
+            self.open = true;
+            format!("BEGIN; {sql}")
+        };
+        sqlx::raw_sql(AssertSqlSafe(text))
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(db)
+    }
+
+    /// Ends the transaction: `COMMIT`, after the held-back write, or `ROLLBACK`, which
+    /// drops it. A transaction that sent nothing has nothing to end.
+    async fn finish(&mut self, commit: bool) -> Result<(), StoreError> {
+        let write = self.pending.take().filter(|_| commit);
+        let end = if commit { "COMMIT" } else { "ROLLBACK" };
+        let text = match (write, self.open) {
+            (None, false) => return Ok(()),
+            (None, true) => end.to_owned(),
+            (Some(write), true) => format!("{write}; {end}"),
+            (Some(write), false) => format!("BEGIN; {write}; {end}"),
+        };
+        self.open = true;
+        let done = sqlx::raw_sql(AssertSqlSafe(text))
+            .execute(&mut *self.conn)
+            .await;
+        match done {
+            Ok(_) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                // A statement before `COMMIT` failed, so the transaction is aborted but
+                // open: end it here, and keep the connection if that works.
+                if sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut *self.conn)
+                    .await
+                    .is_ok()
+                {
+                    self.open = false;
+                }
+                Err(db(e))
+            }
+        }
+    }
 }
 
 pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, StoreError> {
@@ -72,24 +172,108 @@ ev AS (INSERT INTO events (body, available_at) \
        FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n)",
 ];
 
-/// The statement writing the tables whose bit is set in `tables` (bit `i`: [`WRITE_PARTS`]'s
-/// `i`-th), built once per set: each is a prepared statement of its own.
-fn write_batch(tables: usize) -> &'static str {
-    static STATEMENTS: OnceLock<Vec<String>> = OnceLock::new();
-    let all = STATEMENTS.get_or_init(|| {
-        (0..1 << WRITE_PARTS.len())
-            .map(|set: usize| {
-                let parts: Vec<&str> = WRITE_PARTS
-                    .iter()
-                    .enumerate()
-                    .filter(|(i, _)| set & (1 << i) != 0)
-                    .map(|(_, part)| *part)
-                    .collect();
-                format!("WITH {} SELECT 1", parts.join(", "))
-            })
-            .collect()
-    });
-    &all[tables]
+/// The write statement for the tables whose bit is set in `tables` (bit `i`:
+/// [`WRITE_PARTS`]'s `i`-th): one prepared statement per set, named by it.
+fn write_name(tables: usize) -> String {
+    format!("marketplace_write_{tables}")
+}
+
+/// Rules naming any tag of a JSON array (`$1`), oldest first.
+const RULES_MATCHING: &str = "\
+SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
+  WHERE tag IN (SELECT jsonb_array_elements_text($1::jsonb))) ORDER BY created_at, id";
+
+/// Prepares, on a new connection, the statements a transaction calls by name with
+/// `EXECUTE`: the load of a task with its parties, the rule match, and one write per set of
+/// hot tables (31 sets). One message, one round trip; run after the migrations.
+pub(crate) fn prepare_statements() -> &'static str {
+    static TEXT: OnceLock<String> = OnceLock::new();
+    TEXT.get_or_init(|| {
+        let mut text = format!(
+            "PREPARE {LOAD}(uuid, text, boolean, bigint) AS {TASK_WITH_PARTIES}; \
+             PREPARE {RULES}(text) AS {RULES_MATCHING};"
+        );
+        for set in 1..1usize << WRITE_PARTS.len() {
+            let parts: Vec<&str> = WRITE_PARTS
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| set & (1 << i) != 0)
+                .map(|(_, part)| *part)
+                .collect();
+            let _ = write!(
+                text,
+                " PREPARE {}(text, text, text, text, text) AS WITH {} SELECT 1;",
+                write_name(set),
+                parts.join(", ")
+            );
+        }
+        text
+    })
+}
+
+/// The prepared name of [`TASK_WITH_PARTIES`].
+const LOAD: &str = "marketplace_load";
+/// The prepared name of [`RULES_MATCHING`].
+const RULES: &str = "marketplace_rules";
+
+/// An `EXECUTE` of a prepared statement, its arguments written as SQL literals.
+struct Call(String);
+
+impl Call {
+    fn new(name: &str) -> Self {
+        let mut text = String::with_capacity(256);
+        let _ = write!(text, "EXECUTE {name}(");
+        Self(text)
+    }
+
+    fn separate(&mut self) {
+        if !self.0.ends_with('(') {
+            self.0.push_str(", ");
+        }
+    }
+
+    /// A text argument, or `NULL`. A quote inside is doubled: with
+    /// `standard_conforming_strings` on, that is the only escape a literal has. A NUL byte
+    /// cannot be sent at all (the protocol's strings end at it), so it is refused.
+    fn text(mut self, value: Option<&str>) -> Result<Self, StoreError> {
+        self.separate();
+        let Some(value) = value else {
+            self.0.push_str("NULL");
+            return Ok(self);
+        };
+        if value.contains('\0') {
+            return Err(StoreError::Other(
+                "a text with a NUL byte cannot be stored".into(),
+            ));
+        }
+        self.0.reserve(value.len() + 2);
+        self.0.push('\'');
+        for (i, part) in value.split('\'').enumerate() {
+            if i > 0 {
+                self.0.push_str("''");
+            }
+            self.0.push_str(part);
+        }
+        self.0.push('\'');
+        Ok(self)
+    }
+
+    fn int(mut self, value: i64) -> Self {
+        self.separate();
+        let _ = write!(self.0, "{value}");
+        self
+    }
+
+    fn bool(mut self, value: bool) -> Self {
+        self.separate();
+        self.0.push_str(if value { "true" } else { "false" });
+        self
+    }
+
+    fn end(mut self) -> String {
+        self.0.push(')');
+        self.0
+    }
 }
 
 /// A task and its parties in one statement (`$1` the task, `$2` the actor, `$3` whether the
@@ -113,7 +297,7 @@ impl Transaction for PgTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
         let row = sqlx::query("SELECT body FROM tasks WHERE id = $1 FOR UPDATE")
             .bind(id.0)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body")).map(Arc::new))
@@ -143,7 +327,7 @@ impl Transaction for PgTx {
                 .map(|id| id.as_str().to_owned())
                 .collect::<Vec<_>>(),
         )
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await
         .map_err(db)?;
         let mut found = rows
@@ -170,14 +354,13 @@ impl Transaction for PgTx {
         want: &TaskParties<'_>,
         view: &mut View,
     ) -> Result<(), StoreError> {
-        let rows = sqlx::query(TASK_WITH_PARTIES)
-            .bind(id.0)
-            .bind(want.actor.map(IdentityId::as_str))
-            .bind(want.poster)
-            .bind(micros(want.now))
-            .fetch_all(&mut *self.tx)
-            .await
-            .map_err(db)?;
+        let call = Call::new(LOAD)
+            .text(Some(&id.0.to_string()))?
+            .text(want.actor.map(IdentityId::as_str))?
+            .bool(want.poster)
+            .int(micros(want.now))
+            .end();
+        let rows = self.simple(&call).await?;
         // The task's row (no identity) comes first, then the parties in identity order.
         let mut task = None;
         let mut found = Vec::with_capacity(rows.len());
@@ -213,7 +396,7 @@ impl Transaction for PgTx {
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
         let row = sqlx::query("SELECT body FROM profiles WHERE identity = $1")
             .bind(id.as_str())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -222,7 +405,7 @@ impl Transaction for PgTx {
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
         let row = sqlx::query("SELECT body FROM rules WHERE id = $1")
             .bind(id.0)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -234,7 +417,7 @@ impl Transaction for PgTx {
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
         let rows = sqlx::query("SELECT body FROM rules WHERE owner = $1 ORDER BY created_at, id")
             .bind(owner.as_str())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await
             .map_err(db)?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
@@ -244,22 +427,15 @@ impl Transaction for PgTx {
         if tags.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = sqlx::QueryBuilder::<Postgres>::new(
-            "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags WHERE tag IN (",
-        );
-        let mut list = q.separated(", ");
-        for tag in tags {
-            list.push_bind(tag.clone());
-        }
-        q.push(")) ORDER BY created_at, id");
-        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db)?;
+        let call = Call::new(RULES).text(Some(&json(&tags)?))?.end();
+        let rows = self.simple(&call).await?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
         let row = sqlx::query("SELECT body FROM contracts WHERE id = $1 FOR UPDATE")
             .bind(id.0)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -268,7 +444,7 @@ impl Transaction for PgTx {
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
         let row = sqlx::query("SELECT body FROM posts WHERE id = $1")
             .bind(id.0)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -277,7 +453,7 @@ impl Transaction for PgTx {
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
         let row = sqlx::query("SELECT body FROM blobs WHERE hash = $1")
             .bind(hash)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -293,7 +469,7 @@ impl Transaction for PgTx {
         )
         .bind(caller.as_str())
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await
         .map_err(db)?;
         row.map(|r| {
@@ -314,17 +490,16 @@ impl Transaction for PgTx {
         )
         .bind(micros(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await
         .map_err(db)?;
         Ok(rows.iter().map(|r| TaskId(r.get("id"))).collect())
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
-        let c = &mut *self.tx;
         let batch = Batch::of(&changes)?;
         if !batch.is_empty() {
-            // One statement, one round trip, for the hot tables the command writes. New
+            // One statement for the hot tables the command writes, sent with `COMMIT`. New
             // tasks (inserted, not updated: `xmax = 0`) also get their search entry and tags.
             let tables = batch
                 .writes()
@@ -332,15 +507,17 @@ impl Transaction for PgTx {
                 .enumerate()
                 .filter(|(_, writes)| **writes)
                 .fold(0, |set, (i, _)| set | 1 << i);
-            sqlx::query(write_batch(tables))
-                .bind(batch.tasks)
-                .bind(batch.accounts)
-                .bind(batch.reputations)
-                .bind(batch.ledger)
-                .bind(batch.events)
-                .execute(&mut *c)
-                .await
-                .map_err(db)?;
+            let call = Call::new(&write_name(tables))
+                .text(Some(&batch.tasks))?
+                .text(Some(&batch.accounts))?
+                .text(Some(&batch.reputations))?
+                .text(Some(&batch.ledger))?
+                .text(Some(&batch.events))?
+                .end();
+            if let Some(earlier) = self.pending.replace(call) {
+                // Written twice: the first write goes now, in order.
+                self.simple(&earlier).await?;
+            }
         }
         for p in &changes.profiles {
             sqlx::query(
@@ -348,12 +525,12 @@ impl Transaction for PgTx {
             )
             .bind(p.identity.as_str())
             .bind(json(p)?)
-            .execute(&mut *c)
+            .execute(self.conn().await?)
             .await
             .map_err(db)?;
             sqlx::query("DELETE FROM profile_capabilities WHERE identity = $1")
                 .bind(p.identity.as_str())
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             for cap in &p.capabilities {
@@ -363,7 +540,7 @@ impl Transaction for PgTx {
                 )
                 .bind(cap)
                 .bind(p.identity.as_str())
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             }
@@ -375,7 +552,7 @@ impl Transaction for PgTx {
                 .bind(rule.owner.as_str())
                 .bind(micros(rule.created_at))
                 .bind(json(rule)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             for tag in &rule.capabilities {
@@ -384,7 +561,7 @@ impl Transaction for PgTx {
                 )
                 .bind(tag)
                 .bind(id)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             }
@@ -397,7 +574,7 @@ impl Transaction for PgTx {
             ] {
                 sqlx::query(sql)
                     .bind(id)
-                    .execute(&mut *c)
+                    .execute(self.conn().await?)
                     .await
                     .map_err(db)?;
             }
@@ -411,7 +588,7 @@ impl Transaction for PgTx {
             .bind(k.poster.as_str())
             .bind(k.agent.as_str())
             .bind(json(k)?)
-            .execute(&mut *c)
+            .execute(self.conn().await?)
             .await
             .map_err(db)?;
         }
@@ -420,7 +597,7 @@ impl Transaction for PgTx {
                 .bind(m.id.0)
                 .bind(m.task_id.0)
                 .bind(json(m)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -434,7 +611,7 @@ impl Transaction for PgTx {
             .bind(p.kind.as_str())
             .bind(p.topic.as_deref())
             .bind(json(p)?)
-            .execute(&mut *c)
+            .execute(self.conn().await?)
             .await
             .map_err(db)?;
             let mut text = p.text.clone();
@@ -445,7 +622,7 @@ impl Transaction for PgTx {
             sqlx::query("INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))")
                 .bind(id)
                 .bind(text)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -453,7 +630,7 @@ impl Transaction for PgTx {
             sqlx::query("INSERT INTO blobs (hash, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
                 .bind(&b.hash)
                 .bind(json(b)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -471,7 +648,7 @@ impl Transaction for PgTx {
         .bind(&r.fingerprint)
         .bind(&r.response)
         .bind(micros(r.created_at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await
         .map_err(db)?;
         Ok(())
@@ -488,17 +665,17 @@ impl Transaction for PgTx {
         )
         .bind(micros(before))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await
         .map_err(db)?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(db)
+    async fn commit(mut self) -> Result<(), StoreError> {
+        self.finish(true).await
     }
 
-    async fn rollback(self) -> Result<(), StoreError> {
-        self.tx.rollback().await.map_err(db)
+    async fn rollback(mut self) -> Result<(), StoreError> {
+        self.finish(false).await
     }
 }

@@ -1,0 +1,166 @@
+//! How the store talks to PostgreSQL: a command's hot statements travel as `EXECUTE` calls
+//! whose arguments are written as SQL literals, `BEGIN` goes out with the first of them and
+//! the write with `COMMIT`. These cases drive that through the engine's public API against
+//! the real server.
+
+use std::time::Duration;
+
+use marketplace_core::store::SearchQuery;
+use marketplace_core::testkit::test_policy;
+use marketplace_core::*;
+use sqlx::{Connection, Executor};
+use storage_postgres::PgStore;
+use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
+
+/// Texts a literal must carry unchanged: quotes, backslashes, dollar quotes, statement
+/// breaks and comments, non-ASCII.
+const AWKWARD: [&str; 6] = [
+    "it's o''clock",
+    "back\\slash \\' and \\\\",
+    "$$ dollar $tag$ quotes $$",
+    "'); DROP TABLE tasks; --",
+    "/* open comment; SELECT 1",
+    "naïve ünïcödé ✓ \u{1F600} tab\tend",
+];
+
+async fn market(url: &str) -> Marketplace<PgStore> {
+    Marketplace::new(PgStore::connect(url, 4).await.unwrap(), test_policy())
+}
+
+async fn register(market: &Marketplace<PgStore>, name: &str) -> IdentityId {
+    let id = IdentityId::from_public_key(name.as_bytes());
+    market
+        .register(&id, ProfileUpdate::alias(name))
+        .await
+        .unwrap();
+    id
+}
+
+#[tokio::test]
+async fn awkward_texts_travel_as_literals_unchanged() {
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url) = ScratchDatabase::create().await;
+    let market = market(&url).await;
+    let poster = register(&market, "poster").await;
+    let worker = register(&market, "worker").await;
+    for (i, text) in AWKWARD.iter().enumerate() {
+        let mut spec = TaskSpec::new(format!("needle{i} {text}"), 1);
+        spec.title = Some((*text).to_owned());
+        spec.skill = Some(format!("o'skill{i}"));
+        // Tags go to the broker's rule match as well as to the task.
+        spec.required_capabilities = vec![format!("it's{i}"), "back\\slash".to_owned()];
+        let posted = market.post_task(&poster, spec.clone()).await.unwrap();
+        let stored = market.task(Some(&poster), posted.id).await.unwrap();
+        assert_eq!(stored, posted, "{text:?}");
+        assert_eq!(stored.spec.title.as_deref(), Some(*text));
+        assert_eq!(stored.spec.text, spec.text);
+        assert_eq!(
+            stored.spec.required_capabilities,
+            spec.required_capabilities
+        );
+
+        market.claim(&worker, posted.id).await.unwrap();
+        let delivered = market
+            .deliver(&worker, posted.id, DeliveryInput::text(*text))
+            .await
+            .unwrap();
+        if delivered.status == TaskStatus::Delivered {
+            market.accept(&poster, posted.id, Some(5)).await.unwrap();
+        }
+        let read = market.task_result(&poster, posted.id).await.unwrap();
+        assert_eq!(read.status, TaskStatus::Completed);
+        assert_eq!(read.delivery, delivered.delivery, "{text:?}");
+
+        let found = market
+            .search(SearchQuery {
+                text: format!("needle{i}"),
+                kind: None,
+                topic: None,
+                limit: 10,
+            })
+            .await
+            .unwrap();
+        assert_eq!(found.len(), 1, "the search entry of {text:?}");
+    }
+    let mut check = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (tasks,): (i64,) = sqlx::query_as("SELECT count(*) FROM tasks")
+        .fetch_one(&mut check)
+        .await
+        .unwrap();
+    assert_eq!(tasks, i64::try_from(AWKWARD.len()).unwrap());
+}
+
+/// A refused command ends its transaction, and an abandoned one (its future dropped while
+/// it waits for a row) does not return its connection to the pool inside a transaction.
+#[tokio::test]
+async fn a_refused_or_abandoned_command_holds_nothing() {
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url) = ScratchDatabase::create().await;
+    let market = market(&url).await;
+    let poster = register(&market, "poster").await;
+    let worker = register(&market, "worker").await;
+    let rival = register(&market, "rival").await;
+    let task = market
+        .post_task(&poster, TaskSpec::new("contested", 2))
+        .await
+        .unwrap();
+    market.claim(&worker, task.id).await.unwrap();
+    // Refused after its load: the task and both agents were locked, then released.
+    let refused = market.claim(&rival, task.id).await;
+    assert!(refused.is_err(), "{refused:?}");
+
+    // Another connection can lock every row the refused claim had locked.
+    let mut other = sqlx::PgConnection::connect(&url).await.unwrap();
+    other.execute("BEGIN").await.unwrap();
+    other
+        .execute("SET LOCAL lock_timeout = '2s'")
+        .await
+        .unwrap();
+    sqlx::query("SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE")
+        .bind(task.id.0)
+        .execute(&mut other)
+        .await
+        .expect("the task is not held by the refused claim");
+    sqlx::query("SELECT 1 FROM accounts FOR UPDATE")
+        .execute(&mut other)
+        .await
+        .expect("no account is held");
+
+    // While that connection holds the task, a delivery waits, and is abandoned. Once the
+    // row is free, the next delivery goes through.
+    let waiting = tokio::time::timeout(
+        Duration::from_millis(300),
+        market.deliver(&worker, task.id, DeliveryInput::text("done")),
+    )
+    .await;
+    assert!(waiting.is_err(), "the delivery waits for the task's row");
+    other.execute("ROLLBACK").await.unwrap();
+    tokio::time::timeout(Duration::from_secs(20), async {
+        let delivered = market
+            .deliver(&worker, task.id, DeliveryInput::text("done"))
+            .await
+            .unwrap();
+        assert_eq!(delivered.status, TaskStatus::Delivered);
+        // The abandoned delivery (its future dropped while it waited) left no transaction
+        // open: the store answers within the pool of four connections, repeatedly.
+        for _ in 0..8 {
+            market.task(Some(&poster), task.id).await.unwrap();
+            assert!(market.claim(&rival, task.id).await.is_err());
+        }
+    })
+    .await
+    .expect("the store answers after the abandoned command");
+    let mut audit = sqlx::PgConnection::connect(&url).await.unwrap();
+    let (open,): (i64,) = sqlx::query_as(
+        "SELECT count(*) FROM pg_stat_activity \
+         WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+    )
+    .fetch_one(&mut audit)
+    .await
+    .unwrap();
+    assert_eq!(open, 0, "no connection is left inside a transaction");
+}
