@@ -12,7 +12,8 @@
 //! - **Few round trips**: every statement is a hand-off to the connection's thread, so a
 //!   command loads all its parties in one query and writes all its hot rows (task,
 //!   accounts, reputations, ledger lines, events, search entries) in one multi-statement
-//!   query over JSON arrays (`json_each`).
+//!   query over JSON arrays (`json_each`). `BEGIN IMMEDIATE` goes in the same query as the
+//!   first load, and the write in the same query as `COMMIT`.
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one
@@ -218,12 +219,8 @@ impl Store for SqliteStore {
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<SqliteTx, StoreError>> + Send {
         async move {
-            let tx = self
-                .writer
-                .begin_with("BEGIN IMMEDIATE")
-                .await
-                .map_err(db)?;
-            Ok(SqliteTx { tx })
+            let conn = self.writer.acquire().await.map_err(db)?;
+            Ok(SqliteTx::new(conn))
         }
     }
 

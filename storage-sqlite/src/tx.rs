@@ -1,37 +1,31 @@
 //! The write transaction: `BEGIN IMMEDIATE` on the single writer connection, so a command
 //! holds SQLite's write lock from its first read to its commit.
+//!
+//! Every query is a hand-off to the connection's thread and back, which costs more than
+//! most of the statements. A command's usual course (its loads, its write, its commit)
+//! therefore saves two: `BEGIN IMMEDIATE` goes in front of the first load, and the write of
+//! the hot tables is held back and goes with `COMMIT`, each as one query of several
+//! statements.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 
 use marketplace_core::decide::{Changes, Party};
 use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
-use sqlx::{Row, Sqlite};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteConnection;
+use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer
-/// connection). Dropping it without committing rolls it back.
-pub struct SqliteTx {
-    pub(crate) tx: sqlx::Transaction<'static, Sqlite>,
-}
-
-pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
-    Ok(Account {
-        identity: IdentityId::parse(row.get::<&str, _>("identity"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        balance: decimal(row.get("balance"))?,
-        escrowed: decimal(row.get("escrowed"))?,
-        credit_limit: decimal(row.get("credit_limit"))?,
-        created_at: time(row.get("created_at"))?,
-    })
-}
-
-/// The hot tables of a command, from the arrays of [`Batch`]. Parameters are positional,
+/// The statements writing the hot tables of a command, from the arrays of [`Batch`]. Parameters are positional,
 /// bound in order across the statements: tasks (three times), accounts, reputations, ledger
 /// lines, events. (Numbered parameters do not carry across statements in one query.)
-const WRITE_BATCH: &str = "\
+macro_rules! write_batch {
+    () => {
+        "\
 INSERT INTO search_index (item_id, kind, body) \
   SELECT j.value->>'id', 'task', j.value->>'text' FROM json_each(?) j \
   WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = j.value->>'id'); \
@@ -58,13 +52,135 @@ INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, create
          j.value->>'fee', j.value->>'task_id', j.value->>'memo', j.value->>'created_at' \
   FROM json_each(?) j ORDER BY j.key; \
 INSERT INTO events (body, available_at) \
-  SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;";
+  SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;"
+    };
+}
+
+/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer
+/// connection). Dropping it without committing rolls it back: the connection is closed
+/// rather than returned to the pool, which ends the transaction and frees the write lock.
+pub struct SqliteTx {
+    conn: PoolConnection<Sqlite>,
+    /// Whether `BEGIN IMMEDIATE` has gone out.
+    open: bool,
+    /// The hot tables' rows, held back to be written with `COMMIT`.
+    pending: Option<Batch>,
+}
+
+impl Drop for SqliteTx {
+    fn drop(&mut self) {
+        if self.open {
+            self.conn.close_on_drop();
+        }
+    }
+}
+
+impl SqliteTx {
+    pub(crate) fn new(conn: PoolConnection<Sqlite>) -> Self {
+        Self {
+            conn,
+            open: false,
+            pending: None,
+        }
+    }
+
+    /// `sql` to run inside the transaction: with `BEGIN IMMEDIATE` in front if nothing has
+    /// been sent yet (positional parameters still start at the first).
+    fn first(&mut self, sql: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
+        if self.open {
+            AssertSqlSafe(Cow::Borrowed(sql))
+        } else {
+            self.open = true;
+            AssertSqlSafe(Cow::Owned(format!("BEGIN IMMEDIATE; {sql}")))
+        }
+    }
+
+    /// The connection, inside the transaction: sends `BEGIN IMMEDIATE` first if nothing
+    /// has been sent yet.
+    async fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
+        if !self.open {
+            self.open = true;
+            sqlx::raw_sql("BEGIN IMMEDIATE")
+                .execute(&mut *self.conn)
+                .await
+                .map_err(db)?;
+        }
+        Ok(&mut self.conn)
+    }
+
+    /// Ends the transaction: `COMMIT`, after the held-back write, or `ROLLBACK`. A
+    /// transaction that sent nothing has nothing to end.
+    async fn finish(&mut self, commit: bool) -> Result<(), StoreError> {
+        let write = self.pending.take().filter(|_| commit);
+        let done = match (write, commit) {
+            (Some(batch), _) => {
+                let sql = if self.open {
+                    concat!(write_batch!(), " COMMIT;")
+                } else {
+                    concat!("BEGIN IMMEDIATE; ", write_batch!(), " COMMIT;")
+                };
+                self.open = true;
+                bind_batch(sqlx::query(sql), batch)
+                    .execute(&mut *self.conn)
+                    .await
+            }
+            (None, _) if !self.open => return Ok(()),
+            (None, true) => sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await,
+            (None, false) => sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await,
+        };
+        match done {
+            Ok(_) => {
+                self.open = false;
+                Ok(())
+            }
+            Err(e) => {
+                // A statement before `COMMIT` failed: the transaction is still open. End it
+                // here, and keep the connection if that works.
+                if sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut *self.conn)
+                    .await
+                    .is_ok()
+                {
+                    self.open = false;
+                }
+                Err(db(e))
+            }
+        }
+    }
+}
+
+pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
+    Ok(Account {
+        identity: IdentityId::parse(row.get::<&str, _>("identity"))
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        balance: decimal(row.get("balance"))?,
+        escrowed: decimal(row.get("escrowed"))?,
+        credit_limit: decimal(row.get("credit_limit"))?,
+        created_at: time(row.get("created_at"))?,
+    })
+}
+
+/// Binds a batch's arrays to [`write_batch`]'s parameters, in their order.
+fn bind_batch(
+    query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
+    batch: Batch,
+) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+    query
+        .bind(batch.tasks.clone())
+        .bind(batch.tasks.clone())
+        .bind(batch.tasks)
+        .bind(batch.accounts)
+        .bind(batch.reputations)
+        .bind(batch.ledger)
+        .bind(batch.events)
+}
 
 impl Transaction for SqliteTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        let row = sqlx::query("SELECT body FROM tasks WHERE id = ?")
+        let sql = self.first("SELECT body FROM tasks WHERE id = ?");
+        let row = sqlx::query(sql)
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(&mut *self.conn)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body")).map(Arc::new))
@@ -83,17 +199,18 @@ impl Transaction for SqliteTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let rows = sqlx::query(
+        let sql = self.first(
             "SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
              FROM accounts a JOIN reputations r ON r.identity = a.identity \
              WHERE a.identity IN (SELECT value FROM json_each(?))",
-        )
-        .bind(json(
-            &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
-        )?)
-        .fetch_all(&mut *self.tx)
-        .await
-        .map_err(db)?;
+        );
+        let rows = sqlx::query(sql)
+            .bind(json(
+                &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
+            )?)
+            .fetch_all(self.conn().await?)
+            .await
+            .map_err(db)?;
         let mut found = rows
             .iter()
             .map(|r| {
@@ -115,7 +232,7 @@ impl Transaction for SqliteTx {
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
         let row = sqlx::query("SELECT body FROM profiles WHERE identity = ?")
             .bind(id.as_str())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -124,7 +241,7 @@ impl Transaction for SqliteTx {
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
         let row = sqlx::query("SELECT body FROM rules WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -136,7 +253,7 @@ impl Transaction for SqliteTx {
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
         let rows = sqlx::query("SELECT body FROM rules WHERE owner = ? ORDER BY created_at, id")
             .bind(owner.as_str())
-            .fetch_all(&mut *self.tx)
+            .fetch_all(self.conn().await?)
             .await
             .map_err(db)?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
@@ -154,14 +271,14 @@ impl Transaction for SqliteTx {
             list.push_bind(tag.clone());
         }
         q.push(")) ORDER BY created_at, id");
-        let rows = q.build().fetch_all(&mut *self.tx).await.map_err(db)?;
+        let rows = q.build().fetch_all(self.conn().await?).await.map_err(db)?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
         let row = sqlx::query("SELECT body FROM contracts WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -170,7 +287,7 @@ impl Transaction for SqliteTx {
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
         let row = sqlx::query("SELECT body FROM posts WHERE id = ?")
             .bind(id.to_string())
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -179,7 +296,7 @@ impl Transaction for SqliteTx {
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
         let row = sqlx::query("SELECT body FROM blobs WHERE hash = ?")
             .bind(hash)
-            .fetch_optional(&mut *self.tx)
+            .fetch_optional(self.conn().await?)
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body"))).transpose()
@@ -195,7 +312,7 @@ impl Transaction for SqliteTx {
         )
         .bind(caller.as_str())
         .bind(key)
-        .fetch_optional(&mut *self.tx)
+        .fetch_optional(self.conn().await?)
         .await
         .map_err(db)?;
         row.map(|r| {
@@ -216,7 +333,7 @@ impl Transaction for SqliteTx {
         )
         .bind(micros(now))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(&mut *self.tx)
+        .fetch_all(self.conn().await?)
         .await
         .map_err(db)?;
         rows.iter()
@@ -225,23 +342,17 @@ impl Transaction for SqliteTx {
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
-        let c = &mut *self.tx;
         let batch = Batch::of(&changes)?;
         if !batch.is_empty() {
-            // One round trip to the connection's thread for every hot table (several
-            // statements, one query): the search index and tags first, while `tasks` still
-            // tells new tasks from known ones.
-            sqlx::query(WRITE_BATCH)
-                .bind(batch.tasks.clone())
-                .bind(batch.tasks.clone())
-                .bind(batch.tasks)
-                .bind(batch.accounts)
-                .bind(batch.reputations)
-                .bind(batch.ledger)
-                .bind(batch.events)
-                .execute(&mut *c)
-                .await
-                .map_err(db)?;
+            // Written with `COMMIT`, in one query: the search index and tags first, while
+            // `tasks` still tells new tasks from known ones.
+            if let Some(earlier) = self.pending.replace(batch) {
+                // Written twice: the first write goes now, in order.
+                bind_batch(sqlx::query(write_batch!()), earlier)
+                    .execute(self.conn().await?)
+                    .await
+                    .map_err(db)?;
+            }
         }
         for p in &changes.profiles {
             sqlx::query(
@@ -249,19 +360,19 @@ impl Transaction for SqliteTx {
             )
             .bind(p.identity.as_str())
             .bind(json(p)?)
-            .execute(&mut *c)
+            .execute(self.conn().await?)
             .await
             .map_err(db)?;
             sqlx::query("DELETE FROM profile_capabilities WHERE identity = ?")
                 .bind(p.identity.as_str())
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             for cap in &p.capabilities {
                 sqlx::query("INSERT OR IGNORE INTO profile_capabilities (capability, identity) VALUES (?, ?)")
                     .bind(cap)
                     .bind(p.identity.as_str())
-                    .execute(&mut *c)
+                    .execute(self.conn().await?)
                     .await
                     .map_err(db)?;
             }
@@ -273,14 +384,14 @@ impl Transaction for SqliteTx {
                 .bind(rule.owner.as_str())
                 .bind(micros(rule.created_at))
                 .bind(json(rule)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             for tag in &rule.capabilities {
                 sqlx::query("INSERT OR IGNORE INTO rule_tags (tag, rule_id) VALUES (?, ?)")
                     .bind(tag)
                     .bind(&id)
-                    .execute(&mut *c)
+                    .execute(self.conn().await?)
                     .await
                     .map_err(db)?;
             }
@@ -293,7 +404,7 @@ impl Transaction for SqliteTx {
             ] {
                 sqlx::query(sql)
                     .bind(&id)
-                    .execute(&mut *c)
+                    .execute(self.conn().await?)
                     .await
                     .map_err(db)?;
             }
@@ -307,7 +418,7 @@ impl Transaction for SqliteTx {
             .bind(k.poster.as_str())
             .bind(k.agent.as_str())
             .bind(json(k)?)
-            .execute(&mut *c)
+            .execute(self.conn().await?)
             .await
             .map_err(db)?;
         }
@@ -316,7 +427,7 @@ impl Transaction for SqliteTx {
                 .bind(m.id.to_string())
                 .bind(m.task_id.to_string())
                 .bind(json(m)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -328,7 +439,7 @@ impl Transaction for SqliteTx {
                 .bind(p.kind.as_str())
                 .bind(p.topic.as_deref())
                 .bind(json(p)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
             let mut text = p.text.clone();
@@ -339,7 +450,7 @@ impl Transaction for SqliteTx {
             sqlx::query("INSERT INTO search_index (item_id, kind, body) VALUES (?, 'post', ?)")
                 .bind(&id)
                 .bind(text)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -347,7 +458,7 @@ impl Transaction for SqliteTx {
             sqlx::query("INSERT OR IGNORE INTO blobs (hash, body) VALUES (?, ?)")
                 .bind(&b.hash)
                 .bind(json(b)?)
-                .execute(&mut *c)
+                .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
         }
@@ -365,7 +476,7 @@ impl Transaction for SqliteTx {
         .bind(&r.fingerprint)
         .bind(&r.response)
         .bind(micros(r.created_at))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await
         .map_err(db)?;
         Ok(())
@@ -382,17 +493,17 @@ impl Transaction for SqliteTx {
         )
         .bind(micros(before))
         .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(&mut *self.tx)
+        .execute(self.conn().await?)
         .await
         .map_err(db)?;
         Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
     }
 
-    async fn commit(self) -> Result<(), StoreError> {
-        self.tx.commit().await.map_err(db)
+    async fn commit(mut self) -> Result<(), StoreError> {
+        self.finish(true).await
     }
 
-    async fn rollback(self) -> Result<(), StoreError> {
-        self.tx.rollback().await.map_err(db)
+    async fn rollback(mut self) -> Result<(), StoreError> {
+        self.finish(false).await
     }
 }

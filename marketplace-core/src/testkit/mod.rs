@@ -94,6 +94,7 @@ macro_rules! conformance_suite {
             races::deliver_vs_cancel,
             races::accept_vs_reject,
             races::concurrent_posts_never_overdraw,
+            races::abandoned_commands_hold_nothing,
             outbox::leases_complete_and_expire,
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,

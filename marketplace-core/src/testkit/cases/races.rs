@@ -116,3 +116,65 @@ pub async fn concurrent_posts_never_overdraw<H: Harness>(h: &H) {
     );
     fx.assert_invariants().await;
 }
+
+/// A future that is ready after it has been polled `0` more times: the deadline of an
+/// abandoned command, counted in polls rather than time.
+struct Polls(u32);
+
+impl std::future::Future for Polls {
+    type Output = ();
+    fn poll(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<()> {
+        if self.0 == 0 {
+            return std::task::Poll::Ready(());
+        }
+        self.0 -= 1;
+        cx.waker().wake_by_ref();
+        std::task::Poll::Pending
+    }
+}
+
+/// Commands dropped part-way (a client that hung up, a timeout) at every depth: each either
+/// happened whole or not at all, and none keeps a lock or a connection from the commands
+/// after it.
+pub async fn abandoned_commands_hold_nothing<H: Harness>(h: &H) {
+    use futures::future::{Either, select};
+    let fx = fixture(h).await;
+    let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
+    let mut abandoned = 0;
+    // Bounties of 1: the poster's grant of 100 pays for every post, dropped ones included.
+    for depth in 0..40 {
+        let t = fx
+            .market
+            .post_task(&alice, TaskSpec::new(format!("task {depth}"), 1))
+            .await
+            .unwrap();
+        let claim = Box::pin(fx.market.claim(&bob, t.id));
+        match select(claim, Polls(depth)).await {
+            Either::Left((done, _)) => {
+                done.unwrap();
+            }
+            Either::Right(((), _)) => abandoned += 1,
+        }
+        let post = Box::pin(fx.market.post_task(&alice, TaskSpec::new("dropped", 1)));
+        if let Either::Right(_) = select(post, Polls(depth)).await {
+            abandoned += 1;
+        }
+        // The abandoned claim happened whole or not at all (a store may still finish it
+        // after its caller has gone): claiming again either claims or finds bob claimant.
+        match fx.market.claim(&bob, t.id).await {
+            Ok(_) | Err(crate::Error::AlreadyClaimant) => {}
+            Err(e) => panic!("claim after an abandoned one: {e}"),
+        }
+        fx.market
+            .deliver(&bob, t.id, DeliveryInput::text("done"))
+            .await
+            .unwrap();
+    }
+    // A store that never waits (in memory) finishes each command at its first poll and has
+    // nothing abandoned; a database store has most of them.
+    let _ = abandoned;
+    fx.assert_invariants().await;
+}
