@@ -12,6 +12,11 @@
 //! cargo run --release -p benches --bin ratio -- --backend postgres --rounds 9
 //! ```
 //!
+//! Each round also gives the machine's busy CPU time per transaction of each loop (from
+//! `/proc/stat`, on Linux: every process, the database's included, with the time the
+//! hypervisor stole left out) and their ratio. Where neighbours change the machine's speed,
+//! that ratio moves less than the ratio of throughputs.
+//!
 //! PostgreSQL runs at 8 clients on the database `market_ratio` at `DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), created afresh; SQLite runs one client on
 //! temporary files with the store's default settings.
@@ -53,6 +58,30 @@ struct Args {
     clients: u64,
 }
 
+/// The machine's CPU time so far, from `/proc/stat`: busy (user, nice, system, interrupts)
+/// and stolen, in clock ticks. `None` where the file is not there.
+fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    Some((at(0) + at(1) + at(2) + at(5) + at(6), at(7)))
+}
+
+/// Runs `work`, returning its wall time and the machine's busy and stolen ticks meanwhile.
+async fn measured<F: Future<Output = Duration>>(work: F) -> (Duration, Option<(u64, u64)>) {
+    let before = cpu_ticks();
+    let took = work.await;
+    let used = before
+        .zip(cpu_ticks())
+        .map(|((b0, s0), (b1, s1))| (b1.saturating_sub(b0), s1.saturating_sub(s0)));
+    (took, used)
+}
+
 /// Runs `rounds` rounds of `lifecycles(n)` then `raw(n)`, each sized from a first short
 /// calibration run to last about `seconds`; prints each round and the median ratio.
 async fn rounds<L, LF, R, RF>(name: &str, args: &Args, lifecycles: L, raw: R)
@@ -70,15 +99,37 @@ where
     let n_life = size(50, lifecycles(50).await);
     let n_raw = size(500, raw(500).await);
     let mut ratios = Vec::new();
+    let mut cpu_ratios = Vec::new();
     for round in 1..=args.rounds {
-        let life = 4.0 * n_life as f64 / lifecycles(n_life).await.as_secs_f64();
-        let base = n_raw as f64 / raw(n_raw).await.as_secs_f64();
+        let (took, life_cpu) = measured(lifecycles(n_life)).await;
+        let life = 4.0 * n_life as f64 / took.as_secs_f64();
+        let (took, raw_cpu) = measured(raw(n_raw)).await;
+        let base = n_raw as f64 / took.as_secs_f64();
         let ratio = life / base;
         println!(
             "{name} round {round}: lifecycle {life:.0} tx/s ({:.0} lifecycles/s), raw {base:.0} tx/s, ratio {ratio:.3}",
             life / 4.0
         );
         ratios.push(ratio);
+        if let (Some((life_busy, life_steal)), Some((raw_busy, raw_steal))) = (life_cpu, raw_cpu) {
+            // Clock ticks are 10 ms on Linux; per transaction in microseconds.
+            let per_life = life_busy as f64 * 10_000.0 / (4 * n_life) as f64;
+            let per_raw = raw_busy as f64 * 10_000.0 / n_raw as f64;
+            println!(
+                "{name} round {round}: busy CPU per transaction: lifecycle {per_life:.0} µs, raw {per_raw:.0} µs, ratio {:.3} (ticks stolen: {life_steal}, {raw_steal})",
+                per_raw / per_life
+            );
+            cpu_ratios.push(per_raw / per_life);
+        }
+    }
+    if !cpu_ratios.is_empty() {
+        cpu_ratios.sort_by(f64::total_cmp);
+        println!(
+            "{name}: median CPU ratio {:.3} (lowest {:.3}, highest {:.3})",
+            cpu_ratios[cpu_ratios.len() / 2],
+            cpu_ratios[0],
+            cpu_ratios[cpu_ratios.len() - 1]
+        );
     }
     ratios.sort_by(f64::total_cmp);
     println!(
