@@ -243,7 +243,10 @@ pub trait Transaction: Send {
         now: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<Vec<TaskId>, StoreError>> + Send;
-    /// Writes a command's changes (upserts records, appends ledger lines and events).
+    /// Writes a command's changes (upserts records, appends ledger lines and events). The
+    /// engine writes once, after every load and just before [`Transaction::commit`], so a
+    /// store may hold the write back and send it with the commit; its errors then come
+    /// from `commit`.
     fn write(&mut self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Remembers (or replaces an expired) idempotency record.
     fn put_idempotency(
