@@ -20,9 +20,10 @@ use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
 
-/// The statements writing the hot tables of a command, from the arrays of [`Batch`]. Parameters are positional,
+/// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
+/// macro, so that it can be joined to `COMMIT` at compile time). Parameters are positional,
 /// bound in order across the statements: tasks (three times), accounts, reputations, ledger
-/// lines, events. (Numbered parameters do not carry across statements in one query.)
+/// lines, events.
 macro_rules! write_batch {
     () => {
         "\
@@ -160,7 +161,7 @@ pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, Sto
     })
 }
 
-/// Binds a batch's arrays to [`write_batch`]'s parameters, in their order.
+/// Binds a batch's arrays to the parameters of `write_batch!`, in their order.
 fn bind_batch(
     query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
     batch: Batch,
