@@ -69,9 +69,9 @@ impl PgTx {
 
     /// Runs `sql` (statements of the simple protocol) inside the transaction, with `BEGIN`
     /// in front if nothing has been sent yet: one round trip either way.
-    async fn simple(&mut self, sql: &str) -> Result<Vec<PgRow>, StoreError> {
+    async fn simple(&mut self, sql: String) -> Result<Vec<PgRow>, StoreError> {
         let text = if self.open {
-            sql.to_owned()
+            sql
         } else {
             self.open = true;
             format!("BEGIN; {sql}")
@@ -90,7 +90,11 @@ impl PgTx {
         let text = match (write, self.open) {
             (None, false) => return Ok(()),
             (None, true) => end.to_owned(),
-            (Some(write), true) => format!("{write}; {end}"),
+            (Some(mut write), true) => {
+                write.push_str("; ");
+                write.push_str(end);
+                write
+            }
             (Some(write), false) => format!("BEGIN; {write}; {end}"),
         };
         self.open = true;
@@ -360,7 +364,7 @@ impl Transaction for PgTx {
             .bool(want.poster)
             .int(micros(want.now))
             .end();
-        let rows = self.simple(&call).await?;
+        let rows = self.simple(call).await?;
         // The task's row (no identity) comes first, then the parties in identity order.
         let mut task = None;
         let mut found = Vec::with_capacity(rows.len());
@@ -428,7 +432,7 @@ impl Transaction for PgTx {
             return Ok(Vec::new());
         }
         let call = Call::new(RULES).text(Some(&json(&tags)?))?.end();
-        let rows = self.simple(&call).await?;
+        let rows = self.simple(call).await?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
     }
 
@@ -516,7 +520,7 @@ impl Transaction for PgTx {
                 .end();
             if let Some(earlier) = self.pending.replace(call) {
                 // Written twice: the first write goes now, in order.
-                self.simple(&earlier).await?;
+                self.simple(earlier).await?;
             }
         }
         for p in &changes.profiles {

@@ -23,17 +23,29 @@ const AWKWARD: [&str; 6] = [
     "naïve ünïcödé ✓ \u{1F600} tab\tend",
 ];
 
-async fn market(url: &str) -> Marketplace<PgStore> {
-    Marketplace::new(PgStore::connect(url, 4).await.unwrap(), test_policy())
-}
-
-async fn register(market: &Marketplace<PgStore>, name: &str) -> IdentityId {
-    let id = IdentityId::from_public_key(name.as_bytes());
-    market
-        .register(&id, ProfileUpdate::alias(name))
-        .await
-        .unwrap();
-    id
+/// A fresh database (dropped with the guard), its URL, a marketplace on it with a pool of
+/// four connections, and the agents named, registered.
+async fn setup<const N: usize>(
+    names: [&str; N],
+) -> (
+    ScratchDatabase,
+    String,
+    Marketplace<PgStore>,
+    [IdentityId; N],
+) {
+    let (database, url) = ScratchDatabase::create().await;
+    let market = Marketplace::new(PgStore::connect(&url, 4).await.unwrap(), test_policy());
+    let mut agents = Vec::with_capacity(N);
+    for name in names {
+        let id = IdentityId::from_public_key(name.as_bytes());
+        market
+            .register(&id, ProfileUpdate::alias(name))
+            .await
+            .unwrap();
+        agents.push(id);
+    }
+    let agents = agents.try_into().expect("one identity per name");
+    (database, url, market, agents)
 }
 
 #[tokio::test]
@@ -41,10 +53,7 @@ async fn awkward_texts_travel_as_literals_unchanged() {
     if !postgres_ready() {
         return;
     }
-    let (_database, url) = ScratchDatabase::create().await;
-    let market = market(&url).await;
-    let poster = register(&market, "poster").await;
-    let worker = register(&market, "worker").await;
+    let (_database, url, market, [poster, worker]) = setup(["poster", "worker"]).await;
     for (i, text) in AWKWARD.iter().enumerate() {
         let mut spec = TaskSpec::new(format!("needle{i} {text}"), 1);
         spec.title = Some((*text).to_owned());
@@ -99,11 +108,8 @@ async fn a_refused_or_abandoned_command_holds_nothing() {
     if !postgres_ready() {
         return;
     }
-    let (_database, url) = ScratchDatabase::create().await;
-    let market = market(&url).await;
-    let poster = register(&market, "poster").await;
-    let worker = register(&market, "worker").await;
-    let rival = register(&market, "rival").await;
+    let (_database, url, market, [poster, worker, rival]) =
+        setup(["poster", "worker", "rival"]).await;
     let task = market
         .post_task(&poster, TaskSpec::new("contested", 2))
         .await

@@ -209,7 +209,7 @@ impl Transaction for SqliteTx {
             .bind(json(
                 &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
             )?)
-            .fetch_all(self.conn().await?)
+            .fetch_all(&mut *self.conn)
             .await
             .map_err(db)?;
         let mut found = rows
