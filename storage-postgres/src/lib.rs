@@ -54,7 +54,7 @@ use async_trait::async_trait;
 use marketplace_core::store::*;
 use marketplace_core::*;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
-use sqlx::{Postgres, QueryBuilder, Row};
+use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
 use crate::codec::{db, decimal, from_json, micros, ts_query};
 pub use crate::tx::PgTx;
@@ -64,6 +64,9 @@ use crate::tx::account_from;
 fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")
 }
+
+/// How long a connection may wait in the pool before it is checked again when handed out.
+const RECHECK_IDLE: Duration = Duration::from_secs(1);
 
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
@@ -95,6 +98,18 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(max_connections.max(1))
             .acquire_timeout(Duration::from_secs(30))
+            // The pool pings a connection as it takes it back; pinging it again as it hands
+            // it out would cost every command one more round trip. Only a connection idle
+            // for a while, which the server may have closed meanwhile, is checked again.
+            .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if meta.idle_for >= RECHECK_IDLE {
+                        conn.ping().await?;
+                    }
+                    Ok(true)
+                })
+            })
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     sqlx::raw_sql(tx::prepare_statements())

@@ -113,15 +113,19 @@ impl SqliteStore {
     /// Opens (creating if needed) and migrates the database.
     pub async fn open(options: SqliteOptions) -> Result<Self, StoreError> {
         let connect = options.connect_options();
+        // A connection to a file does not break while it waits in the pool: checking it as
+        // the pool hands it out would only cost a trip to its thread and back.
         let writer = SqlitePoolOptions::new()
             .max_connections(1)
             .acquire_timeout(Duration::from_secs(30))
+            .test_before_acquire(false)
             .connect_with(connect.clone())
             .await
             .map_err(db)?;
         let store_writer = writer.clone();
         let reader = SqlitePoolOptions::new()
             .max_connections(options.readers)
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(db)?;
