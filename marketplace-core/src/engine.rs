@@ -984,6 +984,13 @@ async fn prefetch(
         // The broker looks for rules matching every posted task with tags.
         let tags = spec.match_tags();
         if !tags.is_empty() && spec.contract.is_none() {
+            // With the poster's party, which a post (no task yet) loads anyway.
+            if let Some(actor) = actor {
+                let (rules, party) = tx.rules_and_party(&tags, actor).await?;
+                view.rules_matching.insert(tags, rules);
+                view.parties.insert(actor.clone(), party);
+                return Ok(());
+            }
             let rules = tx.rules_matching(&tags).await?;
             view.rules_matching.insert(tags, rules);
         }

@@ -188,14 +188,15 @@ SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
   WHERE tag IN (SELECT jsonb_array_elements_text($1::jsonb))) ORDER BY created_at, id";
 
 /// Prepares, on a new connection, the statements a transaction calls by name with
-/// `EXECUTE`: the load of a task with its parties, the rule match, and one write per set of
-/// hot tables (31 sets). One message, one round trip; run after the migrations.
+/// `EXECUTE`: the load of a task with its parties, the rule match, the load of one party,
+/// and one write per set of hot tables (31 sets). One message, one round trip; run after the migrations.
 pub(crate) fn prepare_statements() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
         let mut text = format!(
             "PREPARE {LOAD}(uuid, text, boolean, bigint) AS {TASK_WITH_PARTIES}; \
-             PREPARE {RULES}(text) AS {RULES_MATCHING};"
+             PREPARE {RULES}(text) AS {RULES_MATCHING}; \
+             PREPARE {PARTY}(text) AS {PARTY_LOCKED};"
         );
         for set in 1..1usize << WRITE_PARTS.len() {
             let parts: Vec<&str> = WRITE_PARTS
@@ -219,6 +220,14 @@ pub(crate) fn prepare_statements() -> &'static str {
 const LOAD: &str = "marketplace_load";
 /// The prepared name of [`RULES_MATCHING`].
 const RULES: &str = "marketplace_rules";
+/// The prepared name of [`PARTY_LOCKED`].
+const PARTY: &str = "marketplace_party";
+
+/// One identity's account and reputation (`$1`), locked.
+const PARTY_LOCKED: &str = "\
+SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
+       a.credit_limit::text AS credit_limit, a.created_at, r.body \
+FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = $1 FOR UPDATE";
 
 /// An `EXECUTE` of a prepared statement, its arguments written as SQL literals.
 struct Call(String);
@@ -434,6 +443,31 @@ impl Transaction for PgTx {
         let call = Call::new(RULES).text(Some(&json(&tags)?))?.end();
         let rows = self.simple(call).await?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
+    }
+
+    async fn rules_and_party(
+        &mut self,
+        tags: &[String],
+        actor: &IdentityId,
+    ) -> Result<(Vec<AutoClaimRule>, Option<Party>), StoreError> {
+        let mut text = Call::new(RULES).text(Some(&json(&tags)?))?.end();
+        text.push_str("; ");
+        text.push_str(&Call::new(PARTY).text(Some(actor.as_str()))?.end());
+        let rows = self.simple(text).await?;
+        // A rule's row has its body alone; the party's has the account's columns too.
+        let mut rules = Vec::new();
+        let mut party = None;
+        for r in &rows {
+            if r.len() == 1 {
+                rules.push(from_json(r.get("body"))?);
+            } else {
+                party = Some(Party {
+                    account: account_from(r)?,
+                    reputation: from_json(r.get("body"))?,
+                });
+            }
+        }
+        Ok((rules, party))
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {

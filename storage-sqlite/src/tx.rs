@@ -276,6 +276,39 @@ impl Transaction for SqliteTx {
         rows.iter().map(|r| from_json(r.get("body"))).collect()
     }
 
+    async fn rules_and_party(
+        &mut self,
+        tags: &[String],
+        actor: &IdentityId,
+    ) -> Result<(Vec<AutoClaimRule>, Option<Party>), StoreError> {
+        let sql = self.first(
+            "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
+               WHERE tag IN (SELECT value FROM json_each(?))) ORDER BY created_at, id; \
+             SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
+             FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = ?",
+        );
+        let rows = sqlx::query(sql)
+            .bind(json(&tags)?)
+            .bind(actor.as_str())
+            .fetch_all(&mut *self.conn)
+            .await
+            .map_err(db)?;
+        // A rule's row has its body alone; the party's has the account's columns too.
+        let mut rules = Vec::new();
+        let mut party = None;
+        for r in &rows {
+            if r.len() == 1 {
+                rules.push(from_json(r.get("body"))?);
+            } else {
+                party = Some(Party {
+                    account: account_from(r)?,
+                    reputation: from_json(r.get("body"))?,
+                });
+            }
+        }
+        Ok((rules, party))
+    }
+
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
         let row = sqlx::query("SELECT body FROM contracts WHERE id = ?")
             .bind(id.to_string())

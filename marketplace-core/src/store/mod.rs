@@ -197,6 +197,20 @@ pub trait Transaction: Send {
             Ok(())
         }
     }
+    /// What a post loads first: the rules naming any of `tags`, then `actor`'s party,
+    /// locked. The default asks for the one, then the other; a store where each is a round
+    /// trip to a database overrides it to ask for both at once.
+    fn rules_and_party(
+        &mut self,
+        tags: &[String],
+        actor: &IdentityId,
+    ) -> impl Future<Output = Result<(Vec<AutoClaimRule>, Option<Party>), StoreError>> + Send {
+        async move {
+            let rules = self.rules_matching(tags).await?;
+            let party = self.party(actor).await?;
+            Ok((rules, party))
+        }
+    }
     /// A profile.
     fn profile(
         &mut self,
