@@ -189,7 +189,8 @@ SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
 
 /// Prepares, on a new connection, the statements a transaction calls by name with
 /// `EXECUTE`: the load of a task with its parties, the rule match, the load of one party,
-/// and one write per set of hot tables (31 sets). One message, one round trip; run after the migrations.
+/// and one write per set of hot tables (31 sets). One message, one round trip; run after
+/// the migrations.
 pub(crate) fn prepare_statements() -> &'static str {
     static TEXT: OnceLock<String> = OnceLock::new();
     TEXT.get_or_init(|| {
