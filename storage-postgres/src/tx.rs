@@ -133,6 +133,14 @@ pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, Store
     })
 }
 
+/// A party: an account's columns and the reputation's body, as the party loads select them.
+fn party_from(row: &PgRow) -> Result<Party, StoreError> {
+    Ok(Party {
+        account: account_from(row)?,
+        reputation: from_json(row.get("body"))?,
+    })
+}
+
 /// The hot tables of a command, from the arrays of [`Batch`]: `$1` tasks, `$2` accounts,
 /// `$3` reputations, `$4` ledger lines, `$5` events. One common table expression per
 /// table; a command's statement holds only those of the tables it writes (see
@@ -346,12 +354,7 @@ impl Transaction for PgTx {
         .map_err(db)?;
         let mut found = rows
             .iter()
-            .map(|r| {
-                Ok(Party {
-                    account: account_from(r)?,
-                    reputation: from_json(r.get("body"))?,
-                })
-            })
+            .map(party_from)
             .collect::<Result<Vec<Party>, StoreError>>()?;
         Ok(ids
             .iter()
@@ -382,10 +385,7 @@ impl Transaction for PgTx {
             if r.get::<Option<&str>, _>("identity").is_none() {
                 task = Some(Arc::new(from_json::<Task>(r.get("body"))?));
             } else {
-                found.push(Party {
-                    account: account_from(r)?,
-                    reputation: from_json(r.get("body"))?,
-                });
+                found.push(party_from(r)?);
             }
         }
         // An identity the statement did not find is most likely unknown; it may also be one
@@ -462,10 +462,7 @@ impl Transaction for PgTx {
             if r.len() == 1 {
                 rules.push(from_json(r.get("body"))?);
             } else {
-                party = Some(Party {
-                    account: account_from(r)?,
-                    reputation: from_json(r.get("body"))?,
-                });
+                party = Some(party_from(r)?);
             }
         }
         Ok((rules, party))

@@ -57,6 +57,24 @@ INSERT INTO events (body, available_at) \
     };
 }
 
+/// The rules naming any tag of a JSON array (one parameter), oldest first. A macro, like
+/// the next, so that `rules_and_party` can join the two at compile time.
+macro_rules! rules_matching {
+    () => {
+        "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
+           WHERE tag IN (SELECT value FROM json_each(?))) ORDER BY created_at, id"
+    };
+}
+
+/// The parties of the identities of a JSON array (one parameter), in no order.
+macro_rules! parties {
+    () => {
+        "SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
+         FROM accounts a JOIN reputations r ON r.identity = a.identity \
+         WHERE a.identity IN (SELECT value FROM json_each(?))"
+    };
+}
+
 /// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer
 /// connection). Dropping it without committing rolls it back: the connection is closed
 /// rather than returned to the pool, which ends the transaction and frees the write lock.
@@ -161,6 +179,14 @@ pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, Sto
     })
 }
 
+/// A party: an account's columns and the reputation's body, as `parties!` selects them.
+fn party_from(row: &sqlx::sqlite::SqliteRow) -> Result<Party, StoreError> {
+    Ok(Party {
+        account: account_from(row)?,
+        reputation: from_json(row.get("body"))?,
+    })
+}
+
 /// Binds a batch's arrays to the parameters of `write_batch!`, in their order.
 fn bind_batch(
     query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
@@ -200,11 +226,7 @@ impl Transaction for SqliteTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = self.first(
-            "SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
-             FROM accounts a JOIN reputations r ON r.identity = a.identity \
-             WHERE a.identity IN (SELECT value FROM json_each(?))",
-        );
+        let sql = self.first(parties!());
         let rows = sqlx::query(sql)
             .bind(json(
                 &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
@@ -214,12 +236,7 @@ impl Transaction for SqliteTx {
             .map_err(db)?;
         let mut found = rows
             .iter()
-            .map(|r| {
-                Ok(Party {
-                    account: account_from(r)?,
-                    reputation: from_json(r.get("body"))?,
-                })
-            })
+            .map(party_from)
             .collect::<Result<Vec<Party>, StoreError>>()?;
         Ok(ids
             .iter()
@@ -264,15 +281,11 @@ impl Transaction for SqliteTx {
         if tags.is_empty() {
             return Ok(Vec::new());
         }
-        let mut q = sqlx::QueryBuilder::<Sqlite>::new(
-            "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags WHERE tag IN (",
-        );
-        let mut list = q.separated(", ");
-        for tag in tags {
-            list.push_bind(tag.clone());
-        }
-        q.push(")) ORDER BY created_at, id");
-        let rows = q.build().fetch_all(self.conn().await?).await.map_err(db)?;
+        let rows = sqlx::query(rules_matching!())
+            .bind(json(&tags)?)
+            .fetch_all(self.conn().await?)
+            .await
+            .map_err(db)?;
         rows.iter().map(|r| from_json(r.get("body"))).collect()
     }
 
@@ -281,15 +294,10 @@ impl Transaction for SqliteTx {
         tags: &[String],
         actor: &IdentityId,
     ) -> Result<(Vec<AutoClaimRule>, Option<Party>), StoreError> {
-        let sql = self.first(
-            "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
-               WHERE tag IN (SELECT value FROM json_each(?))) ORDER BY created_at, id; \
-             SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
-             FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = ?",
-        );
+        let sql = self.first(concat!(rules_matching!(), "; ", parties!()));
         let rows = sqlx::query(sql)
             .bind(json(&tags)?)
-            .bind(actor.as_str())
+            .bind(json(&[actor.as_str()])?)
             .fetch_all(&mut *self.conn)
             .await
             .map_err(db)?;
@@ -300,10 +308,7 @@ impl Transaction for SqliteTx {
             if r.len() == 1 {
                 rules.push(from_json(r.get("body"))?);
             } else {
-                party = Some(Party {
-                    account: account_from(r)?,
-                    reputation: from_json(r.get("body"))?,
-                });
+                party = Some(party_from(r)?);
             }
         }
         Ok((rules, party))
