@@ -18,12 +18,14 @@
 //!   data-modifying CTEs over JSON arrays (`jsonb_array_elements`), holding only the
 //!   tables it writes. `BEGIN` travels with the first load and the write with `COMMIT`
 //!   (several statements in one message of the simple query protocol, calling statements
-//!   each connection prepares when it opens), so a claim is three round trips: the pool's
-//!   check of the connection, the load, the write. Connections plan each statement once (`plan_cache_mode =
-//!   force_generic_plan`): every query is a short lookup on indexed keys. PostgreSQL plans
-//!   a statement again when the statistics of its tables change, so the database needs
-//!   autovacuum (on by default) or a periodic `ANALYZE`: plans made while the tables were
-//!   empty scan them whole.
+//!   each connection prepares when it opens), so a claim is two round trips: the load and
+//!   the write. A transaction that ended cleanly hands its connection straight to the next
+//!   command, without the check the pool makes of every connection it takes back; at most
+//!   half the pool waits that way, so reads always find the rest. Connections plan each
+//!   statement once (`plan_cache_mode = force_generic_plan`): every query is a short lookup
+//!   on indexed keys. PostgreSQL plans a statement again when the statistics of its tables
+//!   change, so the database needs autovacuum (on by default) or a periodic `ANALYZE`:
+//!   plans made while the tables were empty scan them whole.
 //! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
 //!   computed by the database, exactly.
 //! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.
@@ -47,7 +49,9 @@ mod deliveries;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 mod tx;
+mod warm;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -59,19 +63,19 @@ use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use crate::codec::{db, decimal, from_json, micros, ts_query};
 pub use crate::tx::PgTx;
 use crate::tx::account_from;
+use crate::warm::{RECHECK_IDLE, Warm};
 
 /// The embedded migrations.
 fn migrator() -> sqlx::migrate::Migrator {
     sqlx::migrate!("./migrations")
 }
 
-/// How long a connection may wait in the pool before it is checked again when handed out.
-const RECHECK_IDLE: Duration = Duration::from_secs(1);
-
 /// The PostgreSQL store. Cheap to clone: clones share the pool.
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// Connections that commands hand to one another, checked out of `pool`.
+    warm: Arc<Warm>,
 }
 
 impl PgStore {
@@ -95,8 +99,9 @@ impl PgStore {
         let migrated = migrator().run(&first).await;
         first.close().await;
         migrated.map_err(|e| StoreError::Other(format!("migration: {e}")))?;
+        let max_connections = max_connections.max(1);
         let pool = PgPoolOptions::new()
-            .max_connections(max_connections.max(1))
+            .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(30))
             // The pool pings a connection as it takes it back; pinging it again as it hands
             // it out would cost every command one more round trip. Only a connection idle
@@ -121,7 +126,10 @@ impl PgStore {
             .connect_with(options)
             .await
             .map_err(db)?;
-        Ok(Self { pool })
+        Ok(Self {
+            pool,
+            warm: Arc::new(Warm::new(max_connections)),
+        })
     }
 
     /// Applies the embedded migrations that have not run yet. Safe to run from several
@@ -133,8 +141,10 @@ impl PgStore {
             .map_err(|e| StoreError::Other(format!("migration: {e}")))
     }
 
-    /// Closes the pool, waiting for connections to finish.
+    /// Closes the pool, waiting for connections to finish. Commands are refused afterwards
+    /// ([`StoreError::Unavailable`]).
     pub async fn close(&self) {
+        self.warm.close();
         self.pool.close().await;
     }
 
@@ -204,8 +214,11 @@ impl Store for PgStore {
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<PgTx, StoreError>> + Send {
         async move {
-            let conn = self.pool.acquire().await.map_err(db)?;
-            Ok(PgTx::new(conn))
+            let conn = match self.warm.take().await {
+                Some(conn) => conn,
+                None => self.pool.acquire().await.map_err(db)?,
+            };
+            Ok(PgTx::new(conn, Arc::clone(&self.warm)))
         }
     }
 

@@ -26,13 +26,18 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
+use crate::warm::Warm;
 
 /// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
 /// they are loaded). Dropping it without committing rolls it back: the connection is
-/// closed rather than returned to the pool, which ends the transaction on the server.
+/// closed rather than returned to the pool, which ends the transaction on the server. A
+/// transaction that ended cleanly hands its connection to the next command (see `warm`).
 pub struct PgTx {
-    conn: PoolConnection<Postgres>,
-    /// Whether `BEGIN` has gone out: from then on the connection is inside the transaction.
+    /// The connection, taken only when the transaction is dropped.
+    conn: Option<PoolConnection<Postgres>>,
+    warm: Arc<Warm>,
+    /// Whether the connection is inside the transaction, or waiting for the answer to its
+    /// end: from the moment `BEGIN` goes out until `COMMIT` or `ROLLBACK` is answered.
     open: bool,
     /// The write of the hot tables (an `EXECUTE`), held back to go with `COMMIT`.
     pending: Option<String>,
@@ -40,19 +45,32 @@ pub struct PgTx {
 
 impl Drop for PgTx {
     fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if self.open {
-            self.conn.close_on_drop();
+            conn.close_on_drop();
+        } else {
+            self.warm.put(conn);
         }
     }
 }
 
 impl PgTx {
-    pub(crate) fn new(conn: PoolConnection<Postgres>) -> Self {
+    pub(crate) fn new(conn: PoolConnection<Postgres>, warm: Arc<Warm>) -> Self {
         Self {
-            conn,
+            conn: Some(conn),
+            warm,
             open: false,
             pending: None,
         }
+    }
+
+    /// The connection, as it is: inside the transaction or not.
+    fn link(&mut self) -> &mut PgConnection {
+        self.conn
+            .as_mut()
+            .expect("a transaction's connection is taken only when it is dropped")
     }
 
     /// The connection, inside the transaction: sends `BEGIN` first if nothing has yet.
@@ -60,11 +78,11 @@ impl PgTx {
         if !self.open {
             self.open = true;
             sqlx::raw_sql("BEGIN")
-                .execute(&mut *self.conn)
+                .execute(self.link())
                 .await
                 .map_err(db)?;
         }
-        Ok(&mut self.conn)
+        Ok(self.link())
     }
 
     /// Runs `sql` (statements of the simple protocol) inside the transaction, with `BEGIN`
@@ -77,7 +95,7 @@ impl PgTx {
             format!("BEGIN; {sql}")
         };
         sqlx::raw_sql(AssertSqlSafe(text))
-            .fetch_all(&mut *self.conn)
+            .fetch_all(self.link())
             .await
             .map_err(db)
     }
@@ -99,7 +117,7 @@ impl PgTx {
         };
         self.open = true;
         let done = sqlx::raw_sql(AssertSqlSafe(text))
-            .execute(&mut *self.conn)
+            .execute(self.link())
             .await;
         match done {
             Ok(_) => {
@@ -109,11 +127,7 @@ impl PgTx {
             Err(e) => {
                 // A statement before `COMMIT` failed, so the transaction is aborted but
                 // open: end it here, and keep the connection if that works.
-                if sqlx::raw_sql("ROLLBACK")
-                    .execute(&mut *self.conn)
-                    .await
-                    .is_ok()
-                {
+                if sqlx::raw_sql("ROLLBACK").execute(self.link()).await.is_ok() {
                     self.open = false;
                 }
                 Err(db(e))

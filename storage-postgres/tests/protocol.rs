@@ -170,3 +170,151 @@ async fn a_refused_or_abandoned_command_holds_nothing() {
     .unwrap();
     assert_eq!(open, 0, "no connection is left inside a transaction");
 }
+
+/// A command ends by handing its connection to the next command, past the pool's check. A
+/// connection the server closed meanwhile is noticed before a command is sent on it, once
+/// it has waited a second (`RECHECK_IDLE`), whether it waited in the pool or kept warm.
+#[tokio::test]
+async fn connections_the_server_closed_are_replaced() {
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url, market, [poster, worker]) = setup(["poster", "worker"]).await;
+    let task = market
+        .post_task(&poster, TaskSpec::new("before the restart", 2))
+        .await
+        .unwrap();
+    market.claim(&worker, task.id).await.unwrap();
+
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let ended: Vec<(bool,)> = sqlx::query_as(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut admin)
+    .await
+    .unwrap();
+    assert!(!ended.is_empty(), "the store had connections to end");
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+
+    let delivered = market
+        .deliver(&worker, task.id, DeliveryInput::text("after the restart"))
+        .await
+        .expect("a command after the server closed every connection");
+    assert_eq!(delivered.status, TaskStatus::Delivered);
+    market.accept(&poster, task.id, Some(5)).await.unwrap();
+    let again = market
+        .post_task(&poster, TaskSpec::new("and the next", 2))
+        .await
+        .unwrap();
+    market.claim(&worker, again.id).await.unwrap();
+    assert_eq!(
+        market.task(Some(&poster), task.id).await.unwrap().status,
+        TaskStatus::Completed
+    );
+}
+
+/// Closing the store also closes the connections commands keep warm for one another: it
+/// does not wait for them, and no command runs on the store afterwards.
+#[tokio::test]
+async fn closing_the_store_closes_its_warm_connections() {
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url, market, [poster]) = setup(["poster"]).await;
+    market
+        .post_task(&poster, TaskSpec::new("one command", 2))
+        .await
+        .unwrap();
+    tokio::time::timeout(Duration::from_secs(10), market.store().close())
+        .await
+        .expect("closing returns once every connection is closed");
+    let refused = market
+        .post_task(&poster, TaskSpec::new("after closing", 2))
+        .await;
+    assert!(
+        matches!(
+            refused,
+            Err(Error::Storage(store::StoreError::Unavailable(_)))
+        ),
+        "{refused:?}"
+    );
+    // A backend leaves `pg_stat_activity` shortly after its client said goodbye.
+    let mut admin = sqlx::PgConnection::connect(&url).await.unwrap();
+    let mut left = i64::MAX;
+    for _ in 0..50 {
+        (left,) = sqlx::query_as(
+            "SELECT count(*) FROM pg_stat_activity \
+             WHERE datname = current_database() AND pid <> pg_backend_pid()",
+        )
+        .fetch_one(&mut admin)
+        .await
+        .unwrap();
+        if left == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(left, 0, "no connection of the store is left open");
+}
+
+/// A store may be dropped after the runtime it ran on: the connections kept warm are closed
+/// then, without the runtime the pool would take them back on.
+#[test]
+fn a_store_dropped_after_its_runtime_closes_quietly() {
+    if !postgres_ready() {
+        return;
+    }
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let (database, _url, market, [poster]) = runtime.block_on(setup(["poster"]));
+    runtime
+        .block_on(market.post_task(&poster, TaskSpec::new("one command", 2)))
+        .unwrap();
+    drop(runtime);
+    drop(market);
+    drop(database);
+}
+
+/// Commands keep at most half the pool warm: with every connection of a small pool busy in
+/// commands that then end, reads (which take their connections from the pool) still find
+/// one at once.
+#[tokio::test]
+async fn reads_find_a_connection_while_commands_keep_theirs_warm() {
+    if !postgres_ready() {
+        return;
+    }
+    for size in [1_u32, 2, 4] {
+        let (_database, url) = ScratchDatabase::create().await;
+        let store = PgStore::connect(&url, size).await.unwrap();
+        let market = Marketplace::new(store.clone(), test_policy());
+        let poster = IdentityId::from_public_key(b"poster");
+        market
+            .register(&poster, ProfileUpdate::alias("poster"))
+            .await
+            .unwrap();
+        let task = market
+            .post_task(&poster, TaskSpec::new("read me", 2))
+            .await
+            .unwrap();
+        // Every connection of the pool in a transaction at once, each ended cleanly.
+        let mut open = Vec::new();
+        for _ in 0..size {
+            let mut tx = store.begin().await.unwrap();
+            assert!(tx.profile(&poster).await.unwrap().is_some());
+            open.push(tx);
+        }
+        for tx in open {
+            tx.rollback().await.unwrap();
+        }
+        let read = tokio::time::timeout(Duration::from_secs(5), store.task(task.id))
+            .await
+            .unwrap_or_else(|_| panic!("a read waited for a connection (pool of {size})"))
+            .unwrap();
+        assert_eq!(read.map(|t| t.id), Some(task.id));
+        // And the warm connections serve the next commands.
+        market
+            .post_task(&poster, TaskSpec::new("and a command", 2))
+            .await
+            .unwrap();
+    }
+}
