@@ -41,7 +41,7 @@ impl Credentials for SqliteStore {
         .bind(key.identity.as_str())
         .bind(micros(key.created_at))
         .bind(key.revoked_at.map(micros))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -82,7 +82,7 @@ impl Credentials for SqliteStore {
         .bind(micros(at))
         .bind(identity.as_str())
         .bind(prefix)
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected())
@@ -97,7 +97,7 @@ impl Credentials for SqliteStore {
         .bind(&login.password_hash)
         .bind(login.identity.as_str())
         .bind(micros(login.created_at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -131,7 +131,7 @@ impl Credentials for SqliteStore {
         .bind(&key.public_key)
         .bind(&key.sealed_secret)
         .bind(micros(key.created_at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -169,7 +169,7 @@ impl Credentials for SqliteStore {
     ) -> Result<bool, StoreError> {
         sqlx::query("DELETE FROM nonces WHERE kept_until < ?")
             .bind(micros(now))
-            .execute(&self.writer)
+            .execute(&mut *self.writer.acquire().await?)
             .await
             .map_err(db)?;
         let done = sqlx::query(
@@ -179,7 +179,7 @@ impl Credentials for SqliteStore {
         .bind(identity.as_str())
         .bind(nonce)
         .bind(micros(until))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -192,7 +192,7 @@ impl Credentials for SqliteStore {
         )
         .bind(name)
         .bind(value)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(row.get("value"))

@@ -94,7 +94,7 @@ impl Deliveries for SqliteStore {
         .bind(&s.sealed_secret)
         .bind(json(&s.events)?)
         .bind(micros(s.updated_at))
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         let stored = settings(&row)?;
@@ -112,7 +112,7 @@ impl Deliveries for SqliteStore {
         .bind(&s.sealed_secret)
         .bind(json(&s.events)?)
         .bind(micros(s.updated_at))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(())
@@ -154,7 +154,7 @@ impl Deliveries for SqliteStore {
         attempt: u32,
         deliveries: &[NewDelivery],
     ) -> Result<bool, StoreError> {
-        let mut conn = self.writer.acquire().await.map_err(db)?;
+        let mut conn = self.writer.acquire().await?;
         let mut tx = sqlx::Connection::begin_with(&mut *conn, "BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
@@ -186,7 +186,11 @@ impl Deliveries for SqliteStore {
     ) -> Result<Delivery, StoreError> {
         let mut b = insert_deliveries(std::slice::from_ref(d), leased_until);
         b.push(" RETURNING *");
-        let row = b.build().fetch_one(&self.writer).await.map_err(db)?;
+        let row = b
+            .build()
+            .fetch_one(&mut *self.writer.acquire().await?)
+            .await
+            .map_err(db)?;
         delivery(&row)
     }
 
@@ -204,7 +208,7 @@ impl Deliveries for SqliteStore {
         .bind(micros(until))
         .bind(micros(now))
         .bind(seq(limit as u64))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         let mut leased = rows
@@ -239,7 +243,7 @@ impl Deliveries for SqliteStore {
         .bind(record.status_code.map(i64::from))
         .bind(seq(record.latency_ms))
         .bind(record.error.as_deref())
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         let (status, available_at, finished_at) = match next {
@@ -256,7 +260,7 @@ impl Deliveries for SqliteStore {
         .bind(finished_at)
         .bind(seq(id))
         .bind(i64::from(record.attempt))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(moved.rows_affected() == 1)

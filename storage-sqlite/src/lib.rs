@@ -13,7 +13,9 @@
 //!   command loads all its parties in one query and writes all its hot rows (task,
 //!   accounts, reputations, ledger lines, events, search entries) in one multi-statement
 //!   query over JSON arrays (`json_each`). `BEGIN IMMEDIATE` goes in the same query as the
-//!   first load, and the write in the same query as `COMMIT`.
+//!   first load, and the write in the same query as `COMMIT`. A command that ended cleanly
+//!   hands the writer straight to the next one, without the check the pool makes of every
+//!   connection it takes back, unless another writer is already waiting on the pool.
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one
@@ -33,8 +35,10 @@ mod codec;
 mod credentials;
 mod deliveries;
 mod tx;
+mod writer;
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -49,6 +53,7 @@ use sqlx::{QueryBuilder, Row, Sqlite};
 use crate::codec::{db, decimal, from_json, fts_query, micros};
 pub use crate::tx::SqliteTx;
 use crate::tx::account_from;
+use crate::writer::Writer;
 
 /// Where and how to open the database.
 #[derive(Debug, Clone)]
@@ -105,7 +110,8 @@ impl SqliteOptions {
 /// The SQLite store. Cheap to clone: clones share the pools.
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
-    writer: SqlitePool,
+    /// The one writer connection (see `writer`).
+    writer: Arc<Writer>,
     reader: SqlitePool,
 }
 
@@ -130,7 +136,7 @@ impl SqliteStore {
             .await
             .map_err(db)?;
         let store = Self {
-            writer: store_writer,
+            writer: Arc::new(Writer::new(store_writer)),
             reader,
         };
         store.migrate().await?;
@@ -139,8 +145,8 @@ impl SqliteStore {
 
     /// Applies the embedded migrations that have not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        sqlx::migrate!("./migrations")
-            .run(&self.writer)
+        self.writer
+            .migrate(&sqlx::migrate!("./migrations"))
             .await
             .map_err(|e| StoreError::Other(format!("migration: {e}")))
     }
@@ -149,17 +155,18 @@ impl SqliteStore {
     /// `("wal", 2)` (2 = FULL, 1 = NORMAL).
     pub async fn durability(&self) -> Result<(String, i64), StoreError> {
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *self.writer.acquire().await?)
             .await
             .map_err(db)?;
         let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&self.writer)
+            .fetch_one(&mut *self.writer.acquire().await?)
             .await
             .map_err(db)?;
         Ok((mode, sync))
     }
 
-    /// Closes both pools, waiting for connections to finish.
+    /// Closes both pools, waiting for connections to finish. Commands are refused afterwards
+    /// ([`StoreError::Unavailable`]).
     pub async fn close(&self) {
         self.reader.close().await;
         self.writer.close().await;
@@ -223,8 +230,8 @@ impl Store for SqliteStore {
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<SqliteTx, StoreError>> + Send {
         async move {
-            let conn = self.writer.acquire().await.map_err(db)?;
-            Ok(SqliteTx::new(conn))
+            let conn = self.writer.acquire().await?;
+            Ok(SqliteTx::new(conn, Arc::clone(&self.writer)))
         }
     }
 
@@ -559,7 +566,7 @@ impl Store for SqliteStore {
         .bind(micros(until))
         .bind(micros(now))
         .bind(limit(n))
-        .fetch_all(&self.writer)
+        .fetch_all(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         let mut leased = rows
@@ -575,7 +582,7 @@ impl Store for SqliteStore {
             sqlx::query("UPDATE events SET done = 1 WHERE seq = ? AND attempts = ? AND done = 0")
                 .bind(i64::try_from(seq).unwrap_or(i64::MAX))
                 .bind(i64::from(attempt))
-                .execute(&self.writer)
+                .execute(&mut *self.writer.acquire().await?)
                 .await
                 .map_err(db)?;
         Ok(done.rows_affected() == 1)
@@ -588,7 +595,7 @@ impl Store for SqliteStore {
         .bind(micros(at))
         .bind(i64::try_from(seq).unwrap_or(i64::MAX))
         .bind(i64::from(attempt))
-        .execute(&self.writer)
+        .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
         Ok(moved.rows_affected() == 1)

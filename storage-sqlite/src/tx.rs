@@ -19,6 +19,7 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 
 use crate::codec::{db, decimal, from_json, json, micros, time};
+use crate::writer::Writer;
 
 /// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
 /// macro, so that it can be joined to `COMMIT` at compile time). Parameters are positional,
@@ -79,8 +80,11 @@ macro_rules! parties {
 /// connection). Dropping it without committing rolls it back: the connection is closed
 /// rather than returned to the pool, which ends the transaction and frees the write lock.
 pub struct SqliteTx {
-    conn: PoolConnection<Sqlite>,
-    /// Whether `BEGIN IMMEDIATE` has gone out.
+    /// The writer connection, taken only when the transaction is dropped.
+    conn: Option<PoolConnection<Sqlite>>,
+    writer: Arc<Writer>,
+    /// Whether the connection is inside the transaction, or waiting for its end: from the
+    /// moment `BEGIN IMMEDIATE` goes out until `COMMIT` or `ROLLBACK` is done.
     open: bool,
     /// The hot tables' rows, held back to be written with `COMMIT`.
     pending: Option<Batch>,
@@ -88,19 +92,32 @@ pub struct SqliteTx {
 
 impl Drop for SqliteTx {
     fn drop(&mut self) {
+        let Some(mut conn) = self.conn.take() else {
+            return;
+        };
         if self.open {
-            self.conn.close_on_drop();
+            conn.close_on_drop();
+        } else {
+            self.writer.put(conn);
         }
     }
 }
 
 impl SqliteTx {
-    pub(crate) fn new(conn: PoolConnection<Sqlite>) -> Self {
+    pub(crate) fn new(conn: PoolConnection<Sqlite>, writer: Arc<Writer>) -> Self {
         Self {
-            conn,
+            conn: Some(conn),
+            writer,
             open: false,
             pending: None,
         }
+    }
+
+    /// The connection, as it is: inside the transaction or not.
+    fn link(&mut self) -> &mut SqliteConnection {
+        self.conn
+            .as_mut()
+            .expect("a transaction's connection is taken only when it is dropped")
     }
 
     /// `sql` to run inside the transaction: with `BEGIN IMMEDIATE` in front if nothing has
@@ -120,11 +137,11 @@ impl SqliteTx {
         if !self.open {
             self.open = true;
             sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(&mut *self.conn)
+                .execute(self.link())
                 .await
                 .map_err(db)?;
         }
-        Ok(&mut self.conn)
+        Ok(self.link())
     }
 
     /// Ends the transaction: `COMMIT`, after the held-back write, or `ROLLBACK`. A
@@ -140,12 +157,12 @@ impl SqliteTx {
                 };
                 self.open = true;
                 bind_batch(sqlx::query(sql), batch)
-                    .execute(&mut *self.conn)
+                    .execute(self.link())
                     .await
             }
             (None, _) if !self.open => return Ok(()),
-            (None, true) => sqlx::raw_sql("COMMIT").execute(&mut *self.conn).await,
-            (None, false) => sqlx::raw_sql("ROLLBACK").execute(&mut *self.conn).await,
+            (None, true) => sqlx::raw_sql("COMMIT").execute(self.link()).await,
+            (None, false) => sqlx::raw_sql("ROLLBACK").execute(self.link()).await,
         };
         match done {
             Ok(_) => {
@@ -155,11 +172,7 @@ impl SqliteTx {
             Err(e) => {
                 // A statement before `COMMIT` failed: the transaction is still open. End it
                 // here, and keep the connection if that works.
-                if sqlx::raw_sql("ROLLBACK")
-                    .execute(&mut *self.conn)
-                    .await
-                    .is_ok()
-                {
+                if sqlx::raw_sql("ROLLBACK").execute(self.link()).await.is_ok() {
                     self.open = false;
                 }
                 Err(db(e))
@@ -207,7 +220,7 @@ impl Transaction for SqliteTx {
         let sql = self.first("SELECT body FROM tasks WHERE id = ?");
         let row = sqlx::query(sql)
             .bind(id.to_string())
-            .fetch_optional(&mut *self.conn)
+            .fetch_optional(self.link())
             .await
             .map_err(db)?;
         row.map(|r| from_json(r.get("body")).map(Arc::new))
@@ -231,7 +244,7 @@ impl Transaction for SqliteTx {
             .bind(json(
                 &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
             )?)
-            .fetch_all(&mut *self.conn)
+            .fetch_all(self.link())
             .await
             .map_err(db)?;
         let mut found = rows
@@ -298,7 +311,7 @@ impl Transaction for SqliteTx {
         let rows = sqlx::query(sql)
             .bind(json(&tags)?)
             .bind(json(&[actor.as_str()])?)
-            .fetch_all(&mut *self.conn)
+            .fetch_all(self.link())
             .await
             .map_err(db)?;
         // A rule's row has its body alone; the party's has the account's columns too.
