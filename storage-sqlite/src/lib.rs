@@ -154,12 +154,13 @@ impl SqliteStore {
     /// The durability settings in force on the writer: `(journal_mode, synchronous)`, e.g.
     /// `("wal", 2)` (2 = FULL, 1 = NORMAL).
     pub async fn durability(&self) -> Result<(String, i64), StoreError> {
+        let mut writer = self.writer.acquire().await?;
         let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
-            .fetch_one(&mut *self.writer.acquire().await?)
+            .fetch_one(&mut *writer)
             .await
             .map_err(db)?;
         let sync: i64 = sqlx::query_scalar("PRAGMA synchronous")
-            .fetch_one(&mut *self.writer.acquire().await?)
+            .fetch_one(&mut *writer)
             .await
             .map_err(db)?;
         Ok((mode, sync))

@@ -1,6 +1,7 @@
 //! The one writer connection passes from a command to the next without going back to the
-//! pool. These cases check what that must not break: a write waiting for the writer gets it
-//! when a command ends, closing the store closes it, and a store may outlive its runtime.
+//! pool. These cases check what that must not break: a write (or a migration) waiting for
+//! the writer gets it when a command ends, closing the store closes it, and a store may
+//! outlive its runtime.
 
 use std::time::Duration;
 
@@ -9,10 +10,19 @@ use marketplace_core::testkit::Fixture;
 use marketplace_core::*;
 use storage_sqlite::{SqliteOptions, SqliteStore};
 
-async fn open(dir: &tempfile::TempDir) -> SqliteStore {
-    SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
+/// A store in `dir` right after a command (a post by the agent returned), which left the
+/// writer for the next one.
+async fn after_a_command(dir: &tempfile::TempDir) -> (Fixture<SqliteStore>, IdentityId) {
+    let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
         .await
-        .unwrap()
+        .unwrap();
+    let fx = Fixture::new(store);
+    let alice = fx.agent("alice").await;
+    fx.market
+        .post_task(&alice, TaskSpec::new("one", 2))
+        .await
+        .unwrap();
+    (fx, alice)
 }
 
 /// Writes outside a command (here the outbox's lease) take the writer a command left, and
@@ -20,13 +30,8 @@ async fn open(dir: &tempfile::TempDir) -> SqliteStore {
 #[tokio::test]
 async fn a_write_waiting_for_the_writer_gets_it_when_a_command_ends() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let fx = Fixture::new(store.clone());
-    let alice = fx.agent("alice").await;
-    fx.market
-        .post_task(&alice, TaskSpec::new("one", 2))
-        .await
-        .unwrap();
+    let (fx, alice) = after_a_command(&dir).await;
+    let store = fx.market.store().clone();
     let now = fx.market.now();
     let until = now + chrono::Duration::seconds(30);
     let leased = tokio::time::timeout(Duration::from_secs(5), store.lease_events(now, until, 100))
@@ -64,13 +69,8 @@ async fn a_write_waiting_for_the_writer_gets_it_when_a_command_ends() {
 #[tokio::test]
 async fn migrating_takes_the_writer_a_command_left() {
     let dir = tempfile::tempdir().unwrap();
-    let store = open(&dir).await;
-    let fx = Fixture::new(store.clone());
-    let alice = fx.agent("alice").await;
-    fx.market
-        .post_task(&alice, TaskSpec::new("one", 2))
-        .await
-        .unwrap();
+    let (fx, alice) = after_a_command(&dir).await;
+    let store = fx.market.store().clone();
     tokio::time::timeout(Duration::from_secs(5), store.migrate())
         .await
         .expect("the migrator gets the writer")
@@ -86,12 +86,7 @@ async fn migrating_takes_the_writer_a_command_left() {
 #[tokio::test]
 async fn closing_the_store_closes_the_writer_a_command_left() {
     let dir = tempfile::tempdir().unwrap();
-    let fx = Fixture::new(open(&dir).await);
-    let alice = fx.agent("alice").await;
-    fx.market
-        .post_task(&alice, TaskSpec::new("one", 2))
-        .await
-        .unwrap();
+    let (fx, alice) = after_a_command(&dir).await;
     tokio::time::timeout(Duration::from_secs(10), fx.market.store().close())
         .await
         .expect("closing returns once every connection is closed");
@@ -108,15 +103,7 @@ async fn closing_the_store_closes_the_writer_a_command_left() {
 fn a_store_dropped_after_its_runtime_closes_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let runtime = tokio::runtime::Runtime::new().unwrap();
-    let fx = runtime.block_on(async {
-        let fx = Fixture::new(open(&dir).await);
-        let alice = fx.agent("alice").await;
-        fx.market
-            .post_task(&alice, TaskSpec::new("one", 2))
-            .await
-            .unwrap();
-        fx
-    });
+    let (fx, _) = runtime.block_on(after_a_command(&dir));
     drop(runtime);
     drop(fx);
 }
