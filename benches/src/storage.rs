@@ -130,6 +130,105 @@ impl PgRaw {
     }
 }
 
+/// PostgreSQL's own reference: `pgbench -N` (its built-in "simple update" script: three
+/// single-row writes and a read per transaction) at a client count, on a database of its
+/// own, run as a child process.
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), benches::storage::PgBenchError> {
+/// use benches::storage::PgBench;
+/// let url = "postgres://postgres@127.0.0.1:5432/market_pgbench"; // an empty database
+/// let pgbench = PgBench::new("pgbench".as_ref(), url, 8).await?; // fills it (`pgbench -i`)
+/// let tps = pgbench.run(2.0).await?; // `pgbench -N -c 8 -j 2 -T 2`
+/// println!("pgbench -N: {tps:.0} transactions per second");
+/// # Ok(())
+/// # }
+/// ```
+pub struct PgBench {
+    program: std::path::PathBuf,
+    url: String,
+    clients: usize,
+}
+
+/// Why `pgbench` gave no figure.
+#[derive(Debug)]
+pub enum PgBenchError {
+    /// The program could not be started (most often: it is not installed).
+    Spawn(std::io::Error),
+    /// It ran and failed; its exit status and what it printed on stderr.
+    Failed(std::process::ExitStatus, String),
+    /// It succeeded but printed no `tps = ...` line.
+    NoFigure(String),
+}
+
+impl std::fmt::Display for PgBenchError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Spawn(e) => write!(f, "could not start pgbench: {e}"),
+            Self::Failed(status, stderr) => write!(f, "pgbench failed ({status}): {stderr}"),
+            Self::NoFigure(stdout) => write!(f, "pgbench printed no tps figure: {stdout}"),
+        }
+    }
+}
+
+impl std::error::Error for PgBenchError {}
+
+impl PgBench {
+    /// Fills the database at `url` with pgbench's tables (`pgbench -i`, scale 1, replacing
+    /// any there), using the `pgbench` found at `program`.
+    pub async fn new(
+        program: &std::path::Path,
+        url: &str,
+        clients: usize,
+    ) -> Result<Self, PgBenchError> {
+        let bench = Self {
+            program: program.to_owned(),
+            url: url.to_owned(),
+            clients: clients.max(1),
+        };
+        bench.pgbench(&["-i", "-q"]).await?;
+        Ok(bench)
+    }
+
+    /// Runs `pgbench -N` for `seconds` (whole, at least one) at the client count; its
+    /// transactions per second, without the time its connections took to open.
+    pub async fn run(&self, seconds: f64) -> Result<f64, PgBenchError> {
+        let clients = self.clients.to_string();
+        let threads = self.clients.min(2).to_string();
+        let seconds = (seconds.ceil() as u64).max(1).to_string();
+        let out = self
+            .pgbench(&["-N", "-c", &clients, "-j", &threads, "-T", &seconds])
+            .await?;
+        tps(&out).ok_or(PgBenchError::NoFigure(out))
+    }
+
+    /// Runs `pgbench` with `args` on this database; what it printed on stdout.
+    async fn pgbench(&self, args: &[&str]) -> Result<String, PgBenchError> {
+        let mut command = std::process::Command::new(&self.program);
+        command.args(args).arg(&self.url);
+        let out = tokio::task::spawn_blocking(move || command.output())
+            .await
+            .expect("pgbench's thread")
+            .map_err(PgBenchError::Spawn)?;
+        if !out.status.success() {
+            return Err(PgBenchError::Failed(
+                out.status,
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            ));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+}
+
+/// The figure of pgbench's `tps = 6903.12 (without initial connection time)` line.
+fn tps(report: &str) -> Option<f64> {
+    report
+        .lines()
+        .find_map(|line| line.trim().strip_prefix("tps = "))
+        .and_then(|rest| rest.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+}
+
 /// SQLite's raw baseline: `BEGIN IMMEDIATE` transactions of one single-row `UPDATE` each,
 /// on one connection with the store's connection settings (WAL, the same `synchronous`).
 pub struct SqliteRaw {
@@ -166,5 +265,20 @@ impl SqliteRaw {
             tx.commit().await.expect("commit");
         }
         start.elapsed()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tps;
+
+    #[test]
+    fn reads_pgbench_s_figure() {
+        let report = "number of failed transactions: 0 (0.000%)\n\
+                      latency average = 1.159 ms\n\
+                      initial connection time = 11.905 ms\n\
+                      tps = 6903.124514 (without initial connection time)\n";
+        assert_eq!(tps(report), Some(6903.124514));
+        assert_eq!(tps("pgbench: error: connection failed\n"), None);
     }
 }

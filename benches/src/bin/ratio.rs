@@ -20,14 +20,23 @@
 //! PostgreSQL runs at 8 clients on the database `market_ratio` at `DATABASE_URL` (default
 //! `postgres://postgres@127.0.0.1:5432/test`), created afresh; SQLite runs one client on
 //! temporary files with the store's default settings.
+//!
+//! On PostgreSQL each round then runs PostgreSQL's own reference, `pgbench -N` at the same
+//! client count for the same time, on a database of its own (`market_pgbench`) on the same
+//! server, and gives the lifecycle's transactions per second over pgbench's too. Where
+//! `pgbench` is not installed, the run says so and goes on without it; `--no-pgbench` leaves
+//! it out, `--pgbench PATH` names the program.
 
 #![allow(clippy::print_stdout, clippy::float_arithmetic)]
 
 use std::future::Future;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use benches::bench_policy;
-use benches::storage::{PgRaw, SqliteRaw, fresh_pg_database, pairs, run_lifecycles};
+use benches::storage::{
+    PgBench, PgBenchError, PgRaw, SqliteRaw, fresh_pg_database, pairs, run_lifecycles,
+};
 use clap::{Parser, ValueEnum};
 use marketplace_core::Marketplace;
 use storage_postgres::PgStore;
@@ -56,6 +65,12 @@ struct Args {
     /// Concurrent clients on PostgreSQL.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
     clients: u64,
+    /// The `pgbench` program run beside the PostgreSQL rounds.
+    #[arg(long, default_value = "pgbench")]
+    pgbench: PathBuf,
+    /// Leaves `pgbench -N` out of the PostgreSQL rounds.
+    #[arg(long)]
+    no_pgbench: bool,
 }
 
 /// The machine's CPU time so far, from `/proc/stat`: busy (user, nice, system, interrupts)
@@ -82,10 +97,26 @@ async fn measured<F: Future<Output = Duration>>(work: F) -> (Duration, Option<(u
     (took, used)
 }
 
+/// The median, lowest and highest of `values` (not empty).
+fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
 /// Runs `rounds` rounds of `lifecycles(n)` then `raw(n)`, each sized from a first short
-/// calibration run to last about `seconds`; prints each round and the median ratio.
-async fn rounds<L, LF, R, RF>(name: &str, args: &Args, lifecycles: L, raw: R)
-where
+/// calibration run to last about `seconds`, then `reference` (if any) for `seconds`; prints
+/// each round and the median ratios.
+async fn rounds<L, LF, R, RF>(
+    name: &str,
+    args: &Args,
+    lifecycles: L,
+    raw: R,
+    reference: Option<&PgBench>,
+) where
     L: Fn(u64) -> LF,
     LF: Future<Output = Duration>,
     R: Fn(u64) -> RF,
@@ -100,6 +131,7 @@ where
     let n_raw = size(500, raw(500).await);
     let mut ratios = Vec::new();
     let mut cpu_ratios = Vec::new();
+    let mut reference_ratios = Vec::new();
     for round in 1..=args.rounds {
         let (took, life_cpu) = measured(lifecycles(n_life)).await;
         let life = 4.0 * n_life as f64 / took.as_secs_f64();
@@ -121,23 +153,34 @@ where
             );
             cpu_ratios.push(per_raw / per_life);
         }
+        if let Some(pgbench) = reference {
+            match pgbench.run(args.seconds).await {
+                Ok(tps) => {
+                    println!(
+                        "{name} round {round}: pgbench -N {tps:.0} tx/s, lifecycle over pgbench {:.3}",
+                        life / tps
+                    );
+                    reference_ratios.push(life / tps);
+                }
+                Err(e) => println!("{name} round {round}: no pgbench figure: {e}"),
+            }
+        }
     }
     if !cpu_ratios.is_empty() {
-        cpu_ratios.sort_by(f64::total_cmp);
+        let (median, low, high) = spread(&mut cpu_ratios);
+        println!("{name}: median CPU ratio {median:.3} (lowest {low:.3}, highest {high:.3})");
+    }
+    if !reference_ratios.is_empty() {
+        let (median, low, high) = spread(&mut reference_ratios);
         println!(
-            "{name}: median CPU ratio {:.3} (lowest {:.3}, highest {:.3})",
-            cpu_ratios[cpu_ratios.len() / 2],
-            cpu_ratios[0],
-            cpu_ratios[cpu_ratios.len() - 1]
+            "{name}: median ratio to pgbench -N {median:.3} over {} rounds (lowest {low:.3}, highest {high:.3})",
+            reference_ratios.len()
         );
     }
-    ratios.sort_by(f64::total_cmp);
+    let (median, low, high) = spread(&mut ratios);
     println!(
-        "{name}: median ratio {:.3} over {} rounds (lowest {:.3}, highest {:.3})",
-        ratios[ratios.len() / 2],
-        ratios.len(),
-        ratios[0],
-        ratios[ratios.len() - 1]
+        "{name}: median ratio {median:.3} over {} rounds (lowest {low:.3}, highest {high:.3})",
+        ratios.len()
     );
 }
 
@@ -155,11 +198,33 @@ async fn postgres(args: &Args) {
     let pairs = pairs(&market, clients).await;
     let raw = PgRaw::new(&url, clients).await.expect("raw table");
     let name = format!("postgres ({clients} clients)");
+    let pgbench = if args.no_pgbench {
+        None
+    } else {
+        let url = fresh_pg_database(&admin, "market_pgbench")
+            .await
+            .expect("create pgbench's database");
+        match PgBench::new(&args.pgbench, &url, clients).await {
+            Ok(pgbench) => Some(pgbench),
+            Err(e) => {
+                let hint = match e {
+                    PgBenchError::Spawn(_) => format!(
+                        " ({}; install PostgreSQL's client programs or pass --pgbench PATH)",
+                        args.pgbench.display()
+                    ),
+                    _ => String::new(),
+                };
+                println!("{name}: pgbench -N left out: {e}{hint}");
+                None
+            }
+        }
+    };
     rounds(
         &name,
         args,
         |n| run_lifecycles(&market, &pairs, n),
         |n| raw.run(n),
+        pgbench.as_ref(),
     )
     .await;
 }
@@ -179,6 +244,7 @@ async fn sqlite(args: &Args) {
         args,
         |n| run_lifecycles(&market, &pairs, n),
         |n| raw.run(n),
+        None,
     )
     .await;
 }
