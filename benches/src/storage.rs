@@ -130,9 +130,9 @@ impl PgRaw {
     }
 }
 
-/// PostgreSQL's own reference: `pgbench -N` (its built-in "simple update" script: three
-/// single-row writes and a read per transaction) at a client count, on a database of its
-/// own, run as a child process.
+/// PostgreSQL's own reference: `pgbench -N` (its built-in "simple update" script: per
+/// transaction, one single-row `UPDATE`, one `SELECT` and one `INSERT`) at a client count,
+/// on a database of its own, run as a child process.
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), benches::storage::PgBenchError> {
