@@ -52,7 +52,7 @@ mod tx;
 mod warm;
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use marketplace_core::store::*;
@@ -63,7 +63,7 @@ use sqlx::{Connection, Postgres, QueryBuilder, Row};
 use crate::codec::{db, decimal, from_json, micros, ts_query};
 pub use crate::tx::PgTx;
 use crate::tx::account_from;
-use crate::warm::{RECHECK_IDLE, Warm};
+use crate::warm::{RECHECK_IDLE, RETURN_AFTER, Warm};
 
 /// The embedded migrations.
 fn migrator() -> sqlx::migrate::Migrator {
@@ -128,7 +128,7 @@ impl PgStore {
             .map_err(db)?;
         Ok(Self {
             pool,
-            warm: Arc::new(Warm::new(max_connections)),
+            warm: Arc::new(Warm::new(max_connections, RETURN_AFTER)),
         })
     }
 
@@ -214,11 +214,11 @@ impl Store for PgStore {
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<PgTx, StoreError>> + Send {
         async move {
-            let conn = match self.warm.take().await {
-                Some(conn) => conn,
-                None => self.pool.acquire().await.map_err(db)?,
+            let (conn, out_since) = match self.warm.take().await {
+                Some(warm) => warm,
+                None => (self.pool.acquire().await.map_err(db)?, Instant::now()),
             };
-            Ok(PgTx::new(conn, Arc::clone(&self.warm)))
+            Ok(PgTx::new(conn, out_since, Arc::clone(&self.warm)))
         }
     }
 

@@ -16,6 +16,7 @@
 
 use std::fmt::Write as _;
 use std::sync::{Arc, OnceLock};
+use std::time::Instant;
 
 use marketplace_core::decide::{Changes, Party, View};
 use marketplace_core::store::codec::Batch;
@@ -35,6 +36,8 @@ use crate::warm::Warm;
 pub struct PgTx {
     /// The connection, taken only when the transaction is dropped.
     conn: Option<PoolConnection<Postgres>>,
+    /// When the connection left the pool (it may have served other commands since).
+    out_since: Instant,
     warm: Arc<Warm>,
     /// Whether the connection is inside the transaction, or waiting for the answer to its
     /// end: from the moment `BEGIN` goes out until `COMMIT` or `ROLLBACK` is answered.
@@ -51,15 +54,16 @@ impl Drop for PgTx {
         if self.open {
             conn.close_on_drop();
         } else {
-            self.warm.put(conn);
+            self.warm.put(conn, self.out_since);
         }
     }
 }
 
 impl PgTx {
-    pub(crate) fn new(conn: PoolConnection<Postgres>, warm: Arc<Warm>) -> Self {
+    pub(crate) fn new(conn: PoolConnection<Postgres>, out_since: Instant, warm: Arc<Warm>) -> Self {
         Self {
             conn: Some(conn),
+            out_since,
             warm,
             open: false,
             pending: None,
