@@ -182,7 +182,15 @@ mod tests {
         tokio::time::sleep(lifetime + Duration::from_millis(100)).await;
         warm.put(conn, kept_since);
         assert!(warm.take().await.is_none(), "past its time it is not kept");
-        // The pool closes it as it takes it back (past `max_lifetime`) and opens another.
+        // The pool closes it as it takes it back (past `max_lifetime`), in a task of its
+        // own; the next command gets a new backend.
+        for _ in 0..200 {
+            if pool.size() == 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        assert_eq!(pool.size(), 0, "the pool closed it, past its max_lifetime");
         let mut next = pool.acquire().await.unwrap();
         assert_ne!(backend(&mut next).await, first);
         drop(next);
