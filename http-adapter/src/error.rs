@@ -9,6 +9,13 @@ use axum::response::{IntoResponse, Response};
 use marketplace_core::{Error, ErrorKind, StoreError};
 use serde_json::json;
 
+/// The `Retry-After` of a request whose idempotency key is held by a request still
+/// running: soon, as a running request under a key is a duplicate's first attempt.
+pub const IN_PROGRESS_RETRY_SECS: u64 = 1;
+
+/// What every 5xx of the marketplace's own says: its details are for the log alone.
+pub const SERVER_FAILURE: &str = "the marketplace could not complete the request";
+
 /// An error answered as `{"error": {"code": "<stable code>", "message": "…"}}`.
 #[derive(Debug)]
 pub enum ApiError {
@@ -129,7 +136,7 @@ impl IntoResponse for ApiError {
                 Self::Engine(e) => tracing::error!(error = %e, "request failed"),
                 other => tracing::error!(error = ?other, "request failed"),
             }
-            "the marketplace could not complete the request".to_owned()
+            SERVER_FAILURE.to_owned()
         } else {
             match &self {
                 Self::Engine(e) => e.to_string(),
@@ -147,10 +154,15 @@ impl IntoResponse for ApiError {
         };
         let body = json!({ "error": { "code": self.code(), "message": message } });
         let mut response = (status, Json(body)).into_response();
-        if let Self::RateLimited { retry_after_secs } = self {
+        let retry_after_secs = match self {
+            Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
+            Self::Engine(Error::IdempotencyInProgress) => Some(IN_PROGRESS_RETRY_SECS),
+            _ => None,
+        };
+        if let Some(secs) = retry_after_secs {
             response
                 .headers_mut()
-                .insert(RETRY_AFTER, HeaderValue::from(retry_after_secs));
+                .insert(RETRY_AFTER, HeaderValue::from(secs));
         }
         response
     }

@@ -15,23 +15,32 @@
 //! so if the server stops mid-run the task expires unclaimed and is refunded by the
 //! deadline sweep (`expires_in` is the execution timeout plus a minute), without
 //! counting against the agent.
+//!
+//! Under an `Idempotency-Key` an execution runs once: it reserves the key
+//! ([`marketplace_core::Marketplace::reserve`]) before anything is escrowed, and keeps its
+//! ending — the result, or the failure — for its retries. A duplicate that arrives while it
+//! runs waits for that ending (up to the execution timeout and a few seconds), then answers
+//! 409 `idempotency_in_progress` with `Retry-After`. The agent is called once per key; a
+//! server that dies mid-run holds the key until the task's lifetime is over and refunded,
+//! after which a retry runs the execution afresh.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::Response;
 use marketplace_core::store::Backend;
 use marketplace_core::{
-    Command, DeliveryInput, Error, IdentityId, Profile, Task, TaskSpec, TaskStatus,
+    Command, DeliveryInput, Error, IdentityId, Profile, Reservation, Task, TaskSpec,
 };
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::agentmarket::{Envelope, reply};
 use crate::agora::ApiJson;
 use crate::agora::account::identity;
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{ApiError, SERVER_FAILURE};
 use crate::exec::IdempotencyKey;
 use crate::outbound::OutboundError;
 use crate::outbound::sign::signed_headers;
@@ -58,7 +67,7 @@ pub struct ExecuteRequest {
 }
 
 /// `POST /api/execute` answer data.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ExecuteView {
     /// The task the execution ran as.
     pub task_id: String,
@@ -123,44 +132,186 @@ pub async fn execute<S: Backend + Clone>(
         return Err(Error::invalid("budget", why).into());
     }
     let runner = runner(&app, &profile)?;
-    let task = app
-        .task_command(
-            &caller,
-            &key,
-            Command::PostTask(spec(&app, &agent, &request).into()),
-        )
-        .await?;
-    let task = app.market.task(Some(&caller), task.id).await?;
-    let ready = task.status == TaskStatus::Open || task.claimant() == Some(&agent);
-    if task.status == TaskStatus::Completed {
-        // A retry of an execution that finished: its result again.
-        let result = task
-            .delivery
-            .as_ref()
-            .map(|d| d.text.clone())
-            .unwrap_or_default();
-        return answer(&app, &caller, task.id.to_string(), result).await;
-    }
-    if !ready {
-        return Err(ApiError::Conflict {
-            code: "execution_finished",
-            message: format!(
-                "the execution under this Idempotency-Key ended {}; retry with a new key",
-                task.status.as_str()
-            ),
-        });
-    }
-    let outcome = match run(&app, &runner, &profile, &task, &request).await {
-        Ok(result) => settle(&app, &agent, &task, result).await,
-        Err(e) => Err(e),
+    let job = Job {
+        app: &app,
+        caller: &caller,
+        agent: &agent,
+        profile: &profile,
+        runner: &runner,
+        request: &request,
     };
-    match outcome {
-        Ok(result) => answer(&app, &caller, task.id.to_string(), result).await,
-        Err(e) => {
-            if let Err(refund) = app.market.cancel(&caller, task.id).await {
-                tracing::error!(task = %task.id, error = %refund, "refunding a failed execution failed");
+    let Some(key) = &key.0 else {
+        return match job.run().await {
+            Ok(view) => answer(&app, &caller, view).await,
+            Err(Ended::Refused(e) | Ended::Failed(e)) => Err(e),
+        };
+    };
+    let print = fingerprint(&agent, &request);
+    let hold_secs = app
+        .reach
+        .execute_timeout
+        .as_secs()
+        .saturating_add(HOLD_EXTRA_SECS);
+    let waited_until =
+        tokio::time::Instant::now() + app.reach.execute_timeout + DUPLICATE_WAIT_EXTRA;
+    loop {
+        match app.market.reserve(&caller, key, &print, hold_secs).await? {
+            Reservation::Run => break,
+            Reservation::Done(stored) => return replay(&app, &caller, &stored).await,
+            Reservation::Running { .. } if tokio::time::Instant::now() < waited_until => {
+                tokio::time::sleep(DUPLICATE_POLL).await;
             }
-            Err(e)
+            Reservation::Running { .. } => return Err(Error::IdempotencyInProgress.into()),
+        }
+    }
+    let ended = job.run().await;
+    let kept = match &ended {
+        Ok(view) => Some(Kept::Paid(view.clone())),
+        Err(Ended::Failed(e)) => Some(Kept::failed(e)),
+        // Refused before anything changed: the key is let go, as for a refused command.
+        Err(Ended::Refused(_)) => None,
+    };
+    let kept = kept.map(|k| serde_json::to_string(&k).unwrap_or_default());
+    if let Err(e) = app.market.finish(&caller, key, &print, kept).await {
+        // The answer stands; the key stays held until its hold runs out.
+        tracing::error!(error = %e, "keeping an execution's ending failed");
+    }
+    match ended {
+        Ok(view) => answer(&app, &caller, view).await,
+        Err(Ended::Refused(e) | Ended::Failed(e)) => Err(e),
+    }
+}
+
+/// How long past the execution timeout a key stays held by an execution that never
+/// finished: past the task's lifetime (the timeout plus a minute), when the sweep has
+/// refunded it, so a retry that then runs again never overlaps the first run.
+const HOLD_EXTRA_SECS: u64 = 90;
+/// How long past the execution timeout a duplicate waits for the first run's ending.
+const DUPLICATE_WAIT_EXTRA: std::time::Duration = std::time::Duration::from_secs(5);
+/// How often a waiting duplicate looks for the first run's ending.
+const DUPLICATE_POLL: std::time::Duration = std::time::Duration::from_millis(100);
+
+/// The fingerprint of an execution request: SHA-256 hex of what it asks for.
+fn fingerprint(agent: &IdentityId, request: &ExecuteRequest) -> String {
+    let what = json!([
+        "execute",
+        agent,
+        request.task_description,
+        request.budget.0.to_string()
+    ]);
+    hex::encode(Sha256::digest(what.to_string().as_bytes()))
+}
+
+/// How an execution ended, short of its result.
+enum Ended {
+    /// Refused before anything was escrowed or called (the budget not covered, say).
+    Refused(ApiError),
+    /// The agent ran and failed, or its result was refused; the budget was refunded.
+    Failed(ApiError),
+}
+
+/// An execution's ending as kept under its idempotency key, for its retries.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "ending", rename_all = "snake_case")]
+enum Kept {
+    /// The agent was paid for this result.
+    Paid(ExecuteView),
+    /// The execution failed and was refunded: the error it answered.
+    Failed {
+        /// The HTTP status.
+        status: u16,
+        /// The stable code.
+        code: String,
+        /// What happened.
+        message: String,
+    },
+}
+
+impl Kept {
+    fn failed(e: &ApiError) -> Self {
+        let message = match e {
+            ApiError::Upstream { message, .. } => message.clone(),
+            // The marketplace's own failure: its details are for the log alone.
+            _ => SERVER_FAILURE.to_owned(),
+        };
+        Self::Failed {
+            status: e.status().as_u16(),
+            code: e.code().to_owned(),
+            message,
+        }
+    }
+}
+
+/// The answer kept under a key, given again.
+async fn replay<S: Backend + Clone>(
+    app: &AppState<S>,
+    caller: &IdentityId,
+    stored: &str,
+) -> Result<Response, ApiError> {
+    let kept: Kept = serde_json::from_str(stored)
+        .map_err(|e| ApiError::internal(format!("a kept execution does not parse: {e}")))?;
+    match kept {
+        Kept::Paid(view) => answer(app, caller, view).await,
+        Kept::Failed {
+            status,
+            code,
+            message,
+        } => Err(ApiError::Upstream {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_GATEWAY),
+            code: ENDING_CODES
+                .iter()
+                .find(|c| **c == code)
+                .copied()
+                .unwrap_or("internal"),
+            message,
+        }),
+    }
+}
+
+/// The codes an execution's failure answers with: the agent's, or the marketplace's own.
+const ENDING_CODES: [&str; 5] = [
+    "agent_failed",
+    "agent_timeout",
+    "llm_unavailable",
+    "storage_error",
+    "internal",
+];
+
+/// One execution: who hires whom, for what.
+struct Job<'a, S: Backend + Clone> {
+    app: &'a AppState<S>,
+    caller: &'a IdentityId,
+    agent: &'a IdentityId,
+    profile: &'a Profile,
+    runner: &'a Runner,
+    request: &'a ExecuteRequest,
+}
+
+impl<S: Backend + Clone> Job<'_, S> {
+    /// Escrows the budget, runs the agent and pays it; refunds on any failure.
+    async fn run(&self) -> Result<ExecuteView, Ended> {
+        let none = IdempotencyKey::default();
+        let spec = spec(self.app, self.agent, self.request);
+        let task = self
+            .app
+            .task_command(self.caller, &none, Command::PostTask(spec.into()))
+            .await
+            .map_err(Ended::Refused)?;
+        let outcome = match run(self.app, self.runner, self.profile, &task, self.request).await {
+            Ok(result) => settle(self.app, self.agent, &task, result).await,
+            Err(e) => Err(e),
+        };
+        match outcome {
+            Ok(result) => Ok(ExecuteView {
+                task_id: task.id.to_string(),
+                result,
+            }),
+            Err(e) => {
+                if let Err(refund) = self.app.market.cancel(self.caller, task.id).await {
+                    tracing::error!(task = %task.id, error = %refund, "refunding a failed execution failed");
+                }
+                Err(Ended::Failed(e))
+            }
         }
     }
 }
@@ -168,11 +319,9 @@ pub async fn execute<S: Backend + Clone>(
 async fn answer<S: Backend + Clone>(
     app: &AppState<S>,
     caller: &IdentityId,
-    task_id: String,
-    result: String,
+    view: ExecuteView,
 ) -> Result<Response, ApiError> {
-    let data = ExecuteView { task_id, result };
-    reply(app, Some(caller), StatusCode::OK, data).await
+    reply(app, Some(caller), StatusCode::OK, view).await
 }
 
 /// How `profile`'s agent runs, checked before anything is escrowed.

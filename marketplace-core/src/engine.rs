@@ -10,7 +10,7 @@ use crate::command::{Command, Outcome};
 use crate::decide::{Context, Decision, Fault, Key, View, decide};
 use crate::error::Error;
 use crate::ids::{BidId, ContractId, IdSource, IdentityId, RandomIds, RuleId, TaskId};
-use crate::limits::{self, IDEMPOTENCY_KEY_BYTES_MAX, IDEMPOTENCY_TTL_SECS, QUERY_BYTES_MAX};
+use crate::limits::{self, IDEMPOTENCY_TTL_SECS, QUERY_BYTES_MAX};
 use crate::model::{
     Account, AccountRef, AutoClaimRule, Bid, Blob, BoardPost, Contract, ContractSpec,
     DeliveryInput, Event, LedgerEntry, Message, PostSpec, Profile, ProfileUpdate, RejectCategory,
@@ -22,6 +22,11 @@ use crate::store::{
     SearchQuery, Store, StoreError, TaskParties, TaskQuery, Transaction,
 };
 use crate::time::{Clock, SystemClock, Timestamp, secs, truncate};
+
+mod keys;
+
+pub use keys::Reservation;
+use keys::{Verdict, check_key, judge};
 
 /// How many times a command is retried after a [`StoreError::Conflict`].
 const CONFLICT_RETRIES_MAX: usize = 8;
@@ -193,16 +198,16 @@ impl<S: Store> Marketplace<S> {
     /// the same command returns the first outcome without executing again; the same key
     /// with another command is refused with [`Error::IdempotencyConflict`]. Keys are scoped
     /// to the actor and remembered for 24 hours. Refused commands are not remembered, so
-    /// they may be retried.
+    /// they may be retried. Duplicates sent at once execute once: each waits for the one
+    /// ahead of it and replays its outcome. A key reserved by a request still running (see
+    /// [`Marketplace::reserve`]) is refused with [`Error::IdempotencyInProgress`].
     pub async fn execute_idempotent(
         &self,
         actor: &IdentityId,
         command: Command,
         key: &str,
     ) -> Result<Outcome, Error> {
-        if key.is_empty() || key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
-            return Err(Error::invalid("Idempotency-Key", "must be 1-255 bytes"));
-        }
+        check_key(key)?;
         self.run(Some(actor), &command, Some(key)).await
     }
 
@@ -270,16 +275,16 @@ impl<S: Store> Marketplace<S> {
         let idempotency = match (actor, key) {
             (Some(actor), Some(key)) => {
                 let print = fingerprint(command);
-                if let Some(found) = tx.idempotency(actor, key).await? {
-                    let fresh = found.created_at + secs(IDEMPOTENCY_TTL_SECS) > now;
-                    if fresh && found.fingerprint == print {
-                        return serde_json::from_str(&found.response)
+                let found = tx.idempotency(actor, key).await?;
+                match judge(found.as_ref(), &print, now) {
+                    Verdict::New => {}
+                    Verdict::Replay(response) => {
+                        return serde_json::from_str(&response)
                             .map(Step::Replay)
                             .map_err(|e| StoreError::Corrupt(e.to_string()).into());
                     }
-                    if fresh {
-                        return Err(Error::IdempotencyConflict);
-                    }
+                    Verdict::Running(_) => return Err(Error::IdempotencyInProgress),
+                    Verdict::Conflict => return Err(Error::IdempotencyConflict),
                 }
                 Some((actor, key, print))
             }
@@ -304,6 +309,7 @@ impl<S: Store> Marketplace<S> {
                             fingerprint: fingerprint.clone(),
                             response,
                             created_at: now,
+                            running_until: None,
                         })
                         .await?;
                     }

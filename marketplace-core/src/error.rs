@@ -134,6 +134,10 @@ pub enum Error {
     /// The idempotency key was used before with a different request.
     #[error("idempotency key reused with a different request")]
     IdempotencyConflict,
+    /// A request under the same idempotency key is still running; retry shortly to get its
+    /// answer.
+    #[error("a request with this idempotency key is still running; retry shortly")]
+    IdempotencyInProgress,
     /// The storage backend failed; the command did not happen and may be retried.
     #[error("storage: {0}")]
     Storage(#[from] crate::store::StoreError),
@@ -205,6 +209,7 @@ impl Error {
             Self::InsufficientFunds { .. } => "insufficient_funds",
             Self::ResultSchemaMismatch { .. } => "result_schema_mismatch",
             Self::IdempotencyConflict => "idempotency_conflict",
+            Self::IdempotencyInProgress => "idempotency_in_progress",
             Self::Storage(_) => "storage_error",
         }
     }
@@ -240,7 +245,8 @@ impl Error {
             | Self::ContractState
             | Self::DependenciesIncomplete
             | Self::TooManyClaims
-            | Self::LimitReached { .. } => ErrorKind::Conflict,
+            | Self::LimitReached { .. }
+            | Self::IdempotencyInProgress => ErrorKind::Conflict,
             Self::InsufficientFunds { .. } => ErrorKind::InsufficientFunds,
             Self::ResultSchemaMismatch { .. } | Self::IdempotencyConflict => {
                 ErrorKind::Unprocessable

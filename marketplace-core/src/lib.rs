@@ -63,7 +63,7 @@ pub mod testkit;
 pub mod time;
 
 pub use command::{Command, Outcome};
-pub use engine::{Balance, Earnings, Marketplace, ReputationView};
+pub use engine::{Balance, Earnings, Marketplace, ReputationView, Reservation};
 pub use error::{Error, ErrorKind};
 pub use ids::{
     BidId, ContractId, IdSource, IdentityId, MessageId, PostId, RandomIds, RuleId, SequentialIds,

@@ -223,7 +223,9 @@ pub(crate) fn prepare_statements() -> &'static str {
         let mut text = format!(
             "PREPARE {LOAD}(uuid, text, boolean, bigint) AS {TASK_WITH_PARTIES}; \
              PREPARE {RULES}(text) AS {RULES_MATCHING}; \
-             PREPARE {PARTY}(text) AS {PARTY_LOCKED};"
+             PREPARE {PARTY}(text) AS {PARTY_LOCKED}; \
+             PREPARE {KEY_LOCK}(text, text) AS {KEY_LOCKED}; \
+             PREPARE {KEY}(text, text) AS {KEY_RECORD};"
         );
         for set in 1..1usize << WRITE_PARTS.len() {
             let parts: Vec<&str> = WRITE_PARTS
@@ -249,6 +251,25 @@ const LOAD: &str = "marketplace_load";
 const RULES: &str = "marketplace_rules";
 /// The prepared name of [`PARTY_LOCKED`].
 const PARTY: &str = "marketplace_party";
+
+/// The prepared name of [`KEY_LOCKED`].
+const KEY_LOCK: &str = "marketplace_key_lock";
+/// The prepared name of [`KEY_RECORD`].
+const KEY: &str = "marketplace_key";
+
+/// Locks an idempotency key (`$1` the caller, `$2` the key) until the transaction ends,
+/// whether or not its record exists: a transaction-scoped advisory lock, in a class of its
+/// own (the two-number form, apart from the one-number locks of the migrations). Two keys
+/// whose hashes collide only wait for each other.
+const KEY_LOCKED: &str =
+    "SELECT pg_advisory_xact_lock(7301, hashtext($1 || ' ' || $2)) IS NULL AS locked";
+
+/// An idempotency record (`$1` the caller, `$2` the key). Sent after [`KEY_LOCKED`] as a
+/// statement of its own: under `READ COMMITTED` it then reads with a snapshot taken after
+/// the lock was granted, so it sees the record of the transaction it waited for.
+const KEY_RECORD: &str = "\
+SELECT fingerprint, response, created_at, running_until FROM idempotency \
+WHERE caller = $1 AND key = $2";
 
 /// One identity's account and reputation (`$1`), locked.
 const PARTY_LOCKED: &str = "\
@@ -518,24 +539,33 @@ impl Transaction for PgTx {
         caller: &IdentityId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT fingerprint, response, created_at FROM idempotency WHERE caller = $1 AND key = $2",
-        )
-        .bind(caller.as_str())
-        .bind(key)
-        .fetch_optional(self.conn().await?)
-        .await
-        .map_err(db)?;
-        row.map(|r| {
-            Ok(IdempotencyRecord {
-                caller: caller.clone(),
-                key: key.to_owned(),
-                fingerprint: r.get("fingerprint"),
-                response: r.get("response"),
-                created_at: time(r.get("created_at"))?,
+        let args = |name| {
+            Ok::<_, StoreError>(
+                Call::new(name)
+                    .text(Some(caller.as_str()))?
+                    .text(Some(key))?
+                    .end(),
+            )
+        };
+        let text = format!("{}; {}", args(KEY_LOCK)?, args(KEY)?);
+        let rows = self.simple(text).await?;
+        // The lock answers one row of one column; the record, if any, has four.
+        rows.iter()
+            .find(|r| r.len() > 1)
+            .map(|r| {
+                Ok(IdempotencyRecord {
+                    caller: caller.clone(),
+                    key: key.to_owned(),
+                    fingerprint: r.get("fingerprint"),
+                    response: r.get("response"),
+                    created_at: time(r.get("created_at"))?,
+                    running_until: r
+                        .get::<Option<i64>, _>("running_until")
+                        .map(time)
+                        .transpose()?,
+                })
             })
-        })
-        .transpose()
+            .transpose()
     }
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
@@ -693,15 +723,18 @@ impl Transaction for PgTx {
 
     async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at) VALUES ($1, $2, $3, $4, $5) \
+            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at, running_until) \
+             VALUES ($1, $2, $3, $4, $5, $6) \
              ON CONFLICT (caller, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             response = excluded.response, created_at = excluded.created_at",
+             response = excluded.response, created_at = excluded.created_at, \
+             running_until = excluded.running_until",
         )
         .bind(r.caller.as_str())
         .bind(&r.key)
         .bind(&r.fingerprint)
         .bind(&r.response)
         .bind(micros(r.created_at))
+        .bind(r.running_until.map(micros))
         .execute(self.conn().await?)
         .await
         .map_err(db)?;

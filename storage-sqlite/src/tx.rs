@@ -360,7 +360,8 @@ impl Transaction for SqliteTx {
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
         let row = sqlx::query(
-            "SELECT fingerprint, response, created_at FROM idempotency WHERE caller = ? AND key = ?",
+            "SELECT fingerprint, response, created_at, running_until FROM idempotency \
+             WHERE caller = ? AND key = ?",
         )
         .bind(caller.as_str())
         .bind(key)
@@ -374,6 +375,10 @@ impl Transaction for SqliteTx {
                 fingerprint: r.get("fingerprint"),
                 response: r.get("response"),
                 created_at: time(r.get("created_at"))?,
+                running_until: r
+                    .get::<Option<i64>, _>("running_until")
+                    .map(time)
+                    .transpose()?,
             })
         })
         .transpose()
@@ -519,15 +524,18 @@ impl Transaction for SqliteTx {
 
     async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at) VALUES (?, ?, ?, ?, ?) \
+            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at, running_until) \
+             VALUES (?, ?, ?, ?, ?, ?) \
              ON CONFLICT (caller, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             response = excluded.response, created_at = excluded.created_at",
+             response = excluded.response, created_at = excluded.created_at, \
+             running_until = excluded.running_until",
         )
         .bind(r.caller.as_str())
         .bind(&r.key)
         .bind(&r.fingerprint)
         .bind(&r.response)
         .bind(micros(r.created_at))
+        .bind(r.running_until.map(micros))
         .execute(self.conn().await?)
         .await
         .map_err(db)?;

@@ -18,6 +18,7 @@ mod authorization;
 mod chaos;
 mod errors;
 mod execute;
+mod idempotency_races;
 mod limits;
 mod openapi;
 mod outbound_safety;

@@ -85,8 +85,10 @@ pub trait Credentials: Send + Sync + 'static {
         identity: &IdentityId,
     ) -> Result<Option<CustodialKey>, StoreError>;
     /// Records that `identity` used `nonce` on a signed request; the nonce is remembered
-    /// until `until`. `false` (and nothing changed) if it is remembered already: a replay.
-    /// Forgets nonces whose time has passed by `now`.
+    /// through `until`, inclusive. `false` (and nothing changed) if it is remembered
+    /// already: a replay, refused at every `now <= until`. Forgets nonces whose `until` is
+    /// before `now`. (A caller accepts a signed request only while `now <= until`, so no
+    /// replay finds its nonce forgotten.)
     async fn remember_nonce(
         &self,
         identity: &IdentityId,

@@ -114,7 +114,9 @@ pub enum StoreError {
 }
 
 /// A remembered idempotent request: the same key with the same request gets `response`
-/// again; with another request it is refused.
+/// again; with another request it is refused. A request that runs beyond one command (a
+/// call out, several commands) holds its key while it runs: `running_until` is set and
+/// `response` empty until it finishes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct IdempotencyRecord {
     /// Whose key (keys are scoped to the caller).
@@ -127,6 +129,9 @@ pub struct IdempotencyRecord {
     pub response: String,
     /// When first executed; the record is ignored 24 hours later.
     pub created_at: Timestamp,
+    /// While the request runs: until when it holds the key. A request still unfinished by
+    /// then is taken to have died with its server, and a retry runs it again.
+    pub running_until: Option<Timestamp>,
 }
 
 /// One write transaction. Dropping it without [`Transaction::commit`] rolls it back.
@@ -244,7 +249,10 @@ pub trait Transaction: Send {
     /// An artifact record.
     fn blob(&mut self, hash: &str)
     -> impl Future<Output = Result<Option<Blob>, StoreError>> + Send;
-    /// The idempotency record of `(caller, key)`, if any (expired ones included).
+    /// The idempotency record of `(caller, key)`, if any (expired ones included), with the
+    /// key locked until the transaction ends: a concurrent transaction asking for the same
+    /// key waits for this one to end, whether or not a record exists yet. (Without that,
+    /// two duplicates sent at once both find nothing and both execute.)
     fn idempotency(
         &mut self,
         caller: &IdentityId,
@@ -262,7 +270,7 @@ pub trait Transaction: Send {
     /// store may hold the write back and send it with the commit; its errors then come
     /// from `commit`.
     fn write(&mut self, changes: Changes) -> impl Future<Output = Result<(), StoreError>> + Send;
-    /// Remembers (or replaces an expired) idempotency record.
+    /// Remembers an idempotency record, replacing the key's record if it has one.
     fn put_idempotency(
         &mut self,
         record: IdempotencyRecord,

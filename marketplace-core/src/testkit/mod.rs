@@ -95,6 +95,8 @@ macro_rules! conformance_suite {
             races::accept_vs_reject,
             races::concurrent_posts_never_overdraw,
             races::abandoned_commands_hold_nothing,
+            races::idempotent_duplicates_execute_once,
+            races::reservations_run_once,
             outbox::leases_complete_and_expire,
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,

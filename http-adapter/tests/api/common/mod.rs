@@ -4,12 +4,13 @@ pub(crate) mod process;
 pub(crate) mod receiver;
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use http_adapter::auth::MasterKey;
 use http_adapter::dispatch::dispatch_loop;
 use http_adapter::server::{AppState, Config, app, serve};
 use marketplace_core::store::Backend;
-use marketplace_core::{Marketplace, Policy};
+use marketplace_core::{Clock, Marketplace, Policy};
 use serde_json::Value;
 use storage_postgres::PgStore;
 use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
@@ -33,13 +34,21 @@ impl TestServer<PgStore> {
     /// A server on a scratch PostgreSQL database; `None` (after a loud message) where no
     /// server answers and `MARKETPLACE_REQUIRE_PG` is not set.
     pub(crate) async fn start_postgres(policy: Policy) -> Option<Self> {
+        Self::start_postgres_with(policy, |c| c).await
+    }
+
+    /// [`TestServer::start_postgres`] with a router configuration `configure` adjusts.
+    pub(crate) async fn start_postgres_with(
+        policy: Policy,
+        configure: impl FnOnce(Config) -> Config,
+    ) -> Option<Self> {
         if !postgres_ready() {
             return None;
         }
         let (database, url) = ScratchDatabase::create().await;
         let store = PgStore::connect(&url, 8).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
-        let mut server = Self::serve(store, dir, policy, |c| c).await;
+        let mut server = Self::serve(store, dir, policy, None, configure).await;
         server._database = Some(database);
         Some(server)
     }
@@ -58,16 +67,7 @@ impl TestServer {
         allow_private: bool,
         reach: http_adapter::dispatch::ReachConfig,
     ) -> Self {
-        let outbound =
-            http_adapter::outbound::Outbound::new(&http_adapter::outbound::OutboundConfig {
-                allow_private,
-                extra_ca_pem: Some(ca_pem.as_bytes().to_vec()),
-            })
-            .unwrap();
-        Self::start_with(policy, move |config| {
-            config.with_outbound(outbound).with_reach(reach)
-        })
-        .await
+        Self::start_with(policy, reaching(ca_pem, allow_private, reach)).await
     }
 
     /// A server whose router configuration `configure` adjusts.
@@ -79,7 +79,16 @@ impl TestServer {
         let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
             .await
             .unwrap();
-        TestServer::serve(store, dir, policy, configure).await
+        TestServer::serve(store, dir, policy, None, configure).await
+    }
+
+    /// A server whose marketplace reads `clock` (a manual clock, in tests of time windows).
+    pub(crate) async fn start_at(policy: Policy, clock: Arc<dyn Clock>) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
+            .await
+            .unwrap();
+        TestServer::serve(store, dir, policy, Some(clock), |c| c).await
     }
 }
 
@@ -88,9 +97,13 @@ impl<S: Backend + Clone> TestServer<S> {
         store: S,
         dir: tempfile::TempDir,
         policy: Policy,
+        clock: Option<Arc<dyn Clock>>,
         configure: impl FnOnce(Config) -> Config,
     ) -> Self {
-        let market = Marketplace::new(store, policy);
+        let mut market = Marketplace::new(store, policy);
+        if let Some(clock) = clock {
+            market = market.with_clock(clock);
+        }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         let config = Config::new(MasterKey::from_secret("test secret"))
@@ -210,6 +223,21 @@ impl<S: Backend + Clone> TestServer<S> {
         self.send(method, path, &headers, body.as_deref().map(str::as_bytes))
             .await
     }
+}
+
+/// A router configuration whose outbound client trusts `ca_pem` (and may reach private
+/// addresses when `allow_private`), reaching agents as `reach` says.
+pub(crate) fn reaching(
+    ca_pem: &str,
+    allow_private: bool,
+    reach: http_adapter::dispatch::ReachConfig,
+) -> impl FnOnce(Config) -> Config {
+    let outbound = http_adapter::outbound::Outbound::new(&http_adapter::outbound::OutboundConfig {
+        allow_private,
+        extra_ca_pem: Some(ca_pem.as_bytes().to_vec()),
+    })
+    .unwrap();
+    move |config| config.with_outbound(outbound).with_reach(reach)
 }
 
 impl<S> Drop for TestServer<S> {

@@ -149,7 +149,8 @@ pub async fn custodial_keys<H: Harness>(h: &H) {
     assert_eq!(store.custodial_key(&alice).await.unwrap(), Some(key));
 }
 
-/// A nonce is accepted once per identity while remembered, and forgotten afterwards.
+/// A nonce is accepted once per identity while remembered (through its `until`, to the
+/// microsecond), and forgotten afterwards.
 pub async fn nonces<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let store = fx.market.store();
@@ -176,7 +177,14 @@ pub async fn nonces<H: Harness>(h: &H) {
         store.remember_nonce(&bob, "n-1", until, now).await.unwrap(),
         "nonces are per identity"
     );
-    let later = until + chrono::Duration::seconds(1);
+    assert!(
+        !store
+            .remember_nonce(&alice, "n-1", until, until)
+            .await
+            .unwrap(),
+        "still a replay at the last moment it is remembered"
+    );
+    let later = until + chrono::Duration::microseconds(1);
     assert!(
         store
             .remember_nonce(&alice, "n-1", later + chrono::Duration::seconds(300), later)

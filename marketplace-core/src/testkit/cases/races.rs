@@ -2,7 +2,9 @@
 
 use futures::future::join_all;
 
-use super::fixture;
+use super::{assert_code, fixture};
+use crate::command::{Command, Outcome};
+use crate::engine::Reservation;
 use crate::model::{DeliveryInput, RejectCategory, TaskSpec, TaskStatus};
 use crate::store::Store;
 use crate::testkit::{Harness, dec};
@@ -172,5 +174,151 @@ pub async fn abandoned_commands_hold_nothing<H: Harness>(h: &H) {
     }
     // A store that never waits (in memory) finishes each command at its first poll: there,
     // nothing is abandoned and the case checks the plain course.
+    fx.assert_invariants().await;
+}
+
+/// How many duplicates of one request the idempotency races send at once.
+const DUPLICATES: usize = 24;
+
+/// Duplicates under one `Idempotency-Key` sent at once execute exactly once: every one of
+/// them gets the first outcome (a post escrows once, a claim answers the claim, not
+/// `already_claimant`); different requests under one key: one runs, the rest are refused
+/// with `idempotency_conflict`.
+pub async fn idempotent_duplicates_execute_once<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
+    // Reads at once first, so a pooled store has connections open for every racer.
+    join_all((0..DUPLICATES).map(|_| fx.market.balance(&alice))).await;
+    let post = Command::PostTask(TaskSpec::new("once", 10).into());
+    let posts = join_all(
+        (0..DUPLICATES).map(|_| fx.market.execute_idempotent(&alice, post.clone(), "post-1")),
+    )
+    .await;
+    let first = posts[0].as_ref().expect("the post runs").clone();
+    for p in &posts {
+        assert_eq!(
+            p.as_ref().ok(),
+            Some(&first),
+            "every duplicate replays the post"
+        );
+    }
+    assert_eq!(fx.market.balance(&alice).await.unwrap().escrowed, dec("10"));
+    let Outcome::Task(task) = first else {
+        panic!("a post answers a task")
+    };
+
+    let claim = Command::Claim {
+        task: task.id,
+        note: None,
+    };
+    let claims = join_all(
+        (0..DUPLICATES).map(|_| fx.market.execute_idempotent(&bob, claim.clone(), "claim-1")),
+    )
+    .await;
+    let first = claims[0].as_ref().expect("the claim runs").clone();
+    for c in &claims {
+        assert_eq!(
+            c.as_ref().ok(),
+            Some(&first),
+            "every duplicate replays the claim"
+        );
+    }
+
+    // Another body under one key: exactly one runs.
+    let mixed = join_all((1..=DUPLICATES).map(|bounty| {
+        let post = Command::PostTask(TaskSpec::new("mixed", bounty as u64).into());
+        fx.market.execute_idempotent(&alice, post, "mixed-1")
+    }))
+    .await;
+    let ran: Vec<_> = mixed.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(ran.len(), 1, "one of the bodies runs");
+    for e in mixed.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(e.code(), "idempotency_conflict");
+    }
+    let Outcome::Task(mixed) = ran[0] else {
+        panic!("a post answers a task")
+    };
+    assert_eq!(
+        fx.market.balance(&alice).await.unwrap().escrowed,
+        dec("10") + mixed.bounty
+    );
+    fx.assert_invariants().await;
+}
+
+/// A request that runs beyond one command reserves its key: of duplicates reserving at
+/// once exactly one runs, the others find it running until it finishes, then replay its
+/// answer. A key let go is free again; a hold that runs out (its server died) lets the
+/// next reservation run, at the hold's end exactly and not a microsecond before; a
+/// command under a running key is refused with `idempotency_in_progress`.
+pub async fn reservations_run_once<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let alice = fx.agent("alice").await;
+    let market = &fx.market;
+    // Reads at once first, so a pooled store has connections open for every racer.
+    join_all((0..DUPLICATES).map(|_| market.balance(&alice))).await;
+    let tries = join_all((0..DUPLICATES).map(|_| market.reserve(&alice, "job-1", "job", 60))).await;
+    let runs = tries
+        .iter()
+        .filter(|r| matches!(r, Ok(Reservation::Run)))
+        .count();
+    assert_eq!(runs, 1, "one reservation runs: {tries:?}");
+    let held_until = market.now() + chrono::Duration::seconds(60);
+    for t in &tries {
+        match t {
+            Ok(Reservation::Run) => {}
+            Ok(Reservation::Running { until }) => assert_eq!(*until, held_until),
+            other => panic!("a duplicate found {other:?}"),
+        }
+    }
+    let post = Command::PostTask(TaskSpec::new("under a running key", 1).into());
+    assert_code(
+        market
+            .execute_idempotent(&alice, post.clone(), "job-1")
+            .await,
+        "idempotency_conflict",
+    );
+    assert_code(
+        market.reserve(&alice, "job-1", "another job", 60).await,
+        "idempotency_conflict",
+    );
+    market
+        .finish(&alice, "job-1", "job", Some("the answer".into()))
+        .await
+        .unwrap();
+    let replays =
+        join_all((0..DUPLICATES).map(|_| market.reserve(&alice, "job-1", "job", 60))).await;
+    for r in replays {
+        assert_eq!(r.unwrap(), Reservation::Done("the answer".into()));
+    }
+
+    // Let go: the next reservation runs.
+    assert_eq!(
+        market.reserve(&alice, "job-2", "job", 60).await.unwrap(),
+        Reservation::Run
+    );
+    market.finish(&alice, "job-2", "job", None).await.unwrap();
+    assert_eq!(
+        market.reserve(&alice, "job-2", "job", 60).await.unwrap(),
+        Reservation::Run
+    );
+
+    // A hold that runs out.
+    assert_eq!(
+        market.reserve(&alice, "job-3", "job", 60).await.unwrap(),
+        Reservation::Run
+    );
+    fx.clock
+        .set(market.now() + chrono::Duration::microseconds(60_000_000 - 1));
+    assert!(matches!(
+        market.reserve(&alice, "job-3", "job", 60).await.unwrap(),
+        Reservation::Running { .. }
+    ));
+    fx.clock
+        .set(market.now() + chrono::Duration::microseconds(1));
+    assert_eq!(
+        market.reserve(&alice, "job-3", "job", 60).await.unwrap(),
+        Reservation::Run
+    );
+    assert_eq!(fx.market.balance(&alice).await.unwrap().escrowed, dec("0"));
     fx.assert_invariants().await;
 }
