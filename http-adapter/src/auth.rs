@@ -299,11 +299,18 @@ async fn check_signature<S: Backend + Clone>(
             "X-Knarr-Nonce must be 1-64 printable characters",
         ));
     }
-    let signed_at: i64 = timestamp
-        .parse()
-        .map_err(|_| ApiError::Unauthorized("X-Knarr-Timestamp must be unix seconds"))?;
+    let signed_at = timestamp
+        .parse::<i64>()
+        .ok()
+        .and_then(|secs| chrono::DateTime::from_timestamp(secs, 0))
+        .ok_or(ApiError::Unauthorized(
+            "X-Knarr-Timestamp must be unix seconds",
+        ))?;
+    // Both sides at the clock's full precision: a request is accepted until exactly the
+    // moment its nonce may be forgotten (`until` below), never a fraction of a second past.
     let now = app.market.now();
-    if now.timestamp().abs_diff(signed_at) > SIGNATURE_WINDOW_SECS.unsigned_abs() {
+    let window = chrono::Duration::seconds(SIGNATURE_WINDOW_SECS);
+    if now - signed_at > window || signed_at - now > window {
         return Err(ApiError::Unauthorized(
             "the signature's timestamp is outside the 300 s window",
         ));
@@ -316,8 +323,8 @@ async fn check_signature<S: Backend + Clone>(
     key.verify_strict(message.as_bytes(), &signature)
         .map_err(|_| ApiError::Unauthorized("the signature does not match the request"))?;
     let identity = IdentityId::from_public_key(key.as_bytes());
-    let until =
-        chrono::DateTime::from_timestamp(signed_at + SIGNATURE_WINDOW_SECS, 0).unwrap_or(now);
+    // Remembered while any request carrying it can be accepted: through `signed_at + window`.
+    let until = signed_at + window;
     let fresh = app
         .market
         .store()

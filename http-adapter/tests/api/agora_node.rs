@@ -1,12 +1,13 @@
 //! Node signatures over a real socket: a self-custody node registers its own key and signs
 //! every request; stale, future, tampered and replayed requests are refused.
 
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::common::TestServer;
 use ed25519_dalek::{Signer, SigningKey};
 use http_adapter::auth::signed_message;
-use marketplace_core::{IdentityId, Policy, Store};
+use marketplace_core::{IdentityId, ManualClock, Policy, Store};
 use serde_json::{Value, json};
 
 fn unix_now() -> i64 {
@@ -201,4 +202,57 @@ async fn stale_tampered_and_malformed_signatures_are_refused() {
             .unwrap()
             .is_empty()
     );
+}
+
+#[tokio::test]
+async fn a_signed_request_is_accepted_to_the_edge_of_its_window_and_never_replayed() {
+    let signed_at = 1_800_000_000;
+    let clock = Arc::new(ManualClock::at_unix(signed_at));
+    let server = TestServer::start_at(Policy::agora(), clock.clone()).await;
+    let node = Node::new(11);
+    let body = json!({"alias": "edge"}).to_string();
+    let register = node.headers("POST", "/api/v1/auth/node", signed_at, "r", body.as_bytes());
+    let (status, answer) = send(
+        &server,
+        "POST",
+        "/api/v1/auth/node",
+        &register,
+        body.as_bytes(),
+    )
+    .await;
+    assert_eq!(status, 201, "{answer}");
+    let path = "/api/v1/auth/keys";
+    let at = |offset_micros: i64| {
+        let start = chrono::DateTime::from_timestamp(signed_at, 0).unwrap();
+        clock.set(start + chrono::Duration::microseconds(offset_micros));
+    };
+    let edge = node.headers("GET", path, signed_at, "edge", b"");
+
+    // Exactly 300 s after its timestamp: accepted once, its replay refused.
+    at(300_000_000);
+    let (status, answer) = send(&server, "GET", path, &edge, b"").await;
+    assert_eq!(status, 200, "at the window's edge: {answer}");
+    let (status, answer) = send(&server, "GET", path, &edge, b"").await;
+    assert_eq!(status, 401, "a replay at the edge: {answer}");
+    // Past the edge by any fraction of a second: neither the replay nor a fresh nonce.
+    for past in [1, 500_000, 999_999] {
+        at(300_000_000 + past);
+        let (status, answer) = send(&server, "GET", path, &edge, b"").await;
+        assert_eq!(status, 401, "a replay {past} µs past the edge: {answer}");
+        let fresh = node.headers("GET", path, signed_at, &format!("late-{past}"), b"");
+        let (status, answer) = send(&server, "GET", path, &fresh, b"").await;
+        assert_eq!(status, 401, "{past} µs past the edge: {answer}");
+        assert_eq!(
+            answer["error"]["message"],
+            "the signature's timestamp is outside the 300 s window"
+        );
+    }
+    // A timestamp 300 s ahead of the clock is at the other edge: accepted once.
+    at(0);
+    let ahead = node.headers("GET", path, signed_at + 300, "ahead", b"");
+    let (status, answer) = send(&server, "GET", path, &ahead, b"").await;
+    assert_eq!(status, 200, "300 s ahead: {answer}");
+    at(600_000_000);
+    let (status, _) = send(&server, "GET", path, &ahead, b"").await;
+    assert_eq!(status, 401, "its replay at its own window's far edge");
 }
