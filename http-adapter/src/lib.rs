@@ -23,6 +23,7 @@
 //! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
+//! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
 //! - `database` (feature `database`, on by default): opening the store a `--database-url`
 //!   names (SQLite by default, PostgreSQL for replicas).
@@ -50,6 +51,7 @@ pub mod dispatch;
 pub mod error;
 pub mod exec;
 pub mod execute;
+pub mod input;
 pub mod limits;
 pub mod metrics;
 pub mod openapi;

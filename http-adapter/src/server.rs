@@ -229,6 +229,7 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
             auth::verify_signature::<S>,
         ))
         .layer(DefaultBodyLimit::max(state.body_bytes_max))
+        .layer(middleware::from_fn(crate::input::refuse_nul_in_uri))
         .route_layer(middleware::from_fn(metrics::track));
     // Outermost: AgentMarket's error envelope, so even rate-limit refusals on its paths
     // answer in its format.

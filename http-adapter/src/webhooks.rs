@@ -470,12 +470,7 @@ pub async fn test_webhook<S: Backend + Clone>(
     Caller(caller): Caller,
     RawBody(body): RawBody,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let request: TestWebhook = if body.iter().all(u8::is_ascii_whitespace) {
-        TestWebhook::default()
-    } else {
-        serde_json::from_slice(&body)
-            .map_err(|e| ApiError::BadBody(format!("the body is not the JSON expected: {e}")))?
-    };
+    let request: TestWebhook = crate::input::optional_json(&body)?;
     let wanted = match request.channel.as_deref() {
         None => None,
         Some(name) => Some(Channel::parse(name).ok_or_else(|| {

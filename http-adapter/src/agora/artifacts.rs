@@ -22,6 +22,7 @@ use crate::auth::Caller;
 use crate::blobs::{self, UPLOAD_BYTES_MAX};
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::input::{parse_json, text_field};
 use crate::server::AppState;
 use crate::wire::task_id;
 
@@ -193,8 +194,7 @@ pub async fn deliver<S: Backend + Clone>(
         let body = to_bytes(request.into_body(), app.body_bytes_max)
             .await
             .map_err(|_| ApiError::TooLarge)?;
-        let request: DeliverRequest =
-            serde_json::from_slice(&body).map_err(|e| ApiError::BadBody(e.to_string()))?;
+        let request: DeliverRequest = crate::input::parse_json(&body)?;
         DeliveryInput {
             text: request.text,
             meta: request.meta,
@@ -227,12 +227,8 @@ async fn multipart_delivery<S: Store + Clone>(
     let mut file = None;
     while let Some(field) = form.next_field().await.map_err(bad)? {
         match field.name().unwrap_or_default() {
-            "text" => text = Some(field.text().await.map_err(bad)?),
-            "meta" => {
-                let raw = field.text().await.map_err(bad)?;
-                meta = serde_json::from_str(&raw)
-                    .map_err(|e| ApiError::BadBody(format!("meta: {e}")))?;
-            }
+            "text" => text = Some(text_field("text", field.text().await.map_err(bad)?)?),
+            "meta" => meta = parse_json(field.text().await.map_err(bad)?.as_bytes())?,
             "file" => {
                 // Clients often send files as `application/octet-stream` (curl's `-F
                 // file=@results.zip` does); the file name's extension then says more.

@@ -13,11 +13,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::account::identity;
-use super::tasks::{TaskView, optional_json};
+use super::tasks::TaskView;
 use super::{ApiJson, ApiQuery, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::{IdempotencyKey, unexpected};
+use crate::input::optional_json;
 use crate::server::AppState;
 use crate::wire::Amount;
 

@@ -50,9 +50,7 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let body = Bytes::from_request(req, state).await?;
-        serde_json::from_slice(&body)
-            .map(Self)
-            .map_err(|e| ApiError::BadBody(format!("the body is not the JSON expected: {e}")))
+        crate::input::parse_json(&body).map(Self)
     }
 }
 

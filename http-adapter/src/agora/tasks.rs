@@ -19,6 +19,7 @@ use super::{ApiJson, RawBody};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::input::optional_json;
 use crate::server::AppState;
 use crate::wire::{Amount, task_id};
 
@@ -975,12 +976,4 @@ pub async fn message<S: Backend + Clone>(
     };
     let message: Message = app.command(&caller, &key, command).await?;
     Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
-}
-
-/// A body that may be absent: empty means the defaults.
-pub fn optional_json<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
-    if body.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(body).map_err(|e| ApiError::BadBody(e.to_string()))
 }

@@ -18,6 +18,7 @@ mod authorization;
 mod chaos;
 mod errors;
 mod execute;
+mod hostile_text;
 mod idempotency_races;
 mod limits;
 mod openapi;
