@@ -1,9 +1,11 @@
 //! The store a database URL names: `sqlite://PATH` (or a bare path) for the embedded
-//! default, `postgres://…` for one database shared by several replicas.
+//! default, `postgres://…` for one database shared by several replicas, `memory://` for an
+//! ephemeral store in the process (demos and tests: everything is lost when it stops). Any
+//! other scheme is refused rather than taken for a file name.
 
 use std::path::PathBuf;
 
-use marketplace_core::StoreError;
+use marketplace_core::{MemoryStore, StoreError};
 use storage_postgres::PgStore;
 use storage_sqlite::{SqliteOptions, SqliteStore};
 
@@ -17,6 +19,8 @@ pub enum Database {
     Sqlite(SqliteStore),
     /// A PostgreSQL database.
     Postgres(PgStore),
+    /// The in-memory store: nothing outlives the process.
+    Memory(MemoryStore),
 }
 
 /// Where a database URL points.
@@ -26,40 +30,66 @@ pub enum Location {
     Sqlite(PathBuf),
     /// A PostgreSQL URL.
     Postgres(String),
+    /// The process's memory.
+    Memory,
+}
+
+/// A database URL whose scheme names no store.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error(
+    "unknown database URL scheme {scheme:?}: use sqlite://PATH (or a bare path), postgres://… or memory://"
+)]
+pub struct UnknownScheme {
+    /// The scheme as given.
+    pub scheme: String,
 }
 
 impl Location {
     /// Reads `url`: `postgres://` and `postgresql://` URLs are PostgreSQL; `sqlite://PATH`,
-    /// `sqlite:PATH` and bare paths are SQLite files.
+    /// `sqlite:PATH` and bare paths are SQLite files; `memory://` is the in-memory store.
+    /// A URL of any other scheme (`mysql://…`, a mistyped `sqlte://…`) is refused.
     ///
     /// ```
     /// use http_adapter::database::Location;
-    /// assert_eq!(Location::parse("sqlite://data/m.db"), Location::Sqlite("data/m.db".into()));
-    /// assert_eq!(Location::parse("marketplace.db"), Location::Sqlite("marketplace.db".into()));
-    /// assert!(matches!(Location::parse("postgres://u@h/db"), Location::Postgres(_)));
+    /// assert_eq!(Location::parse("sqlite://data/m.db"), Ok(Location::Sqlite("data/m.db".into())));
+    /// assert_eq!(Location::parse("marketplace.db"), Ok(Location::Sqlite("marketplace.db".into())));
+    /// assert!(matches!(Location::parse("postgres://u@h/db"), Ok(Location::Postgres(_))));
+    /// assert_eq!(Location::parse("memory://"), Ok(Location::Memory));
+    /// assert!(Location::parse("mysql://u@h/db").is_err());
     /// ```
-    pub fn parse(url: &str) -> Self {
+    pub fn parse(url: &str) -> Result<Self, UnknownScheme> {
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Self::Postgres(url.to_owned());
+            return Ok(Self::Postgres(url.to_owned()));
+        }
+        if url == "memory://" || url == "memory:" {
+            return Ok(Self::Memory);
         }
         let path = url
             .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-            .unwrap_or(url);
-        Self::Sqlite(PathBuf::from(path))
+            .or_else(|| url.strip_prefix("sqlite:"));
+        if let Some(path) = path {
+            return Ok(Self::Sqlite(PathBuf::from(path)));
+        }
+        if let Some((scheme, _)) = url.split_once("://") {
+            return Err(UnknownScheme {
+                scheme: scheme.to_owned(),
+            });
+        }
+        Ok(Self::Sqlite(PathBuf::from(url)))
     }
 }
 
 impl Database {
-    /// Opens (and migrates) the database `url` names.
-    pub async fn open(url: &str) -> Result<Self, StoreError> {
-        Ok(match Location::parse(url) {
+    /// Opens (and migrates) the database at `location`.
+    pub async fn open(location: Location) -> Result<Self, StoreError> {
+        Ok(match location {
             Location::Sqlite(path) => {
                 Self::Sqlite(SqliteStore::open(SqliteOptions::file(path)).await?)
             }
             Location::Postgres(url) => {
                 Self::Postgres(PgStore::connect(&url, POSTGRES_CONNECTIONS_MAX).await?)
             }
+            Location::Memory => Self::Memory(MemoryStore::new()),
         })
     }
 
@@ -68,6 +98,7 @@ impl Database {
         match self {
             Self::Sqlite(s) => s.close().await,
             Self::Postgres(s) => s.close().await,
+            Self::Memory(_) => {}
         }
     }
 }

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use http_adapter::auth::{MasterKey, random_hex};
-use http_adapter::database::Database;
+use http_adapter::database::{Database, Location};
 use http_adapter::dispatch::{self, LlmConfig, ReachConfig};
 use http_adapter::limits::{Rate, RateLimits};
 use http_adapter::outbound::{Outbound, OutboundConfig};
@@ -203,7 +203,20 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli) -> ExitCode {
-    let db = match Database::open(&cli.database_url).await {
+    let location = match Location::parse(&cli.database_url) {
+        Ok(location) => location,
+        Err(e) => {
+            tracing::error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    if location == Location::Memory {
+        tracing::warn!(
+            "the database is memory://: nothing is written to disk, and every task, account \
+             and credit is lost when the server stops"
+        );
+    }
+    let db = match Database::open(location).await {
         Ok(db) => db,
         Err(e) => {
             tracing::error!(error = %e, url = %cli.database_url, "cannot open the database");
@@ -213,6 +226,7 @@ async fn run(cli: Cli) -> ExitCode {
     let code = match db.clone() {
         Database::Sqlite(store) => command(&cli, store).await,
         Database::Postgres(store) => command(&cli, store).await,
+        Database::Memory(store) => command(&cli, store).await,
     };
     db.close().await;
     code

@@ -148,6 +148,50 @@ fn unknown_flags_and_presets_are_refused() {
     );
 }
 
+#[test]
+fn memory_serves_an_ephemeral_market_and_unknown_schemes_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let running = Running::start(dir.path(), &["--database-url", "memory://"]);
+    let (status, body) = running.get("/healthz");
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = running.get("/api/v1/tasks");
+    assert_eq!((status, body.as_str()), (200, "[]"));
+    running.terminate();
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "marketplace-blobs")
+        .collect();
+    assert!(
+        written.is_empty(),
+        "memory:// writes no database: {written:?}"
+    );
+
+    for url in [
+        "mysql://root@127.0.0.1/test",
+        "sqlte://typo.db",
+        "memory://named",
+    ] {
+        let output = server()
+            .current_dir(dir.path())
+            .args(["--database-url", url])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{url}: {output:?}");
+        let said = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            said.contains("unknown database URL scheme"),
+            "{url}: {said}"
+        );
+    }
+    let written: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .filter(|name| name != "marketplace-blobs")
+        .collect();
+    assert!(written.is_empty(), "nothing created: {written:?}");
+}
+
 fn audit(db: &Path) -> (bool, String) {
     let url = format!("sqlite://{}", db.display());
     let output = server()
