@@ -138,6 +138,15 @@ pub fn content_type(name: &str) -> &'static str {
     }
 }
 
+/// Whether a stored type is shown in place (inline) when served: types a browser renders
+/// without running anything. Every other type is served as an attachment, to download.
+pub fn is_inert(content_type: &str) -> bool {
+    matches!(
+        extension(content_type),
+        "png" | "jpg" | "gif" | "webp" | "pdf" | "txt" | "json"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,8 +141,27 @@ pub async fn artifact<S: Backend + Clone>(
         return Err(not_found());
     }
     let bytes = app.blobs.get(&hash).await?.ok_or_else(not_found)?;
-    Ok(([(header::CONTENT_TYPE, blobs::content_type(&hash))], bytes).into_response())
+    // Served inert, whatever was uploaded: no sniffing another type, no script, no
+    // plugin, no same-origin access even if opened in a browser; downloaded rather than
+    // shown unless the type is on the short list of inert ones.
+    let content_type = blobs::content_type(&hash);
+    let disposition = if blobs::is_inert(content_type) {
+        "inline"
+    } else {
+        "attachment"
+    };
+    let headers = [
+        (header::CONTENT_TYPE, content_type),
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::CONTENT_SECURITY_POLICY, ARTIFACT_CSP),
+        (header::CONTENT_DISPOSITION, disposition),
+    ];
+    Ok((headers, bytes).into_response())
 }
+
+/// The `Content-Security-Policy` of every artifact: nothing loads, nothing runs, and a
+/// document opened anyway is sandboxed away from the marketplace's origin.
+pub const ARTIFACT_CSP: &str = "default-src 'none'; sandbox";
 
 /// `POST /api/v1/tasks/{id}/deliver` as `multipart/form-data`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -230,14 +249,12 @@ async fn multipart_delivery<S: Store + Clone>(
             "text" => text = Some(text_field("text", field.text().await.map_err(bad)?)?),
             "meta" => meta = parse_json(field.text().await.map_err(bad)?.as_bytes())?,
             "file" => {
-                // Clients often send files as `application/octet-stream` (curl's `-F
-                // file=@results.zip` does); the file name's extension then says more.
-                let declared = field.content_type().unwrap_or("application/octet-stream");
-                let content_type = match field.file_name().map(blobs::content_type) {
-                    Some(named) if blobs::extension(declared) == "bin" => named,
-                    _ => declared,
-                }
-                .to_owned();
+                // The declared type, never one guessed from the file name: a file
+                // `page.html` declared `application/octet-stream` stays a download.
+                let content_type = field
+                    .content_type()
+                    .unwrap_or("application/octet-stream")
+                    .to_owned();
                 let bytes = field.bytes().await.map_err(bad)?;
                 if bytes.len() > UPLOAD_BYTES_MAX {
                     return Err(ApiError::TooLarge);

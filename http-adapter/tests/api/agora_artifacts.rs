@@ -205,7 +205,7 @@ async fn multipart_delivery_stores_the_file_and_names_it_on<S: Backend + Clone>(
             .as_bytes(),
         );
     }
-    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"results.zip\"\r\nContent-Type: application/octet-stream\r\n\r\n").as_bytes());
+    body.extend_from_slice(format!("--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"results.zip\"\r\nContent-Type: application/zip\r\n\r\n").as_bytes());
     body.extend_from_slice(&file);
     body.extend_from_slice(format!("\r\n--{boundary}--\r\n").as_bytes());
     let auth = format!("Bearer {worker}");
@@ -293,4 +293,108 @@ async fn bodies_past_their_limits_are_413_and_change_nothing() {
     assert_eq!(task["status"], "claimed");
     let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
     assert_eq!(listed.as_array().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn artifacts_are_served_inert_whatever_was_uploaded() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let auth = format!("Bearer {poster}");
+    let headers_of = |path: String| {
+        let auth = auth.clone();
+        let server = &server;
+        async move {
+            let (status, headers, _) = server
+                .send_raw("GET", &path, &[("Authorization", &auth)], None)
+                .await;
+            assert_eq!(status, 200, "{path}");
+            let get = |name: &str| {
+                headers
+                    .iter()
+                    .find(|(n, _)| n == name)
+                    .map(|(_, v)| v.clone())
+                    .unwrap_or_default()
+            };
+            assert_eq!(get("x-content-type-options"), "nosniff", "{path}");
+            assert_eq!(
+                get("content-security-policy"),
+                "default-src 'none'; sandbox",
+                "{path}"
+            );
+            (get("content-type"), get("content-disposition"))
+        }
+    };
+    let cases = [
+        ("text/html", "text/html; charset=utf-8", "attachment"),
+        ("image/svg+xml", "image/svg+xml", "attachment"),
+        ("application/zip", "application/zip", "attachment"),
+        (
+            "application/x-unknown",
+            "application/octet-stream",
+            "attachment",
+        ),
+        ("image/png", "image/png", "inline"),
+        ("image/jpeg", "image/jpeg", "inline"),
+        ("image/gif", "image/gif", "inline"),
+        ("image/webp", "image/webp", "inline"),
+        ("application/pdf", "application/pdf", "inline"),
+        ("text/plain", "text/plain; charset=utf-8", "inline"),
+        ("application/json", "application/json", "inline"),
+    ];
+    for (declared, served, disposition) in cases {
+        let content = format!("<script>alert('{declared}')</script>");
+        let (status, uploaded) = server
+            .send(
+                "POST",
+                "/api/upload",
+                &[("Authorization", &auth), ("Content-Type", declared)],
+                Some(content.as_bytes()),
+            )
+            .await;
+        assert_eq!(status, 201, "{uploaded}");
+        let hash = uploaded["hash"].as_str().unwrap();
+        let got = headers_of(format!("/api/v1/artifacts/{hash}")).await;
+        assert_eq!(
+            got,
+            (served.to_owned(), disposition.to_owned()),
+            "{declared}"
+        );
+    }
+
+    // A file named like a page but declared a byte stream stays a byte stream.
+    let id = claimed_task(
+        &server,
+        &poster,
+        &worker,
+        json!({"text": "Send the page", "bounty": 1, "require_review": true}),
+    )
+    .await;
+    let body = "--B\r\nContent-Disposition: form-data; name=\"file\"; filename=\"evil.html\"\r\n\
+                Content-Type: application/octet-stream\r\n\r\n<script>alert(1)</script>\r\n--B--\r\n";
+    let worker_auth = format!("Bearer {worker}");
+    let (status, delivered) = server
+        .send(
+            "POST",
+            &format!("/api/v1/tasks/{id}/deliver"),
+            &[
+                ("Authorization", &worker_auth),
+                ("Content-Type", "multipart/form-data; boundary=B"),
+            ],
+            Some(body.as_bytes()),
+        )
+        .await;
+    assert_eq!(status, 200, "{delivered}");
+    let hash = delivered["result"]["meta"]["artifact_hash"]
+        .as_str()
+        .unwrap();
+    assert!(hash.ends_with(".bin"), "the declared type wins: {hash}");
+    let got = headers_of(format!("/api/v1/artifacts/{hash}?task_id={id}")).await;
+    assert_eq!(
+        got,
+        (
+            "application/octet-stream".to_owned(),
+            "attachment".to_owned()
+        )
+    );
 }
