@@ -553,17 +553,14 @@ impl Transaction for PgTx {
         rows.iter()
             .find(|r| r.len() > 1)
             .map(|r| {
-                Ok(IdempotencyRecord {
-                    caller: caller.clone(),
-                    key: key.to_owned(),
-                    fingerprint: r.get("fingerprint"),
-                    response: r.get("response"),
-                    created_at: time(r.get("created_at"))?,
-                    running_until: r
-                        .get::<Option<i64>, _>("running_until")
-                        .map(time)
-                        .transpose()?,
-                })
+                marketplace_core::store::codec::idempotency(
+                    caller,
+                    key,
+                    r.get("fingerprint"),
+                    r.get("response"),
+                    r.get("created_at"),
+                    r.get("running_until"),
+                )
             })
             .transpose()
     }

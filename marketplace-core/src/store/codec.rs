@@ -32,6 +32,25 @@ pub fn time(micros: i64) -> Result<Timestamp, StoreError> {
         .ok_or_else(|| StoreError::Corrupt(format!("time {micros}")))
 }
 
+/// An idempotency record of `(caller, key)` from its columns (times in microseconds).
+pub fn idempotency(
+    caller: &crate::ids::IdentityId,
+    key: &str,
+    fingerprint: String,
+    response: String,
+    created_at: i64,
+    running_until: Option<i64>,
+) -> Result<super::IdempotencyRecord, StoreError> {
+    Ok(super::IdempotencyRecord {
+        caller: caller.clone(),
+        key: key.to_owned(),
+        fingerprint,
+        response,
+        created_at: time(created_at)?,
+        running_until: running_until.map(time).transpose()?,
+    })
+}
+
 /// An outbox event from its JSON body and the `seq` the database gave it.
 pub fn event(body: &str, seq: i64) -> Result<crate::model::Event, StoreError> {
     let mut event: crate::model::Event = from_json(body)?;
