@@ -206,7 +206,8 @@ fn fingerprint(agent: &IdentityId, request: &ExecuteRequest) -> String {
 enum Ended {
     /// Refused before anything was escrowed or called (the budget not covered, say).
     Refused(ApiError),
-    /// The agent ran and failed, or its result was refused; the budget was refunded.
+    /// The agent ran and failed, or its result was refused (the budget was refunded); or
+    /// the marketplace failed on its own side.
     Failed(ApiError),
 }
 
@@ -296,7 +297,15 @@ impl<S: Backend + Clone> Job<'_, S> {
             .app
             .task_command(self.caller, &none, Command::PostTask(spec.into()))
             .await
-            .map_err(Ended::Refused)?;
+            .map_err(|e| {
+                // A refusal by the rules changed nothing. A storage failure may have come
+                // after the escrow committed, so its key is kept, not let go for a rerun.
+                if e.status().is_server_error() {
+                    Ended::Failed(e)
+                } else {
+                    Ended::Refused(e)
+                }
+            })?;
         let outcome = match run(self.app, self.runner, self.profile, &task, self.request).await {
             Ok(result) => settle(self.app, self.agent, &task, result).await,
             Err(e) => Err(e),
