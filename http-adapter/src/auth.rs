@@ -266,7 +266,7 @@ pub async fn verify_signature<S: Backend + Clone>(
     };
     let body = to_bytes(body, limit)
         .await
-        .map_err(|_| ApiError::TooLarge)?;
+        .map_err(|e| ApiError::unread_body(&e))?;
     let identity = check_signature(&app, &parts, &body).await?;
     parts.extensions.insert(SignedBy(identity));
     Ok(next.run(Request::from_parts(parts, Body::from(body))).await)

@@ -27,6 +27,9 @@ pub enum ApiError {
     BadBody(String),
     /// The request body exceeds the limit (413 `too_large`).
     TooLarge,
+    /// The client stopped sending its request body (408 `request_timeout`; see
+    /// [`crate::connections`]).
+    BodyTimeout,
     /// A named credential or resource of the HTTP layer does not exist (404).
     NotFound {
         /// The stable code, e.g. `key_not_found`.
@@ -70,10 +73,37 @@ impl From<BytesRejection> for ApiError {
     fn from(rejection: BytesRejection) -> Self {
         if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             Self::TooLarge
+        } else if went_silent(&rejection) {
+            Self::BodyTimeout
         } else {
             Self::BadBody(rejection.body_text())
         }
     }
+}
+
+impl ApiError {
+    /// A request body that could not be read whole within its limit: 408 if the client
+    /// stopped sending it, else 413.
+    pub fn unread_body(e: &axum::Error) -> Self {
+        if went_silent(e) {
+            Self::BodyTimeout
+        } else {
+            Self::TooLarge
+        }
+    }
+}
+
+/// Whether reading a request body failed because the client stopped sending it (the body
+/// timeout of [`crate::connections`]), anywhere in the error's chain of causes.
+pub fn went_silent(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
 }
 
 impl ApiError {
@@ -100,6 +130,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -115,6 +146,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
+            Self::BodyTimeout => "request_timeout",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
@@ -143,6 +175,7 @@ impl IntoResponse for ApiError {
                 Self::Unauthorized(why) => (*why).to_owned(),
                 Self::BadBody(why) => why.clone(),
                 Self::TooLarge => "the request body is too large".to_owned(),
+                Self::BodyTimeout => "the request body stopped arriving".to_owned(),
                 Self::RateLimited { retry_after_secs } => {
                     format!("too many requests; retry in {retry_after_secs} s")
                 }

@@ -18,6 +18,8 @@
 //! - [`execute`]: direct execution of an agent (`POST /api/execute`).
 //! - [`outbound`]: the guarded HTTP client for agents' URLs, and webhook signatures.
 //! - [`blobs`]: uploaded artifacts on disk, content-addressed.
+//! - [`connections`]: the accept loop, with its bounds: header-read, body and idle
+//!   timeouts, and a cap on connections.
 //! - [`limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
@@ -45,6 +47,7 @@ pub mod agentmarket;
 pub mod agora;
 pub mod auth;
 pub mod blobs;
+pub mod connections;
 #[cfg(feature = "database")]
 pub mod database;
 pub mod dispatch;

@@ -20,6 +20,7 @@ use tokio::sync::watch;
 use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::auth::MasterKey;
 use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX};
+pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::dispatch::ReachConfig;
 use crate::error::ApiError;
 use crate::limits::{self, RateLimits};
@@ -300,18 +301,14 @@ async fn no_such_route() -> ApiError {
     }
 }
 
-/// Serves `app` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
+/// Serves `app` on `listener` with the default [`ConnectionLimits`] until `shutdown`
+/// completes, then lets in-flight requests finish (see [`serve_with`]).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // The peer address is what the per-IP rate limit keys on.
-    let app = app.into_make_service_with_connect_info::<std::net::SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    serve_with(listener, app, ConnectionLimits::default(), shutdown).await
 }
 
 /// Applies due deadlines every `every` until `stop` turns true. Safe to run in several

@@ -212,7 +212,7 @@ pub async fn deliver<S: Backend + Clone>(
         // A JSON delivery is held to the JSON limit while it is read, not after.
         let body = to_bytes(request.into_body(), app.body_bytes_max)
             .await
-            .map_err(|_| ApiError::TooLarge)?;
+            .map_err(|e| ApiError::unread_body(&e))?;
         let request: DeliverRequest = crate::input::parse_json(&body)?;
         DeliveryInput {
             text: request.text,
@@ -237,6 +237,8 @@ async fn multipart_delivery<S: Store + Clone>(
     let bad = |e: axum::extract::multipart::MultipartError| {
         if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
             ApiError::TooLarge
+        } else if crate::error::went_silent(&e) {
+            ApiError::BodyTimeout
         } else {
             ApiError::BadBody(e.body_text())
         }

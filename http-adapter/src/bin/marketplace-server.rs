@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use http_adapter::auth::{MasterKey, random_hex};
+use http_adapter::connections::{self, ConnectionLimits};
 use http_adapter::database::{Database, Location};
 use http_adapter::dispatch::{self, LlmConfig, ReachConfig};
 use http_adapter::limits::{Rate, RateLimits};
@@ -125,6 +126,31 @@ struct Cli {
         global = true
     )]
     webhook_timeout_secs: u64,
+    /// How long a client may take to send a request's head, seconds, counted from when the
+    /// connection waits for one (so also how long a kept-alive connection may sit idle).
+    #[arg(
+        long,
+        env = "MARKETPLACE_HEADER_READ_TIMEOUT_SECS",
+        default_value_t = connections::HEADER_READ_TIMEOUT_SECS,
+        global = true
+    )]
+    header_read_timeout_secs: u64,
+    /// How long a request body may send nothing before it is cut off (408), seconds.
+    #[arg(
+        long,
+        env = "MARKETPLACE_BODY_TIMEOUT_SECS",
+        default_value_t = connections::BODY_TIMEOUT_SECS,
+        global = true
+    )]
+    body_timeout_secs: u64,
+    /// Connections served at once; more wait to be accepted.
+    #[arg(
+        long,
+        env = "MARKETPLACE_MAX_CONNECTIONS",
+        default_value_t = connections::CONNECTIONS_MAX,
+        global = true
+    )]
+    max_connections: usize,
     /// How often the webhook dispatcher looks for work, milliseconds.
     #[arg(
         long,
@@ -308,7 +334,12 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
     let state = server::AppState::new(market, config);
     let dispatcher = tokio::spawn(dispatch::dispatch_loop(state.clone(), stop.subscribe()));
     let app = server::app(state, limits);
-    let served = server::serve(listener, app, shutdown_signal()).await;
+    let bounds = ConnectionLimits {
+        header_read_timeout: Duration::from_secs(cli.header_read_timeout_secs.max(1)),
+        body_timeout: Duration::from_secs(cli.body_timeout_secs.max(1)),
+        connections_max: cli.max_connections.max(1),
+    };
+    let served = server::serve_with(listener, app, bounds, shutdown_signal()).await;
     tracing::info!("shutting down");
     let _ = stop.send(true);
     let _ = sweeps.await;

@@ -16,6 +16,7 @@ mod agora_tasks;
 mod agora_work;
 mod authorization;
 mod chaos;
+mod connections;
 mod errors;
 mod execute;
 mod hostile_text;
