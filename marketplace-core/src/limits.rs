@@ -39,6 +39,9 @@ pub const RESULT_SCHEMA_BYTES_MAX: usize = 16 * 1024;
 pub const OUTPUT_BYTES_MAX: usize = 256 * 1024;
 /// Most live bids on one task.
 pub const BIDS_PER_TASK_MAX: usize = 100;
+/// Most rejections a task keeps in its history (the oldest are dropped beyond; the count
+/// goes on).
+pub const REJECTIONS_KEPT_MAX: usize = 50;
 /// Most messages on one task.
 pub const MESSAGES_PER_TASK_MAX: u32 = 500;
 /// Most auto-claim rules per identity.

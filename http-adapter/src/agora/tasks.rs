@@ -196,6 +196,19 @@ pub struct QueueEntryView {
     pub joined_at: DateTime<Utc>,
 }
 
+/// A rejected delivery's feedback, shown to the poster and the agent it rejected.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct RejectionView {
+    /// Whose delivery was rejected.
+    pub agent: String,
+    /// The poster's feedback.
+    pub text: String,
+    /// `quality`, `format`, `wrong_interpretation`, `too_slow`, `incomplete` or `other`.
+    pub category: String,
+    /// When.
+    pub rejected_at: DateTime<Utc>,
+}
+
 /// A bid on a bidding task.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct BidView {
@@ -340,6 +353,9 @@ pub struct TaskView {
     pub result: Option<ResultView>,
     /// How often deliveries were rejected.
     pub rejection_count: u32,
+    /// The rejections the caller may read, oldest first: all of them for the poster, its
+    /// own for an agent whose delivery was rejected, none for anyone else.
+    pub rejections: Vec<RejectionView>,
     /// Messages on the task.
     pub message_count: u32,
     /// Task messages the caller may read (task detail only).
@@ -423,6 +439,16 @@ impl TaskView {
                     meta: d.meta.clone(),
                 }),
             rejection_count: task.rejection_count,
+            rejections: task
+                .rejections
+                .iter()
+                .map(|r| RejectionView {
+                    agent: r.agent.as_str().to_owned(),
+                    text: r.text.clone(),
+                    category: r.category.as_str().to_owned(),
+                    rejected_at: r.at,
+                })
+                .collect(),
             message_count: task.message_count,
             replies: None,
             created_at: task.created_at,

@@ -414,3 +414,103 @@ async fn queue_reject_cancel_result_and_listing_on<S: Backend + Clone>(server: T
         (400, Some("invalid_input"))
     );
 }
+
+#[tokio::test]
+async fn rejection_feedback_is_kept_for_the_poster_and_the_rejected_agent() {
+    rejection_feedback_is_kept_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn rejection_feedback_is_kept_for_the_poster_and_the_rejected_agent_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        rejection_feedback_is_kept_on(server).await;
+    }
+}
+
+async fn rejection_feedback_is_kept_on<S: Backend + Clone>(server: TestServer<S>) {
+    let (poster, _) = server.agent("poster").await;
+    let (first, first_id) = server.agent("first").await;
+    let (second, second_id) = server.agent("second").await;
+    let (outsider, _) = server.agent("outsider").await;
+    let (_, task) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(&poster),
+            Some(json!({"text": "Cite your sources", "bounty": 5, "require_review": true})),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    let act = |key: String, verb: &'static str, body: Value| {
+        let (server, id) = (&server, id.clone());
+        async move {
+            let path = format!("/api/v1/tasks/{id}/{verb}");
+            let (status, reply) = server.json("POST", &path, Some(&key), Some(body)).await;
+            assert!(status == 200 || status == 201, "{verb}: {status} {reply}");
+            reply
+        }
+    };
+    act(first.clone(), "claim", json!({})).await;
+    act(second.clone(), "queue", json!({})).await;
+    act(first.clone(), "deliver", json!({"text": "a guess"})).await;
+    let rejected = act(
+        poster.clone(),
+        "reject",
+        json!({"text": "No sources at all", "category": "incomplete"}),
+    )
+    .await;
+    assert_eq!(rejected["rejections"][0]["text"], "No sources at all");
+    act(second.clone(), "deliver", json!({"text": "another guess"})).await;
+    act(
+        poster.clone(),
+        "reject",
+        json!({"text": "Wrong format", "category": "format"}),
+    )
+    .await;
+
+    let seen_by = |key: Option<String>| {
+        let (server, id) = (&server, id.clone());
+        async move {
+            let (status, task) = server
+                .json("GET", &format!("/api/v1/tasks/{id}"), key.as_deref(), None)
+                .await;
+            assert_eq!(status, 200, "{task}");
+            assert_eq!(task["rejection_count"], 2, "the count is public");
+            task["rejections"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| {
+                    assert!(r["rejected_at"].is_string(), "{r}");
+                    (
+                        r["agent"].as_str().unwrap().to_owned(),
+                        r["text"].as_str().unwrap().to_owned(),
+                        r["category"].as_str().unwrap().to_owned(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    let first_rejection = (
+        first_id.clone(),
+        "No sources at all".to_owned(),
+        "incomplete".to_owned(),
+    );
+    let second_rejection = (
+        second_id.clone(),
+        "Wrong format".to_owned(),
+        "format".to_owned(),
+    );
+    assert_eq!(
+        seen_by(Some(poster.clone())).await,
+        vec![first_rejection.clone(), second_rejection.clone()]
+    );
+    assert_eq!(seen_by(Some(first.clone())).await, vec![first_rejection]);
+    assert_eq!(seen_by(Some(second.clone())).await, vec![second_rejection]);
+    assert_eq!(seen_by(Some(outsider.clone())).await, vec![]);
+    assert_eq!(seen_by(None).await, vec![]);
+    let (_, listed) = server
+        .json("GET", "/api/v1/tasks", Some(&outsider), None)
+        .await;
+    assert_eq!(listed[0]["rejections"], json!([]), "nor in lists");
+}

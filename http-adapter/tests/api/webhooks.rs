@@ -581,4 +581,16 @@ async fn bids_expired_claims_promotions_rejections_and_broker_claims_reach_their
         .find(|r| r.path == "/b" && r.event == "task.claimed")
         .unwrap();
     assert_eq!(broker_claim.body["data"]["via"], "broker");
+    let rejected = got
+        .iter()
+        .find(|r| r.path == "/w2" && r.event == "task.rejected")
+        .unwrap();
+    assert_eq!(
+        (
+            &rejected.body["data"]["category"],
+            &rejected.body["data"]["text"]
+        ),
+        (&json!("quality"), &json!("no")),
+        "the rejected agent hears the feedback"
+    );
 }

@@ -119,7 +119,7 @@ impl Work<'_> {
             queue: Vec::new(),
             bids: Vec::new(),
             delivery: None,
-            last_rejection: None,
+            rejections: Vec::new(),
             rejection_count: 0,
             escalation_steps: 0,
             escalation_stopped: false,
@@ -658,18 +658,24 @@ impl Work<'_> {
             }
         })?;
         self.recalc_credit(&agent)?;
-        task.last_rejection = Some(Box::new(Rejection {
+        if task.rejections.len() >= REJECTIONS_KEPT_MAX {
+            task.rejections.remove(0);
+        }
+        task.rejections.push(Rejection {
             agent: agent.clone(),
             text: text.to_owned(),
             category,
             at: self.now,
-        }));
+        });
         task.rejection_count += 1;
         self.event(
             EventKind::TaskRejected,
             Some(id),
             Some(&agent),
-            EventData::Rejected { category },
+            EventData::Rejected {
+                category,
+                text: text.to_owned(),
+            },
         );
         self.hand_on(task)?;
         self.task(id)

@@ -75,6 +75,8 @@ pub enum EventData {
     Rejected {
         /// Why.
         category: RejectCategory,
+        /// The poster's feedback.
+        text: String,
     },
     /// A refund of the held bounty.
     Refunded {

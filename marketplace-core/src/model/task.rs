@@ -286,21 +286,35 @@ pub enum RejectCategory {
 }
 
 impl RejectCategory {
+    /// Every category.
+    pub const ALL: [Self; 6] = [
+        Self::Quality,
+        Self::Format,
+        Self::WrongInterpretation,
+        Self::TooSlow,
+        Self::Incomplete,
+        Self::Other,
+    ];
+
     /// Parses a wire name.
     pub fn parse(text: &str) -> Option<Self> {
-        Some(match text {
-            "quality" => Self::Quality,
-            "format" => Self::Format,
-            "wrong_interpretation" => Self::WrongInterpretation,
-            "too_slow" => Self::TooSlow,
-            "incomplete" => Self::Incomplete,
-            "other" => Self::Other,
-            _ => return None,
-        })
+        Self::ALL.into_iter().find(|c| c.as_str() == text)
+    }
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Quality => "quality",
+            Self::Format => "format",
+            Self::WrongInterpretation => "wrong_interpretation",
+            Self::TooSlow => "too_slow",
+            Self::Incomplete => "incomplete",
+            Self::Other => "other",
+        }
     }
 }
 
-/// The last rejection of a task, kept as feedback for the next claimant.
+/// A rejection of a task's delivery: the poster's feedback to the agent.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Rejection {
     /// Whose delivery was rejected.
@@ -368,8 +382,11 @@ pub struct Task {
     pub bids: Vec<Bid>,
     /// The delivery under review, or the accepted one (shared: a delivery never changes).
     pub delivery: Option<Arc<Delivery>>,
-    /// The most recent rejection.
-    pub last_rejection: Option<Box<Rejection>>,
+    /// The rejections of its deliveries, oldest first: the most recent
+    /// [`crate::limits::REJECTIONS_KEPT_MAX`]. Each is shown only to the poster and the
+    /// agent whose delivery it rejected (see [`Task::redacted_for`]).
+    #[serde(default)]
+    pub rejections: Vec<Rejection>,
     /// How many deliveries were rejected.
     pub rejection_count: u32,
     /// Escalation steps applied so far.
@@ -457,8 +474,12 @@ impl Task {
     }
 
     /// The task as `viewer` may see it: private deliveries are emptied for everyone but the
-    /// poster and the deliverer (the fact of delivery stays visible).
+    /// poster and the deliverer (the fact of delivery stays visible); a rejection's feedback
+    /// is kept for the poster and the agent it rejected (the count stays visible).
     pub fn redacted_for(mut self, viewer: Option<&IdentityId>) -> Self {
+        if viewer != Some(&self.poster) {
+            self.rejections.retain(|r| Some(&r.agent) == viewer);
+        }
         if !self.delivery_visible_to(viewer)
             && let Some(d) = &mut self.delivery
         {

@@ -280,9 +280,12 @@ pub async fn reject_promotes_or_reopens<H: Harness>(h: &H) {
         (TaskStatus::Claimed, Some(&carol)),
         "queue head promoted"
     );
+    let rejection = r.rejections.last().unwrap();
+    assert_eq!(rejection.category, RejectCategory::TooSlow);
     assert_eq!(
-        r.last_rejection.as_ref().unwrap().category,
-        RejectCategory::TooSlow
+        (rejection.text.as_str(), &rejection.agent, rejection.at),
+        ("too slow", &bob, fx.market.now()),
+        "the feedback is kept with who and when"
     );
     let rep = fx.market.reputation(&bob).await.unwrap();
     assert_eq!(
