@@ -347,8 +347,10 @@ fn presented_key(parts: &Parts) -> Result<Option<&str>, ApiError> {
         return header
             .to_str()
             .ok()
-            .and_then(|h| h.strip_prefix("Bearer "))
-            .map(|t| Some(t.trim()))
+            .and_then(|h| h.trim_start().split_once(' '))
+            // The scheme's name is case-insensitive (RFC 9110 §11.1).
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, token)| Some(token.trim()))
             .ok_or(ApiError::Unauthorized(
                 "expected `Authorization: Bearer <api key or token>`",
             ));

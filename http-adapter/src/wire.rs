@@ -52,17 +52,40 @@ impl utoipa::ToSchema for Amount {}
 impl<'de> Deserialize<'de> for Amount {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let value = Value::deserialize(deserializer)?;
-        let text = match &value {
-            Value::Number(n) => n.to_string(),
-            Value::String(s) => s.trim().to_owned(),
+        let parsed = match &value {
+            // JSON's own grammar is strict; its exponent form is how small amounts travel
+            // (the marketplace itself writes 0.000001 as `1e-6`).
+            Value::Number(n) => {
+                let text = n.to_string();
+                Decimal::from_str_exact(&text)
+                    .or_else(|_| Decimal::from_scientific(&text))
+                    .or_else(|_| Decimal::from_str(&text))
+                    .ok()
+            }
+            Value::String(s) => plain_decimal(s),
             _ => return Err(serde::de::Error::custom("an amount must be a number")),
         };
-        Decimal::from_str_exact(&text)
-            .or_else(|_| Decimal::from_scientific(&text))
-            .or_else(|_| Decimal::from_str(&text))
-            .map(Self)
-            .map_err(|_| serde::de::Error::custom(format!("{text} is not an amount")))
+        parsed.map(Self).ok_or_else(|| {
+            serde::de::Error::custom(format!(
+                "{value} is not an amount: digits, optionally a point and more digits"
+            ))
+        })
     }
+}
+
+/// A decimal written plainly: an optional `-`, digits, and optionally a point followed by
+/// digits. Nothing else — no sign `+`, no bare point, no blank, no exponent.
+fn plain_decimal(text: &str) -> Option<Decimal> {
+    let unsigned = text.strip_prefix('-').unwrap_or(text);
+    let (whole, fraction) = match unsigned.split_once('.') {
+        Some((whole, fraction)) => (whole, Some(fraction)),
+        None => (unsigned, None),
+    };
+    let digits = |part: &str| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit());
+    if !digits(whole) || !fraction.is_none_or(digits) {
+        return None;
+    }
+    Decimal::from_str_exact(text).ok()
 }
 
 /// An amount as the marketplace answers it: a JSON number when exact, else a string.
@@ -108,7 +131,31 @@ mod tests {
             let back: Amount = serde_json::from_str(json).unwrap();
             assert_eq!(back.0, value, "{json}");
         }
-        for bad in ["true", "\"ten\"", "null", "[1]"] {
+        for (text, value) in [
+            ("\"5\"", "5"),
+            ("\"-5\"", "-5"),
+            ("\"0.25\"", "0.25"),
+            ("5e0", "5"),
+        ] {
+            let back: Amount = serde_json::from_str(text).unwrap();
+            assert_eq!(back.0, Decimal::from_str_exact(value).unwrap(), "{text}");
+        }
+        for bad in [
+            "true",
+            "\"ten\"",
+            "null",
+            "[1]",
+            "\"+5\"",
+            "\"5.\"",
+            "\".5\"",
+            "\" 5 \"",
+            "\"5e0\"",
+            "\"\"",
+            "\"-\"",
+            "\"1.2.3\"",
+            "\"0x10\"",
+            "\"5 \"",
+        ] {
             assert!(serde_json::from_str::<Amount>(bad).is_err(), "{bad}");
         }
     }

@@ -61,8 +61,9 @@ pub enum Error {
     /// The task is assigned to another identity.
     #[error("the task is assigned to another agent")]
     NotAssignee,
-    /// Only the poster and the claimant may message a claimed task.
-    #[error("only the poster and the claimant may message this task")]
+    /// Only the task's parties may do this: its poster and its agent (the claimant who
+    /// messages a claimed task, the deliverer who reads a private result).
+    #[error("only the task's poster and its agent may do this")]
     NotParticipant,
     /// Only the parties of a contract may act on it, each in its own role.
     #[error("not a party to this contract in that role")]

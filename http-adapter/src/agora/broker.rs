@@ -6,13 +6,12 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
 use marketplace_core::{
-    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, Outcome, RuleId,
-    RuleSpec,
+    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, IdentityId, Outcome,
+    RuleId, RuleSpec,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::account::identity;
 use super::tasks::TaskView;
 use super::{ApiJson, ApiQuery, RawBody};
 use crate::auth::Caller;
@@ -280,7 +279,9 @@ pub async fn propose<S: Backend + Clone>(
     ApiJson(request): ApiJson<ContractRequest>,
 ) -> Result<(StatusCode, Json<ContractView>), ApiError> {
     let spec = ContractSpec {
-        agent: identity(&request.agent)?,
+        // A malformed hash is a bad request; a well-formed one nobody holds is not found.
+        agent: IdentityId::parse(&request.agent)
+            .map_err(|_| Error::invalid("agent", "must be an identity hash (64 hex digits)"))?,
         capabilities: request.capabilities,
         price_per_task: request.price_per_task.0,
         max_tasks: request.max_tasks,

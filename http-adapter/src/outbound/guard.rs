@@ -25,12 +25,16 @@ const V4_REFUSED: [([u8; 4], u8); 14] = [
 
 /// `(network, prefix length)` of every refused IPv6 range; `::ffff:0:0/96` is judged by
 /// its IPv4 address instead.
-const V6_REFUSED: [(u128, u8); 6] = [
+const V6_REFUSED: [(u128, u8); 10] = [
     (0, 128),                                        // ::
     (1, 128),                                        // ::1
     (0x0064_ff9b_0000_0000_0000_0000_0000_0000, 96), // 64:ff9b::/96 (NAT64)
+    (0x0100_0000_0000_0000_0000_0000_0000_0000, 64), // 100::/64 (discard)
+    (0x2001_0002_0000_0000_0000_0000_0000_0000, 48), // 2001:2::/48 (benchmarking)
+    (0x2001_0db8_0000_0000_0000_0000_0000_0000, 32), // 2001:db8::/32 (documentation)
     (0xfc00_0000_0000_0000_0000_0000_0000_0000, 7),  // unique local
     (0xfe80_0000_0000_0000_0000_0000_0000_0000, 10), // link-local
+    (0xfec0_0000_0000_0000_0000_0000_0000_0000, 10), // site-local (deprecated)
     (0xff00_0000_0000_0000_0000_0000_0000_0000, 8),  // multicast
 ];
 
@@ -107,8 +111,12 @@ mod tests {
             "2606:4700:4700::1111",
             "::2",
             "fbff:ffff::1",
-            "fec0::1",
             "64:ff9a::1",
+            "100:0:0:1::",
+            "2001:1:ffff:ffff::1",
+            "2001:3::",
+            "2001:db7:ffff::1",
+            "2001:db9::",
         ] {
             assert!(!refused(text), "{text}");
         }
@@ -120,5 +128,18 @@ mod tests {
         assert!(refused("::ffff:192.168.1.1"));
         assert!(!refused("::ffff:8.8.8.8"));
         assert!(refused("64:ff9b::7f00:1"));
+    }
+
+    #[test]
+    fn documentation_and_site_local_ipv6_are_refused() {
+        for text in [
+            "2001:db8::1",
+            "2001:db8:ffff::",
+            "fec0::1",
+            "feff::1",
+            "2001:2::1",
+        ] {
+            assert!(refused(text), "{text}");
+        }
     }
 }

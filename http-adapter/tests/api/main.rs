@@ -27,3 +27,4 @@ mod outbound_safety;
 mod server;
 mod webhook_processes;
 mod webhooks;
+mod wire_edges;

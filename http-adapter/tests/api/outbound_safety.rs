@@ -45,6 +45,8 @@ async fn private_and_plain_http_urls_are_refused_when_set() {
         format!("https://0177.0.0.1:{port}/x"),
         "https://169.254.169.254/latest/meta-data".to_owned(),
         "https://192.168.1.10/hook".to_owned(),
+        "https://[2001:db8::1]/hook".to_owned(),
+        "https://[fec0::1]/hook".to_owned(),
         "http://example.com/hook".to_owned(),
         format!("http://localhost:{port}/x"),
     ];

@@ -196,7 +196,7 @@ impl Work<'_> {
             return Err(Error::OwnTask.into());
         }
         if !self.is_party(&spec.agent)? {
-            return Err(Error::invalid("agent", "no such identity").into());
+            return Err(Error::UnknownIdentity.into());
         }
         let contract = Contract {
             id: ContractId(self.new_uuid()),
