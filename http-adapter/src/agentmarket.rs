@@ -233,7 +233,7 @@ pub struct AgentsQuery {
     /// Only agents with this capability.
     pub capability: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
 }
 
 /// `GET /api/agents`: registered agents, optionally with a capability.
@@ -255,7 +255,7 @@ pub async fn agents<S: Backend + Clone>(
         .profiles(ProfileQuery {
             capability: query.capability,
             after: None,
-            limit: query.limit.unwrap_or(0),
+            limit: crate::wire::PageLimit::or_default(query.limit),
         })
         .await?;
     let mut views = Vec::with_capacity(profiles.len());
@@ -421,7 +421,7 @@ pub struct TasksQuery {
     /// Only tasks needing this capability.
     pub capability: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
 }
 
 /// `GET /api/tasks`: tasks, newest first.
@@ -456,7 +456,7 @@ pub async fn tasks<S: Backend + Clone>(
             TaskQuery {
                 status,
                 capabilities: query.capability.into_iter().collect(),
-                limit: query.limit.unwrap_or(0),
+                limit: crate::wire::PageLimit::or_default(query.limit),
                 ..TaskQuery::default()
             },
         )

@@ -414,7 +414,7 @@ impl DeliveryView {
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
     /// Only deliveries with an id below this (the last id of the previous page).
     pub before: Option<u64>,
 }
@@ -435,7 +435,8 @@ pub async fn deliveries<S: Backend + Clone>(
     Caller(caller): Caller,
     ApiQuery(query): ApiQuery<DeliveriesQuery>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let limit = marketplace_core::limits::page_limit(query.limit.unwrap_or(0));
+    let limit =
+        marketplace_core::limits::page_limit(crate::wire::PageLimit::or_default(query.limit));
     let records = app
         .market
         .store()

@@ -10,6 +10,7 @@
 use std::str::FromStr;
 
 use marketplace_core::Error;
+use marketplace_core::limits::PAGE_LIMIT_MAX;
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -106,6 +107,45 @@ pub fn amount(value: Decimal) -> Value {
     }
     Value::String(normalized.to_string())
 }
+
+/// A page size as a caller asks for it (`limit`): 1 to [`PAGE_LIMIT_MAX`]. Anything else
+/// is refused with 400, not silently changed; no `limit` means the default page,
+/// [`marketplace_core::limits::PAGE_LIMIT_DEFAULT`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageLimit(pub usize);
+
+impl PageLimit {
+    /// The size to ask the engine for: 0 (its default) when the caller named none.
+    pub fn or_default(limit: Option<Self>) -> usize {
+        limit.map_or(0, |l| l.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for PageLimit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let requested = usize::deserialize(deserializer)?;
+        if (1..=PAGE_LIMIT_MAX).contains(&requested) {
+            Ok(Self(requested))
+        } else {
+            Err(serde::de::Error::custom(format!(
+                "limit must be 1 to {PAGE_LIMIT_MAX}, not {requested}"
+            )))
+        }
+    }
+}
+
+impl utoipa::PartialSchema for PageLimit {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        utoipa::openapi::ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(PAGE_LIMIT_MAX as f64))
+            .description(Some("Page size: 1 to 200 (default 20)"))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for PageLimit {}
 
 /// A path segment naming a task, as the engine's id; a malformed id names no task.
 pub fn task_id(text: &str) -> Result<marketplace_core::TaskId, Error> {

@@ -280,7 +280,7 @@ pub async fn balance<S: Backend + Clone>(
 #[into_params(parameter_in = Query)]
 pub struct TransactionsQuery {
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
     /// `grant`, `escrow`, `release`, `fee`, `refund`, `adjust`.
     pub tx_type: Option<String>,
     /// Cursor: lines before this `seq`.
@@ -345,7 +345,12 @@ pub async fn transactions<S: Backend + Clone>(
         .transpose()?;
     let lines = app
         .market
-        .transactions(&caller, tx_type, query.before, query.limit.unwrap_or(0))
+        .transactions(
+            &caller,
+            tx_type,
+            query.before,
+            crate::wire::PageLimit::or_default(query.limit),
+        )
         .await?;
     Ok(Json(lines.iter().map(TransactionView::from).collect()))
 }

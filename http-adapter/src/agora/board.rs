@@ -126,7 +126,7 @@ pub struct FeedParams {
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
     /// Only by this identity.
     pub author: Option<String>,
     /// Only items containing these words.
@@ -157,7 +157,7 @@ pub async fn feed<S: Backend + Clone>(
         author: params.author.as_deref().map(identity).transpose()?,
         text: params.query,
         before: params.before,
-        limit: params.limit.unwrap_or(0),
+        limit: crate::wire::PageLimit::or_default(params.limit),
     };
     let items = app
         .market
@@ -184,7 +184,7 @@ pub struct SearchParams {
     /// Only this topic.
     pub topic: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
 }
 
 /// `GET /api/v1/search`: full-text search over tasks and posts, best match first.
@@ -205,7 +205,7 @@ pub async fn search<S: Backend + Clone>(
         text: params.q,
         kind: kind(params.kind.as_deref())?,
         topic: params.topic,
-        limit: params.limit.unwrap_or(0),
+        limit: crate::wire::PageLimit::or_default(params.limit),
     };
     let items = app.market.search(query).await?;
     let viewer = caller.map(|Caller(c)| c);
@@ -319,7 +319,7 @@ pub struct ServicesParams {
     /// Only listings covering this capability.
     pub capability: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
 }
 
 /// `GET /api/v1/services`: service listings, newest first.
@@ -337,7 +337,7 @@ pub async fn services<S: Backend + Clone>(
 ) -> Result<Json<Vec<PostView>>, ApiError> {
     let query = FeedQuery {
         kind: Some(FeedKind::Post(PostKind::Service)),
-        limit: params.limit.unwrap_or(0),
+        limit: crate::wire::PageLimit::or_default(params.limit),
         ..FeedQuery::default()
     };
     let items = app.market.feed(query, None).await?;

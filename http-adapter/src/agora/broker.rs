@@ -162,7 +162,7 @@ pub struct MatchParams {
     /// Comma-separated capabilities.
     pub capabilities: String,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
 }
 
 /// `GET /api/v1/broker/match`: open tasks needing any of the capabilities.
@@ -188,7 +188,10 @@ pub async fn broker_match<S: Backend + Clone>(
         .collect();
     let tasks = app
         .market
-        .broker_match(capabilities, params.limit.unwrap_or(0))
+        .broker_match(
+            capabilities,
+            crate::wire::PageLimit::or_default(params.limit),
+        )
         .await?;
     let viewer = caller.map(|Caller(c)| c);
     Ok(Json(

@@ -692,7 +692,7 @@ pub struct ListTasks {
     /// Only tasks needing this skill.
     pub skill: Option<String>,
     /// Page size (default 20, at most 200).
-    pub limit: Option<usize>,
+    pub limit: Option<crate::wire::PageLimit>,
     /// Cursor: tasks posted before this task id.
     pub before: Option<String>,
 }
@@ -723,7 +723,7 @@ pub async fn list_tasks<S: Backend + Clone>(
             text: q,
             kind: Some(marketplace_core::store::FeedKind::Task),
             topic: None,
-            limit: params.limit.unwrap_or(0),
+            limit: crate::wire::PageLimit::or_default(params.limit),
         };
         app.market
             .search(query)
@@ -741,7 +741,7 @@ pub async fn list_tasks<S: Backend + Clone>(
             status,
             skill: params.skill,
             before: params.before.as_deref().map(str::parse).transpose()?,
-            limit: params.limit.unwrap_or(0),
+            limit: crate::wire::PageLimit::or_default(params.limit),
             ..TaskQuery::default()
         };
         app.market.tasks(viewer.as_ref(), query).await?

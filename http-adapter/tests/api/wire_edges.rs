@@ -123,3 +123,30 @@ async fn an_outsider_hears_the_result_is_for_the_parties_not_about_messages() {
     let (status, answer) = server.json("GET", &path, Some(&worker), None).await;
     assert_eq!(status, 200, "{answer}");
 }
+
+#[tokio::test]
+async fn page_sizes_outside_the_documented_range_are_refused() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (key, _) = server.agent("reader").await;
+    let lists = [
+        "/api/v1/tasks",
+        "/api/v1/feed",
+        "/api/v1/search?q=x",
+        "/api/v1/transactions",
+        "/api/tasks",
+        "/api/agents",
+    ];
+    for list in lists {
+        let join = if list.contains('?') { '&' } else { '?' };
+        for limit in ["0", "201", "1000000", "-1", "ten"] {
+            let path = format!("{list}{join}limit={limit}");
+            let (status, answer) = server.json("GET", &path, Some(&key), None).await;
+            assert_eq!(status, 400, "{path}: {answer}");
+        }
+        for limit in ["1", "200"] {
+            let path = format!("{list}{join}limit={limit}");
+            let (status, answer) = server.json("GET", &path, Some(&key), None).await;
+            assert_eq!(status, 200, "{path}: {answer}");
+        }
+    }
+}
