@@ -27,6 +27,8 @@ pub enum ApiError {
     BadBody(String),
     /// The request body exceeds the limit (413 `too_large`).
     TooLarge,
+    /// A JSON body declared as another type, or as none (415 `unsupported_media_type`).
+    NotJson,
     /// The client stopped sending its request body (408 `request_timeout`; see
     /// [`crate::connections`]).
     BodyTimeout,
@@ -130,6 +132,7 @@ impl ApiError {
             Self::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -146,6 +149,7 @@ impl ApiError {
             Self::Unauthorized(_) => "unauthorized",
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
+            Self::NotJson => "unsupported_media_type",
             Self::BodyTimeout => "request_timeout",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound { code, .. }
@@ -175,6 +179,9 @@ impl IntoResponse for ApiError {
                 Self::Unauthorized(why) => (*why).to_owned(),
                 Self::BadBody(why) => why.clone(),
                 Self::TooLarge => "the request body is too large".to_owned(),
+                Self::NotJson => {
+                    "send the body as JSON, with Content-Type: application/json".to_owned()
+                }
                 Self::BodyTimeout => "the request body stopped arriving".to_owned(),
                 Self::RateLimited { retry_after_secs } => {
                     format!("too many requests; retry in {retry_after_secs} s")

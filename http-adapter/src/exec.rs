@@ -29,10 +29,15 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         match parts.headers.get(IDEMPOTENCY_KEY_HEADER) {
             None => Ok(Self(None)),
-            Some(value) => value
-                .to_str()
-                .map(|key| Self(Some(key.to_owned())))
-                .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII").into()),
+            Some(value) => {
+                let key = value
+                    .to_str()
+                    .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?;
+                // Checked before the body is read, so a bad key is the answer whatever the
+                // body is.
+                marketplace_core::check_idempotency_key(key)?;
+                Ok(Self(Some(key.to_owned())))
+            }
         }
     }
 }

@@ -3,6 +3,8 @@
 //! no field of either API means one.)
 
 use axum::extract::Request;
+use axum::http::HeaderMap;
+use axum::http::header::CONTENT_TYPE;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use marketplace_core::Error;
@@ -47,6 +49,22 @@ pub fn json_has_nul(json: &[u8]) -> bool {
     false
 }
 
+/// Refuses (415) a body whose `Content-Type` does not say JSON: it must be
+/// `application/json`, a `+json` type, or the form type `curl -d` declares for the JSON it
+/// sends (as the seed documents write their examples). A missing type is refused too.
+pub fn require_json_type(headers: &HeaderMap) -> Result<(), ApiError> {
+    let essence = headers
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json" | "application/x-www-form-urlencoded") => Ok(()),
+        Some(other) if other.starts_with("application/") && other.ends_with("+json") => Ok(()),
+        _ => Err(ApiError::NotJson),
+    }
+}
+
 /// A JSON body parsed as `T`: 400 `invalid_input` for JSON that is not `T`, or that holds
 /// a NUL character.
 pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
@@ -58,12 +76,16 @@ pub fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
-/// A body that may be absent: empty (or blank) means the defaults; otherwise as
-/// [`parse_json`].
-pub fn optional_json<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+/// A body that may be absent: empty (or blank) means the defaults; otherwise a JSON body
+/// declared as one ([`require_json_type`]) and parsed as [`parse_json`] does.
+pub fn optional_json<T: DeserializeOwned + Default>(
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    require_json_type(headers)?;
     parse_json(body)
 }
 

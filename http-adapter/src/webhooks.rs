@@ -22,7 +22,7 @@ use utoipa::ToSchema;
 
 use crate::agentmarket::{Envelope, reply};
 use crate::agora::ApiQuery;
-use crate::agora::{ApiJson, RawBody};
+use crate::agora::{ApiJson, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::{IdempotencyKey, unexpected};
@@ -469,9 +469,8 @@ pub struct TestWebhook {
 pub async fn test_webhook<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     Caller(caller): Caller,
-    RawBody(body): RawBody,
+    OptionalJson(request): OptionalJson<TestWebhook>,
 ) -> Result<Json<Vec<DeliveryView>>, ApiError> {
-    let request: TestWebhook = crate::input::optional_json(&body)?;
     let wanted = match request.channel.as_deref() {
         None => None,
         Some(name) => Some(Channel::parse(name).ok_or_else(|| {

@@ -25,8 +25,8 @@ use crate::time::{Clock, SystemClock, Timestamp, secs, truncate};
 
 mod keys;
 
-pub use keys::Reservation;
-use keys::{Verdict, check_key, judge};
+pub use keys::{Reservation, check_idempotency_key};
+use keys::{Verdict, judge};
 
 /// How many times a command is retried after a [`StoreError::Conflict`].
 const CONFLICT_RETRIES_MAX: usize = 8;
@@ -207,7 +207,7 @@ impl<S: Store> Marketplace<S> {
         command: Command,
         key: &str,
     ) -> Result<Outcome, Error> {
-        check_key(key)?;
+        check_idempotency_key(key)?;
         self.run(Some(actor), &command, Some(key)).await
     }
 

@@ -63,7 +63,9 @@ pub mod testkit;
 pub mod time;
 
 pub use command::{Command, Outcome};
-pub use engine::{Balance, Earnings, Marketplace, ReputationView, Reservation};
+pub use engine::{
+    Balance, Earnings, Marketplace, ReputationView, Reservation, check_idempotency_key,
+};
 pub use error::{Error, ErrorKind};
 pub use ids::{
     BidId, ContractId, IdSource, IdentityId, MessageId, PostId, RandomIds, RuleId, SequentialIds,

@@ -13,11 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::tasks::TaskView;
-use super::{ApiJson, ApiQuery, RawBody};
+use super::{ApiJson, ApiQuery, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::{IdempotencyKey, unexpected};
-use crate::input::optional_json;
 use crate::server::AppState;
 use crate::wire::Amount;
 
@@ -141,11 +140,11 @@ pub async fn delete_rule<S: Backend + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     ApiQuery(query): ApiQuery<RuleRef>,
-    RawBody(body): RawBody,
+    OptionalJson(body): OptionalJson<RuleRef>,
 ) -> Result<Json<RuleRef>, ApiError> {
     let named = query
         .rule_id
-        .or(optional_json::<RuleRef>(&body)?.rule_id)
+        .or(body.rule_id)
         .ok_or_else(|| Error::invalid("rule_id", "name the rule to remove"))?;
     let rule: RuleId = named.parse()?;
     app.execute(&caller, &key, Command::DeleteRule { rule })

@@ -36,8 +36,9 @@ use crate::error::ApiError;
 use crate::server::AppState;
 
 /// A JSON body whose rejections (malformed, wrong types, too large) answer in the API's
-/// error format. The body is read as JSON whatever its declared `Content-Type`: every body
-/// this API takes is JSON, and `curl -d` — as the seed documents write it — declares a form.
+/// error format. Its `Content-Type` must say JSON — or be the form type that `curl -d`
+/// declares, as the seed documents write their examples (see
+/// [`crate::input::require_json_type`]); any other type, or none, is refused with 415.
 #[derive(Debug)]
 pub struct ApiJson<T>(pub T);
 
@@ -49,6 +50,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        crate::input::require_json_type(req.headers())?;
         let body = Bytes::from_request(req, state).await?;
         crate::input::parse_json(&body).map(Self)
     }
@@ -74,6 +76,25 @@ where
             .await
             .map(|axum::extract::Query(value)| Self(value))
             .map_err(|e| ApiError::BadBody(e.body_text()))
+    }
+}
+
+/// A body that may be absent (empty means `T::default()`), else JSON as [`ApiJson`]
+/// takes it: for commands whose every field is optional (`claim`, `extend`, `accept`).
+#[derive(Debug)]
+pub struct OptionalJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: serde::de::DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = req.headers().clone();
+        let body = Bytes::from_request(req, state).await?;
+        crate::input::optional_json(&headers, &body).map(Self)
     }
 }
 

@@ -3,7 +3,6 @@
 //! endpoint takes, with the task named by `task_id` — and the answer is that endpoint's
 //! answer. Each action runs through its REST handler, so both ways in behave the same.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
@@ -12,7 +11,7 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::tasks::{DeliverRequest, deliver_input};
-use super::{ApiJson, ApiQuery, RawBody, account, board, broker, tasks};
+use super::{ApiJson, ApiQuery, OptionalJson, account, board, broker, tasks};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
@@ -75,12 +74,11 @@ impl Params {
         self.parse().map(ApiJson)
     }
 
-    fn bytes(self) -> RawBody {
-        RawBody(if self.0.is_empty() {
-            Bytes::new()
-        } else {
-            Bytes::from(Value::Object(self.0).to_string())
-        })
+    fn optional<T: DeserializeOwned + Default>(self) -> Result<OptionalJson<T>, ApiError> {
+        if self.0.is_empty() {
+            return Ok(OptionalJson(T::default()));
+        }
+        self.parse().map(OptionalJson)
     }
 }
 
@@ -125,8 +123,8 @@ pub async fn skill<S: Backend + Clone>(
         "status" => respond(tasks::task_status(state, p.task()?).await),
         "result" => respond(tasks::task_result(state, who()?, p.task()?).await),
         "post_task" => respond(tasks::post_task(state, who()?, key, ApiJson(p.0)).await),
-        "claim" => respond(tasks::claim(state, who()?, key, p.task()?, p.bytes()).await),
-        "extend" => respond(tasks::extend(state, who()?, key, p.task()?, p.bytes()).await),
+        "claim" => respond(tasks::claim(state, who()?, key, p.task()?, p.optional()?).await),
+        "extend" => respond(tasks::extend(state, who()?, key, p.task()?, p.optional()?).await),
         "queue" => respond(tasks::join_queue(state, who()?, key, p.task()?).await),
         "leave_queue" => respond(tasks::leave_queue(state, who()?, key, p.task()?).await),
         "deliver" => {
@@ -139,7 +137,7 @@ pub async fn skill<S: Backend + Clone>(
             };
             respond(deliver_input(&app, &caller, &key, &task, input).await)
         }
-        "accept" => respond(tasks::accept(state, who()?, key, p.task()?, p.bytes()).await),
+        "accept" => respond(tasks::accept(state, who()?, key, p.task()?, p.optional()?).await),
         "reject" => respond(tasks::reject(state, who()?, key, p.task()?, p.json()?).await),
         "cancel" => respond(tasks::cancel(state, who()?, key, p.task()?).await),
         "bid" => respond(tasks::bid(state, who()?, key, p.task()?, p.json()?).await),

@@ -15,11 +15,10 @@ use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
 use super::ApiQuery;
-use super::{ApiJson, RawBody};
+use super::{ApiJson, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
-use crate::input::optional_json;
 use crate::server::AppState;
 use crate::wire::{Amount, task_id};
 
@@ -569,9 +568,9 @@ pub async fn claim<S: Backend + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    RawBody(body): RawBody,
+    OptionalJson(body): OptionalJson<ClaimRequest>,
 ) -> Result<Json<TaskView>, ApiError> {
-    let note = optional_json::<ClaimRequest>(&body)?.text;
+    let note = body.text;
     let command = Command::Claim {
         task: task_id(&id)?,
         note,
@@ -605,9 +604,9 @@ pub async fn extend<S: Backend + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    RawBody(body): RawBody,
+    OptionalJson(body): OptionalJson<ExtendRequest>,
 ) -> Result<Json<TaskView>, ApiError> {
-    let secs = optional_json::<ExtendRequest>(&body)?.secs;
+    let secs = body.secs;
     let command = Command::Extend {
         task: task_id(&id)?,
         secs,
@@ -670,9 +669,9 @@ pub async fn accept<S: Backend + Clone>(
     Caller(caller): Caller,
     key: IdempotencyKey,
     Path(id): Path<String>,
-    RawBody(body): RawBody,
+    OptionalJson(body): OptionalJson<AcceptRequest>,
 ) -> Result<Json<TaskView>, ApiError> {
-    let rating = optional_json::<AcceptRequest>(&body)?.rating;
+    let rating = body.rating;
     let command = Command::Accept {
         task: task_id(&id)?,
         rating,

@@ -150,3 +150,61 @@ async fn page_sizes_outside_the_documented_range_are_refused() {
         }
     }
 }
+
+#[tokio::test]
+async fn a_json_body_must_be_declared_as_json() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (key, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let body = br#"{"text": "t", "bounty": 1}"#;
+    let post = |content_type: Option<&'static str>, path: &'static str, key: String| {
+        let server = &server;
+        async move {
+            let auth = format!("Bearer {key}");
+            let mut headers = vec![("Authorization", auth.as_str())];
+            if let Some(content_type) = content_type {
+                headers.push(("Content-Type", content_type));
+            }
+            server.send("POST", path, &headers, Some(body)).await
+        }
+    };
+    for content_type in [None, Some("text/plain"), Some("application/xml")] {
+        let (status, answer) = post(content_type, "/api/v1/tasks", key.clone()).await;
+        assert_eq!(status, 415, "{content_type:?}: {answer}");
+        assert_eq!(answer["error"]["code"], "unsupported_media_type");
+        let (status, answer) = post(content_type, "/api/tasks", key.clone()).await;
+        assert_eq!(status, 415, "{content_type:?}: {answer}");
+        assert_eq!(
+            (&answer["success"], &answer["code"]),
+            (&json!(false), &json!("unsupported_media_type"))
+        );
+    }
+    let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
+    assert_eq!(listed, json!([]), "nothing posted");
+    for content_type in [
+        "application/json",
+        "application/json; charset=utf-8",
+        "application/x-www-form-urlencoded",
+    ] {
+        let (status, answer) = post(Some(content_type), "/api/v1/tasks", key.clone()).await;
+        assert_eq!(status, 201, "{content_type}: {answer}");
+    }
+    // A command whose body is optional takes none without a type, but a body needs one.
+    let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
+    let id = listed[0]["id"].as_str().unwrap();
+    let claim = format!("/api/v1/tasks/{id}/claim");
+    let auth = format!("Bearer {worker}");
+    let (status, answer) = server
+        .send(
+            "POST",
+            &claim,
+            &[("Authorization", &auth), ("Content-Type", "text/plain")],
+            Some(br#"{"text": "On it"}"#),
+        )
+        .await;
+    assert_eq!(status, 415, "{answer}");
+    let (status, answer) = server
+        .send("POST", &claim, &[("Authorization", &auth)], None)
+        .await;
+    assert_eq!(status, 200, "{answer}");
+}

@@ -50,8 +50,14 @@ pub(super) fn judge(
     }
 }
 
-/// Refuses a key outside 1-255 bytes.
-pub(super) fn check_key(key: &str) -> Result<(), Error> {
+/// Refuses an idempotency key outside 1-255 bytes.
+///
+/// ```
+/// use marketplace_core::check_idempotency_key;
+/// assert!(check_idempotency_key("retry-1").is_ok());
+/// assert!(check_idempotency_key("").is_err() && check_idempotency_key(&"k".repeat(256)).is_err());
+/// ```
+pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
     if key.is_empty() || key.len() > IDEMPOTENCY_KEY_BYTES_MAX {
         return Err(Error::invalid("Idempotency-Key", "must be 1-255 bytes"));
     }
@@ -101,7 +107,7 @@ impl<S: Store> Marketplace<S> {
         fingerprint: &str,
         hold_secs: u64,
     ) -> Result<Reservation, Error> {
-        check_key(key)?;
+        check_idempotency_key(key)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let found = tx.idempotency(actor, key).await?;
@@ -140,7 +146,7 @@ impl<S: Store> Marketplace<S> {
         fingerprint: &str,
         answer: Option<String>,
     ) -> Result<(), Error> {
-        check_key(key)?;
+        check_idempotency_key(key)?;
         let now = self.now();
         let mut tx = self.store.begin().await?;
         let found = tx.idempotency(actor, key).await?;
