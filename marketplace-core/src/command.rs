@@ -82,8 +82,9 @@ pub enum Command {
         text: String,
         /// The price asked.
         offered_price: Decimal,
-        /// Promised turnaround in seconds.
-        turnaround_secs: u64,
+        /// Promised turnaround in seconds, if any: the awarded claim lasts this long (else
+        /// the task's claim TTL).
+        turnaround_secs: Option<u64>,
     },
     /// Award a bid: the bidder holds the claim and the bounty becomes the offered price.
     Award {

@@ -490,7 +490,7 @@ impl<S: Store> Marketplace<S> {
         task: TaskId,
         text: impl Into<String>,
         offered_price: Decimal,
-        turnaround_secs: u64,
+        turnaround_secs: Option<u64>,
     ) -> Result<Bid, Error> {
         let command = Command::Bid {
             task,

@@ -221,8 +221,8 @@ pub struct BidView {
     pub text: String,
     /// The price asked; awarding makes it the bounty.
     pub offered_price: Amount,
-    /// Promised turnaround, seconds.
-    pub turnaround_s: u64,
+    /// Promised turnaround, seconds, if the bidder named one.
+    pub turnaround_s: Option<u64>,
     /// When it was placed.
     pub created_at: DateTime<Utc>,
 }
@@ -906,8 +906,10 @@ pub struct BidRequest {
     pub text: String,
     /// The price asked.
     pub offered_price: Amount,
-    /// Promised turnaround, seconds.
-    pub turnaround_s: u64,
+    /// Promised turnaround, seconds (optional): the awarded claim lasts this long, else
+    /// the task's claim TTL.
+    #[serde(default)]
+    pub turnaround_s: Option<u64>,
 }
 
 /// `POST /api/v1/tasks/{id}/bid`: bids on a bidding task (a new bid replaces the caller's

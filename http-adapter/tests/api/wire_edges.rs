@@ -208,3 +208,40 @@ async fn a_json_body_must_be_declared_as_json() {
         .await;
     assert_eq!(status, 200, "{answer}");
 }
+
+#[tokio::test]
+async fn a_bid_may_leave_out_its_turnaround() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (bidder, bidder_id) = server.agent("bidder").await;
+    let (_, task) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(&poster),
+            Some(json!({"text": "t", "bounty": 5, "bidding": true})),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    let (status, bid) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/bid"),
+            Some(&bidder),
+            Some(json!({"text": "I can", "offered_price": 4})),
+        )
+        .await;
+    assert_eq!(status, 201, "{bid}");
+    assert_eq!(bid["turnaround_s"], Value::Null);
+    let bid_id = bid["id"].as_str().unwrap();
+    let (status, awarded) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/bids/{bid_id}/award"),
+            Some(&poster),
+            None,
+        )
+        .await;
+    assert_eq!(status, 200, "{awarded}");
+    assert_eq!(awarded["claimed_by"], bidder_id.as_str());
+}

@@ -793,11 +793,11 @@ impl Work<'_> {
         id: TaskId,
         text: &str,
         price: Decimal,
-        turnaround: u64,
+        turnaround: Option<u64>,
     ) -> Result<Bid> {
         validate::text("text", text, TEXT_BYTES_MAX, false)?;
         let price = validate_amount("offered_price", price)?;
-        if !(TURNAROUND_SECS_MIN..=TURNAROUND_SECS_MAX).contains(&turnaround) {
+        if turnaround.is_some_and(|t| !(TURNAROUND_SECS_MIN..=TURNAROUND_SECS_MAX).contains(&t)) {
             return Err(
                 Error::invalid("turnaround_s", "must be between 1 and 31536000 seconds").into(),
             );
@@ -868,13 +868,10 @@ impl Work<'_> {
         )?;
         task.bounty = bid.offered_price;
         task.bids.clear();
-        self.grant_claim(
-            &mut task,
-            &bid.agent,
-            None,
-            bid.turnaround_secs,
-            ClaimVia::Award,
-        )?;
+        let ttl = bid
+            .turnaround_secs
+            .unwrap_or_else(|| task.claim_ttl_secs(self.policy.claim_ttl_default_secs));
+        self.grant_claim(&mut task, &bid.agent, None, ttl, ClaimVia::Award)?;
         self.put_task(task.clone());
         Ok(task)
     }

@@ -338,8 +338,9 @@ pub struct Bid {
     pub text: String,
     /// The price asked; the bounty becomes this on award.
     pub offered_price: Decimal,
-    /// Promised turnaround; the awarded claim lasts this long.
-    pub turnaround_secs: u64,
+    /// Promised turnaround, if the bidder named one; the awarded claim lasts this long
+    /// (else the task's claim TTL).
+    pub turnaround_secs: Option<u64>,
     /// When.
     pub created_at: Timestamp,
 }

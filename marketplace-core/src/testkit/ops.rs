@@ -462,7 +462,7 @@ impl<S: Store> Runner<S> {
                     task: t.id,
                     text: "pick me".into(),
                     offered_price: Decimal::from(price % 64),
-                    turnaround_secs: 300,
+                    turnaround_secs: Some(300),
                 };
                 (self.actor(agent), command)
             }

@@ -82,28 +82,30 @@ pub async fn bidding_and_award<H: Harness>(h: &H) {
         .await
         .unwrap();
     assert_code(
-        fx.market.bid(&bob, plain.id, "me", dec("5"), 60).await,
+        fx.market
+            .bid(&bob, plain.id, "me", dec("5"), Some(60))
+            .await,
         "not_bidding",
     );
     let mut spec = TaskSpec::new("logo design", 20);
     spec.bidding = true;
     let t = fx.market.post_task(&alice, spec.clone()).await.unwrap();
     assert_code(
-        fx.market.bid(&alice, t.id, "me", dec("5"), 60).await,
+        fx.market.bid(&alice, t.id, "me", dec("5"), Some(60)).await,
         "own_task",
     );
     fx.market
-        .bid(&bob, t.id, "cheap", dec("15"), 600)
+        .bid(&bob, t.id, "cheap", dec("15"), Some(600))
         .await
         .unwrap();
     let bob_bid = fx
         .market
-        .bid(&bob, t.id, "cheaper", dec("12"), 600)
+        .bid(&bob, t.id, "cheaper", dec("12"), Some(600))
         .await
         .unwrap();
     let carol_bid = fx
         .market
-        .bid(&carol, t.id, "best", dec("30"), 3600)
+        .bid(&carol, t.id, "best", dec("30"), Some(3600))
         .await
         .unwrap();
     assert_eq!(
@@ -135,10 +137,16 @@ pub async fn bidding_and_award<H: Harness>(h: &H) {
     let t2 = fx.market.post_task(&alice, spec.clone()).await.unwrap();
     let low = fx
         .market
-        .bid(&bob, t2.id, "low", dec("8"), 60)
+        .bid(&bob, t2.id, "low", dec("8"), None)
         .await
         .unwrap();
-    fx.market.award(&alice, t2.id, low.id).await.unwrap();
+    let awarded = fx.market.award(&alice, t2.id, low.id).await.unwrap();
+    let lease = awarded.claim.as_ref().unwrap();
+    assert_eq!(
+        (lease.expires_at - lease.claimed_at).num_seconds(),
+        300,
+        "a bid naming no turnaround gets the task's claim TTL"
+    );
     assert_eq!(
         fx.market.balance(&alice).await.unwrap().escrowed,
         dec("43"),
@@ -148,7 +156,7 @@ pub async fn bidding_and_award<H: Harness>(h: &H) {
     let t3 = fx.market.post_task(&alice, spec).await.unwrap();
     let huge = fx
         .market
-        .bid(&bob, t3.id, "pricey", dec("200"), 60)
+        .bid(&bob, t3.id, "pricey", dec("200"), Some(60))
         .await
         .unwrap();
     let before = snapshot(fx.market.store()).await;
