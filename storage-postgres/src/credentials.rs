@@ -74,7 +74,32 @@ impl Credentials for PgStore {
         identity: &IdentityId,
         prefix: &str,
         at: Timestamp,
-    ) -> Result<u64, StoreError> {
+        keep_access: bool,
+    ) -> Result<Option<u64>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db)?;
+        // The identity's live keys, locked: a concurrent revocation waits here, then sees
+        // what this one left.
+        let live: Vec<(String,)> = sqlx::query_as(
+            "SELECT prefix FROM api_keys WHERE identity = $1 AND revoked_at IS NULL FOR UPDATE",
+        )
+        .bind(identity.as_str())
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(db)?;
+        let named = live.iter().any(|(p,)| p == prefix);
+        let spare = live.iter().any(|(p,)| p != prefix);
+        if keep_access && named && !spare {
+            let (login,): (bool,) =
+                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM logins WHERE identity = $1)")
+                    .bind(identity.as_str())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            if !login {
+                tx.rollback().await.map_err(db)?;
+                return Ok(None);
+            }
+        }
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = $1 \
              WHERE identity = $2 AND prefix = $3 AND revoked_at IS NULL",
@@ -82,10 +107,11 @@ impl Credentials for PgStore {
         .bind(micros(at))
         .bind(identity.as_str())
         .bind(prefix)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await
         .map_err(db)?;
-        Ok(done.rows_affected())
+        tx.commit().await.map_err(db)?;
+        Ok(Some(done.rows_affected()))
     }
 
     async fn add_login(&self, login: &Login) -> Result<bool, StoreError> {

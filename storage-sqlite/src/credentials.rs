@@ -74,18 +74,39 @@ impl Credentials for SqliteStore {
         identity: &IdentityId,
         prefix: &str,
         at: Timestamp,
-    ) -> Result<u64, StoreError> {
+        keep_access: bool,
+    ) -> Result<Option<u64>, StoreError> {
+        // One statement on the one writer: concurrent revocations are judged in turn.
         let done = sqlx::query(
             "UPDATE api_keys SET revoked_at = ? \
-             WHERE identity = ? AND prefix = ? AND revoked_at IS NULL",
+             WHERE identity = ? AND prefix = ? AND revoked_at IS NULL \
+             AND (NOT ? OR EXISTS (SELECT 1 FROM api_keys o WHERE o.identity = ? \
+                                   AND o.revoked_at IS NULL AND o.prefix <> ?) \
+                  OR EXISTS (SELECT 1 FROM logins l WHERE l.identity = ?))",
         )
         .bind(micros(at))
         .bind(identity.as_str())
         .bind(prefix)
+        .bind(keep_access)
+        .bind(identity.as_str())
+        .bind(prefix)
+        .bind(identity.as_str())
         .execute(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
-        Ok(done.rows_affected())
+        if done.rows_affected() > 0 || !keep_access {
+            return Ok(Some(done.rows_affected()));
+        }
+        // Nothing revoked: no such live key, or the last one, kept.
+        let (named,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM api_keys WHERE identity = ? AND prefix = ? AND revoked_at IS NULL",
+        )
+        .bind(identity.as_str())
+        .bind(prefix)
+        .fetch_one(&self.reader)
+        .await
+        .map_err(db)?;
+        Ok(if named > 0 { None } else { Some(0) })
     }
 
     async fn add_login(&self, login: &Login) -> Result<bool, StoreError> {

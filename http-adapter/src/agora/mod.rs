@@ -493,12 +493,26 @@ pub async fn revoke_key<S: Backend + Clone>(
     Caller(caller): Caller,
     Path(prefix): Path<String>,
 ) -> Result<Json<Revoked>, ApiError> {
-    let revoked = app
-        .market
-        .store()
-        .revoke_api_keys(&caller, &prefix, app.market.now())
+    let store = app.market.store();
+    // A custodial identity signs nothing itself: its keys (and a login, if it has one) are
+    // its only way in. A node keeps its own key, so it may revoke every API key.
+    let custodial = store
+        .custodial_key(&caller)
+        .await
+        .map_err(|e| ApiError::Engine(e.into()))?
+        .is_some();
+    let revoked = store
+        .revoke_api_keys(&caller, &prefix, app.market.now(), custodial)
         .await
         .map_err(|e| ApiError::Engine(e.into()))?;
+    let Some(revoked) = revoked else {
+        return Err(ApiError::Conflict {
+            code: "last_credential",
+            message: format!(
+                "{prefix} is your last way in: create another key (POST /api/v1/auth/keys) first"
+            ),
+        });
+    };
     if revoked == 0 {
         return Err(ApiError::NotFound {
             code: "key_not_found",

@@ -192,3 +192,85 @@ async fn bad_registrations_are_refused_and_create_nothing() {
     let accounts = server.market.store().accounts(None, 10).await.unwrap();
     assert_eq!(accounts.len(), 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_key_of_an_agent_cannot_be_revoked() {
+    the_last_key_cannot_be_revoked_on(TestServer::start(Policy::agora()).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_last_key_of_an_agent_cannot_be_revoked_on_postgres() {
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        the_last_key_cannot_be_revoked_on(server).await;
+    }
+}
+
+async fn the_last_key_cannot_be_revoked_on<S: marketplace_core::store::Backend + Clone>(
+    server: TestServer<S>,
+) {
+    const KEYS: usize = 21;
+    let first = server.register("locksmith").await;
+    let path = |key: &str| format!("/api/v1/auth/keys/{}", &key[..11]);
+    let (status, answer) = server
+        .json("DELETE", &path(&first), Some(&first), None)
+        .await;
+    assert_eq!(status, 409, "{answer}");
+    assert_eq!(answer["error"]["code"], "last_credential");
+    let (status, _) = server
+        .json("GET", "/api/v1/balance", Some(&first), None)
+        .await;
+    assert_eq!(status, 200, "still in");
+
+    // Twenty-one keys, each revoked at once by a request signed with the next one.
+    let mut keys = vec![first];
+    while keys.len() < KEYS {
+        let (status, created) = server
+            .json("POST", "/api/v1/auth/keys", Some(&keys[0]), None)
+            .await;
+        assert_eq!(status, 201, "{created}");
+        keys.push(created["api_key"].as_str().unwrap().to_owned());
+    }
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(KEYS));
+    let racers: Vec<_> = (0..KEYS)
+        .map(|i| {
+            let (barrier, address) = (barrier.clone(), server.address);
+            let auth = format!("Bearer {}", keys[(i + 1) % KEYS]);
+            let target = path(&keys[i]);
+            tokio::spawn(async move {
+                barrier.wait().await;
+                crate::common::request(
+                    address,
+                    "DELETE",
+                    &target,
+                    &[("Authorization", &auth)],
+                    None,
+                )
+                .await
+                .0
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for racer in racers {
+        statuses.push(racer.await.unwrap());
+    }
+    assert!(
+        statuses.iter().all(|s| [200, 401, 409].contains(s)),
+        "{statuses:?}"
+    );
+    let live: Vec<&String> = {
+        let mut live = Vec::new();
+        for key in &keys {
+            let (status, _) = server.json("GET", "/api/v1/balance", Some(key), None).await;
+            if status == 200 {
+                live.push(key);
+            }
+        }
+        live
+    };
+    // A request whose own key went first is refused (401); each refused request leaves
+    // its target live, and the last key's revocation is refused (409): never none left.
+    let refused = statuses.iter().filter(|s| **s != 200).count();
+    assert!(!live.is_empty(), "a way in is left: {statuses:?}");
+    assert_eq!(live.len(), refused, "{statuses:?}");
+}

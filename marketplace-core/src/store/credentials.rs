@@ -66,13 +66,20 @@ pub trait Credentials: Send + Sync + 'static {
     async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError>;
     /// An identity's keys, oldest first, revoked ones included.
     async fn api_keys(&self, identity: &IdentityId) -> Result<Vec<ApiKey>, StoreError>;
-    /// Revokes `identity`'s unrevoked keys named by `prefix` at `at`; how many it revoked.
+    /// Revokes `identity`'s unrevoked keys named by `prefix` at `at`: how many it revoked.
+    /// With `keep_access`, `None` — and nothing changed — when they are the identity's
+    /// last live keys and it has no login: revoking them would lock it out for good.
+    ///
+    /// To ensure correctness, implementations must judge concurrent revocations of one
+    /// identity's keys one after another, so that together they never revoke its last key
+    /// either.
     async fn revoke_api_keys(
         &self,
         identity: &IdentityId,
         prefix: &str,
         at: Timestamp,
-    ) -> Result<u64, StoreError>;
+        keep_access: bool,
+    ) -> Result<Option<u64>, StoreError>;
     /// Stores a new login. `false` (and nothing stored) if the email is taken.
     async fn add_login(&self, login: &Login) -> Result<bool, StoreError>;
     /// The login of `email` (lowercased by the caller).

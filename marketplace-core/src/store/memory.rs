@@ -821,8 +821,24 @@ impl Credentials for MemoryStore {
         identity: &IdentityId,
         prefix: &str,
         at: Timestamp,
-    ) -> Result<u64, StoreError> {
+        keep_access: bool,
+    ) -> Result<Option<u64>, StoreError> {
         let mut state = self.state.lock().await;
+        let live = |k: &&ApiKey| &k.identity == identity && k.revoked_at.is_none();
+        let spare = state
+            .api_keys
+            .values()
+            .filter(live)
+            .any(|k| k.prefix != prefix)
+            || state.logins.values().any(|l| &l.identity == identity);
+        let named = state
+            .api_keys
+            .values()
+            .filter(live)
+            .any(|k| k.prefix == prefix);
+        if keep_access && named && !spare {
+            return Ok(None);
+        }
         let mut revoked = 0;
         for key in state.api_keys.values_mut() {
             if &key.identity == identity && key.prefix == prefix && key.revoked_at.is_none() {
@@ -830,7 +846,7 @@ impl Credentials for MemoryStore {
                 revoked += 1;
             }
         }
-        Ok(revoked)
+        Ok(Some(revoked))
     }
 
     async fn add_login(&self, login: &Login) -> Result<bool, StoreError> {

@@ -101,6 +101,7 @@ macro_rules! conformance_suite {
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,
             credentials::api_keys,
+            credentials::the_last_key_is_kept,
             credentials::logins,
             credentials::settings,
             credentials::custodial_keys,

@@ -46,10 +46,10 @@ pub async fn api_keys<H: Harness>(h: &H) {
     let at = fx.market.now();
     assert_eq!(
         store
-            .revoke_api_keys(&bob, "ak_aaaa1111", at)
+            .revoke_api_keys(&bob, "ak_aaaa1111", at, true)
             .await
             .unwrap(),
-        0,
+        Some(0),
         "only the owner revokes"
     );
     assert_eq!(
@@ -63,10 +63,10 @@ pub async fn api_keys<H: Harness>(h: &H) {
     );
     assert_eq!(
         store
-            .revoke_api_keys(&alice, "ak_aaaa1111", at)
+            .revoke_api_keys(&alice, "ak_aaaa1111", at, true)
             .await
             .unwrap(),
-        1
+        Some(1)
     );
     assert_eq!(
         store
@@ -79,13 +79,90 @@ pub async fn api_keys<H: Harness>(h: &H) {
     );
     assert_eq!(
         store
-            .revoke_api_keys(&alice, "ak_aaaa1111", at)
+            .revoke_api_keys(&alice, "ak_aaaa1111", at, true)
             .await
             .unwrap(),
-        0,
+        Some(0),
         "revoked once"
     );
     assert_eq!(store.api_key(&second.hash).await.unwrap(), Some(second));
+}
+
+/// Keys revoked at once, every one of an identity's: all but one go, the last stays (unless
+/// the identity has a login, or access need not be kept).
+pub async fn the_last_key_is_kept<H: Harness>(h: &H) {
+    const KEYS: usize = 24;
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let alice = IdentityId::from_public_key(b"alice");
+    let now = fx.market.now();
+    let prefixes: Vec<String> = (0..KEYS).map(|i| format!("ak_{i:08}")).collect();
+    for (i, prefix) in prefixes.iter().enumerate() {
+        let hash = format!("{i:064}");
+        assert!(
+            store
+                .add_api_key(&key(&hash, prefix, &alice, now))
+                .await
+                .unwrap()
+        );
+    }
+    // Reads at once first, so a pooled store has connections open for every racer.
+    join_all((0..KEYS).map(|_| store.api_keys(&alice))).await;
+    let answers = join_all(
+        prefixes
+            .iter()
+            .map(|p| store.revoke_api_keys(&alice, p, now, true)),
+    )
+    .await;
+    let kept = answers.iter().filter(|a| matches!(a, Ok(None))).count();
+    let revoked = answers.iter().filter(|a| matches!(a, Ok(Some(1)))).count();
+    assert_eq!((kept, revoked), (1, KEYS - 1), "{answers:?}");
+    let live: Vec<_> = store
+        .api_keys(&alice)
+        .await
+        .unwrap()
+        .into_iter()
+        .filter(|k| k.revoked_at.is_none())
+        .collect();
+    assert_eq!(live.len(), 1, "one way in is left");
+    let last = live[0].prefix.clone();
+    assert_eq!(
+        store
+            .revoke_api_keys(&alice, &last, now, true)
+            .await
+            .unwrap(),
+        None
+    );
+    // Without the need to keep access (a node signs with its own key), it goes.
+    let bob = IdentityId::from_public_key(b"bob");
+    assert!(
+        store
+            .add_api_key(&key(&"b".repeat(64), "ak_bob00001", &bob, now))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .revoke_api_keys(&bob, "ak_bob00001", now, false)
+            .await
+            .unwrap(),
+        Some(1)
+    );
+    // With a login, the last key may go too.
+    let login = Login {
+        email: "alice@example.com".into(),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        identity: alice.clone(),
+        created_at: now,
+    };
+    assert!(store.add_login(&login).await.unwrap());
+    assert_eq!(
+        store
+            .revoke_api_keys(&alice, &last, now, true)
+            .await
+            .unwrap(),
+        Some(1)
+    );
 }
 
 /// One login per email; the first keeps it.
