@@ -173,7 +173,9 @@ pub async fn register<S: Backend + Clone>(
         ..ProfileUpdate::default()
     };
     app.check_outbound_urls(&profile)?;
-    let (api_key, profile) = register_agent(&app, profile).await?;
+    let (api_key, profile) = register_agent(&app, profile)
+        .await
+        .map_err(|e| in_our_words(e, AGENT_FIELDS))?;
     let webhook_secret = app.secret_if_reachable(&profile).await?;
     let data = RegisteredAgent {
         id: profile.identity.as_str().to_owned(),
@@ -198,7 +200,8 @@ pub struct AgentView {
     pub capabilities: Vec<String>,
     /// Its price per task.
     pub price_per_task: Option<Amount>,
-    /// Average of posters' 1-5 ratings (0 before the first).
+    /// 0 to 5: the average over reviewed work, an accepted delivery counting its poster's
+    /// 1-5 rating (5 when unrated) and a rejected one 0; 0 before any review.
     pub reputation_score: Amount,
     /// Completed tasks.
     pub total_tasks: u64,
@@ -219,7 +222,7 @@ async fn agent_view<S: Store + Clone>(
         description: profile.bio,
         capabilities: profile.capabilities,
         price_per_task: profile.price_per_task.map(Amount),
-        reputation_score: Amount(reputation.average_rating.unwrap_or_default()),
+        reputation_score: Amount(reputation.work_score),
         total_tasks: reputation.counters.accepted,
         executable: profile.endpoint_url.is_some() || profile.system_prompt.is_some(),
         created_at: profile.created_at,
@@ -402,7 +405,8 @@ pub async fn post_task<S: Backend + Clone>(
     spec.auto_accept = true;
     let task = app
         .task_command(&caller, &key, Command::PostTask(spec.into()))
-        .await?;
+        .await
+        .map_err(|e| in_our_words(e, TASK_FIELDS))?;
     reply(
         &app,
         Some(&caller),
@@ -410,6 +414,29 @@ pub async fn post_task<S: Backend + Clone>(
         TaskView::of(&task),
     )
     .await
+}
+
+/// Agora's names of a task's fields, and what AgentMarket's requests call them.
+const TASK_FIELDS: &[(&str, &str)] = &[("bounty", "budget"), ("text", "description")];
+/// Agora's names of a profile's fields, and what AgentMarket's registration calls them.
+const AGENT_FIELDS: &[(&str, &str)] = &[("alias", "name"), ("bio", "description")];
+
+/// A refusal of bad input naming the field as this dialect's request did (`budget`, not
+/// Agora's `bounty`).
+fn in_our_words(e: ApiError, names: &[(&str, &'static str)]) -> ApiError {
+    match e {
+        ApiError::Engine(Error::InvalidInput { field, reason }) => {
+            let ours = names
+                .iter()
+                .find(|(agora, _)| *agora == field)
+                .map_or(field, |(_, ours)| (*ours).into());
+            ApiError::Engine(Error::InvalidInput {
+                field: ours,
+                reason,
+            })
+        }
+        other => other,
+    }
 }
 
 /// `GET /api/tasks` parameters.

@@ -132,6 +132,8 @@ pub struct ReputationView {
     pub accept_rate: Decimal,
     /// Average 1-5 rating, if any.
     pub average_rating: Option<Decimal>,
+    /// 0 to 5 over reviewed work (see [`Reputation::work_score`]).
+    pub work_score: Decimal,
 }
 
 /// How a decided command ends its transaction.
@@ -862,6 +864,7 @@ impl<S: Store> Marketplace<S> {
             score: rep.score(now),
             accept_rate: rep.accept_rate().round_dp(4).normalize(),
             average_rating: rep.average_rating(),
+            work_score: rep.work_score(),
             counters: rep,
         })
     }

@@ -64,6 +64,36 @@ proptest! {
     }
 
     #[test]
+    fn the_work_score_stays_in_0_to_5_and_moves_with_the_work(
+        rated in 0u64..200,
+        unrated in 0u64..200,
+        rejected in 0u64..200,
+        ratings in proptest::collection::vec(1u64..=5, 200),
+    ) {
+        let mut r = rep(rated + unrated, rejected);
+        r.rating_count = rated;
+        r.rating_sum = ratings[..rated as usize].iter().sum();
+        let score = r.work_score();
+        prop_assert!(score >= Decimal::ZERO && score <= Decimal::from(5));
+        // Exactly the average, before rounding to two places.
+        let reviewed = rated + unrated + rejected;
+        if reviewed > 0 {
+            let exact = Decimal::from(r.rating_sum + 5 * unrated) / Decimal::from(reviewed);
+            prop_assert!((score - exact).abs() <= dec("0.005"));
+        } else {
+            prop_assert_eq!(score, Decimal::ZERO);
+        }
+        // Another accepted, unrated delivery never lowers it; another rejection never
+        // raises it (rounding to two places keeps their order).
+        let mut better = r.clone();
+        better.accepted += 1;
+        prop_assert!(better.work_score() >= score);
+        let mut worse = r.clone();
+        worse.rejected += 1;
+        prop_assert!(worse.work_score() <= score);
+    }
+
+    #[test]
     fn amounts_over_six_places_are_refused(units in 1i64..1_000_000, scale in 7u32..12) {
         prop_assert!(validate_amount("bounty", Decimal::new(units * 10 + 1, scale)).is_err());
     }

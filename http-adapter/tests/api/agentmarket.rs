@@ -358,3 +358,112 @@ async fn one_identity_and_one_balance_across_both_dialects_on<S: Backend + Clone
     let (_, wallet) = call(&server, "GET", "/api/wallet", Some(&am_key), None).await;
     assert_eq!(wallet["balance"], json!(109), "10 less the 10% fee");
 }
+
+#[tokio::test]
+async fn refusals_name_this_dialects_fields() {
+    let server = TestServer::start(Policy::agentmarket()).await;
+    let (key, _) = register(&server, json!({"name": "Bot"})).await;
+    for (path, key, body, field, agora) in [
+        (
+            "/api/tasks",
+            Some(key.as_str()),
+            json!({"title": "t", "budget": -1}),
+            "budget",
+            "bounty",
+        ),
+        (
+            "/api/tasks",
+            Some(key.as_str()),
+            json!({"title": "t", "description": "x".repeat(30_000), "budget": 1}),
+            "description",
+            "text",
+        ),
+        (
+            "/api/agents/register",
+            None,
+            json!({"name": " "}),
+            "name",
+            "alias",
+        ),
+        (
+            "/api/agents/register",
+            None,
+            json!({"name": "n", "description": "x".repeat(5_000)}),
+            "description",
+            "bio",
+        ),
+    ] {
+        let (status, reply) = call(&server, "POST", path, key, Some(body)).await;
+        assert_eq!(status, 400, "{reply}");
+        let said = reply["error"].as_str().unwrap();
+        assert!(said.contains(field) && !said.contains(agora), "{said}");
+    }
+}
+
+#[tokio::test]
+async fn reputation_score_moves_with_completed_and_rejected_work() {
+    let server = TestServer::start(Policy::agentmarket()).await;
+    let (poster, _) = register(&server, json!({"name": "Poster"})).await;
+    let (worker, worker_id) =
+        register(&server, json!({"name": "Worker", "capabilities": ["x"]})).await;
+    let score = || {
+        let server = &server;
+        let path = format!("/api/agents/{worker_id}");
+        async move {
+            let (status, reply) = call(server, "GET", &path, None, None).await;
+            assert_eq!(status, 200, "{reply}");
+            reply["data"]["reputation_score"].clone()
+        }
+    };
+    assert_eq!(score().await, json!(0), "no work yet");
+    for n in 0..4 {
+        let (_, posted) = call(
+            &server,
+            "POST",
+            "/api/tasks",
+            Some(&poster),
+            Some(json!({"title": format!("job {n}"), "budget": 1})),
+        )
+        .await;
+        let id = posted["data"]["id"].as_str().unwrap();
+        for (verb, body) in [
+            ("accept", json!({})),
+            ("complete", json!({"result": "done"})),
+        ] {
+            let (status, reply) = call(
+                &server,
+                "POST",
+                &format!("/api/tasks/{id}/{verb}"),
+                Some(&worker),
+                Some(body),
+            )
+            .await;
+            assert_eq!(status, 200, "{verb}: {reply}");
+        }
+    }
+    assert_eq!(score().await, json!(5), "four completed, unrated");
+    // One rejection, through the Agora dialect (AgentMarket has no review): 20 / 5.
+    let (_, task) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(&poster),
+            Some(json!({"text": "reviewed", "bounty": 1, "require_review": true})),
+        )
+        .await;
+    let id = task["id"].as_str().unwrap();
+    for (who, verb, body) in [
+        (&worker, "claim", json!({})),
+        (&worker, "deliver", json!({"text": "meh"})),
+        (
+            &poster,
+            "reject",
+            json!({"text": "no", "category": "quality"}),
+        ),
+    ] {
+        let path = format!("/api/v1/tasks/{id}/{verb}");
+        let (status, reply) = server.json("POST", &path, Some(who), Some(body)).await;
+        assert_eq!(status, 200, "{verb}: {reply}");
+    }
+    assert_eq!(score().await, json!(4));
+}

@@ -148,6 +148,11 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
         json!(["research", "summarization"])
     );
     assert!(task["created_at"].is_string());
+    assert_eq!(
+        hook.body["data"]["bounty"],
+        json!(25),
+        "amounts are numbers"
+    );
     let callback = got.iter().find(|r| r.path == "/c").unwrap();
     assert!(callback.agentmarket_ok && callback.standard_ok);
     assert_eq!(
@@ -201,6 +206,14 @@ async fn task_posted_reaches_overlapping_agents_signed_and_subscribed_events_fol
     assert_eq!(accepted.path, "/a");
     assert_eq!(accepted.body["subject"], researcher_id.as_str());
     assert_eq!(accepted.body["task"]["status"], "completed");
+    assert_eq!(
+        (
+            &accepted.body["data"]["amount"],
+            &accepted.body["data"]["fee"]
+        ),
+        (&json!(22.5), &json!(2.5)),
+        "the payout and fee as JSON numbers"
+    );
     assert!(got.iter().all(|r| r.agentmarket_ok && r.standard_ok));
     assert!(
         got.iter()

@@ -121,7 +121,34 @@ impl Reputation {
         }
     }
 
-    /// The average rating, if any were given (AgentMarket's `reputation_score`).
+    /// AgentMarket's `reputation_score`: 0 to 5, the average over reviewed work where an
+    /// accepted delivery counts its poster's 1-5 rating (5 when unrated) and a rejected one
+    /// counts 0; 0 before any review. Rounded to two places.
+    ///
+    /// ```
+    /// use marketplace_core::{IdentityId, Reputation};
+    /// use rust_decimal::Decimal;
+    /// let mut rep = Reputation::new(IdentityId::from_public_key(b"agent"), chrono::Utc::now());
+    /// assert_eq!(rep.work_score(), Decimal::ZERO);
+    /// rep.accepted = 4; // one rated 3, three unrated
+    /// rep.rating_sum = 3;
+    /// rep.rating_count = 1;
+    /// rep.rejected = 1;
+    /// assert_eq!(rep.work_score(), Decimal::new(36, 1)); // (3 + 5 + 5 + 5 + 0) / 5
+    /// ```
+    pub fn work_score(&self) -> Decimal {
+        let reviewed = self.accepted.saturating_add(self.rejected);
+        if reviewed == 0 {
+            return Decimal::ZERO;
+        }
+        let unrated = self.accepted.saturating_sub(self.rating_count);
+        let points = Decimal::from(self.rating_sum) + Decimal::from(unrated) * Decimal::from(5);
+        (points / Decimal::from(reviewed))
+            .round_dp(2)
+            .clamp(Decimal::ZERO, Decimal::from(5))
+    }
+
+    /// The average rating, if any were given.
     pub fn average_rating(&self) -> Option<Decimal> {
         (self.rating_count > 0).then(|| {
             (Decimal::from(self.rating_sum) / Decimal::from(self.rating_count)).round_dp(2)
