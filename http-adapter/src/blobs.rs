@@ -1,26 +1,91 @@
 //! Uploaded artifacts on disk, content-addressed: a file is named by the SHA-256 of its
 //! bytes and an extension from its media type, written once, and never changed.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
+use axum::body::Bytes;
+use futures::{Stream, StreamExt};
 use marketplace_core::limits::BLOB_BYTES_MAX;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
+use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
 
 /// Largest upload, bytes (50 MB, as Agora documents).
 pub const UPLOAD_BYTES_MAX: usize = BLOB_BYTES_MAX as usize;
+/// Default [`UploadLimits::ip_bytes_per_hour`]: 1 GB.
+pub const IP_BYTES_PER_HOUR: u64 = 1 << 30;
+/// Default [`UploadLimits::identity_bytes_per_hour`]: 2 GB.
+pub const IDENTITY_BYTES_PER_HOUR: u64 = 2 << 30;
+/// Default [`UploadLimits::disk_bytes_max`]: 20 GB.
+pub const DISK_BYTES_MAX: u64 = 20 << 30;
+/// The window of the hourly upload budgets.
+const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
+/// Budget windows kept before the stale ones are dropped.
+const BUDGET_KEYS_MAX: usize = 100_000;
+/// The write buffer of an upload on its way to disk.
+const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
-/// A directory of content-addressed files.
+/// Bounds on what uploads may store. Each 0 means no bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UploadLimits {
+    /// Bytes one client IP may upload per hour (429 beyond).
+    pub ip_bytes_per_hour: u64,
+    /// Bytes one identity may upload per hour (429 beyond).
+    pub identity_bytes_per_hour: u64,
+    /// Bytes all stored artifacts may take on disk (507 beyond).
+    pub disk_bytes_max: u64,
+}
+
+impl Default for UploadLimits {
+    fn default() -> Self {
+        Self {
+            ip_bytes_per_hour: IP_BYTES_PER_HOUR,
+            identity_bytes_per_hour: IDENTITY_BYTES_PER_HOUR,
+            disk_bytes_max: DISK_BYTES_MAX,
+        }
+    }
+}
+
+/// Who an upload's bytes count against: its client's IP, and its identity if it has one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Uploader {
+    /// The client's address.
+    pub ip: std::net::IpAddr,
+    /// The identity, for an upload with credentials.
+    pub identity: Option<marketplace_core::IdentityId>,
+}
+
+/// A directory of content-addressed files, and the budgets that bound what goes in.
 #[derive(Debug, Clone)]
 pub struct BlobDir {
     root: PathBuf,
+    limits: UploadLimits,
+    /// Bytes on disk: counted once from the directory, then kept as files come and go.
+    used: Arc<OnceCell<AtomicU64>>,
+    /// Bytes uploaded in the current hour, by `ip:…` or `id:…`: (window start, bytes).
+    budgets: Arc<Mutex<HashMap<String, (Instant, u64)>>>,
 }
 
 impl BlobDir {
-    /// The blobs under `root` (created on first write).
+    /// The blobs under `root` (created on first write), with the default [`UploadLimits`].
     pub fn new(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self::with_limits(root, UploadLimits::default())
+    }
+
+    /// The blobs under `root`, bounded by `limits`.
+    pub fn with_limits(root: impl Into<PathBuf>, limits: UploadLimits) -> Self {
+        Self {
+            root: root.into(),
+            limits,
+            used: Arc::new(OnceCell::new()),
+            budgets: Arc::new(Mutex::new(HashMap::new())),
+        }
     }
 
     /// Where the files live.
@@ -28,28 +93,124 @@ impl BlobDir {
         &self.root
     }
 
-    /// Stores `bytes` once; returns its name, `<sha256 hex>.<ext>`. Storing the same bytes
-    /// again finds the stored file.
-    pub async fn put(&self, bytes: &[u8], content_type: &str) -> Result<String, ApiError> {
-        let name = format!(
-            "{}.{}",
-            hex::encode(Sha256::digest(bytes)),
-            extension(content_type)
-        );
-        let path = self.root.join(&name);
-        if tokio::fs::try_exists(&path).await.unwrap_or(false) {
-            return Ok(name);
+    /// Bytes the stored files take, counted from the directory the first time.
+    async fn used(&self) -> &AtomicU64 {
+        self.used
+            .get_or_init(|| async {
+                let mut total = 0;
+                if let Ok(mut entries) = tokio::fs::read_dir(&self.root).await {
+                    while let Ok(Some(entry)) = entries.next_entry().await {
+                        let named = entry.file_name().to_str().is_some_and(is_blob_name);
+                        if let (true, Ok(meta)) = (named, entry.metadata().await) {
+                            total += meta.len();
+                        }
+                    }
+                }
+                AtomicU64::new(total)
+            })
+            .await
+    }
+
+    /// Counts `bytes` more against `uploader`'s hourly budgets; 429 when one is spent.
+    fn charge(&self, uploader: &Uploader, bytes: u64) -> Result<(), ApiError> {
+        let mut budgets = self.budgets.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        if budgets.len() >= BUDGET_KEYS_MAX {
+            budgets.retain(|_, (start, _)| now.duration_since(*start) < BUDGET_WINDOW);
         }
+        let mut keys = vec![(format!("ip:{}", uploader.ip), self.limits.ip_bytes_per_hour)];
+        if let Some(identity) = &uploader.identity {
+            keys.push((
+                format!("id:{identity}"),
+                self.limits.identity_bytes_per_hour,
+            ));
+        }
+        for (key, allowed) in keys.into_iter().filter(|(_, allowed)| *allowed > 0) {
+            let (start, used) = budgets.entry(key).or_insert((now, 0));
+            if now.duration_since(*start) >= BUDGET_WINDOW {
+                (*start, *used) = (now, 0);
+            }
+            *used = used.saturating_add(bytes);
+            if *used > allowed {
+                let left = BUDGET_WINDOW.saturating_sub(now.duration_since(*start));
+                return Err(ApiError::RateLimited {
+                    retry_after_secs: left.as_secs().max(1),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Streams an upload to disk — never whole in memory — hashing it on the way, within
+    /// [`UPLOAD_BYTES_MAX`] (413 beyond), `uploader`'s hourly budgets (429) and the disk
+    /// budget (507). Returns its name, `<sha256 hex>.<ext>`, and its size; storing the same
+    /// bytes again finds the stored file. `fail` turns a broken body into the answer.
+    pub async fn put_stream<E>(
+        &self,
+        mut chunks: impl Stream<Item = Result<Bytes, E>> + Unpin,
+        content_type: &str,
+        uploader: &Uploader,
+        fail: impl Fn(E) -> ApiError,
+    ) -> Result<(String, u64), ApiError> {
         let io = |e: std::io::Error| ApiError::internal(format!("storing a blob: {e}"));
         tokio::fs::create_dir_all(&self.root).await.map_err(io)?;
         // Written beside its final name and renamed into place, so a reader never sees a
         // partial file and concurrent uploads of the same bytes both end well.
         let partial = self
             .root
-            .join(format!(".{name}.{}", crate::auth::random_hex(8)?));
-        tokio::fs::write(&partial, bytes).await.map_err(io)?;
-        tokio::fs::rename(&partial, &path).await.map_err(io)?;
-        Ok(name)
+            .join(format!(".upload.{}", crate::auth::random_hex(8)?));
+        let used = self.used().await;
+        let mut reserved = 0u64;
+        let written = async {
+            let file = tokio::fs::File::create(&partial).await.map_err(io)?;
+            let mut file = tokio::io::BufWriter::with_capacity(WRITE_BUFFER_BYTES, file);
+            let mut hasher = Sha256::new();
+            while let Some(chunk) = chunks.next().await {
+                let chunk = chunk.map_err(&fail)?;
+                let len = chunk.len() as u64;
+                if reserved + len > BLOB_BYTES_MAX {
+                    return Err(ApiError::TooLarge);
+                }
+                self.charge(uploader, len)?;
+                let before = used.fetch_add(len, Ordering::SeqCst);
+                reserved += len;
+                if self.limits.disk_bytes_max > 0 && before + len > self.limits.disk_bytes_max {
+                    return Err(ApiError::StorageFull);
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk).await.map_err(io)?;
+            }
+            file.flush().await.map_err(io)?;
+            Ok(hex::encode(hasher.finalize()))
+        }
+        .await;
+        let stored = match written {
+            Ok(hex) if reserved > 0 => {
+                let name = format!("{hex}.{}", extension(content_type));
+                let path = self.root.join(&name);
+                if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                    // The same bytes are stored already: this copy takes no room.
+                    used.fetch_sub(reserved, Ordering::SeqCst);
+                    let _ = tokio::fs::remove_file(&partial).await;
+                    return Ok((name, reserved));
+                }
+                tokio::fs::rename(&partial, &path)
+                    .await
+                    .map_err(io)
+                    .map(|()| name)
+            }
+            Ok(_) => Err(marketplace_core::Error::invalid(
+                "body",
+                "upload the file as the request body",
+            )
+            .into()),
+            Err(e) => Err(e),
+        };
+        if stored.is_err() {
+            used.fetch_sub(reserved, Ordering::SeqCst);
+            let _ = tokio::fs::remove_file(&partial).await;
+        }
+        stored.map(|name| (name, reserved))
     }
 
     /// The bytes stored under `name`, if any.
@@ -151,12 +312,35 @@ pub fn is_inert(content_type: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn someone() -> Uploader {
+        Uploader {
+            ip: "192.0.2.1".parse().unwrap(),
+            identity: None,
+        }
+    }
+
+    /// Stores `bytes`, sent in chunks of three.
+    async fn put(
+        blobs: &BlobDir,
+        bytes: &'static [u8],
+        content_type: &str,
+    ) -> Result<String, ApiError> {
+        let chunks = futures::stream::iter(bytes.chunks(3).map(|c| Ok(Bytes::from_static(c))));
+        let (name, size) = blobs
+            .put_stream(chunks, content_type, &someone(), |e: ApiError| e)
+            .await?;
+        assert_eq!(size, bytes.len() as u64);
+        Ok(name)
+    }
+
     #[tokio::test]
     async fn stores_once_by_content_and_refuses_other_names() {
         let dir = tempfile::tempdir().unwrap();
         let blobs = BlobDir::new(dir.path().join("blobs"));
-        let a = blobs.put(b"report", "application/pdf").await.unwrap();
-        let b = blobs.put(b"report", "application/pdf; q=1").await.unwrap();
+        let a = put(&blobs, b"report", "application/pdf").await.unwrap();
+        let b = put(&blobs, b"report", "application/pdf; q=1")
+            .await
+            .unwrap();
         assert_eq!(a, b);
         assert!(a.ends_with(".pdf"));
         assert_eq!(blobs.get(&a).await.unwrap().unwrap(), b"report");
@@ -169,5 +353,47 @@ mod tests {
         ] {
             assert!(blobs.get(bad).await.unwrap().is_none(), "{bad}");
         }
+    }
+
+    #[tokio::test]
+    async fn the_disk_and_hourly_budgets_bound_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = UploadLimits {
+            ip_bytes_per_hour: 0,
+            identity_bytes_per_hour: 0,
+            disk_bytes_max: 20,
+        };
+        let blobs = BlobDir::with_limits(dir.path().join("blobs"), limits);
+        put(&blobs, b"eight by", "text/plain").await.unwrap();
+        // The same bytes again: room while they stream in, none once found stored.
+        put(&blobs, b"eight by", "text/plain").await.unwrap();
+        assert!(
+            matches!(
+                put(&blobs, b"thirteen byte", "text/plain").await,
+                Err(ApiError::StorageFull)
+            ),
+            "8 stored + 13 is past 20"
+        );
+        let names: Vec<_> = std::fs::read_dir(blobs.root()).unwrap().collect();
+        assert_eq!(names.len(), 1, "the refused upload left nothing behind");
+        put(&blobs, b"twelve bytes", "text/plain").await.unwrap();
+        // A directory's files count from the start: 20 of 20 taken.
+        let reopened = BlobDir::with_limits(dir.path().join("blobs"), limits);
+        assert!(matches!(
+            put(&reopened, b"x", "text/plain").await,
+            Err(ApiError::StorageFull)
+        ));
+
+        let limits = UploadLimits {
+            ip_bytes_per_hour: 10,
+            identity_bytes_per_hour: 0,
+            disk_bytes_max: 0,
+        };
+        let blobs = BlobDir::with_limits(dir.path().join("other"), limits);
+        put(&blobs, b"0123456789", "text/plain").await.unwrap();
+        assert!(matches!(
+            put(&blobs, b"a", "text/plain").await,
+            Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs > 3500
+        ));
     }
 }

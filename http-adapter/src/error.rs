@@ -27,6 +27,8 @@ pub enum ApiError {
     BadBody(String),
     /// The request body exceeds the limit (413 `too_large`).
     TooLarge,
+    /// The artifact store's disk budget is spent (507 `insufficient_storage`).
+    StorageFull,
     /// A JSON body declared as another type, or as none (415 `unsupported_media_type`).
     NotJson,
     /// The client stopped sending its request body (408 `request_timeout`; see
@@ -133,6 +135,7 @@ impl ApiError {
             Self::BadBody(_) => StatusCode::BAD_REQUEST,
             Self::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
@@ -150,6 +153,7 @@ impl ApiError {
             Self::BadBody(_) => "invalid_input",
             Self::TooLarge => "too_large",
             Self::NotJson => "unsupported_media_type",
+            Self::StorageFull => "insufficient_storage",
             Self::BodyTimeout => "request_timeout",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound { code, .. }
@@ -166,7 +170,7 @@ impl IntoResponse for ApiError {
         let message = if let Self::Upstream { message, .. } = &self {
             // Not the marketplace's own failure: the caller needs to know what happened.
             message.clone()
-        } else if status.is_server_error() {
+        } else if status.is_server_error() && !matches!(self, Self::StorageFull) {
             // The details are for the operator's log, not for the caller.
             match &self {
                 Self::Engine(e) => tracing::error!(error = %e, "request failed"),
@@ -183,6 +187,9 @@ impl IntoResponse for ApiError {
                     "send the body as JSON, with Content-Type: application/json".to_owned()
                 }
                 Self::BodyTimeout => "the request body stopped arriving".to_owned(),
+                Self::StorageFull => {
+                    "the marketplace's artifact storage is full; try again later".to_owned()
+                }
                 Self::RateLimited { retry_after_secs } => {
                     format!("too many requests; retry in {retry_after_secs} s")
                 }

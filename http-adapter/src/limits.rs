@@ -71,7 +71,7 @@ impl RateLimits {
 
 /// The connection's peer IP, when the server records it (see [`crate::server::serve`]);
 /// otherwise every request shares one bucket.
-fn peer_ip<T>(request: &Request<T>) -> IpAddr {
+pub(crate) fn peer_ip<T>(request: &Request<T>) -> IpAddr {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

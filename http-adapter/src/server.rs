@@ -19,7 +19,7 @@ use tokio::sync::watch;
 
 use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::auth::MasterKey;
-use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX};
+use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX, UploadLimits};
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::dispatch::ReachConfig;
 use crate::error::ApiError;
@@ -57,6 +57,8 @@ pub struct Config {
     pub outbound: Option<Outbound>,
     /// How agents are reached.
     pub reach: ReachConfig,
+    /// What uploads may store: hourly byte budgets per IP and per identity, and the disk.
+    pub upload_limits: UploadLimits,
 }
 
 impl Config {
@@ -69,7 +71,14 @@ impl Config {
             rate_limits: RateLimits::default(),
             outbound: None,
             reach: ReachConfig::default(),
+            upload_limits: UploadLimits::default(),
         }
+    }
+
+    /// Bounds uploads by `limits` instead of the defaults.
+    pub fn with_upload_limits(mut self, limits: UploadLimits) -> Self {
+        self.upload_limits = limits;
+        self
     }
 
     /// Sends webhooks, callbacks and executions through `outbound`.
@@ -126,7 +135,7 @@ impl<S: Backend + Clone> AppState<S> {
             market,
             master: config.master,
             body_bytes_max: config.body_bytes_max,
-            blobs: BlobDir::new(config.blob_dir),
+            blobs: BlobDir::with_limits(config.blob_dir, config.upload_limits),
             outbound,
             reach: Arc::new(config.reach),
         }

@@ -8,7 +8,7 @@
 use axum::Json;
 use axum::body::to_bytes;
 use axum::extract::{FromRequest, Multipart, Path, Request, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
 use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, Store};
@@ -16,10 +16,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiQuery;
-use super::RawBody;
 use super::tasks::{DeliverRequest, TaskView, deliver_input};
 use crate::auth::Caller;
-use crate::blobs::{self, UPLOAD_BYTES_MAX};
+use crate::blobs::{self, Uploader};
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
 use crate::input::{parse_json, text_field};
@@ -49,27 +48,29 @@ pub struct Uploaded {
 pub async fn upload<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
-    headers: HeaderMap,
-    RawBody(body): RawBody,
+    request: Request,
 ) -> Result<(StatusCode, Json<Uploaded>), ApiError> {
-    if body.is_empty() {
-        return Err(Error::invalid("body", "upload the file as the request body").into());
-    }
-    let content_type = headers
+    let content_type = request
+        .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .unwrap_or("application/octet-stream");
-    let hash = app.blobs.put(&body, content_type).await?;
+        .unwrap_or("application/octet-stream")
+        .to_owned();
+    let uploader = Uploader {
+        ip: crate::limits::peer_ip(&request),
+        identity: caller.as_ref().map(|Caller(c)| c.clone()),
+    };
+    let body = request.into_body().into_data_stream();
+    let (hash, size) = app
+        .blobs
+        .put_stream(body, &content_type, &uploader, |e| {
+            ApiError::unread_body(&e)
+        })
+        .await?;
     if let Some(Caller(caller)) = caller {
-        record(&app, &caller, &hash, body.len() as u64, content_type).await?;
+        record(&app, &caller, &hash, size, &content_type).await?;
     }
-    Ok((
-        StatusCode::CREATED,
-        Json(Uploaded {
-            hash,
-            size: body.len() as u64,
-        }),
-    ))
+    Ok((StatusCode::CREATED, Json(Uploaded { hash, size })))
 }
 
 /// Records a stored file for `caller`. Recording is idempotent by itself (the existing
@@ -204,10 +205,11 @@ pub async fn deliver<S: Backend + Clone>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let input = if multipart {
+        let ip = crate::limits::peer_ip(&request);
         let form = Multipart::from_request(request, &app)
             .await
             .map_err(|e| ApiError::BadBody(e.body_text()))?;
-        multipart_delivery(&app, &caller, form).await?
+        multipart_delivery(&app, &caller, ip, form).await?
     } else {
         // A JSON delivery is held to the JSON limit while it is read, not after.
         let body = to_bytes(request.into_body(), app.body_bytes_max)
@@ -232,6 +234,7 @@ pub async fn deliver<S: Backend + Clone>(
 async fn multipart_delivery<S: Store + Clone>(
     app: &AppState<S>,
     caller: &IdentityId,
+    ip: std::net::IpAddr,
     mut form: Multipart,
 ) -> Result<DeliveryInput, ApiError> {
     let bad = |e: axum::extract::multipart::MultipartError| {
@@ -257,11 +260,15 @@ async fn multipart_delivery<S: Store + Clone>(
                     .content_type()
                     .unwrap_or("application/octet-stream")
                     .to_owned();
-                let bytes = field.bytes().await.map_err(bad)?;
-                if bytes.len() > UPLOAD_BYTES_MAX {
-                    return Err(ApiError::TooLarge);
-                }
-                file = Some((bytes, content_type));
+                let uploader = Uploader {
+                    ip,
+                    identity: Some(caller.clone()),
+                };
+                let (hash, size) = app
+                    .blobs
+                    .put_stream(field, &content_type, &uploader, bad)
+                    .await?;
+                file = Some((hash, size, content_type));
             }
             other => {
                 let reason = format!("unknown field {other:?}; expected text, meta, file");
@@ -269,13 +276,12 @@ async fn multipart_delivery<S: Store + Clone>(
             }
         }
     }
-    if let Some((bytes, content_type)) = file {
+    if let Some((hash, size, content_type)) = file {
         if meta.artifact_hash.is_some() {
             let reason = "name the artifact in meta or send it as file, not both";
             return Err(Error::invalid("artifact_hash", reason).into());
         }
-        let hash = app.blobs.put(&bytes, &content_type).await?;
-        record(app, caller, &hash, bytes.len() as u64, &content_type).await?;
+        record(app, caller, &hash, size, &content_type).await?;
         meta.artifact_hash = Some(hash);
     }
     Ok(DeliveryInput {

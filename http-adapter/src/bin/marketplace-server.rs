@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use http_adapter::auth::{MasterKey, random_hex};
+use http_adapter::blobs;
 use http_adapter::connections::{self, ConnectionLimits};
 use http_adapter::database::{Database, Location};
 use http_adapter::dispatch::{self, LlmConfig, ReachConfig};
@@ -151,6 +152,30 @@ struct Cli {
         global = true
     )]
     max_connections: usize,
+    /// Bytes one client IP may upload per hour (429 beyond); 0 turns the bound off.
+    #[arg(
+        long,
+        env = "MARKETPLACE_UPLOAD_IP_BYTES_PER_HOUR",
+        default_value_t = blobs::IP_BYTES_PER_HOUR,
+        global = true
+    )]
+    upload_ip_bytes_per_hour: u64,
+    /// Bytes one identity may upload per hour (429 beyond); 0 turns the bound off.
+    #[arg(
+        long,
+        env = "MARKETPLACE_UPLOAD_IDENTITY_BYTES_PER_HOUR",
+        default_value_t = blobs::IDENTITY_BYTES_PER_HOUR,
+        global = true
+    )]
+    upload_identity_bytes_per_hour: u64,
+    /// Bytes all artifacts may take on disk (507 beyond); 0 turns the bound off.
+    #[arg(
+        long,
+        env = "MARKETPLACE_BLOB_DISK_BYTES_MAX",
+        default_value_t = blobs::DISK_BYTES_MAX,
+        global = true
+    )]
+    blob_disk_bytes_max: u64,
     /// How often the webhook dispatcher looks for work, milliseconds.
     #[arg(
         long,
@@ -329,6 +354,11 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
     };
     let config = server::Config::new(master)
         .with_blob_dir(&cli.blob_dir)
+        .with_upload_limits(blobs::UploadLimits {
+            ip_bytes_per_hour: cli.upload_ip_bytes_per_hour,
+            identity_bytes_per_hour: cli.upload_identity_bytes_per_hour,
+            disk_bytes_max: cli.blob_disk_bytes_max,
+        })
         .with_outbound(outbound(cli).await?)
         .with_reach(reach(cli, address));
     let state = server::AppState::new(market, config);

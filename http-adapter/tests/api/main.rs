@@ -25,6 +25,7 @@ mod limits;
 mod openapi;
 mod outbound_safety;
 mod server;
+mod uploads;
 mod webhook_processes;
 mod webhooks;
 mod wire_edges;

@@ -79,6 +79,17 @@ impl Process {
             .sum()
     }
 
+    /// The process's peak resident memory so far (`VmHWM`), in bytes.
+    pub(crate) fn peak_rss_bytes(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).unwrap();
+        let kib: u64 = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+            .expect("VmHWM in /proc/PID/status");
+        kib * 1024
+    }
+
     /// SIGKILL, and wait until it is gone.
     pub(crate) fn kill(&mut self) {
         self.child.kill().unwrap();
