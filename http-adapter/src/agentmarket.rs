@@ -159,6 +159,7 @@ pub struct RegisteredAgent {
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
+    _: crate::auth::ProofOfWork,
     ApiJson(request): ApiJson<RegisterAgent>,
 ) -> Result<Response, ApiError> {
     let profile = ProfileUpdate {

@@ -447,3 +447,122 @@ mod tests {
         assert_eq!(verify_session(&master, "not.a.token", now), None);
     }
 }
+
+/// The header a registration carries its proof of work in: `TIMESTAMP:NONCE`.
+pub const POW_HEADER: &str = "x-registration-pow";
+/// How far a proof of work's timestamp may be from the server's clock, in seconds: a stamp
+/// is good for this long, and only once.
+pub const POW_WINDOW_SECS: i64 = 600;
+/// Longest proof-of-work stamp.
+const POW_STAMP_BYTES_MAX: usize = 128;
+
+/// Leading zero bits of `digest`.
+fn zero_bits(digest: &[u8]) -> u32 {
+    let mut bits = 0;
+    for byte in digest {
+        bits += byte.leading_zeros();
+        if *byte != 0 {
+            break;
+        }
+    }
+    bits
+}
+
+/// A registration's proof of work, when the server asks for one (`--registration-pow-bits`):
+/// hashcash-style, `X-Registration-Pow: TIMESTAMP:NONCE` where the SHA-256 of that text
+/// starts with the asked number of zero bits, the timestamp (unix seconds) is within
+/// [`POW_WINDOW_SECS`] of the server's clock, and the stamp was never used before (stamps
+/// are remembered, across replicas, as long as they are good). Registering many identities
+/// then costs their creator work; one costs a moment.
+///
+/// ```
+/// use sha2::{Digest, Sha256};
+/// // A client's search, for 8 bits:
+/// let timestamp = 1_800_000_000;
+/// let stamp = (0u64..)
+///     .map(|nonce| format!("{timestamp}:{nonce}"))
+///     .find(|s| Sha256::digest(s.as_bytes())[0] == 0)
+///     .unwrap();
+/// assert!(stamp.starts_with("1800000000:"));
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct ProofOfWork;
+
+impl<S: Backend + Clone> FromRequestParts<AppState<S>> for ProofOfWork {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        app: &AppState<S>,
+    ) -> Result<Self, Self::Rejection> {
+        let bits = app.registration_pow_bits;
+        if bits == 0 {
+            return Ok(Self);
+        }
+        let refuse = |why: String| -> ApiError {
+            marketplace_core::Error::invalid("X-Registration-Pow", why).into()
+        };
+        let stamp = parts
+            .headers
+            .get(POW_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .filter(|s| s.len() <= POW_STAMP_BYTES_MAX)
+            .ok_or_else(|| {
+                refuse(format!(
+                    "registering needs a proof of work: TIMESTAMP:NONCE whose SHA-256 starts \
+                     with {bits} zero bits"
+                ))
+            })?;
+        let signed_at = stamp
+            .split_once(':')
+            .and_then(|(ts, _)| ts.parse::<i64>().ok())
+            .and_then(|ts| chrono::DateTime::from_timestamp(ts, 0))
+            .ok_or_else(|| {
+                refuse("must be TIMESTAMP:NONCE, the timestamp in unix seconds".into())
+            })?;
+        let now = app.market.now();
+        let window = chrono::Duration::seconds(POW_WINDOW_SECS);
+        if now - signed_at > window || signed_at - now > window {
+            return Err(refuse(format!(
+                "the timestamp must be within {POW_WINDOW_SECS} s of the server's clock"
+            )));
+        }
+        let digest = Sha256::digest(stamp.as_bytes());
+        if zero_bits(&digest) < u32::from(bits) {
+            return Err(refuse(format!(
+                "its SHA-256 must start with {bits} zero bits"
+            )));
+        }
+        // Remembered under an identity no key can have, as long as the stamp is good.
+        let fresh = app
+            .market
+            .store()
+            .remember_nonce(&pow_stamps(), &hex::encode(digest), signed_at + window, now)
+            .await
+            .map_err(|e| ApiError::Engine(e.into()))?;
+        if !fresh {
+            return Err(refuse("this proof of work was used already".into()));
+        }
+        Ok(Self)
+    }
+}
+
+/// The identity used stamps are remembered under: a hash no public key hashes to in
+/// practice, named for what it keeps.
+fn pow_stamps() -> IdentityId {
+    IdentityId::from_public_key(b"marketplace: used registration proofs of work")
+}
+
+#[cfg(test)]
+mod pow_tests {
+    use super::zero_bits;
+
+    #[test]
+    fn zero_bits_count_across_bytes() {
+        assert_eq!(zero_bits(&[0xff]), 0);
+        assert_eq!(zero_bits(&[0x0f, 0]), 4);
+        assert_eq!(zero_bits(&[0, 0x01]), 15);
+        assert_eq!(zero_bits(&[0, 0, 0x80]), 16);
+        assert_eq!(zero_bits(&[0, 0]), 16);
+    }
+}

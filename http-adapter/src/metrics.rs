@@ -64,10 +64,13 @@ pub fn sweep(applied: usize, took_secs: f64, now_ms: i64) {
 }
 
 /// The text `/metrics` answers: the registry, with the gauges read at scrape time — the
-/// outbox's depth and the sweep lag (seconds since this process last finished a sweep;
-/// absent until it has).
-pub fn render(outbox_depth: u64, now_ms: i64) -> String {
+/// outbox's depth, the credit exposure (the sum of negative balances) and the sweep lag
+/// (seconds since this process last finished a sweep; absent until it has).
+pub fn render(outbox_depth: u64, credit_exposure: rust_decimal::Decimal, now_ms: i64) -> String {
     metrics::gauge!("marketplace_outbox_depth").set(outbox_depth as f64);
+    // A gauge is a float: the exact sum is the store's, this is for graphs and alerts.
+    metrics::gauge!("marketplace_credit_exposure")
+        .set(rust_decimal::prelude::ToPrimitive::to_f64(&credit_exposure).unwrap_or(f64::MAX));
     let last = LAST_SWEEP_MS.load(Ordering::Relaxed);
     if last > 0 {
         let lag_ms = now_ms.saturating_sub(last).max(0);

@@ -59,6 +59,9 @@ pub struct Config {
     pub reach: ReachConfig,
     /// What uploads may store: hourly byte budgets per IP and per identity, and the disk.
     pub upload_limits: UploadLimits,
+    /// Leading zero bits a registration's proof of work must have (0: none asked; see
+    /// [`crate::auth::ProofOfWork`]).
+    pub registration_pow_bits: u8,
 }
 
 impl Config {
@@ -72,7 +75,14 @@ impl Config {
             outbound: None,
             reach: ReachConfig::default(),
             upload_limits: UploadLimits::default(),
+            registration_pow_bits: 0,
         }
+    }
+
+    /// Asks every registration for a proof of work of `bits` leading zero bits.
+    pub fn with_registration_pow_bits(mut self, bits: u8) -> Self {
+        self.registration_pow_bits = bits;
+        self
     }
 
     /// Bounds uploads by `limits` instead of the defaults.
@@ -122,6 +132,8 @@ pub struct AppState<S> {
     pub outbound: Outbound,
     /// How agents are reached.
     pub reach: Arc<ReachConfig>,
+    /// Leading zero bits a registration's proof of work must have (0: none).
+    pub registration_pow_bits: u8,
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -138,6 +150,7 @@ impl<S: Backend + Clone> AppState<S> {
             blobs: BlobDir::with_limits(config.blob_dir, config.upload_limits),
             outbound,
             reach: Arc::new(config.reach),
+            registration_pow_bits: config.registration_pow_bits,
         }
     }
 }
@@ -286,7 +299,8 @@ pub async fn metrics_text<S: Store + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<impl IntoResponse, ApiError> {
     let depth = app.market.outbox_depth().await?;
-    let text = metrics::render(depth, app.market.now().timestamp_millis());
+    let exposure = app.market.credit_exposure().await?;
+    let text = metrics::render(depth, exposure, app.market.now().timestamp_millis());
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

@@ -841,6 +841,12 @@ impl<S: Store> Marketplace<S> {
         Ok(self.store.outbox_depth().await?)
     }
 
+    /// The credit extended and not yet earned back: every negative balance, summed (see
+    /// [`Store::credit_exposure`]).
+    pub async fn credit_exposure(&self) -> Result<Decimal, Error> {
+        Ok(self.store.credit_exposure().await?)
+    }
+
     /// The treasury's balance: fees in, grants out. Derived from the ledger.
     pub async fn treasury(&self) -> Result<Decimal, Error> {
         Ok(self

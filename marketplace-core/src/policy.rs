@@ -48,6 +48,10 @@ pub struct Policy {
     pub auto_accept_min_rate: Decimal,
     /// Most live claims one identity may hold at once (direct claims, awards, broker claims).
     pub open_claims_max: u32,
+    /// How old an account must be before its base credit may pay for anything, in seconds
+    /// (0: at once). Until then it spends only what it owns and credit it earned: a swarm
+    /// of fresh registrations cannot fund work on credit for one another.
+    pub base_credit_min_age_secs: u64,
 }
 
 impl Policy {
@@ -69,6 +73,7 @@ impl Policy {
             auto_accept_min_accepted: 3,
             auto_accept_min_rate: Decimal::new(6, 1),
             open_claims_max: 100,
+            base_credit_min_age_secs: 0,
         }
     }
 
@@ -102,6 +107,39 @@ impl Default for Policy {
 }
 
 impl Policy {
+    /// What `account` may hold for new work at `now`: its `available`, less the base credit
+    /// while the account is younger than [`Policy::base_credit_min_age_secs`].
+    ///
+    /// ```
+    /// use marketplace_core::{Account, Clock, IdentityId, ManualClock, Policy};
+    /// use rust_decimal::Decimal;
+    /// let now = ManualClock::at_unix(1_700_000_000).now();
+    /// let account = Account {
+    ///     identity: IdentityId::from_public_key(b"a"),
+    ///     balance: Decimal::ZERO,
+    ///     escrowed: Decimal::ZERO,
+    ///     credit_limit: Decimal::from(50),
+    ///     created_at: now,
+    /// };
+    /// let policy = Policy { base_credit_min_age_secs: 3600, ..Policy::agora() };
+    /// assert_eq!(policy.spendable(&account, now), Decimal::ZERO);
+    /// let later = now + chrono::Duration::seconds(3600);
+    /// assert_eq!(policy.spendable(&account, later), Decimal::from(50));
+    /// ```
+    pub fn spendable(&self, account: &crate::Account, now: crate::Timestamp) -> Decimal {
+        let available = account.available();
+        let age = now - account.created_at;
+        let young = age
+            < chrono::Duration::seconds(
+                i64::try_from(self.base_credit_min_age_secs).unwrap_or(i64::MAX / 1_000_000),
+            );
+        if young {
+            available - self.base_credit_limit.min(account.credit_limit)
+        } else {
+            available
+        }
+    }
+
     /// The credit limit `rep` earns at `now`:
     /// `base + per_accepted * accepted (+ per_point * score once accepted >= 3 and rate >= 50%)`,
     /// capped.

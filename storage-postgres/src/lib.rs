@@ -57,6 +57,7 @@ use std::time::{Duration, Instant};
 use async_trait::async_trait;
 use marketplace_core::store::*;
 use marketplace_core::*;
+use rust_decimal::Decimal;
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions, PgRow};
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
@@ -606,6 +607,16 @@ impl Store for PgStore {
             .await
             .map_err(db)?;
         Ok(u64::try_from(depth).unwrap_or(0))
+    }
+
+    async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
+        let sum: String = sqlx::query_scalar(
+            "SELECT COALESCE(SUM(-balance), 0)::text FROM accounts WHERE balance < 0",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(db)?;
+        decimal(&sum)
     }
 }
 

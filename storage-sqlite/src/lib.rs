@@ -609,6 +609,16 @@ impl Store for SqliteStore {
             .map_err(db)?;
         Ok(u64::try_from(depth).unwrap_or(0))
     }
+
+    async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
+        // Balances are exact decimal text: the rows are picked in SQL, summed exactly here.
+        let negative: Vec<String> =
+            sqlx::query_scalar("SELECT balance FROM accounts WHERE balance LIKE '-%'")
+                .fetch_all(&self.reader)
+                .await
+                .map_err(db)?;
+        negative.into_iter().map(|b| decimal(&b).map(|d| -d)).sum()
+    }
 }
 
 fn ledger_from(r: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {

@@ -29,8 +29,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use crate::auth::{
-    Caller, SignedBy, custodial_keypair, hash_password, issue_api_key, issue_session, random_hex,
-    verify_password,
+    Caller, ProofOfWork, SignedBy, custodial_keypair, hash_password, issue_api_key, issue_session,
+    random_hex, verify_password,
 };
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -161,6 +161,7 @@ pub async fn register_agent<S: Backend + Clone>(
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
+    _: ProofOfWork,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<Registered>), ApiError> {
     let (api_key, profile) = register_agent(&app, ProfileUpdate::alias(request.alias)).await?;
@@ -259,6 +260,7 @@ fn session<S: Store + Clone>(
 )]
 pub async fn signup<S: Backend + Clone>(
     State(app): State<AppState<S>>,
+    _: ProofOfWork,
     ApiJson(request): ApiJson<SignupRequest>,
 ) -> Result<(StatusCode, Json<Session>), ApiError> {
     let email = normalize_email(&request.email)?;
@@ -379,6 +381,7 @@ pub struct Revoked {
 )]
 pub async fn register_node<S: Backend + Clone>(
     State(app): State<AppState<S>>,
+    _: ProofOfWork,
     signed: Option<Extension<SignedBy>>,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> Result<(StatusCode, Json<NodeRegistered>), ApiError> {

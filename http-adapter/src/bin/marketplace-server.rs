@@ -45,6 +45,25 @@ struct Cli {
     /// The marketplace's numbers: fees, grants, limits.
     #[arg(long, env = "MARKETPLACE_PRESET", value_enum, default_value_t = Preset::Agora, global = true)]
     preset: Preset,
+    /// The base credit of a new identity, replacing the preset's (agora 50, agentmarket 0).
+    #[arg(long, env = "MARKETPLACE_BASE_CREDIT", global = true)]
+    base_credit: Option<rust_decimal::Decimal>,
+    /// Seconds an account must exist before its base credit pays for anything (0: at once).
+    #[arg(
+        long,
+        env = "MARKETPLACE_BASE_CREDIT_MIN_AGE_SECS",
+        default_value_t = 0,
+        global = true
+    )]
+    base_credit_min_age_secs: u64,
+    /// Leading zero bits a registration's proof of work must have (0: none asked).
+    #[arg(
+        long,
+        env = "MARKETPLACE_REGISTRATION_POW_BITS",
+        default_value_t = 0,
+        global = true
+    )]
+    registration_pow_bits: u8,
     /// Where uploaded artifacts are kept.
     #[arg(
         long,
@@ -284,10 +303,14 @@ async fn run(cli: Cli) -> ExitCode {
 }
 
 async fn command<S: Backend + Clone>(cli: &Cli, store: S) -> ExitCode {
-    let policy = match cli.preset {
+    let mut policy = match cli.preset {
         Preset::Agora => Policy::agora(),
         Preset::Agentmarket => Policy::agentmarket(),
     };
+    if let Some(base) = cli.base_credit {
+        policy.base_credit_limit = base;
+    }
+    policy.base_credit_min_age_secs = cli.base_credit_min_age_secs;
     let market = Marketplace::new(store, policy);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
@@ -354,6 +377,7 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
     };
     let config = server::Config::new(master)
         .with_blob_dir(&cli.blob_dir)
+        .with_registration_pow_bits(cli.registration_pow_bits)
         .with_upload_limits(blobs::UploadLimits {
             ip_bytes_per_hour: cli.upload_ip_bytes_per_hour,
             identity_bytes_per_hour: cli.upload_identity_bytes_per_hour,

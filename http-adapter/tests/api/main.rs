@@ -25,6 +25,7 @@ mod limits;
 mod openapi;
 mod outbound_safety;
 mod server;
+mod sybil;
 mod uploads;
 mod webhook_processes;
 mod webhooks;

@@ -33,8 +33,8 @@ impl Work<'_> {
         memo: &'static str,
     ) -> Result {
         let mut account = self.account(poster)?;
-        if delta > account.available() && delta > Decimal::ZERO {
-            let available = account.available();
+        let available = self.policy.spendable(&account, self.now);
+        if delta > available && delta > Decimal::ZERO {
             return Err(Error::InsufficientFunds {
                 needed: delta,
                 available,
@@ -95,10 +95,11 @@ impl Work<'_> {
                 return Err(Error::DependencyNotFound.into());
             }
         }
-        if account.available() < spec.bounty {
+        let available = self.policy.spendable(&account, self.now);
+        if available < spec.bounty {
             return Err(Error::InsufficientFunds {
                 needed: spec.bounty,
-                available: account.available(),
+                available,
             }
             .into());
         }

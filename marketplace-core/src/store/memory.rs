@@ -787,6 +787,16 @@ impl Store for MemoryStore {
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
         Ok(self.state.lock().await.pending.live as u64)
     }
+
+    async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state
+            .accounts
+            .values()
+            .filter(|a| a.balance < Decimal::ZERO)
+            .map(|a| -a.balance)
+            .sum())
+    }
 }
 
 #[async_trait]

@@ -30,6 +30,7 @@ mod query;
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use rust_decimal::Decimal;
 use smallvec::SmallVec;
 
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
@@ -365,6 +366,9 @@ pub trait Store: Send + Sync + 'static {
     /// How many events are not yet completed (waiting, leased or backing off): the
     /// outbox's depth, for monitoring.
     async fn outbox_depth(&self) -> Result<u64, StoreError>;
+    /// The credit extended and not yet earned back: the sum of every negative balance, as
+    /// a positive amount (exact), for monitoring.
+    async fn credit_exposure(&self) -> Result<Decimal, StoreError>;
 }
 
 /// Everything a server needs of one database: the marketplace's state, credentials, and

@@ -75,6 +75,8 @@ macro_rules! conformance_suite {
             lifecycle::cancel_and_expiry_refund,
             lifecycle::chain_and_recurring,
             lifecycle::private_delivery,
+            lifecycle::young_accounts_hold_no_base_credit,
+            lifecycle::credit_exposure_sums_negative_balances,
             claims::first_claim_wins,
             claims::claim_rules,
             claims::extend_claim,

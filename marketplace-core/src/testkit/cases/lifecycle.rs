@@ -516,3 +516,63 @@ pub async fn private_delivery<H: Harness>(h: &H) {
     assert_eq!(lines.len(), 3, "three signup grants");
     fx.assert_invariants().await;
 }
+
+/// With a minimum account age for base credit, a young account holds only what it owns;
+/// from the moment it is old enough (to the microsecond), its base credit too.
+pub async fn young_accounts_hold_no_base_credit<H: Harness>(h: &H) {
+    let (store, guard) = h.store().await;
+    let policy = crate::Policy {
+        base_credit_min_age_secs: 3600,
+        ..crate::testkit::test_policy()
+    };
+    let fx = crate::testkit::Fixture::with_policy(store, policy).with_guard(guard);
+    let alice = fx.agent("alice").await;
+    // 100 granted + 50 base credit: 150 available, 100 of it its own.
+    assert_eq!(fx.available(&alice).await, dec("150"));
+    assert_code(
+        fx.market
+            .post_task(&alice, TaskSpec::new("on credit", 101))
+            .await,
+        "insufficient_funds",
+    );
+    fx.market
+        .post_task(&alice, TaskSpec::new("its own", 100))
+        .await
+        .unwrap();
+    fx.clock
+        .set(fx.market.now() + chrono::Duration::seconds(3600) - chrono::Duration::microseconds(1));
+    assert_code(
+        fx.market
+            .post_task(&alice, TaskSpec::new("a moment early", 1))
+            .await,
+        "insufficient_funds",
+    );
+    fx.clock
+        .set(fx.market.now() + chrono::Duration::microseconds(1));
+    fx.market
+        .post_task(&alice, TaskSpec::new("old enough", 50))
+        .await
+        .unwrap();
+    assert_eq!(fx.available(&alice).await, dec("0"));
+    fx.assert_invariants().await;
+}
+
+/// The credit exposure is the sum of every negative balance, exact.
+pub async fn credit_exposure_sums_negative_balances<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob, carol) = (
+        fx.agent("alice").await,
+        fx.agent("bob").await,
+        fx.agent("carol").await,
+    );
+    assert_eq!(fx.market.credit_exposure().await.unwrap(), dec("0"));
+    // 100 granted + 50 credit: a bounty of 120.5 settles 20.5 below zero.
+    let spec = TaskSpec::new("on credit", dec("120.5"));
+    let t = fx.delivered(&alice, &bob, spec, "done").await;
+    fx.market.accept(&alice, t.id, None).await.unwrap();
+    let spec = TaskSpec::new("a little", dec("100.000001"));
+    let t = fx.delivered(&carol, &bob, spec, "done").await;
+    fx.market.accept(&carol, t.id, None).await.unwrap();
+    assert_eq!(fx.market.credit_exposure().await.unwrap(), dec("20.500001"));
+    fx.assert_invariants().await;
+}
