@@ -386,6 +386,7 @@ pub struct PostTask {
     tag = "agentmarket",
     operation_id = "agentmarket_post_task",
     request_body = PostTask,
+    params(IdempotencyKey),
     responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -518,7 +519,7 @@ pub async fn task<S: Backend + Clone>(
     path = "/api/tasks/{id}/accept",
     tag = "agentmarket",
     operation_id = "agentmarket_accept",
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -552,7 +553,7 @@ pub struct CompleteTask {
     tag = "agentmarket",
     operation_id = "agentmarket_complete",
     request_body = CompleteTask,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

@@ -23,6 +23,33 @@ pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct IdempotencyKey(pub Option<String>);
 
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(marketplace_core::limits::IDEMPOTENCY_KEY_BYTES_MAX));
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Names a retryable request: a retry with the same key and body gets the \
+                     first answer without acting twice (also when sent at once); the same \
+                     key with another body is refused with 422. Keys are per caller, kept \
+                     24 hours.",
+                ))
+                .schema(Some(schema))
+                .build(),
+        ]
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     type Rejection = ApiError;
 

@@ -107,6 +107,7 @@ fn from_outbound(e: OutboundError, what: &str) -> ApiError {
     tag = "agentmarket",
     operation_id = "agentmarket_execute",
     request_body = ExecuteRequest,
+    params(IdempotencyKey),
     responses(
         (status = 200, body = Envelope<ExecuteView>),
         (status = "4XX", body = crate::openapi::AmError),

@@ -280,6 +280,7 @@ pub struct SetWebhook {
     tag = "agentmarket",
     operation_id = "agentmarket_set_webhook",
     request_body = SetWebhook,
+    params(IdempotencyKey),
     responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::openapi::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

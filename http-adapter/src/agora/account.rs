@@ -105,6 +105,7 @@ impl ProfileView {
     tag = "agora",
     operation_id = "agora_set_profile",
     request_body = ProfileRequest,
+    params(IdempotencyKey),
     responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

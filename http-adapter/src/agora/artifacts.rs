@@ -188,7 +188,7 @@ pub struct DeliverForm {
         (DeliverRequest = "application/json"),
         (DeliverForm = "multipart/form-data")
     )),
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

@@ -386,6 +386,7 @@ pub struct PostRequest {
     tag = "agora",
     operation_id = "agora_create_post",
     request_body = PostRequest,
+    params(IdempotencyKey),
     responses((status = 201, body = PostView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

@@ -91,6 +91,7 @@ pub async fn rules<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_create_rule",
     request_body = RuleRequest,
+    params(IdempotencyKey),
     responses((status = 201, body = RuleView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -131,7 +132,7 @@ pub struct RuleRef {
     tag = "agora",
     operation_id = "agora_delete_rule",
     request_body = Option<RuleRef>,
-    params(RuleRef),
+    params(IdempotencyKey, RuleRef),
     responses((status = 200, body = RuleRef), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -271,6 +272,7 @@ impl From<&Contract> for ContractView {
     tag = "agora",
     operation_id = "agora_propose",
     request_body = ContractRequest,
+    params(IdempotencyKey),
     responses((status = 201, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -309,7 +311,7 @@ pub struct ContractAction {
     tag = "agora",
     operation_id = "agora_act",
     request_body = ContractAction,
-    params(("id" = String, Path, description = "The contract's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The contract's id")),
     responses((status = 200, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

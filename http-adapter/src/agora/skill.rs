@@ -93,6 +93,7 @@ fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
     tag = "agora",
     operation_id = "agora_skill",
     request_body = crate::openapi::SkillCall,
+    params(IdempotencyKey),
     responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::openapi::ErrorBody))
 )]
 pub async fn skill<S: Backend + Clone>(

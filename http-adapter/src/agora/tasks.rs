@@ -468,6 +468,7 @@ fn answer(task: &Task, caller: &IdentityId) -> Json<TaskView> {
     tag = "agora",
     operation_id = "agora_post_task",
     request_body = PostTask,
+    params(IdempotencyKey),
     responses((status = 201, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -559,7 +560,7 @@ pub struct ClaimRequest {
     tag = "agora",
     operation_id = "agora_claim",
     request_body = Option<ClaimRequest>,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -595,7 +596,7 @@ pub struct ExtendRequest {
     tag = "agora",
     operation_id = "agora_extend",
     request_body = Option<ExtendRequest>,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -660,7 +661,7 @@ pub struct AcceptRequest {
     tag = "agora",
     operation_id = "agora_accept",
     request_body = Option<AcceptRequest>,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -820,7 +821,7 @@ pub struct RejectRequest {
     tag = "agora",
     operation_id = "agora_reject",
     request_body = RejectRequest,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -862,7 +863,7 @@ task_verb!(
         path = "/api/v1/tasks/{id}/cancel",
         tag = "agora",
     operation_id = "agora_cancel",
-        params(("id" = String, Path, description = "The task's id")),
+        params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
         responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
@@ -876,7 +877,7 @@ task_verb!(
         path = "/api/v1/tasks/{id}/queue",
         tag = "agora",
     operation_id = "agora_join_queue",
-        params(("id" = String, Path, description = "The task's id")),
+        params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
         responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
@@ -889,7 +890,7 @@ task_verb!(
         path = "/api/v1/tasks/{id}/queue",
         tag = "agora",
     operation_id = "agora_leave_queue",
-        params(("id" = String, Path, description = "The task's id")),
+        params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
         responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
@@ -920,7 +921,7 @@ pub struct BidRequest {
     tag = "agora",
     operation_id = "agora_bid",
     request_body = BidRequest,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 201, body = BidView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -949,7 +950,7 @@ pub async fn bid<S: Backend + Clone>(
     path = "/api/v1/tasks/{id}/bids/{bid_id}/award",
     tag = "agora",
     operation_id = "agora_award",
-    params(("id" = String, Path, description = "The task's id"), ("bid_id" = String, Path, description = "The bid's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id"), ("bid_id" = String, Path, description = "The bid's id")),
     responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
@@ -985,7 +986,7 @@ pub struct MessageRequest {
     tag = "agora",
     operation_id = "agora_message",
     request_body = MessageRequest,
-    params(("id" = String, Path, description = "The task's id")),
+    params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
     responses((status = 201, body = MessageView), (status = "4XX", body = crate::openapi::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

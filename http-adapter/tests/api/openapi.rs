@@ -132,3 +132,52 @@ async fn the_document_covers_both_dialects_and_matches_the_routes() {
         );
     }
 }
+
+/// Operations that change something but take no `Idempotency-Key`: credentials (a second
+/// key or session is what a retry asks for) and content-addressed uploads (stored once).
+const WITHOUT_IDEMPOTENCY_KEY: &[(&str, &str)] = &[
+    ("post", "/api/agents/register"),
+    ("post", "/api/upload"),
+    ("post", "/api/v1/auth/keys"),
+    ("delete", "/api/v1/auth/keys/{prefix}"),
+    ("post", "/api/v1/auth/login"),
+    ("post", "/api/v1/auth/node"),
+    ("post", "/api/v1/auth/register"),
+    ("post", "/api/v1/auth/signup"),
+    ("post", "/api/v1/webhooks/secret"),
+    ("post", "/api/v1/webhooks/test"),
+];
+
+#[tokio::test]
+async fn every_operation_taking_an_idempotency_key_documents_it() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (status, document) = server.json("GET", "/api/v1/openapi.json", None, None).await;
+    assert_eq!(status, 200);
+    let mut without = Vec::new();
+    for (path, operations) in document["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            if !["post", "put", "delete"].contains(&method.as_str()) {
+                continue;
+            }
+            let key = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|p| p["name"] == "Idempotency-Key");
+            match key {
+                Some(key) => {
+                    assert_eq!(key["in"], "header", "{method} {path}");
+                    assert_eq!(key["schema"]["maxLength"], 255, "{method} {path}");
+                }
+                None => without.push((method.clone(), path.clone())),
+            }
+        }
+    }
+    let mut expected: Vec<(String, String)> = WITHOUT_IDEMPOTENCY_KEY
+        .iter()
+        .map(|(m, p)| ((*m).to_owned(), (*p).to_owned()))
+        .collect();
+    without.sort();
+    expected.sort();
+    assert_eq!(without, expected);
+}
