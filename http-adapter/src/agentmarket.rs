@@ -310,6 +310,7 @@ pub async fn me<S: Backend + Clone>(
 
 /// A task as AgentMarket shows it: `claimed` is `assigned`, the claimant `assigned_to`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = AmTaskView)]
 pub struct TaskView {
     /// The task's id.
     pub id: String,
@@ -366,6 +367,7 @@ impl TaskView {
 /// `POST /api/tasks` body.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
+#[schema(as = AmPostTask)]
 pub struct PostTask {
     /// A short title.
     pub title: String,

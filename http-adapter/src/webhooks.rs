@@ -361,6 +361,7 @@ pub struct AttemptView {
 
 /// A delivery to the caller, with its attempts.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[schema(as = WebhookDeliveryView)]
 pub struct DeliveryView {
     /// Its id; the `webhook-id` header is `msg_<id>`.
     pub id: u64,

@@ -24,6 +24,8 @@ mod idempotency_races;
 mod limits;
 mod openapi;
 mod outbound_safety;
+mod readme;
+mod reference;
 mod server;
 mod sybil;
 mod uploads;
