@@ -226,6 +226,7 @@ impl<S: Backend + Clone> AppState<S> {
             }
         };
         match event.kind {
+            EventKind::TaskPosted if task.spec.direct => {}
             EventKind::TaskPosted => {
                 for agent in self.matching_agents(&task).await? {
                     both(Some(&agent), true, true);

@@ -374,6 +374,8 @@ fn spec<S: Backend + Clone>(
     TaskSpec {
         title: Some(title).filter(|t| !t.trim().is_empty()),
         assign_to: Some(agent.clone()),
+        // The agent hears of it as `task.execute`, from this request, not as a posting.
+        direct: true,
         auto_accept: true,
         expires_in_secs: Some(timeout.saturating_add(60).max(60)),
         claim_ttl_secs: Some(timeout.saturating_add(60)),

@@ -327,3 +327,62 @@ async fn without_an_llm_key_a_system_prompt_agent_is_a_clear_503() {
         "no task posted"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_execution_is_not_announced_to_its_agent_as_a_posting() {
+    let receiver = Receiver::start().await;
+    let server = TestServer::start_reaching(
+        Policy::agentmarket(),
+        &receiver.ca_pem,
+        true,
+        reach(LlmConfig::default()),
+    )
+    .await;
+    let agent = register(
+        &server,
+        json!({
+            "name": "Hired", "capabilities": ["poetry"], "price_per_task": 1,
+            "endpoint_url": receiver.url("/exec"), "webhook_url": receiver.url("/hook")
+        }),
+    )
+    .await;
+    let secret = agent["webhook_secret"].as_str().unwrap();
+    receiver.set_secret("/exec", secret);
+    receiver.set_secret("/hook", secret);
+    let agent_id = agent["id"].clone();
+    let hirer = register(&server, json!({ "name": "Hirer" })).await;
+    let hirer_key = hirer["api_key"].as_str().unwrap();
+
+    // An execution that succeeds and one that fails.
+    receiver.respond("/exec", Mode::Result("a poem".to_owned()));
+    let (status, paid) = execute(&server, hirer_key, &agent_id, "Write a poem", 2).await;
+    assert_eq!(status, 200, "{paid}");
+    receiver.respond("/exec", Mode::Status(500));
+    let (status, _) = execute(&server, hirer_key, &agent_id, "Write another", 2).await;
+    assert_eq!(status, 502);
+    // A task merely assigned to the agent is announced to it: the dispatcher runs.
+    let (status, assigned) = server
+        .json(
+            "POST",
+            "/api/v1/tasks",
+            Some(hirer_key),
+            Some(json!({ "text": "for you", "bounty": 1, "assign_to": agent_id })),
+        )
+        .await;
+    assert_eq!(status, 201, "{assigned}");
+    let got = receiver
+        .wait_until(Duration::from_secs(30), |r| {
+            r.iter().any(|x| x.body["task"]["id"] == assigned["id"])
+        })
+        .await;
+    let posted: Vec<&Value> = got
+        .iter()
+        .filter(|r| r.path == "/hook" && r.event == "task.posted")
+        .map(|r| &r.body["task"]["id"])
+        .collect();
+    assert_eq!(
+        posted,
+        vec![&assigned["id"]],
+        "only the assigned task is announced"
+    );
+}

@@ -150,6 +150,11 @@ pub struct TaskSpec {
     pub min_auto_accept_rate: Option<Decimal>,
     /// Post under this active contract: the contractor claims it at the agreed price.
     pub contract: Option<ContractId>,
+    /// Hired directly (AgentMarket's execution): the marketplace calls its assignee itself,
+    /// so the task is not announced to anyone (no `task.posted` delivery). Left out of the
+    /// serialized spec when false, so specs from before it read and fingerprint the same.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub direct: bool,
 }
 
 impl TaskSpec {
