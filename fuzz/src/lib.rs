@@ -95,7 +95,8 @@ impl Server {
         };
         let register = |server: &Server, alias: &str| {
             let body = format!("{{\"alias\":\"{alias}\"}}").into_bytes();
-            let (_, answer) = server.call("POST", "/api/v1/auth/register", &[], body);
+            let json = [("content-type", "application/json")];
+            let (_, answer) = server.call("POST", "/api/v1/auth/register", &json, body);
             let answer: Value = serde_json::from_slice(&answer).expect("registered");
             answer["api_key"].as_str().expect("a key").to_owned()
         };
