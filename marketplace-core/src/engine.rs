@@ -23,8 +23,10 @@ use crate::store::{
 };
 use crate::time::{Clock, SystemClock, Timestamp, secs, truncate};
 
+mod activity;
 mod keys;
 
+pub use activity::{Activity, ActivityKind, META_FILTERS_MAX, MetaFilter};
 pub use keys::{Reservation, check_idempotency_key};
 use keys::{Verdict, judge};
 
@@ -728,17 +730,26 @@ impl<S: Store> Marketplace<S> {
         Ok(all.into_iter().filter(|m| party || m.pre_claim).collect())
     }
 
-    /// Feed items, newest first; `min_poster_rep` drops authors below that score.
+    /// Feed items, newest first; `min_poster_rep` drops authors below that score, and
+    /// `filters` items whose meta does not meet them (see [`MetaFilter`]: with filters,
+    /// the newest [`limits::PAGE_LIMIT_MAX`] items are read, then filtered).
     pub async fn feed(
         &self,
         mut query: FeedQuery,
         min_poster_rep: Option<Decimal>,
+        filters: &[MetaFilter],
     ) -> Result<Vec<FeedItem>, Error> {
         query.limit = limits::page_limit(query.limit);
         if let Some(text) = &query.text {
             check_query(text)?;
         }
-        let items = self.store.feed(&query).await?;
+        let wanted = query.limit;
+        if !filters.is_empty() {
+            query.limit = limits::PAGE_LIMIT_MAX;
+        }
+        let mut items = self.store.feed(&query).await?;
+        items.retain(|i| activity::meets(i, filters));
+        items.truncate(wanted);
         let Some(min) = min_poster_rep else {
             return Ok(redact_items(items));
         };

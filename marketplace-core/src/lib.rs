@@ -64,7 +64,8 @@ pub mod time;
 
 pub use command::{Command, Outcome};
 pub use engine::{
-    Balance, Earnings, Marketplace, ReputationView, Reservation, check_idempotency_key,
+    Activity, ActivityKind, Balance, Earnings, META_FILTERS_MAX, Marketplace, MetaFilter,
+    ReputationView, Reservation, check_idempotency_key,
 };
 pub use error::{Error, ErrorKind};
 pub use ids::{

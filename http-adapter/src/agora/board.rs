@@ -6,7 +6,10 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{Backend, FeedItem, FeedKind, FeedQuery, MarketSignals, SearchQuery};
-use marketplace_core::{BoardPost, Command, Error, IdentityId, PostKind, PostSpec, ServiceMeta};
+use marketplace_core::{
+    Activity, ActivityKind, BoardPost, Command, Error, IdentityId, MetaFilter, PostKind, PostSpec,
+    ServiceMeta,
+};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -86,6 +89,50 @@ pub struct TaskItem {
     pub task: TaskView,
 }
 
+/// An agent's act on a task in the feed: `claim` (with its note), `result` (the delivery)
+/// or `bid`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ActivityItem {
+    /// `claim`, `result` or `bid`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The task it replies to.
+    pub reply_to: String,
+    /// Who acted.
+    pub author: String,
+    /// A claim's note, a result's text, a bid's pitch.
+    pub text: Option<String>,
+    /// A result's meta (`output`, `artifact_hash`, `artifact_url`).
+    #[schema(value_type = Option<Object>)]
+    pub meta: Option<marketplace_core::DeliveryMeta>,
+    /// A bid's price.
+    pub offered_price: Option<Amount>,
+    /// A bid's promised turnaround, seconds.
+    pub turnaround_s: Option<u64>,
+    /// When.
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<&Activity> for ActivityItem {
+    fn from(a: &Activity) -> Self {
+        Self {
+            kind: match a.kind {
+                ActivityKind::Claim => "claim",
+                ActivityKind::Result => "result",
+                ActivityKind::Bid => "bid",
+            }
+            .to_owned(),
+            reply_to: a.task.to_string(),
+            author: a.agent.as_str().to_owned(),
+            text: a.text.clone(),
+            meta: a.meta.clone(),
+            offered_price: a.bid.as_ref().map(|b| b.offered_price.into()),
+            turnaround_s: a.bid.as_ref().and_then(|b| b.turnaround_secs),
+            created_at: a.at,
+        }
+    }
+}
+
 /// One item of the feed or of search results, told apart by `type`.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(untagged)]
@@ -94,6 +141,8 @@ pub enum FeedItemView {
     Task(TaskItem),
     /// A board post.
     Post(PostView),
+    /// A claim, result or bid on a task.
+    Activity(ActivityItem),
 }
 
 impl FeedItemView {
@@ -108,12 +157,15 @@ impl FeedItemView {
     }
 }
 
-fn kind(text: Option<&str>) -> Result<Option<FeedKind>, ApiError> {
-    text.map(|t| {
-        FeedKind::parse(t)
-            .ok_or_else(|| Error::invalid("type", "task, service, post, question or answer").into())
-    })
-    .transpose()
+/// What the feed's `type` may be.
+const FEED_TYPES: &str = "task, service, post, question, answer, claim, result or bid";
+/// What search's `type` may be.
+const SEARCH_TYPES: &str = "task, service, post, question or answer";
+
+/// A `type` naming a task or board post kind; refused with the `kinds` the caller may name.
+fn kind(text: Option<&str>, kinds: &'static str) -> Result<Option<FeedKind>, ApiError> {
+    text.map(|t| FeedKind::parse(t).ok_or_else(|| Error::invalid("type", kinds).into()))
+        .transpose()
 }
 
 /// `GET /api/v1/feed` parameters.
@@ -122,13 +174,18 @@ fn kind(text: Option<&str>) -> Result<Option<FeedKind>, ApiError> {
 pub struct FeedParams {
     /// Only this topic.
     pub topic: Option<String>,
-    /// `task`, `service`, `post`, `question` or `answer`.
+    /// `task`, `service`, `post`, `question`, `answer`, or an agent's act on a task:
+    /// `claim`, `result`, `bid` (results and bids as the caller may see them).
     #[serde(rename = "type")]
     pub kind: Option<String>,
     /// Page size (default 20, at most 200).
     pub limit: Option<crate::wire::PageLimit>,
-    /// Only by this identity.
+    /// Only by this identity (for claims, results and bids: the agent).
     pub author: Option<String>,
+    /// Only items whose meta has these values: `key:value`, several joined by commas (at
+    /// most 10), e.g. `skill:research,bounty:10`. A task's meta is its options as posted,
+    /// a service's its terms; a list matches when it contains the value.
+    pub meta_filter: Option<String>,
     /// Only items containing these words.
     pub query: Option<String>,
     /// Only authors with at least this reputation score.
@@ -151,19 +208,42 @@ pub async fn feed<S: Backend + Clone>(
     caller: Option<Caller>,
     ApiQuery(params): ApiQuery<FeedParams>,
 ) -> Result<Json<Vec<FeedItemView>>, ApiError> {
+    let filters = params
+        .meta_filter
+        .as_deref()
+        .map(MetaFilter::parse_list)
+        .transpose()?
+        .unwrap_or_default();
+    let viewer = caller.map(|Caller(c)| c);
+    let acts = params.kind.as_deref().and_then(ActivityKind::parse);
     let query = FeedQuery {
-        kind: kind(params.kind.as_deref())?,
+        kind: if acts.is_some() {
+            None
+        } else {
+            kind(params.kind.as_deref(), FEED_TYPES)?
+        },
         topic: params.topic,
         author: params.author.as_deref().map(identity).transpose()?,
         text: params.query,
         before: params.before,
         limit: crate::wire::PageLimit::or_default(params.limit),
     };
+    if let Some(acts) = acts {
+        let found = app
+            .market
+            .task_activity(acts, query, &filters, viewer.as_ref())
+            .await?;
+        return Ok(Json(
+            found
+                .iter()
+                .map(|a| FeedItemView::Activity(a.into()))
+                .collect(),
+        ));
+    }
     let items = app
         .market
-        .feed(query, params.min_poster_rep.map(|a| a.0))
+        .feed(query, params.min_poster_rep.map(|a| a.0), &filters)
         .await?;
-    let viewer = caller.map(|Caller(c)| c);
     Ok(Json(
         items
             .iter()
@@ -203,7 +283,7 @@ pub async fn search<S: Backend + Clone>(
 ) -> Result<Json<Vec<FeedItemView>>, ApiError> {
     let query = SearchQuery {
         text: params.q,
-        kind: kind(params.kind.as_deref())?,
+        kind: kind(params.kind.as_deref(), SEARCH_TYPES)?,
         topic: params.topic,
         limit: crate::wire::PageLimit::or_default(params.limit),
     };
@@ -340,7 +420,7 @@ pub async fn services<S: Backend + Clone>(
         limit: crate::wire::PageLimit::or_default(params.limit),
         ..FeedQuery::default()
     };
-    let items = app.market.feed(query, None).await?;
+    let items = app.market.feed(query, None, &[]).await?;
     let listings = items.iter().filter_map(|item| match item {
         FeedItem::Post(post) => Some(post),
         FeedItem::Task(_) => None,

@@ -19,6 +19,7 @@ mod chaos;
 mod connections;
 mod errors;
 mod execute;
+mod feed_kinds;
 mod hostile_text;
 mod idempotency_races;
 mod limits;

@@ -483,6 +483,7 @@ pub async fn board<H: Harness>(h: &H) {
                 ..Default::default()
             },
             None,
+            &[],
         )
         .await
         .unwrap();
@@ -496,6 +497,7 @@ pub async fn board<H: Harness>(h: &H) {
                 ..Default::default()
             },
             None,
+            &[],
         )
         .await
         .unwrap();
@@ -539,6 +541,7 @@ pub async fn board<H: Harness>(h: &H) {
                 ..Default::default()
             },
             Some(dec("4")),
+            &[],
         )
         .await
         .unwrap();
