@@ -130,14 +130,19 @@ fn numbers(meta: &mut Value) {
 
 /// Whether `item` meets every filter.
 pub(super) fn meets(item: &FeedItem, filters: &[MetaFilter]) -> bool {
-    if filters.is_empty() {
-        return true;
+    match item {
+        FeedItem::Task(task) => task_meets(task, filters),
+        FeedItem::Post(post) => filters.is_empty() || all_hold(filters, &post_meta(post)),
     }
-    let meta = match item {
-        FeedItem::Task(task) => task_meta(task),
-        FeedItem::Post(post) => post_meta(post),
-    };
-    filters.iter().all(|f| f.holds(&meta))
+}
+
+/// Whether `task` meets every filter.
+fn task_meets(task: &Task, filters: &[MetaFilter]) -> bool {
+    filters.is_empty() || all_hold(filters, &task_meta(task))
+}
+
+fn all_hold(filters: &[MetaFilter], meta: &Value) -> bool {
+    filters.iter().all(|f| f.holds(meta))
 }
 
 /// Which of an agent's acts on tasks.
@@ -207,7 +212,7 @@ impl<S: Store> Marketplace<S> {
         let mut acts = Vec::new();
         for item in self.store.feed(&scan).await? {
             let FeedItem::Task(task) = item else { continue };
-            if !meets(&FeedItem::Task(task.clone()), filters) {
+            if !task_meets(&task, filters) {
                 continue;
             }
             let task = task.redacted_for(viewer);
