@@ -1,5 +1,13 @@
 //! Uploaded artifacts on disk, content-addressed: a file is named by the SHA-256 of its
 //! bytes and an extension from its media type, written once, and never changed.
+//!
+//! A file's modification time is when its bytes were last uploaded or named by a delivery.
+//! [`BlobDir::collect`] deletes the files older than a grace period that the marketplace
+//! says no record needs any more ([`Marketplace::collect_blob`]): uploads no delivery ever
+//! named. A lock orders collection against uploads and deliveries of the same bytes, so a
+//! file is never deleted under a record made for it.
+//!
+//! [`Marketplace::collect_blob`]: marketplace_core::Marketplace::collect_blob
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -70,6 +78,20 @@ pub struct BlobDir {
     used: Arc<OnceCell<AtomicU64>>,
     /// Bytes uploaded in the current hour, by `ip:…` or `id:…`: (window start, bytes).
     budgets: Arc<Mutex<HashMap<String, (Instant, u64)>>>,
+    /// Held shared while a file is put in place or renewed, and exclusively while the
+    /// collector decides on one and deletes it.
+    collecting: Arc<tokio::sync::RwLock<()>>,
+}
+
+/// What one [`BlobDir::collect`] pass did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Collected {
+    /// Files older than the grace period that were looked at.
+    pub examined: u64,
+    /// Files deleted.
+    pub removed: u64,
+    /// Bytes freed.
+    pub bytes: u64,
 }
 
 impl BlobDir {
@@ -85,6 +107,7 @@ impl BlobDir {
             limits,
             used: Arc::new(OnceCell::new()),
             budgets: Arc::new(Mutex::new(HashMap::new())),
+            collecting: Arc::new(tokio::sync::RwLock::new(())),
         }
     }
 
@@ -188,7 +211,8 @@ impl BlobDir {
             Ok(hex) if reserved > 0 => {
                 let name = format!("{hex}.{}", extension(content_type));
                 let path = self.root.join(&name);
-                if tokio::fs::try_exists(&path).await.unwrap_or(false) {
+                let _placing = self.collecting.read().await;
+                if renew(&path).await {
                     // The same bytes are stored already: this copy takes no room.
                     used.fetch_sub(reserved, Ordering::SeqCst);
                     let _ = tokio::fs::remove_file(&partial).await;
@@ -225,14 +249,109 @@ impl BlobDir {
         }
     }
 
-    /// The size of the file stored under `name`, if any (without reading it).
-    pub async fn size(&self, name: &str) -> Option<u64> {
+    /// The size of the file stored under `name`, if any, renewed (its grace starts again)
+    /// so that a record made for it next is never made for a file being collected.
+    pub async fn renewed_size(&self, name: &str) -> Option<u64> {
         if !is_blob_name(name) {
             return None;
         }
-        let metadata = tokio::fs::metadata(self.root.join(name)).await.ok()?;
+        let path = self.root.join(name);
+        let _renewing = self.collecting.read().await;
+        if !renew(&path).await {
+            return None;
+        }
+        let metadata = tokio::fs::metadata(path).await.ok()?;
         metadata.is_file().then_some(metadata.len())
     }
+
+    /// Deletes the files untouched for `grace` that `release` lets go (it is asked with
+    /// each file's name, and says whether any record still needs it), and the pieces of
+    /// uploads that never finished. Each file is decided on and deleted under the lock that
+    /// uploads and deliveries take to put a file in place or renew it.
+    pub async fn collect<F, Fut>(
+        &self,
+        grace: Duration,
+        mut release: F,
+    ) -> std::io::Result<Collected>
+    where
+        F: FnMut(String) -> Fut,
+        Fut: Future<Output = Result<bool, marketplace_core::Error>>,
+    {
+        let mut done = Collected::default();
+        let mut entries = match tokio::fs::read_dir(&self.root).await {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(done),
+            Err(e) => return Err(e),
+        };
+        let used = self.used().await;
+        while let Some(entry) = entries.next_entry().await? {
+            let Ok(name) = entry.file_name().into_string() else {
+                continue;
+            };
+            let partial = name.starts_with(".upload.");
+            if !partial && !is_blob_name(&name) {
+                continue;
+            }
+            let path = entry.path();
+            if !untouched_for(&path, grace).await {
+                continue;
+            }
+            done.examined += 1;
+            let _deciding = self.collecting.write().await;
+            // Looked at again under the lock: an upload of the same bytes may have renewed it.
+            if !untouched_for(&path, grace).await {
+                continue;
+            }
+            if !partial {
+                match release(name.clone()).await {
+                    Ok(true) => {}
+                    Ok(false) => continue,
+                    Err(e) => {
+                        tracing::warn!(blob = %name, error = %e, "collection deferred");
+                        continue;
+                    }
+                }
+            }
+            let bytes = tokio::fs::metadata(&path).await.map(|m| m.len())?;
+            match tokio::fs::remove_file(&path).await {
+                Ok(()) => {
+                    // Partial uploads were never counted: theirs went back when they failed.
+                    if !partial {
+                        let freed = |u: u64| Some(u.saturating_sub(bytes));
+                        let _ = used.fetch_update(Ordering::SeqCst, Ordering::SeqCst, freed);
+                    }
+                    done.removed += 1;
+                    done.bytes += bytes;
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(done)
+    }
+}
+
+/// Sets a stored file's modification time to now: its bytes were just uploaded again or
+/// named. False when there is no such file.
+async fn renew(path: &Path) -> bool {
+    let path = path.to_owned();
+    tokio::task::spawn_blocking(move || {
+        std::fs::File::options()
+            .append(true)
+            .open(&path)
+            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
+            .is_ok()
+    })
+    .await
+    .unwrap_or(false)
+}
+
+/// Whether the file at `path` was last modified `grace` ago or longer.
+async fn untouched_for(path: &Path, grace: Duration) -> bool {
+    let Ok(modified) = tokio::fs::metadata(path).await.and_then(|m| m.modified()) else {
+        return false;
+    };
+    modified.elapsed().is_ok_and(|age| age >= grace)
 }
 
 /// `<64 lowercase hex>.<1-16 alphanumerics>`: the only names ever joined to the root, so a
@@ -395,5 +514,61 @@ mod tests {
             put(&blobs, b"a", "text/plain").await,
             Err(ApiError::RateLimited { retry_after_secs }) if retry_after_secs > 3500
         ));
+    }
+
+    /// Sets the file's modification time `secs` into the past.
+    fn age(path: &Path, secs: u64) {
+        let then = std::time::SystemTime::now() - Duration::from_secs(secs);
+        let file = std::fs::File::options().append(true).open(path).unwrap();
+        file.set_modified(then).unwrap();
+    }
+
+    #[tokio::test]
+    async fn collection_takes_old_released_files_and_unfinished_uploads() {
+        let dir = tempfile::tempdir().unwrap();
+        let limits = UploadLimits {
+            disk_bytes_max: 30,
+            ..UploadLimits::default()
+        };
+        let blobs = BlobDir::with_limits(dir.path().join("blobs"), limits);
+        let kept = put(&blobs, b"kept", "text/plain").await.unwrap();
+        let old = put(&blobs, b"old twelve b", "text/plain").await.unwrap();
+        let renewed = put(&blobs, b"renewed", "text/plain").await.unwrap();
+        let partial = blobs.root().join(".upload.0123");
+        std::fs::write(&partial, b"cut off").unwrap();
+        for path in [&kept, &old, &renewed] {
+            age(&blobs.root().join(path), 7200);
+        }
+        age(&partial, 7200);
+        // Uploading the same bytes again, or naming them, starts their grace again.
+        put(&blobs, b"renewed", "text/plain").await.unwrap();
+        let asked = Arc::new(Mutex::new(Vec::new()));
+        let release = |name: String| {
+            let asked = asked.clone();
+            let keep = name == kept;
+            async move {
+                asked.lock().unwrap().push(name);
+                Ok(!keep)
+            }
+        };
+        let hour = Duration::from_secs(3600);
+        let done = blobs.collect(hour, release).await.unwrap();
+        assert_eq!((done.removed, done.bytes), (2, 12 + 7));
+        let mut asked = asked.lock().unwrap().clone();
+        asked.sort();
+        let mut expected = vec![kept.clone(), old.clone()];
+        expected.sort();
+        assert_eq!(
+            asked, expected,
+            "the renewed file and the partial one are not asked about"
+        );
+        assert!(blobs.get(&old).await.unwrap().is_none());
+        assert!(!partial.exists());
+        assert!(blobs.get(&kept).await.unwrap().is_some());
+        assert!(blobs.renewed_size(&renewed).await.is_some());
+        // The freed bytes are room again: 4 + 7 stored of 30.
+        put(&blobs, b"nineteen bytes here", "text/plain")
+            .await
+            .unwrap();
     }
 }

@@ -63,6 +63,12 @@ pub fn sweep(applied: usize, took_secs: f64, now_ms: i64) {
     LAST_SWEEP_MS.store(now_ms, Ordering::Relaxed);
 }
 
+/// Records one pass of the blob collector: files deleted and bytes freed.
+pub fn blobs_collected(removed: u64, bytes: u64) {
+    metrics::counter!("marketplace_blobs_collected_total").increment(removed);
+    metrics::counter!("marketplace_blobs_collected_bytes_total").increment(bytes);
+}
+
 /// The text `/metrics` answers: the registry, with the gauges read at scrape time — the
 /// outbox's depth, the credit exposure (the sum of negative balances) and the sweep lag
 /// (seconds since this process last finished a sweep; absent until it has).

@@ -1,4 +1,4 @@
-//! The router, the server loop and the background deadline sweep.
+//! The router, the server loop, and the background deadline sweep and blob collector.
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -358,6 +358,53 @@ pub async fn sweep_loop<S: Store + Clone>(
                 }
             }
             Err(e) => tracing::warn!(error = %e, "sweep failed; retrying next tick"),
+        }
+    }
+}
+
+/// How often the blob collector runs for a grace period: a quarter of it, between a second
+/// and an hour.
+pub fn collect_interval(grace: Duration) -> Duration {
+    (grace / 4).clamp(Duration::from_secs(1), Duration::from_secs(3600))
+}
+
+/// Deletes, every [`collect_interval`], the stored files that no delivery names once
+/// [`Policy::blob_grace_secs`](marketplace_core::Policy::blob_grace_secs) has passed since
+/// they were last uploaded (see [`BlobDir::collect`]), until `stop` turns true; with a grace
+/// of 0, never. Safe to run
+/// in several replicas: the marketplace decides each record once.
+pub async fn collect_loop<S: Store + Clone>(
+    market: Marketplace<S>,
+    blobs: BlobDir,
+    mut stop: watch::Receiver<bool>,
+) {
+    let grace = Duration::from_secs(market.policy().blob_grace_secs);
+    if grace.is_zero() {
+        return; // 0: every artifact is kept.
+    }
+    let mut ticks = tokio::time::interval(collect_interval(grace));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = stop.wait_for(|stopped| *stopped) => return,
+        }
+        let release = |name: String| {
+            let market = market.clone();
+            async move { market.collect_blob(&name).await }
+        };
+        match blobs.collect(grace, release).await {
+            Ok(done) => {
+                metrics::blobs_collected(done.removed, done.bytes);
+                if done.removed > 0 {
+                    tracing::info!(
+                        removed = done.removed,
+                        bytes = done.bytes,
+                        "blobs collected"
+                    );
+                }
+            }
+            Err(e) => tracing::warn!(error = %e, "blob collection failed; retrying next tick"),
         }
     }
 }

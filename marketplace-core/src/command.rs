@@ -132,6 +132,16 @@ pub enum Command {
         /// The uploader's content type.
         content_type: String,
     },
+    /// Forget an artifact record no delivery names once [`Policy::blob_grace_secs`] has
+    /// passed since it was recorded (with its holders); a record that is younger, or that
+    /// a delivery names, stays. Needs no rights, like [`Command::Touch`]: it only does what
+    /// time has already decided. The blob store deletes the bytes once this says so.
+    ///
+    /// [`Policy::blob_grace_secs`]: crate::Policy::blob_grace_secs
+    CollectBlob {
+        /// `<sha256 hex>.<ext>`.
+        hash: String,
+    },
     /// Apply whatever deadlines of the task have passed (claim expiry, review TTL, lifetime,
     /// escalation). Needs no rights: it only does what time has already decided.
     Touch {
@@ -184,6 +194,7 @@ impl Command {
             Self::CancelContract { .. } => "cancel_contract",
             Self::CreatePost(_) => "create_post",
             Self::RecordBlob { .. } => "record_blob",
+            Self::CollectBlob { .. } => "collect_blob",
             Self::Touch { .. } => "touch",
         }
     }
@@ -221,6 +232,13 @@ pub enum Outcome {
     Post(Box<BoardPost>),
     /// The artifact record (the existing one if it was uploaded before).
     Blob(Blob),
+    /// What [`Command::CollectBlob`] decided.
+    BlobCollected {
+        /// Whether the bytes may go: no record names them any more (none was made — an
+        /// upload without credentials that no delivery named — or it was just forgotten).
+        /// False when the record stays.
+        removed: bool,
+    },
 }
 
 impl Outcome {

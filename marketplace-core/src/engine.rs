@@ -628,6 +628,19 @@ impl<S: Store> Marketplace<S> {
         }
     }
 
+    /// [`Command::CollectBlob`] now: whether the bytes of `hash` may be deleted (no record
+    /// names them any more). A blob store calls it for a file older than
+    /// [`Policy::blob_grace_secs`] before deleting it.
+    pub async fn collect_blob(&self, hash: &str) -> Result<bool, Error> {
+        let command = Command::CollectBlob {
+            hash: hash.to_owned(),
+        };
+        match self.run(None, &command, None).await? {
+            Outcome::BlobCollected { removed } => Ok(removed),
+            other => Err(unexpected(&other)),
+        }
+    }
+
     /// Applies the task's passed deadlines now, and returns it.
     pub async fn touch(&self, task: TaskId) -> Result<Task, Error> {
         match self.run(None, &Command::Touch { task }, None).await? {
@@ -910,6 +923,11 @@ impl<S: Store> Marketplace<S> {
     /// An artifact record.
     pub async fn blob(&self, hash: &str) -> Result<Option<Blob>, Error> {
         Ok(self.store.blob(hash).await?)
+    }
+
+    /// Whether `identity` uploaded the blob `hash` (any of its uploaders, not only the first).
+    pub async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, Error> {
+        Ok(self.store.blob_holder(hash, identity).await?)
     }
 
     /// Outbox events after `after`, oldest first.

@@ -52,6 +52,9 @@ pub struct Policy {
     /// (0: at once). Until then it spends only what it owns and credit it earned: a swarm
     /// of fresh registrations cannot fund work on credit for one another.
     pub base_credit_min_age_secs: u64,
+    /// How long an uploaded artifact that no delivery names is kept, in seconds (see
+    /// [`Command::CollectBlob`](crate::Command::CollectBlob)).
+    pub blob_grace_secs: u64,
 }
 
 impl Policy {
@@ -74,6 +77,7 @@ impl Policy {
             auto_accept_min_rate: Decimal::new(6, 1),
             open_claims_max: 100,
             base_credit_min_age_secs: 0,
+            blob_grace_secs: 86_400,
         }
     }
 

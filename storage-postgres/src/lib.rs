@@ -535,6 +535,17 @@ impl Store for PgStore {
             .await
     }
 
+    async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError> {
+        let row =
+            sqlx::query("SELECT 1 AS held FROM blob_holders WHERE hash = $1 AND identity = $2")
+                .bind(hash)
+                .bind(identity.as_str())
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(db)?;
+        Ok(row.is_some())
+    }
+
     async fn events(&self, after: u64, n: usize) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE seq > $1 ORDER BY seq LIMIT $2")
             .bind(i64::try_from(after).unwrap_or(i64::MAX))

@@ -526,7 +526,7 @@ impl Transaction for PgTx {
     }
 
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        let row = sqlx::query("SELECT body FROM blobs WHERE hash = $1")
+        let row = sqlx::query("SELECT body FROM blobs WHERE hash = $1 FOR UPDATE")
             .bind(hash)
             .fetch_optional(self.conn().await?)
             .await
@@ -714,6 +714,35 @@ impl Transaction for PgTx {
                 .execute(self.conn().await?)
                 .await
                 .map_err(db)?;
+        }
+        for (hash, holder) in &changes.blob_holders {
+            sqlx::query(
+                "INSERT INTO blob_holders (hash, identity) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(hash)
+            .bind(holder.as_str())
+            .execute(self.conn().await?)
+            .await
+            .map_err(db)?;
+        }
+        for hash in &changes.blobs_referenced {
+            sqlx::query("UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1")
+                .bind(hash)
+                .execute(self.conn().await?)
+                .await
+                .map_err(db)?;
+        }
+        for hash in &changes.blobs_removed {
+            for sql in [
+                "DELETE FROM blob_holders WHERE hash = $1",
+                "DELETE FROM blobs WHERE hash = $1",
+            ] {
+                sqlx::query(sql)
+                    .bind(hash)
+                    .execute(self.conn().await?)
+                    .await
+                    .map_err(db)?;
+            }
         }
         Ok(())
     }

@@ -538,6 +538,16 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError> {
+        let row = sqlx::query("SELECT 1 AS held FROM blob_holders WHERE hash = ? AND identity = ?")
+            .bind(hash)
+            .bind(identity.as_str())
+            .fetch_optional(&self.reader)
+            .await
+            .map_err(db)?;
+        Ok(row.is_some())
+    }
+
     async fn events(&self, after: u64, n: usize) -> Result<Vec<Event>, StoreError> {
         let rows = sqlx::query("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
             .bind(i64::try_from(after).unwrap_or(i64::MAX))

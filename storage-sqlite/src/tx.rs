@@ -516,6 +516,33 @@ impl Transaction for SqliteTx {
                 .await
                 .map_err(db)?;
         }
+        for (hash, holder) in &changes.blob_holders {
+            sqlx::query("INSERT OR IGNORE INTO blob_holders (hash, identity) VALUES (?, ?)")
+                .bind(hash)
+                .bind(holder.as_str())
+                .execute(self.conn().await?)
+                .await
+                .map_err(db)?;
+        }
+        for hash in &changes.blobs_referenced {
+            sqlx::query("UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = ?")
+                .bind(hash)
+                .execute(self.conn().await?)
+                .await
+                .map_err(db)?;
+        }
+        for hash in &changes.blobs_removed {
+            for sql in [
+                "DELETE FROM blob_holders WHERE hash = ?",
+                "DELETE FROM blobs WHERE hash = ?",
+            ] {
+                sqlx::query(sql)
+                    .bind(hash)
+                    .execute(self.conn().await?)
+                    .await
+                    .map_err(db)?;
+            }
+        }
         Ok(())
     }
 

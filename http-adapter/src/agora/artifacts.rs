@@ -1,8 +1,8 @@
 //! Artifacts: `POST /api/upload` (raw body, content-addressed), `GET
 //! /api/v1/artifacts/{hash}`, and delivery as JSON or `multipart/form-data` with a file.
 //!
-//! Who may read an artifact: the identity that recorded it (its uploader, or the first
-//! deliverer to name it), and — with `?task_id=` — whoever may see that task's delivery
+//! Who may read an artifact: each identity that recorded it (every uploader with
+//! credentials, and a deliverer naming bytes uploaded without), and — with `?task_id=` — whoever may see that task's delivery
 //! naming it (so a private delivery's file stays with its poster and deliverer).
 
 use axum::Json;
@@ -126,8 +126,7 @@ pub async fn artifact<S: Backend + Clone>(
         code: "artifact_not_found",
         message: format!("no artifact {hash} you may read"),
     };
-    let blob = app.market.blob(&hash).await?.ok_or_else(not_found)?;
-    let allowed = if blob.uploader == caller {
+    let allowed = if app.market.blob_holder(&hash, &caller).await? {
         true
     } else if let Some(task) = &query.task_id {
         // Redacted for the caller: a private delivery's meta is empty for outsiders.
@@ -223,9 +222,10 @@ pub async fn deliver<S: Backend + Clone>(
     };
     if let Some(hash) = &input.meta.artifact_hash
         && app.market.blob(hash).await?.is_none()
-        && let Some(size) = app.blobs.size(hash).await
+        && let Some(size) = app.blobs.renewed_size(hash).await
     {
-        // Uploaded without credentials: the deliverer naming it records it.
+        // Uploaded without credentials: the deliverer naming it records it (the file
+        // renewed first, so it is not collected under the new record).
         record(&app, &caller, hash, size, blobs::content_type(hash)).await?;
     }
     deliver_input(&app, &caller, &key, &id, input).await

@@ -195,6 +195,15 @@ struct Cli {
         global = true
     )]
     blob_disk_bytes_max: u64,
+    /// How long an uploaded artifact that no delivery names is kept, seconds (the blob
+    /// collector deletes it after that); 0 keeps every artifact.
+    #[arg(
+        long,
+        env = "MARKETPLACE_BLOB_GRACE_SECS",
+        default_value_t = Policy::agora().blob_grace_secs,
+        global = true
+    )]
+    blob_grace_secs: u64,
     /// How often the webhook dispatcher looks for work, milliseconds.
     #[arg(
         long,
@@ -311,6 +320,7 @@ async fn command<S: Backend + Clone>(cli: &Cli, store: S) -> ExitCode {
         policy.base_credit_limit = base;
     }
     policy.base_credit_min_age_secs = cli.base_credit_min_age_secs;
+    policy.blob_grace_secs = cli.blob_grace_secs;
     let market = Marketplace::new(store, policy);
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => {
@@ -387,6 +397,11 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
         .with_reach(reach(cli, address));
     let state = server::AppState::new(market, config);
     let dispatcher = tokio::spawn(dispatch::dispatch_loop(state.clone(), stop.subscribe()));
+    let collector = tokio::spawn(server::collect_loop(
+        state.market.clone(),
+        state.blobs.clone(),
+        stop.subscribe(),
+    ));
     let app = server::app(state, limits);
     let bounds = ConnectionLimits {
         header_read_timeout: Duration::from_secs(cli.header_read_timeout_secs.max(1)),
@@ -398,6 +413,7 @@ async fn serve<S: Backend + Clone>(cli: &Cli, market: Marketplace<S>) -> std::io
     let _ = stop.send(true);
     let _ = sweeps.await;
     let _ = dispatcher.await;
+    let _ = collector.await;
     served
 }
 

@@ -11,6 +11,7 @@ use crate::model::{
     Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, ContractSpec, ContractStatus,
     EventData, EventKind, PostKind, PostSpec, Profile, ProfileUpdate, Reputation, RuleSpec, TxType,
 };
+use crate::time::secs;
 
 type Result<T = ()> = std::result::Result<T, Fault>;
 
@@ -344,6 +345,7 @@ impl Work<'_> {
         }
         validate::text("content_type", content_type, 255, false)?;
         self.require_party(actor)?;
+        self.add_blob_holder(hash, actor);
         if let Some(existing) = self.blob_opt(hash)? {
             return Ok(existing);
         }
@@ -353,8 +355,23 @@ impl Work<'_> {
             content_type: content_type.to_owned(),
             uploader: actor.clone(),
             created_at: self.now,
+            referenced: false,
         };
         self.add_blob(blob.clone());
         Ok(blob)
+    }
+
+    /// [`Command::CollectBlob`]: whether the bytes of `hash` may go.
+    pub(crate) fn collect_blob(&mut self, hash: &str) -> Result<bool> {
+        validate::blob_hash(hash)?;
+        let Some(blob) = self.blob_opt(hash)? else {
+            return Ok(true);
+        };
+        let due = blob.created_at + secs(self.policy.blob_grace_secs);
+        if blob.referenced || due > self.now {
+            return Ok(false);
+        }
+        self.remove_blob(hash);
+        Ok(true)
     }
 }

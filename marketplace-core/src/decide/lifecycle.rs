@@ -464,10 +464,9 @@ impl Work<'_> {
     ) -> Result<Task> {
         validate::delivery(input)?;
         let mut task = self.claimed_by(actor, id)?;
-        if let Some(hash) = &input.meta.artifact_hash
-            && self.blob_opt(hash)?.is_none()
-        {
-            return Err(Error::ArtifactNotFound.into());
+        if let Some(hash) = &input.meta.artifact_hash {
+            let blob = self.blob_opt(hash)?.ok_or(Error::ArtifactNotFound)?;
+            self.reference_blob(&blob);
         }
         if let Some(schema) = &task.spec.result_schema {
             check_schema(schema, input)?;

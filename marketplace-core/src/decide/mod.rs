@@ -195,7 +195,14 @@ pub struct Changes {
     pub contracts: Vec<Contract>,
     pub messages: Vec<Message>,
     pub posts: Vec<BoardPost>,
+    /// New artifact records; a record already stored is kept as it is.
     pub blobs: Vec<Blob>,
+    /// `(hash, identity)`: an identity that uploaded the blob (stored once each).
+    pub blob_holders: Vec<(String, IdentityId)>,
+    /// Blobs a delivery has just named for the first time.
+    pub blobs_referenced: Vec<String>,
+    /// Blobs forgotten, with their holders.
+    pub blobs_removed: Vec<String>,
     pub ledger: Vec<LedgerEntry>,
     pub events: Vec<Event>,
 }
@@ -219,6 +226,9 @@ pub fn decide(
     let mut w = Work::new(view, ctx);
     let outcome = match (command, actor) {
         (Command::Touch { task }, _) => Outcome::Task(Box::new(w.advance(*task)?)),
+        (Command::CollectBlob { hash }, _) => Outcome::BlobCollected {
+            removed: w.collect_blob(hash)?,
+        },
         (_, None) => return Err(Error::UnknownIdentity.into()),
         (command, Some(actor)) => {
             let outcome = w.run(actor, command)?;
@@ -291,6 +301,9 @@ impl Work<'_> {
                 content_type,
             } => Outcome::Blob(self.record_blob(actor, hash, *size, content_type)?),
             Command::Touch { task } => Outcome::task(self.advance(*task)?),
+            Command::CollectBlob { hash } => Outcome::BlobCollected {
+                removed: self.collect_blob(hash)?,
+            },
         })
     }
 }

@@ -94,6 +94,9 @@ pub(crate) struct Work<'a> {
     messages: Vec<Message>,
     posts: Vec<BoardPost>,
     blobs: Vec<Blob>,
+    blob_holders: Vec<(String, IdentityId)>,
+    blobs_referenced: Vec<String>,
+    blobs_removed: Vec<String>,
     ledger: Vec<LedgerEntry>,
     events: Vec<Event>,
 }
@@ -127,6 +130,9 @@ impl<'a> Work<'a> {
             messages: Vec::new(),
             posts: Vec::new(),
             blobs: Vec::new(),
+            blob_holders: Vec::new(),
+            blobs_referenced: Vec::new(),
+            blobs_removed: Vec::new(),
             ledger: Vec::new(),
             events: Vec::new(),
         }
@@ -144,6 +150,9 @@ impl<'a> Work<'a> {
             messages: self.messages,
             posts: self.posts,
             blobs: self.blobs,
+            blob_holders: self.blob_holders,
+            blobs_referenced: self.blobs_referenced,
+            blobs_removed: self.blobs_removed,
             ledger: self.ledger,
             events: self.events,
         }
@@ -350,15 +359,44 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn blob_opt(&self, hash: &str) -> Result<Option<Blob>, Fault> {
-        if let Some(b) = self.blobs.iter().find(|b| b.hash == hash) {
-            return Ok(Some(b.clone()));
+        if self.blobs_removed.iter().any(|h| h == hash) {
+            return Ok(None);
         }
-        let key = hash.to_owned();
-        Ok(lookup(&self.view.blobs, &key, || Key::Blob(hash.to_owned()))?.cloned())
+        let mut blob = match self.blobs.iter().find(|b| b.hash == hash) {
+            Some(b) => b.clone(),
+            None => {
+                let key = hash.to_owned();
+                match lookup(&self.view.blobs, &key, || Key::Blob(hash.to_owned()))? {
+                    Some(b) => b.clone(),
+                    None => return Ok(None),
+                }
+            }
+        };
+        blob.referenced |= self.blobs_referenced.iter().any(|h| h == hash);
+        Ok(Some(blob))
     }
 
     pub(crate) fn add_blob(&mut self, blob: Blob) {
         self.blobs.push(blob);
+    }
+
+    /// Records `holder` as an uploader of `hash` (stored once, however often recorded).
+    pub(crate) fn add_blob_holder(&mut self, hash: &str, holder: &IdentityId) {
+        self.blob_holders.push((hash.to_owned(), holder.clone()));
+    }
+
+    /// Marks `hash` as named by a delivery, once.
+    pub(crate) fn reference_blob(&mut self, blob: &Blob) {
+        if !blob.referenced {
+            self.blobs_referenced.push(blob.hash.clone());
+        }
+    }
+
+    /// Forgets `hash` and its holders.
+    pub(crate) fn remove_blob(&mut self, hash: &str) {
+        self.blobs.retain(|b| b.hash != hash);
+        self.blob_holders.retain(|(h, _)| h != hash);
+        self.blobs_removed.push(hash.to_owned());
     }
 
     // ---- ledger and events ----

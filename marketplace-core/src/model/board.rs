@@ -169,8 +169,14 @@ pub struct Blob {
     pub size: u64,
     /// The uploader's content type.
     pub content_type: String,
-    /// The first uploader.
+    /// The first uploader. Every uploader holds it: see
+    /// [`Store::blob_holder`](crate::store::Store::blob_holder).
     pub uploader: IdentityId,
     /// When first uploaded.
     pub created_at: Timestamp,
+    /// Whether a delivery has named it. A blob no delivery names is forgotten
+    /// [`Policy::blob_grace_secs`](crate::Policy::blob_grace_secs) after it was recorded
+    /// (see [`Command::CollectBlob`](crate::Command::CollectBlob)); a named one is kept.
+    #[serde(default)]
+    pub referenced: bool,
 }

@@ -6,7 +6,7 @@
 //! and applied on commit, so a transaction dropped half-way changes nothing.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use async_lock::{Mutex, MutexGuardArc};
@@ -35,6 +35,8 @@ struct State {
     messages: HashMap<TaskId, Vec<Message>>,
     posts: BTreeMap<PostId, BoardPost>,
     blobs: HashMap<String, Blob>,
+    /// `(hash, identity)` of every uploader of each blob.
+    blob_holders: HashSet<(String, IdentityId)>,
     ledger: Vec<LedgerEntry>,
     /// Positions in `ledger` per account, oldest first.
     ledger_by_account: BTreeMap<AccountRef, Vec<usize>>,
@@ -140,6 +142,9 @@ impl State {
             messages,
             posts,
             blobs,
+            blob_holders,
+            blobs_referenced,
+            blobs_removed,
             ledger,
             events,
         } = changes;
@@ -197,6 +202,16 @@ impl State {
         }
         for b in blobs {
             self.blobs.entry(b.hash.clone()).or_insert(b);
+        }
+        self.blob_holders.extend(blob_holders);
+        for hash in blobs_referenced {
+            if let Some(b) = self.blobs.get_mut(&hash) {
+                b.referenced = true;
+            }
+        }
+        for hash in blobs_removed {
+            self.blobs.remove(&hash);
+            self.blob_holders.retain(|(h, _)| *h != hash);
         }
         for mut line in ledger {
             line.seq = self.ledger.len() as u64 + 1;
@@ -733,6 +748,11 @@ impl Store for MemoryStore {
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
         Ok(self.state.lock().await.blobs.get(hash).cloned())
+    }
+
+    async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError> {
+        let key = (hash.to_owned(), identity.clone());
+        Ok(self.state.lock().await.blob_holders.contains(&key))
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {

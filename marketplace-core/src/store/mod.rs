@@ -247,7 +247,8 @@ pub trait Transaction: Send {
         &mut self,
         id: PostId,
     ) -> impl Future<Output = Result<Option<BoardPost>, StoreError>> + Send;
-    /// An artifact record.
+    /// An artifact record, locked: a delivery naming it and its collection
+    /// ([`Command::CollectBlob`](crate::Command::CollectBlob)) never interleave.
     fn blob(&mut self, hash: &str)
     -> impl Future<Output = Result<Option<Blob>, StoreError>> + Send;
     /// The idempotency record of `(caller, key)`, if any (expired ones included), with the
@@ -341,6 +342,9 @@ pub trait Store: Send + Sync + 'static {
     async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError>;
     /// An artifact record.
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError>;
+    /// Whether `identity` uploaded (recorded) the blob `hash`: every uploader of the same
+    /// bytes holds it, not only the first.
+    async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError>;
     /// Outbox events with `seq > after`, oldest first.
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
 

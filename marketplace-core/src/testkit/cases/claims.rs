@@ -344,3 +344,105 @@ pub async fn deliver_rules<H: Harness>(h: &H) {
     assert_code(fx.market.post_task(&alice, bad).await, "invalid_input");
     fx.assert_invariants().await;
 }
+
+/// A delivery naming the artifact `hash`.
+fn naming(hash: &str) -> DeliveryInput {
+    DeliveryInput {
+        text: "see file".into(),
+        meta: DeliveryMeta {
+            artifact_hash: Some(hash.into()),
+            ..Default::default()
+        },
+    }
+}
+
+/// Every uploader of the same bytes holds them; a record no delivery names is forgotten
+/// once its grace has passed — not a second before — and one a delivery names is kept.
+pub async fn artifacts_held_and_collected<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob, carol) = (
+        fx.agent("alice").await,
+        fx.agent("bob").await,
+        fx.agent("carol").await,
+    );
+    let grace = i64::try_from(fx.market.policy().blob_grace_secs).unwrap();
+    let named = format!("{}.pdf", "ab".repeat(32));
+    let loose = format!("{}.txt", "cd".repeat(32));
+    let first = fx
+        .market
+        .record_blob(&bob, &named, 10, "application/pdf")
+        .await
+        .unwrap();
+    let again = fx
+        .market
+        .record_blob(&carol, &named, 10, "application/pdf")
+        .await
+        .unwrap();
+    assert_eq!(again, first, "the first record stands");
+    assert!(!first.referenced);
+    for (who, holds) in [(&bob, true), (&carol, true), (&alice, false)] {
+        assert_eq!(fx.market.blob_holder(&named, who).await.unwrap(), holds);
+    }
+    fx.market
+        .record_blob(&bob, &loose, 3, "text/plain")
+        .await
+        .unwrap();
+
+    // Bytes no record names may go at once; a name that is no blob's is refused.
+    let unrecorded = format!("{}.bin", "ef".repeat(32));
+    assert!(fx.market.collect_blob(&unrecorded).await.unwrap());
+    assert_code(
+        fx.market.collect_blob("../etc/passwd").await,
+        "invalid_input",
+    );
+    assert!(!fx.market.collect_blob(&named).await.unwrap(), "young");
+
+    let t = fx
+        .market
+        .post_task(&alice, TaskSpec::new("with a file", 5))
+        .await
+        .unwrap();
+    fx.market.claim(&bob, t.id).await.unwrap();
+    fx.market.deliver(&bob, t.id, naming(&named)).await.unwrap();
+    assert!(fx.market.blob(&named).await.unwrap().unwrap().referenced);
+
+    fx.advance(grace - 1);
+    assert!(
+        !fx.market.collect_blob(&loose).await.unwrap(),
+        "a second early"
+    );
+    fx.advance(1);
+    assert!(fx.market.collect_blob(&loose).await.unwrap(), "due");
+    assert_eq!(fx.market.blob(&loose).await.unwrap(), None);
+    assert!(!fx.market.blob_holder(&loose, &bob).await.unwrap());
+    assert!(
+        !fx.market.collect_blob(&named).await.unwrap(),
+        "named: kept"
+    );
+    assert!(fx.market.blob_holder(&named, &carol).await.unwrap());
+
+    // A forgotten record can't be named; uploading the bytes again starts afresh.
+    let t = fx
+        .market
+        .post_task(&alice, TaskSpec::new("late file", 5))
+        .await
+        .unwrap();
+    fx.market.claim(&carol, t.id).await.unwrap();
+    assert_code(
+        fx.market.deliver(&carol, t.id, naming(&loose)).await,
+        "artifact_not_found",
+    );
+    let fresh = fx
+        .market
+        .record_blob(&carol, &loose, 3, "text/plain")
+        .await
+        .unwrap();
+    assert_eq!(fresh.uploader, carol);
+    assert!(!fx.market.blob_holder(&loose, &bob).await.unwrap());
+    assert!(!fx.market.collect_blob(&loose).await.unwrap());
+    fx.market
+        .deliver(&carol, t.id, naming(&loose))
+        .await
+        .unwrap();
+    fx.assert_invariants().await;
+}

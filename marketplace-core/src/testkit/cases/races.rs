@@ -322,3 +322,56 @@ pub async fn reservations_run_once<H: Harness>(h: &H) {
     assert_eq!(fx.market.balance(&alice).await.unwrap().escrowed, dec("0"));
     fx.assert_invariants().await;
 }
+
+/// A delivery naming a blob races its collection at the very end of its grace: either the
+/// delivery wins and the blob is kept, or the collection wins and the delivery is refused —
+/// never a delivery naming bytes that are gone.
+pub async fn deliver_vs_collect<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
+    let grace = i64::try_from(fx.market.policy().blob_grace_secs).unwrap();
+    let mut rounds = Vec::new();
+    for round in 0..20u8 {
+        let hash = format!("{}.txt", hex_of(round));
+        fx.market
+            .record_blob(&bob, &hash, 1, "text/plain")
+            .await
+            .unwrap();
+        let t = fx
+            .market
+            .post_task(&alice, TaskSpec::new(format!("round {round}"), 1))
+            .await
+            .unwrap();
+        rounds.push((hash, t.id));
+    }
+    fx.advance(grace);
+    for (hash, task) in &rounds {
+        fx.market.claim(&bob, *task).await.unwrap();
+        let delivery = DeliveryInput {
+            text: "file".into(),
+            meta: crate::model::DeliveryMeta {
+                artifact_hash: Some(hash.clone()),
+                ..Default::default()
+            },
+        };
+        let (delivered, removed) = futures::join!(
+            fx.market.deliver(&bob, *task, delivery),
+            fx.market.collect_blob(hash),
+        );
+        let removed = removed.unwrap();
+        let kept = fx.market.blob(hash).await.unwrap();
+        if removed {
+            assert_code(delivered, "artifact_not_found");
+            assert_eq!(kept, None);
+        } else {
+            delivered.unwrap();
+            assert!(kept.unwrap().referenced, "{hash}: delivered and kept");
+        }
+    }
+    fx.assert_invariants().await;
+}
+
+/// 64 hex digits standing for round `n`.
+fn hex_of(n: u8) -> String {
+    format!("{n:02x}").repeat(32)
+}
