@@ -10,6 +10,11 @@
 //!   cut off; the request is answered 408.
 //! - **Count:** at most [`ConnectionLimits::connections_max`] connections are served at
 //!   once; more wait, unaccepted, in the listener's backlog.
+//! - **Head size:** a request target longer than [`URI_BYTES_MAX`] is answered 414, and
+//!   headers beyond [`HEADER_BYTES_MAX`] or [`HEADERS_MAX`] fields 431, each with the error
+//!   body of every other refusal. (A head far beyond these — a target past 64 KiB, more
+//!   than [`HEADERS_HARD_MAX`] fields, or past the parser's buffer — is refused by the HTTP
+//!   parser itself, with an empty body, before a request exists to answer.)
 
 use std::future::Future;
 use std::net::SocketAddr;
@@ -19,6 +24,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
+use axum::response::IntoResponse as _;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -28,12 +34,22 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutBody;
 
+use crate::error::ApiError;
+
 /// Default [`ConnectionLimits::header_read_timeout`].
 pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
 /// Default [`ConnectionLimits::body_timeout`].
 pub const BODY_TIMEOUT_SECS: u64 = 60;
 /// Default [`ConnectionLimits::connections_max`].
 pub const CONNECTIONS_MAX: usize = 1024;
+/// Longest request target (path and query), bytes; longer is answered 414.
+pub const URI_BYTES_MAX: usize = 8 * 1024;
+/// Most bytes of header names and values in one request; more is answered 431.
+pub const HEADER_BYTES_MAX: usize = 16 * 1024;
+/// Most header fields in one request; more is answered 431.
+pub const HEADERS_MAX: usize = 100;
+/// Most header fields the HTTP parser reads before refusing a request by itself.
+pub const HEADERS_HARD_MAX: usize = 4 * HEADERS_MAX;
 /// How long the accept loop pauses after a failed accept (out of file descriptors, say),
 /// rather than spin on the error.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);
@@ -74,7 +90,8 @@ pub async fn serve_with(
     let graceful = GracefulShutdown::new();
     let mut http = http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(limits.header_read_timeout);
+        .header_read_timeout(limits.header_read_timeout)
+        .max_headers(HEADERS_HARD_MAX);
     tokio::pin!(shutdown);
     loop {
         let permit = tokio::select! {
@@ -98,11 +115,18 @@ pub async fn serve_with(
         let app = app.clone();
         let body_timeout = limits.body_timeout;
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+            let refused = head_too_large(&request);
             let mut request = request.map(|body| TimeoutBody::new(body_timeout, body));
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
-            app.clone().oneshot(request)
+            let app = app.clone();
+            async move {
+                match refused {
+                    Some(error) => Ok(error.into_response()),
+                    None => app.oneshot(request).await,
+                }
+            }
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -115,4 +139,21 @@ pub async fn serve_with(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// The refusal of a request whose head is larger than the bounds, if it is.
+fn head_too_large<B>(request: &Request<B>) -> Option<ApiError> {
+    let target = request
+        .uri()
+        .path_and_query()
+        .map_or(0, |target| target.as_str().len());
+    if target > URI_BYTES_MAX {
+        return Some(ApiError::UriTooLong);
+    }
+    let headers = request.headers();
+    let bytes: usize = headers
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len())
+        .sum();
+    (headers.len() > HEADERS_MAX || bytes > HEADER_BYTES_MAX).then_some(ApiError::HeadersTooLarge)
 }

@@ -202,10 +202,15 @@ impl<S: Backend + Clone> AppState<S> {
             return Ok(Vec::new());
         };
         let subject = event.subject.as_ref();
-        let task = match self.market.task(None, task_id).await {
-            Ok(task) => task,
-            Err(marketplace_core::Error::TaskNotFound) => return Ok(Vec::new()),
-            Err(e) => return Err(e.into()),
+        // The task as the event's command left it (an event stored before events carried
+        // their task: as it is now), redacted for no one in particular.
+        let task = match &event.task {
+            Some(task) => Task::clone(task).redacted_for(None),
+            None => match self.market.task(None, task_id).await {
+                Ok(task) => task,
+                Err(marketplace_core::Error::TaskNotFound) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            },
         };
         let poster = Some(&task.poster);
         let assigned = matches!(
@@ -319,7 +324,7 @@ impl<S: Backend + Clone> AppState<S> {
                 return Ok(None);
             }
         }
-        // `task` is the public view (read with no viewer): a private result never travels
+        // `task` is the public view (redacted for no viewer): a private result never travels
         // in a webhook; its poster and deliverer fetch it with their credentials.
         let task_json = match channel {
             Channel::Webhook => serde_json::to_value(crate::agentmarket::TaskView::of(task)),

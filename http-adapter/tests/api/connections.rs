@@ -1,6 +1,7 @@
 //! The server's connection bounds, on the real binary: clients trickling their headers, a
 //! silent connection, an idle kept-alive one and a stalled body all lose their connection
-//! (the body with a 408); past `--max-connections` a new client waits until one ends.
+//! (the body with a 408); past `--max-connections` a new client waits until one ends; an
+//! oversized head is answered 414 or 431 with the error body.
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -154,5 +155,62 @@ async fn past_the_connection_cap_a_client_waits_until_one_ends() {
         answer.starts_with(b"HTTP/1.1 200"),
         "{}",
         String::from_utf8_lossy(&answer)
+    );
+}
+
+/// Sends `head` (a request without a body, ending in its blank line) and returns the status
+/// and the JSON body of the answer.
+async fn answer_to(address: SocketAddr, head: &str) -> (u16, serde_json::Value) {
+    let mut stream = TcpStream::connect(address).await.unwrap();
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let answer = until_closed(&mut stream, CLOSED_WITHIN)
+        .await
+        .expect("closed");
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let body = answer.split_once("\r\n\r\n").map_or("", |(_, body)| body);
+    (status, serde_json::from_str(body).unwrap_or_default())
+}
+
+/// A request target or headers past the bounds are refused with the error body every other
+/// refusal has; just within them, the request is served.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_heads_get_the_error_body() {
+    use http_adapter::connections::{HEADER_BYTES_MAX, HEADERS_MAX, URI_BYTES_MAX};
+    let dir = tempfile::tempdir().unwrap();
+    let server = start(dir.path(), "64", "10");
+    let get = |target: &str, headers: &str| {
+        format!("GET {target} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n{headers}\r\n")
+    };
+    // "/healthz?" is 9 bytes.
+    let at_limit = format!("/healthz?{}", "a".repeat(URI_BYTES_MAX - 9));
+    assert_eq!(answer_to(server.address, &get(&at_limit, "")).await.0, 200);
+    let (status, body) = answer_to(server.address, &get(&format!("{at_limit}a"), "")).await;
+    assert_eq!(status, 414, "{body}");
+    assert_eq!(body["error"]["code"], "uri_too_long");
+    // Well past the bound (but within the parser's): still the body.
+    let long = format!("/healthz?{}", "a".repeat(4 * URI_BYTES_MAX));
+    assert_eq!(
+        answer_to(server.address, &get(&long, "")).await.1["error"]["code"],
+        "uri_too_long"
+    );
+
+    let one_big = format!("X-Big: {}\r\n", "b".repeat(HEADER_BYTES_MAX));
+    let (status, body) = answer_to(server.address, &get("/healthz", &one_big)).await;
+    assert_eq!(status, 431, "{body}");
+    assert_eq!(body["error"]["code"], "headers_too_large");
+    let many: String = (0..HEADERS_MAX).map(|i| format!("X-H{i}: v\r\n")).collect();
+    let (status, body) = answer_to(server.address, &get("/healthz", &many)).await;
+    assert_eq!(status, 431, "{body}");
+    assert_eq!(body["error"]["code"], "headers_too_large");
+    // Host and Connection are two: 98 more fit.
+    let fitting: String = (0..HEADERS_MAX - 2)
+        .map(|i| format!("X-H{i}: v\r\n"))
+        .collect();
+    assert_eq!(
+        answer_to(server.address, &get("/healthz", &fitting))
+            .await
+            .0,
+        200
     );
 }

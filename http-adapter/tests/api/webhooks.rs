@@ -607,3 +607,53 @@ async fn bids_expired_claims_promotions_rejections_and_broker_claims_reach_their
         "the rejected agent hears the feedback"
     );
 }
+
+/// Each webhook shows its task as the event's command left it, however late the dispatcher
+/// sends it: claimed, delivered and accepted in quick succession, before the first
+/// dispatcher round, still arrive as three different states.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_webhook_shows_its_task_as_of_its_event() {
+    let receiver = Receiver::start().await;
+    let reach = ReachConfig {
+        marketplace_url: "https://market.example".to_owned(),
+        // Every command below lands before the first round.
+        interval: Duration::from_secs(3),
+        backoff: vec![Duration::from_millis(100)],
+        ..ReachConfig::default()
+    };
+    let server = TestServer::start_reaching(Policy::agora(), &receiver.ca_pem, true, reach).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    subscribe(
+        &server,
+        &receiver,
+        &poster,
+        "/p",
+        &["task.claimed", "task.delivered"],
+    )
+    .await;
+    subscribe(&server, &receiver, &worker, "/w", &["task.accepted"]).await;
+    let body = json!({ "text": "summarize", "bounty": 5, "require_review": true });
+    let (status, task) = server
+        .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
+        .await;
+    assert_eq!(status, 201, "{task}");
+    let id = task["id"].as_str().unwrap();
+    for (key, action, body) in [
+        (&worker, "claim", json!({})),
+        (&worker, "deliver", json!({ "text": "the summary" })),
+        (&poster, "accept", json!({ "rating": 5 })),
+    ] {
+        let path = format!("/api/v1/tasks/{id}/{action}");
+        let (status, answer) = server.json("POST", &path, Some(key), Some(body)).await;
+        assert_eq!(status, 200, "{action}: {answer}");
+    }
+    let got = receiver.wait_until(WAIT, |r| r.len() >= 3).await;
+    let status_in = |event: &str| {
+        let hook = got.iter().find(|r| r.event == event).expect(event);
+        hook.body["task"]["status"].as_str().unwrap().to_owned()
+    };
+    assert_eq!(status_in("task.claimed"), "assigned");
+    assert_eq!(status_in("task.delivered"), "delivered");
+    assert_eq!(status_in("task.accepted"), "completed");
+}

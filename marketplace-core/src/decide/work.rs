@@ -1,5 +1,7 @@
 //! The working set of one `decide` call: copy-on-write over the [`View`].
 
+use std::sync::Arc;
+
 use rust_decimal::Decimal;
 
 use super::{Changes, Context, Fault, Key, Records, View};
@@ -139,6 +141,19 @@ impl<'a> Work<'a> {
     }
 
     pub(crate) fn finish(self) -> Changes {
+        let mut events = self.events;
+        // Each event carries its task as this command leaves it (one copy per task).
+        let mut last: Option<Arc<Task>> = None;
+        for event in &mut events {
+            let Some(id) = event.task_id else { continue };
+            if last.as_ref().is_none_or(|t| t.id != id) {
+                last = match self.tasks.get(&id) {
+                    Some(written) => Some(Arc::new(written.clone())),
+                    None => self.view.tasks.get(&id).cloned().flatten(),
+                };
+            }
+            event.task.clone_from(&last);
+        }
         Changes {
             tasks: self.tasks.0,
             accounts: self.accounts.0,
@@ -154,7 +169,7 @@ impl<'a> Work<'a> {
             blobs_referenced: self.blobs_referenced,
             blobs_removed: self.blobs_removed,
             ledger: self.ledger,
-            events: self.events,
+            events,
         }
     }
 
@@ -443,6 +458,7 @@ impl<'a> Work<'a> {
             subject: subject.cloned(),
             data,
             at: self.now,
+            task: None,
         });
     }
 }

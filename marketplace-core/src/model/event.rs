@@ -1,10 +1,11 @@
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::ids::{BidId, ContractId, IdentityId, MessageId, PostId, TaskId};
-use crate::model::{ContractStatus, PostKind, RejectCategory};
+use crate::model::{ContractStatus, PostKind, RejectCategory, Task};
 use crate::time::Timestamp;
 
 /// How a claim came about.
@@ -228,4 +229,10 @@ pub struct Event {
     pub data: EventData,
     /// When.
     pub at: Timestamp,
+    /// The task concerned as the event's command left it — unredacted, so whoever shows
+    /// it redacts it for its viewer ([`Task::redacted_for`]). A webhook sent later shows
+    /// what happened then, not what has happened since. `None` without a task, and in
+    /// events stored before events carried their task.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<Arc<Task>>,
 }

@@ -104,6 +104,7 @@ macro_rules! conformance_suite {
             outbox::leases_complete_and_expire,
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,
+            outbox::events_carry_their_task_as_of_their_command,
             credentials::api_keys,
             credentials::the_last_key_is_kept,
             credentials::logins,

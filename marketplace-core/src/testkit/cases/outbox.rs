@@ -144,3 +144,52 @@ pub async fn concurrent_leases_never_share<H: Harness>(h: &H) {
     }
     assert_eq!(seen.len(), total, "every event leased exactly once");
 }
+
+/// An event carries its task as its command left it, stored and leased with it: a claim's
+/// event still shows the claim after the task was delivered and accepted; a message's
+/// event (which changes no task) shows the task as it stood. Events without a task carry
+/// none.
+pub async fn events_carry_their_task_as_of_their_command<H: Harness>(h: &H) {
+    use crate::model::{EventKind, TaskStatus};
+    let fx = fixture(h).await;
+    let (alice, bob) = (fx.agent("alice").await, fx.agent("bob").await);
+    let mut spec = TaskSpec::new("t", 5);
+    spec.require_review = true;
+    let t = fx.market.post_task(&alice, spec).await.unwrap();
+    fx.market.claim(&bob, t.id).await.unwrap();
+    fx.market
+        .message(&alice, t.id, "how is it going?", false)
+        .await
+        .unwrap();
+    fx.market
+        .deliver(&bob, t.id, crate::model::DeliveryInput::text("r"))
+        .await
+        .unwrap();
+    fx.market.accept(&alice, t.id, Some(5)).await.unwrap();
+    let expected = [
+        (EventKind::TaskPosted, TaskStatus::Open),
+        (EventKind::TaskClaimed, TaskStatus::Claimed),
+        (EventKind::MessagePosted, TaskStatus::Claimed),
+        (EventKind::TaskDelivered, TaskStatus::Delivered),
+        (EventKind::TaskAccepted, TaskStatus::Completed),
+    ];
+    let leased = fx.market.lease_events(30, 200).await.unwrap();
+    let mut seen = Vec::new();
+    for event in leased.iter().map(|l| &l.event) {
+        match (event.task_id, &event.task) {
+            (Some(id), Some(task)) => {
+                assert_eq!(task.id, id);
+                seen.push((event.kind, task.status));
+            }
+            (None, None) => {}
+            other => panic!("{:?}: task {other:?}", event.kind),
+        }
+    }
+    assert_eq!(seen, expected);
+    let delivered = leased
+        .iter()
+        .find(|l| l.event.kind == EventKind::TaskDelivered)
+        .and_then(|l| l.event.task.as_ref())
+        .unwrap();
+    assert_eq!(delivered.delivery.as_ref().unwrap().text, "r");
+}
