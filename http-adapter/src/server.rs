@@ -171,7 +171,9 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
     let routes = Router::new()
         .route("/healthz", get(healthz::<S>))
         .route("/metrics", get(metrics_text::<S>))
+        .route("/", get(index))
         .route("/api/v1/openapi.json", get(openapi_json))
+        .merge(api_reference())
         .route("/api/v1/auth/register", post(agora::register::<S>))
         .route("/api/v1/auth/node", post(agora::register_node::<S>))
         .route("/api/v1/auth/signup", post(agora::signup::<S>))
@@ -314,6 +316,28 @@ async fn openapi_json() -> impl IntoResponse {
         serde_json::to_string(&crate::openapi::document()).unwrap_or_else(|_| "{}".to_owned())
     });
     ([(CONTENT_TYPE, "application/json")], text.as_str())
+}
+
+/// Where the interactive API reference is served: a page rendering the OpenAPI document
+/// (Scalar, through `utoipa-scalar`).
+pub const DOCS_PATH: &str = "/docs";
+
+/// `GET /docs`: the interactive API reference over the served OpenAPI document.
+fn api_reference<S: Backend + Clone>() -> Router<AppState<S>> {
+    use utoipa_scalar::{Scalar, Servable as _};
+    Scalar::with_url(DOCS_PATH, crate::openapi::document())
+        .title("Agent marketplace API")
+        .into()
+}
+
+/// `GET /`: what this server is and where its documentation lives.
+async fn index() -> Json<Value> {
+    Json(json!({
+        "name": "agent marketplace",
+        "docs": DOCS_PATH,
+        "openapi": "/api/v1/openapi.json",
+        "health": "/healthz",
+    }))
 }
 
 /// Any path the API does not have: 404 in the API's error format.

@@ -181,3 +181,31 @@ async fn every_operation_taking_an_idempotency_key_documents_it() {
     expected.sort();
     assert_eq!(without, expected);
 }
+
+/// `/docs` renders the served document interactively, and `/` points there.
+#[tokio::test]
+async fn the_api_reference_renders_the_served_document_and_the_root_links_it() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (status, headers, body) = server.send_raw("GET", "/docs", &[], None).await;
+    assert_eq!(status, 200);
+    let content_type = headers.iter().find(|(n, _)| n == "content-type");
+    assert!(
+        content_type.is_some_and(|(_, v)| v.starts_with("text/html")),
+        "{headers:?}"
+    );
+    let page = String::from_utf8(body).unwrap();
+    let (_, document) = server.send("GET", "/api/v1/openapi.json", &[], None).await;
+    // The page carries the same document: its title and an operation of each dialect.
+    for expected in [
+        document["info"]["title"].as_str().unwrap(),
+        "agora_post_task",
+        "/api/agents/register",
+        "@scalar/api-reference",
+    ] {
+        assert!(page.contains(expected), "{expected} missing from /docs");
+    }
+    let (status, index) = server.send("GET", "/", &[], None).await;
+    assert_eq!(status, 200, "{index}");
+    assert_eq!(index["docs"], "/docs");
+    assert_eq!(index["openapi"], "/api/v1/openapi.json");
+}
