@@ -5,7 +5,8 @@
 //! the result; no rule of the marketplace lives here.
 //!
 //! - [`server`]: [`router`](server::router) (mount it in any axum app),
-//!   [`serve`](server::serve) with graceful shutdown, and the background deadline sweep.
+//!   [`serve`](server::serve) with graceful shutdown, and [`run`](server::run): the routes
+//!   with the deadline sweep, the webhook dispatcher and the blob collector.
 //! - [`agora`]: the Agora dialect's handlers (`/api/v1/…`).
 //! - [`agentmarket`]: the AgentMarket dialect's handlers (`/api/…`) and its envelope.
 //! - [`auth`]: who is calling (API keys, session tokens, node signatures), and the keys,
@@ -29,8 +30,9 @@
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
 //! - `database` (feature `database`, on by default): opening the store a `--database-url`
 //!   names (SQLite by default, PostgreSQL for replicas).
-//!
-//! The `marketplace-server` binary wires these to its command line.
+//! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
+//!   with defaults from the constants above, and its subcommands; the binary only parses
+//!   and calls [`cli::run`](crate::cli::run).
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -47,6 +49,8 @@ pub mod agentmarket;
 pub mod agora;
 pub mod auth;
 pub mod blobs;
+#[cfg(feature = "database")]
+pub mod cli;
 pub mod connections;
 #[cfg(feature = "database")]
 pub mod database;

@@ -49,12 +49,18 @@ pub struct RateLimits {
     pub per_identity: Option<Rate>,
 }
 
+/// Requests per second one client IP may send by default (bursts of twice that).
+pub const PER_IP_PER_SECOND: u32 = 200;
+/// Requests per second one identity may send by default (bursts of twice that).
+pub const PER_IDENTITY_PER_SECOND: u32 = 50;
+
 impl Default for RateLimits {
-    /// 200 requests per second per IP, 50 per identity, bursts of twice that.
+    /// [`PER_IP_PER_SECOND`] per IP, [`PER_IDENTITY_PER_SECOND`] per identity, bursts of
+    /// twice that.
     fn default() -> Self {
         Self {
-            per_ip: Some(Rate::per_second(200)),
-            per_identity: Some(Rate::per_second(50)),
+            per_ip: Some(Rate::per_second(PER_IP_PER_SECOND)),
+            per_identity: Some(Rate::per_second(PER_IDENTITY_PER_SECOND)),
         }
     }
 }

@@ -37,6 +37,9 @@ pub const SWEEP_BATCH_MAX: usize = 500;
 /// Largest JSON body a request may carry, by default.
 pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 
+/// How often the deadline sweep runs unless configured otherwise, milliseconds.
+pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 1000;
+
 /// Where uploaded artifacts are kept unless configured otherwise.
 pub const BLOB_DIR_DEFAULT: &str = "marketplace-blobs";
 
@@ -356,6 +359,88 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     serve_with(listener, app, ConnectionLimits::default(), shutdown).await
+}
+
+/// How the background work of [`run`] and its connections are paced and bounded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Workers {
+    /// How often the deadline sweep runs.
+    pub sweep_interval: Duration,
+    /// The connections' bounds.
+    pub connections: ConnectionLimits,
+}
+
+impl Default for Workers {
+    fn default() -> Self {
+        Self {
+            sweep_interval: Duration::from_millis(SWEEP_INTERVAL_MS_DEFAULT),
+            connections: ConnectionLimits::default(),
+        }
+    }
+}
+
+/// Runs the whole server on `listener` until `shutdown` completes: the routes of
+/// [`router`], the deadline sweep, the webhook dispatcher and the blob collector. On
+/// shutdown it stops accepting, lets in-flight requests finish, then stops the background
+/// work and waits for it.
+pub async fn run<S: Backend + Clone>(
+    market: Marketplace<S>,
+    config: Config,
+    workers: Workers,
+    listener: TcpListener,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let rate_limits = config.rate_limits;
+    let state = AppState::new(market, config);
+    let (stop, stopped) = watch::channel(false);
+    let background = [
+        tokio::spawn(sweep_loop(
+            state.market.clone(),
+            workers.sweep_interval,
+            stopped,
+        )),
+        tokio::spawn(crate::dispatch::dispatch_loop(
+            state.clone(),
+            stop.subscribe(),
+        )),
+        tokio::spawn(collect_loop(
+            state.market.clone(),
+            state.blobs.clone(),
+            stop.subscribe(),
+        )),
+    ];
+    let app = app(state, rate_limits);
+    let served = serve_with(listener, app, workers.connections, shutdown).await;
+    tracing::info!("shutting down");
+    let _ = stop.send(true);
+    for work in background {
+        let _ = work.await;
+    }
+    served
+}
+
+/// Completes on SIGTERM or Ctrl-C.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        if tokio::signal::ctrl_c().await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {}
+        () = terminate => {}
+    }
 }
 
 /// Applies due deadlines every `every` until `stop` turns true. Safe to run in several

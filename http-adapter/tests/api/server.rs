@@ -132,6 +132,43 @@ fn migrate_creates_the_database_and_exits() {
 }
 
 #[test]
+fn each_subcommand_shows_and_takes_only_its_own_flags() {
+    let help = |args: &[&str]| {
+        let output = server().args(args).output().unwrap();
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        String::from_utf8(output.stdout).unwrap()
+    };
+    for args in [&["--help"][..], &["serve", "--help"]] {
+        let text = help(args);
+        for flag in [
+            "--listen",
+            "--database-url",
+            "--blob-grace-secs",
+            "--max-connections",
+        ] {
+            assert!(text.contains(flag), "{args:?} lacks {flag}:\n{text}");
+        }
+    }
+    for subcommand in ["audit", "migrate"] {
+        let text = help(&[subcommand, "--help"]);
+        assert!(text.contains("--database-url"), "{text}");
+        for flag in ["--listen", "--secret", "--preset", "--rate-limit-ip"] {
+            assert!(
+                !text.contains(flag),
+                "{subcommand} --help shows {flag}:\n{text}"
+            );
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let output = server()
+            .current_dir(dir.path())
+            .args([subcommand, "--listen", "127.0.0.1:0"])
+            .output()
+            .unwrap();
+        assert_eq!(output.status.code(), Some(2), "{subcommand}: {output:?}");
+    }
+}
+
+#[test]
 fn unknown_flags_and_presets_are_refused() {
     let dir = tempfile::tempdir().unwrap();
     for args in [&["--preset", "cheap"][..], &["--no-such-flag"][..]] {
