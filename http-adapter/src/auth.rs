@@ -295,6 +295,8 @@ async fn check_signature<S: Backend + Clone>(
         || nonce.len() > NONCE_CHARS_MAX
         || !nonce.bytes().all(|b| b.is_ascii_graphic())
     {
+        // The message is static text: the assertion keeps its number the constant's.
+        const _: () = assert!(NONCE_CHARS_MAX == 64);
         return Err(ApiError::Unauthorized(
             "X-Knarr-Nonce must be 1-64 printable characters",
         ));

@@ -9,9 +9,7 @@
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use marketplace_core::{
-    Bid, BoardPost, Command, Contract, Error, IdentityId, Message, Outcome, Store, Task,
-};
+use marketplace_core::{Command, Error, IdentityId, Outcome, Store, Task};
 
 use crate::error::ApiError;
 use crate::server::AppState;
@@ -97,56 +95,19 @@ impl<S: Store + Clone> AppState<S> {
         key: &IdempotencyKey,
         command: Command,
     ) -> Result<Task, ApiError> {
-        match self.execute(caller, key, command).await? {
-            Outcome::Task(task) => Ok(task.redacted_for(Some(caller))),
-            other => Err(unexpected(&other)),
-        }
-    }
-}
-
-/// An outcome of another kind than the command yields: a bug, answered as a 500.
-pub fn unexpected(outcome: &Outcome) -> ApiError {
-    ApiError::internal(format!("unexpected outcome {outcome:?}"))
-}
-
-/// Takes the value of one kind of outcome out of it.
-pub trait FromOutcome: Sized {
-    /// The value, or a 500 for an outcome of another kind.
-    fn from_outcome(outcome: Outcome) -> Result<Self, ApiError>;
-}
-
-macro_rules! from_outcome {
-    ($($variant:ident => $ty:ty),* $(,)?) => {$(
-        impl FromOutcome for $ty {
-            fn from_outcome(outcome: Outcome) -> Result<Self, ApiError> {
-                match outcome {
-                    Outcome::$variant(value) => Ok(value),
-                    other => Err(unexpected(&other)),
-                }
-            }
-        }
-    )*};
-}
-
-from_outcome!(Bid => Bid, Message => Message, Contract => Contract);
-
-impl FromOutcome for BoardPost {
-    fn from_outcome(outcome: Outcome) -> Result<Self, ApiError> {
-        match outcome {
-            Outcome::Post(post) => Ok(*post),
-            other => Err(unexpected(&other)),
-        }
+        let task = Task::try_from(self.execute(caller, key, command).await?)?;
+        Ok(task.redacted_for(Some(caller)))
     }
 }
 
 impl<S: Store + Clone> AppState<S> {
     /// Executes a command and takes its one kind of outcome out.
-    pub async fn command<T: FromOutcome>(
+    pub async fn command<T: TryFrom<Outcome, Error = marketplace_core::Error>>(
         &self,
         caller: &IdentityId,
         key: &IdempotencyKey,
         command: Command,
     ) -> Result<T, ApiError> {
-        T::from_outcome(self.execute(caller, key, command).await?)
+        Ok(T::try_from(self.execute(caller, key, command).await?)?)
     }
 }

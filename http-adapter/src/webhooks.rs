@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use marketplace_core::store::{
     Backend, Channel, DeliveryRecord, LeasedDelivery, NewDelivery, WebhookSettings,
 };
-use marketplace_core::{Command, Error, IdentityId, Outcome, Profile, ProfileUpdate};
+use marketplace_core::{Command, Error, IdentityId, Profile, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -25,7 +25,7 @@ use crate::agora::ApiQuery;
 use crate::agora::{ApiJson, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::{IdempotencyKey, unexpected};
+use crate::exec::IdempotencyKey;
 use crate::outbound::OutboundError;
 use crate::outbound::sign::new_secret;
 use crate::server::AppState;
@@ -156,15 +156,11 @@ impl<S: Backend + Clone> AppState<S> {
         update: ProfileUpdate,
     ) -> Result<(Profile, Option<String>), ApiError> {
         self.check_outbound_urls(&update)?;
-        let profile = match self
-            .execute(caller, key, Command::UpdateProfile(update))
-            .await?
-        {
-            Outcome::Profile(profile) => profile,
-            other => return Err(unexpected(&other)),
-        };
+        let profile: Profile = self
+            .command(caller, key, Command::UpdateProfile(update))
+            .await?;
         let secret = self.secret_if_reachable(&profile).await?;
-        Ok((*profile, secret))
+        Ok((profile, secret))
     }
 
     /// A new secret for `profile`'s identity if it has a URL and no secret yet.

@@ -5,11 +5,13 @@ use std::sync::Arc;
 use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
+use crate::error::Error;
 use crate::ids::{BidId, ContractId, RuleId, TaskId};
 use crate::model::{
     Account, AutoClaimRule, Bid, Blob, BoardPost, Contract, ContractSpec, DeliveryInput, Message,
     PostSpec, Profile, ProfileUpdate, RejectCategory, RuleSpec, Task, TaskSpec,
 };
+use crate::store::StoreError;
 
 /// A mutation, issued by an identity (the actor). See [`crate::decide`] for the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -245,5 +247,63 @@ impl Outcome {
     /// A task outcome.
     pub fn task(task: Task) -> Self {
         Self::Task(Box::new(task))
+    }
+}
+
+/// An outcome of another kind than its command yields: a bug, reported as corrupt data.
+pub(crate) fn unexpected(outcome: &Outcome) -> Error {
+    Error::Storage(StoreError::Corrupt(format!(
+        "unexpected outcome {outcome:?}"
+    )))
+}
+
+/// `TryFrom<Outcome>` for the value each kind of outcome carries: the one way to take a
+/// command's result out of its [`Outcome`], for the engine's shorthands and every face.
+macro_rules! outcome_values {
+    ($($ty:ty: $pattern:pat => $value:expr;)*) => {$(
+        impl TryFrom<Outcome> for $ty {
+            type Error = Error;
+
+            /// The value; an outcome of another kind is an error (a bug).
+            fn try_from(outcome: Outcome) -> Result<Self, Error> {
+                match outcome {
+                    $pattern => Ok($value),
+                    other => Err(unexpected(&other)),
+                }
+            }
+        }
+    )*};
+}
+
+outcome_values! {
+    Task: Outcome::Task(task) => *task;
+    Profile: Outcome::Profile(profile) => *profile;
+    (Account, Profile): Outcome::Registered { account, profile } => (account, *profile);
+    Bid: Outcome::Bid(bid) => bid;
+    Message: Outcome::Message(message) => message;
+    AutoClaimRule: Outcome::Rule(rule) => rule;
+    Contract: Outcome::Contract(contract) => contract;
+    BoardPost: Outcome::Post(post) => *post;
+    Blob: Outcome::Blob(blob) => blob;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::RuleId;
+
+    #[test]
+    fn an_outcome_yields_its_own_kind_only() {
+        let deleted = Outcome::RuleDeleted {
+            rule: RuleId(uuid::Uuid::from_u128(7)),
+        };
+        let refused = Task::try_from(deleted).unwrap_err();
+        assert!(
+            matches!(refused, Error::Storage(StoreError::Corrupt(_))),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("RuleDeleted"));
+        let collected = Outcome::BlobCollected { removed: true };
+        assert!(Blob::try_from(collected).is_err());
     }
 }

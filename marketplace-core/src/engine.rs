@@ -368,10 +368,7 @@ impl<S: Store> Marketplace<S> {
     async fn task_outcome(&self, actor: &IdentityId, command: Command) -> Result<Task, Error> {
         // `run`, not `execute`: one future less between the caller and the store, and the
         // command kept in one place (each nested future holds its own arguments).
-        match self.run(Some(actor), &command, None).await? {
-            Outcome::Task(task) => Ok(*task),
-            other => Err(unexpected(&other)),
-        }
+        self.run(Some(actor), &command, None).await?.try_into()
     }
 
     /// Registers `actor` with a profile; returns its account (with the signup grant).
@@ -380,10 +377,9 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         profile: ProfileUpdate,
     ) -> Result<(Account, Profile), Error> {
-        match self.execute(actor, Command::Register(profile)).await? {
-            Outcome::Registered { account, profile } => Ok((account, *profile)),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, Command::Register(profile))
+            .await?
+            .try_into()
     }
 
     /// Changes `actor`'s profile.
@@ -392,10 +388,9 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         update: ProfileUpdate,
     ) -> Result<Profile, Error> {
-        match self.execute(actor, Command::UpdateProfile(update)).await? {
-            Outcome::Profile(p) => Ok(*p),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, Command::UpdateProfile(update))
+            .await?
+            .try_into()
     }
 
     /// Posts a task, escrowing its bounty.
@@ -502,10 +497,7 @@ impl<S: Store> Marketplace<S> {
             offered_price,
             turnaround_secs,
         };
-        match self.execute(actor, command).await? {
-            Outcome::Bid(b) => Ok(b),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, command).await?.try_into()
     }
 
     /// Awards a bid.
@@ -521,20 +513,12 @@ impl<S: Store> Marketplace<S> {
         text: impl Into<String>,
         pre_claim: bool,
     ) -> Result<Message, Error> {
-        match self
-            .execute(
-                actor,
-                Command::Message {
-                    task,
-                    text: text.into(),
-                    pre_claim,
-                },
-            )
-            .await?
-        {
-            Outcome::Message(m) => Ok(m),
-            other => Err(unexpected(&other)),
-        }
+        let command = Command::Message {
+            task,
+            text: text.into(),
+            pre_claim,
+        };
+        self.execute(actor, command).await?.try_into()
     }
 
     /// Creates a broker auto-claim rule.
@@ -543,10 +527,9 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         spec: RuleSpec,
     ) -> Result<AutoClaimRule, Error> {
-        match self.execute(actor, Command::CreateRule(spec)).await? {
-            Outcome::Rule(r) => Ok(r),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, Command::CreateRule(spec))
+            .await?
+            .try_into()
     }
 
     /// Deletes one of `actor`'s rules.
@@ -561,10 +544,7 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         command: Command,
     ) -> Result<Contract, Error> {
-        match self.execute(actor, command).await? {
-            Outcome::Contract(c) => Ok(c),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, command).await?.try_into()
     }
 
     /// Proposes a standing contract.
@@ -603,10 +583,9 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         spec: PostSpec,
     ) -> Result<BoardPost, Error> {
-        match self.execute(actor, Command::CreatePost(spec)).await? {
-            Outcome::Post(p) => Ok(*p),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, Command::CreatePost(spec))
+            .await?
+            .try_into()
     }
 
     /// Records an uploaded artifact.
@@ -622,10 +601,7 @@ impl<S: Store> Marketplace<S> {
             size,
             content_type: content_type.into(),
         };
-        match self.execute(actor, command).await? {
-            Outcome::Blob(b) => Ok(b),
-            other => Err(unexpected(&other)),
-        }
+        self.execute(actor, command).await?.try_into()
     }
 
     /// [`Command::CollectBlob`] now: whether the bytes of `hash` may be deleted (no record
@@ -637,16 +613,15 @@ impl<S: Store> Marketplace<S> {
         };
         match self.run(None, &command, None).await? {
             Outcome::BlobCollected { removed } => Ok(removed),
-            other => Err(unexpected(&other)),
+            other => Err(crate::command::unexpected(&other)),
         }
     }
 
     /// Applies the task's passed deadlines now, and returns it.
     pub async fn touch(&self, task: TaskId) -> Result<Task, Error> {
-        match self.run(None, &Command::Touch { task }, None).await? {
-            Outcome::Task(t) => Ok(*t),
-            other => Err(unexpected(&other)),
-        }
+        self.run(None, &Command::Touch { task }, None)
+            .await?
+            .try_into()
     }
 
     // ---- reads ----
@@ -1007,12 +982,6 @@ fn redact_items(items: Vec<FeedItem>) -> Vec<FeedItem> {
             post => post,
         })
         .collect()
-}
-
-fn unexpected(outcome: &Outcome) -> Error {
-    Error::Storage(StoreError::Corrupt(format!(
-        "unexpected outcome {outcome:?}"
-    )))
 }
 
 /// Loads the records a command surely touches, in a fixed order: its task first, then the

@@ -6,8 +6,8 @@ use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
 use marketplace_core::{
-    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, IdentityId, Outcome,
-    RuleId, RuleSpec,
+    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, IdentityId, RuleId,
+    RuleSpec,
 };
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -16,7 +16,7 @@ use super::tasks::TaskView;
 use super::{ApiJson, ApiQuery, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::{IdempotencyKey, unexpected};
+use crate::exec::IdempotencyKey;
 use crate::server::AppState;
 use crate::wire::Amount;
 
@@ -107,13 +107,10 @@ pub async fn create_rule<S: Backend + Clone>(
         max_concurrent: request.max_concurrent.unwrap_or(1),
         min_poster_rep: request.min_poster_rep.0,
     };
-    match app
-        .execute(&caller, &key, Command::CreateRule(spec))
-        .await?
-    {
-        Outcome::Rule(rule) => Ok((StatusCode::CREATED, Json(RuleView::from(&rule)))),
-        other => Err(unexpected(&other)),
-    }
+    let rule: AutoClaimRule = app
+        .command(&caller, &key, Command::CreateRule(spec))
+        .await?;
+    Ok((StatusCode::CREATED, Json(RuleView::from(&rule))))
 }
 
 /// `DELETE /api/v1/broker/auto-claim` names its rule by `rule_id`, in the query or the body.

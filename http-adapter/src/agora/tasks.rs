@@ -21,9 +21,7 @@ use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
 use crate::server::AppState;
 use crate::wire::{Amount, task_id};
-
-/// Deepest `chain_next` nesting a posted task may carry.
-pub const CHAIN_DEPTH_MAX: usize = 8;
+use marketplace_core::limits::CHAIN_DEPTH_MAX;
 
 /// Bounty escalation as posted: `rate` more credits every `interval_hours` until `cap`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
@@ -155,8 +153,9 @@ impl PostTask {
             .map_err(|_| Error::invalid("assign_to", "must be an identity hash"))?;
         spec.bidding = self.bidding;
         spec.chain_next = match self.chain_next {
+            // The core's bound, checked while parsing too: a deeper body is never built.
             Some(_) if depth >= CHAIN_DEPTH_MAX => {
-                let reason = format!("nests deeper than {CHAIN_DEPTH_MAX}");
+                let reason = format!("nested deeper than {CHAIN_DEPTH_MAX}");
                 return Err(Error::invalid("chain_next", reason).into());
             }
             Some(next) => Some(Box::new(next.into_spec_at(depth + 1)?)),

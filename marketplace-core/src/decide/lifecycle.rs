@@ -326,7 +326,9 @@ impl Work<'_> {
         if let Some(s) = requested
             && !(CLAIM_TTL_SECS_MIN..=CLAIM_TTL_SECS_MAX).contains(&s)
         {
-            return Err(Error::invalid("secs", "must be between 1 and 2592000 seconds").into());
+            let reason =
+                format!("must be between {CLAIM_TTL_SECS_MIN} and {CLAIM_TTL_SECS_MAX} seconds");
+            return Err(Error::invalid("secs", reason).into());
         }
         let mut task = self.claimed_by(actor, id)?;
         let ttl =

@@ -28,7 +28,10 @@ pub(crate) fn text(field: &'static str, value: &str, max: usize, required: bool)
 /// A tag: skill, capability, topic. 1-64 bytes, no whitespace or control characters.
 pub(crate) fn tag(field: &'static str, value: &str) -> Result {
     if value.is_empty() || value.len() > TAG_BYTES_MAX {
-        return Err(Error::invalid(field, "must be 1-64 bytes"));
+        return Err(Error::invalid(
+            field,
+            format!("must be 1-{TAG_BYTES_MAX} bytes"),
+        ));
     }
     if value
         .chars()
