@@ -8,7 +8,7 @@ use axum::Router;
 use axum::body::{Body, to_bytes};
 use axum::http::{Request, StatusCode};
 use http_adapter::auth::MasterKey;
-use http_adapter::limits::RateLimits;
+use http_adapter::rate_limits::RateLimits;
 use http_adapter::server::{Config, router};
 use marketplace_core::{Marketplace, MemoryStore, Policy};
 use serde_json::Value;

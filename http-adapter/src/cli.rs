@@ -25,7 +25,7 @@ use crate::blobs::{self, UploadLimits};
 use crate::connections::{self, ConnectionLimits};
 use crate::database::{Database, Location};
 use crate::dispatch::{self, LlmConfig, ReachConfig};
-use crate::limits::{self, Rate, RateLimits};
+use crate::rate_limits::{self, Rate, RateLimits};
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::server;
 
@@ -103,10 +103,10 @@ pub struct ServeSettings {
     #[arg(long, env = "MARKETPLACE_SWEEP_INTERVAL_MS", default_value_t = server::SWEEP_INTERVAL_MS_DEFAULT)]
     pub sweep_interval_ms: u64,
     /// Requests per second one client IP may send (bursts of twice that); 0: no limit.
-    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IP", default_value_t = limits::PER_IP_PER_SECOND)]
+    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IP", default_value_t = rate_limits::PER_IP_PER_SECOND)]
     pub rate_limit_ip: u32,
     /// Requests per second one identity (API key, token, node key) may send; 0: no limit.
-    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IDENTITY", default_value_t = limits::PER_IDENTITY_PER_SECOND)]
+    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IDENTITY", default_value_t = rate_limits::PER_IDENTITY_PER_SECOND)]
     pub rate_limit_identity: u32,
     /// Seals custodial keys; generated and kept in the database when not given.
     #[arg(long, env = "MARKETPLACE_SECRET", hide_env_values = true)]

@@ -21,7 +21,7 @@
 //! - [`blobs`]: uploaded artifacts on disk, content-addressed.
 //! - [`connections`]: the accept loop, with its bounds: header-read, body and idle
 //!   timeouts, and a cap on connections.
-//! - [`limits`]: rate limits per IP and per identity.
+//! - [`rate_limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
 //! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
@@ -32,7 +32,7 @@
 //!   names (SQLite by default, PostgreSQL for replicas).
 //! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
 //!   with defaults from the constants above, and its subcommands; the binary only parses
-//!   and calls [`cli::run`](crate::cli::run).
+//!   and calls [`cli::run`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -59,7 +59,7 @@ pub mod error;
 pub mod exec;
 pub mod execute;
 pub mod input;
-pub mod limits;
+pub mod rate_limits;
 pub mod metrics;
 pub mod openapi;
 pub mod outbound;

@@ -23,7 +23,7 @@ use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX, UploadLimits};
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::dispatch::ReachConfig;
 use crate::error::ApiError;
-use crate::limits::{self, RateLimits};
+use crate::rate_limits::{self, RateLimits};
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::{agora, auth, metrics, webhooks};
 
@@ -261,7 +261,7 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
         .route_layer(middleware::from_fn(metrics::track));
     // Outermost: AgentMarket's error envelope, so even rate-limit refusals on its paths
     // answer in its format.
-    limits::apply(routes.with_state(state), rate_limits)
+    rate_limits::apply(routes.with_state(state), rate_limits)
         .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
 }
 

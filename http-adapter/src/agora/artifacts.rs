@@ -57,7 +57,7 @@ pub async fn upload<S: Backend + Clone>(
         .unwrap_or("application/octet-stream")
         .to_owned();
     let uploader = Uploader {
-        ip: crate::limits::peer_ip(&request),
+        ip: crate::rate_limits::peer_ip(&request),
         identity: caller.as_ref().map(|Caller(c)| c.clone()),
     };
     let body = request.into_body().into_data_stream();
@@ -204,7 +204,7 @@ pub async fn deliver<S: Backend + Clone>(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("multipart/form-data"));
     let input = if multipart {
-        let ip = crate::limits::peer_ip(&request);
+        let ip = crate::rate_limits::peer_ip(&request);
         let form = Multipart::from_request(request, &app)
             .await
             .map_err(|e| ApiError::BadBody(e.body_text()))?;

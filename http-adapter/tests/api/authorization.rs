@@ -4,7 +4,7 @@
 //! the deliverer may read.
 
 use crate::common::TestServer;
-use http_adapter::limits::RateLimits;
+use http_adapter::rate_limits::RateLimits;
 use marketplace_core::Policy;
 use serde_json::{Value, json};
 

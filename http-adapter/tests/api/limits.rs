@@ -2,7 +2,7 @@
 //! `Retry-After` in each dialect's error format, other clients unaffected.
 
 use crate::common::TestServer;
-use http_adapter::limits::{Rate, RateLimits};
+use http_adapter::rate_limits::{Rate, RateLimits};
 use marketplace_core::Policy;
 use serde_json::json;
 
