@@ -25,8 +25,8 @@ use crate::blobs::{self, UploadLimits};
 use crate::connections::{self, ConnectionLimits};
 use crate::database::{Database, Location};
 use crate::dispatch::{self, LlmConfig, ReachConfig};
-use crate::rate_limits::{self, Rate, RateLimits};
 use crate::outbound::{Outbound, OutboundConfig};
+use crate::rate_limits::{self, Rate, RateLimits};
 use crate::server;
 
 /// The agent marketplace's reference server.

@@ -23,8 +23,8 @@ use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX, UploadLimits};
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::dispatch::ReachConfig;
 use crate::error::ApiError;
-use crate::rate_limits::{self, RateLimits};
 use crate::outbound::{Outbound, OutboundConfig};
+use crate::rate_limits::{self, RateLimits};
 use crate::{agora, auth, metrics, webhooks};
 
 /// Largest body of the routes taking files: an upload, or a multipart delivery with its

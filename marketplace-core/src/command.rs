@@ -6,12 +6,12 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 
 use crate::error::Error;
+use crate::error::StoreError;
 use crate::ids::{BidId, ContractId, RuleId, TaskId};
 use crate::model::{
     Account, AutoClaimRule, Bid, Blob, BoardPost, Contract, ContractSpec, DeliveryInput, Message,
     PostSpec, Profile, ProfileUpdate, RejectCategory, RuleSpec, Task, TaskSpec,
 };
-use crate::store::StoreError;
 
 /// A mutation, issued by an identity (the actor). See [`crate::decide`] for the rules.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -141,7 +141,7 @@ pub enum Error {
     IdempotencyInProgress,
     /// The storage backend failed; the command did not happen and may be retried.
     #[error("storage: {0}")]
-    Storage(#[from] crate::store::StoreError),
+    Storage(#[from] StoreError),
 }
 
 /// How an [`Error`] should be reported: the classes an HTTP status expresses.
@@ -255,4 +255,23 @@ impl Error {
             Self::Storage(_) => ErrorKind::Internal,
         }
     }
+}
+
+/// A storage failure. Commands that fail this way changed nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The transaction lost a race (serialization failure, deadlock, busy): the engine
+    /// retries the command a bounded number of times.
+    #[error("transaction conflict: {0}")]
+    Conflict(String),
+    /// The backend cannot be reached or refused the operation.
+    #[error("backend unavailable: {0}")]
+    Unavailable(String),
+    /// Stored data could not be decoded: a bug or corruption.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// Anything else.
+    #[error("{0}")]
+    Other(String),
 }

@@ -10,12 +10,13 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`model`] | the records: tasks, accounts and ledger lines, reputation, profiles, rules, contracts, board posts, events |
-//! | [`command`] | the operation vocabulary: [`Command`] in, [`Outcome`] out |
+//! | [`command`] | the operation vocabulary: [`Command`] in, [`Outcome`] out (a value out of it with `TryFrom`) |
+//! | [`view`] | what one command reads ([`View`](view::View), by [`Key`](view::Key)) and writes ([`Changes`](view::Changes)): the leaf `decide` and `store` share |
 //! | [`decide`] | the pure state machine: every rule, no I/O, no clock |
 //! | [`engine`] | [`Marketplace`]: load → decide → persist in one transaction; idempotency; the deadline sweep; the read side |
 //! | [`store`] | the storage contract ([`Store`], [`Transaction`]) and the in-memory [`MemoryStore`] |
 //! | [`policy`] | [`Policy`]: every number, with the `agora` and `agentmarket` presets |
-//! | [`money`], [`limits`], [`time`], [`ids`], [`error`] | exact credits, bounds, injected time, ids, the error vocabulary |
+//! | [`money`], [`limits`], [`time`], [`ids`], [`error`] | exact credits, bounds, injected time, ids, the error vocabulary (the engine's and the stores') |
 //! | `testkit` (feature) | the conformance suite every store runs against itself |
 //! | [`audit`] | the invariants, checked against stored data |
 //! | [`decisions`] | what the engine does where the design and the source APIs are silent |
@@ -61,6 +62,7 @@ pub mod store;
 #[cfg(feature = "testkit")]
 pub mod testkit;
 pub mod time;
+pub mod view;
 
 pub use command::{Command, Outcome};
 pub use engine::{

@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use rust_decimal::Decimal;
 
 use super::*;
-use crate::decide::{Changes, Party};
 use crate::model::TxType;
 use crate::store::codec::micros;
+use crate::view::{Changes, Party};
 
 #[derive(Debug, Default)]
 struct State {

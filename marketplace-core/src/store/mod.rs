@@ -40,13 +40,13 @@ pub use deliveries::{
 };
 pub use query::*;
 
-use crate::decide::{Changes, Party, View};
 use crate::ids::{ContractId, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
     Account, AccountRef, AutoClaimRule, Blob, BoardPost, Contract, Event, LedgerEntry, Message,
     Profile, Reputation, Task,
 };
 use crate::time::Timestamp;
+use crate::view::{Changes, Party, View};
 
 /// Which identities a command on a task loads, and so locks, with the task: the actor, the
 /// task's [involved](Task::involved) agents, and the poster when the command may change the
@@ -95,24 +95,7 @@ impl TaskParties<'_> {
     }
 }
 
-/// A storage failure. Commands that fail this way changed nothing.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum StoreError {
-    /// The transaction lost a race (serialization failure, deadlock, busy): the engine
-    /// retries the command a bounded number of times.
-    #[error("transaction conflict: {0}")]
-    Conflict(String),
-    /// The backend cannot be reached or refused the operation.
-    #[error("backend unavailable: {0}")]
-    Unavailable(String),
-    /// Stored data could not be decoded: a bug or corruption.
-    #[error("corrupt record: {0}")]
-    Corrupt(String),
-    /// Anything else.
-    #[error("{0}")]
-    Other(String),
-}
+pub use crate::error::StoreError;
 
 /// A remembered idempotent request: the same key with the same request gets `response`
 /// again; with another request it is refused. A request that runs beyond one command (a
