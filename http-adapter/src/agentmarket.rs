@@ -23,12 +23,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::agora::ApiQuery;
 use crate::agora::account::identity;
-use crate::agora::{ApiJson, register_agent};
+use crate::agora::register_agent;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::ApiJson;
+use crate::extract::ApiQuery;
 use crate::server::AppState;
 use crate::wire::{Amount, task_id};
 

@@ -26,6 +26,8 @@
 //! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
 //! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
 //!   statuses and the `{"error": {"code", "message"}}` body.
+//! - [`extract`]: the JSON body, query and raw body extractors every face shares, refusing
+//!   in the API's error format.
 //! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
 //! - `database` (feature `database`, on by default): opening the store a `--database-url`
@@ -58,6 +60,7 @@ pub mod dispatch;
 pub mod error;
 pub mod exec;
 pub mod execute;
+pub mod extract;
 pub mod input;
 pub mod metrics;
 pub mod openapi;

@@ -21,11 +21,10 @@ use serde_json::{Value, json};
 use utoipa::ToSchema;
 
 use crate::agentmarket::{Envelope, reply};
-use crate::agora::ApiQuery;
-use crate::agora::{ApiJson, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::outbound::OutboundError;
 use crate::outbound::sign::new_secret;
 use crate::server::AppState;

@@ -15,12 +15,12 @@ use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, 
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::ApiQuery;
 use super::tasks::{DeliverRequest, TaskView, deliver_input};
 use crate::auth::Caller;
 use crate::blobs::{self, Uploader};
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::ApiQuery;
 use crate::input::{parse_json, text_field};
 use crate::server::AppState;
 use crate::wire::task_id;

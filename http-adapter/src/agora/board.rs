@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
-use super::ApiQuery;
 use super::account::identity;
 use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::ApiQuery;
 use crate::server::AppState;
 use crate::wire::Amount;
 

@@ -13,10 +13,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::tasks::TaskView;
-use super::{ApiJson, ApiQuery, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::server::AppState;
 use crate::wire::Amount;
 

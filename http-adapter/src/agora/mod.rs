@@ -18,8 +18,7 @@ pub mod skill;
 pub mod tasks;
 
 use axum::Json;
-use axum::body::Bytes;
-use axum::extract::{Extension, FromRequest, Path, Request, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
 use marketplace_core::store::{ApiKey, Backend, Credentials, Login};
@@ -33,82 +32,8 @@ use crate::auth::{
     random_hex, verify_password,
 };
 use crate::error::ApiError;
+pub use crate::extract::{ApiJson, ApiQuery, OptionalJson, RawBody};
 use crate::server::AppState;
-
-/// A JSON body whose rejections (malformed, wrong types, too large) answer in the API's
-/// error format. Its `Content-Type` must say JSON — or be the form type that `curl -d`
-/// declares, as the seed documents write their examples (see
-/// [`crate::input::require_json_type`]); any other type, or none, is refused with 415.
-#[derive(Debug)]
-pub struct ApiJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for ApiJson<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        crate::input::require_json_type(req.headers())?;
-        let body = Bytes::from_request(req, state).await?;
-        crate::input::parse_json(&body).map(Self)
-    }
-}
-
-/// Query parameters whose rejections (a `limit` that is not a number, …) answer in the
-/// API's error format, like every other refusal.
-#[derive(Debug)]
-pub struct ApiQuery<T>(pub T);
-
-impl<T, S> axum::extract::FromRequestParts<S> for ApiQuery<T>
-where
-    T: serde::de::DeserializeOwned,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut axum::http::request::Parts,
-        state: &S,
-    ) -> Result<Self, Self::Rejection> {
-        axum::extract::Query::<T>::from_request_parts(parts, state)
-            .await
-            .map(|axum::extract::Query(value)| Self(value))
-            .map_err(|e| ApiError::BadBody(e.body_text()))
-    }
-}
-
-/// A body that may be absent (empty means `T::default()`), else JSON as [`ApiJson`]
-/// takes it: for commands whose every field is optional (`claim`, `extend`, `accept`).
-#[derive(Debug)]
-pub struct OptionalJson<T>(pub T);
-
-impl<T, S> FromRequest<S> for OptionalJson<T>
-where
-    T: serde::de::DeserializeOwned + Default,
-    S: Send + Sync,
-{
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let headers = req.headers().clone();
-        let body = Bytes::from_request(req, state).await?;
-        crate::input::optional_json(&headers, &body).map(Self)
-    }
-}
-
-/// A raw body (possibly empty) whose rejections answer in the API's error format.
-#[derive(Debug)]
-pub struct RawBody(pub Bytes);
-
-impl<S: Send + Sync> FromRequest<S> for RawBody {
-    type Rejection = ApiError;
-
-    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(Bytes::from_request(req, state).await?))
-    }
-}
 
 /// `POST /api/v1/auth/register` body.
 #[derive(Debug, Deserialize, ToSchema)]

@@ -11,10 +11,11 @@ use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 
 use super::tasks::{DeliverRequest, deliver_input};
-use super::{ApiJson, ApiQuery, OptionalJson, account, board, broker, tasks};
+use super::{account, board, broker, tasks};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::server::AppState;
 
 /// Every action the skill endpoint takes.

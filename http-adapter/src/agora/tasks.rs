@@ -14,11 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 use utoipa::ToSchema;
 
-use super::ApiQuery;
-use super::{ApiJson, OptionalJson};
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::exec::IdempotencyKey;
+use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::server::AppState;
 use crate::wire::{Amount, task_id};
 use marketplace_core::limits::CHAIN_DEPTH_MAX;
