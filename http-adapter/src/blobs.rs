@@ -36,6 +36,10 @@ pub const DISK_BYTES_MAX: u64 = 20 << 30;
 const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
 /// Budget windows kept before the stale ones are dropped.
 const BUDGET_KEYS_MAX: usize = 100_000;
+/// How long the piece of an unfinished upload must lie untouched before the collector
+/// deletes it (at least): far past any body timeout, so a slow upload still arriving keeps
+/// its piece.
+const PARTIAL_UPLOAD_STALE: Duration = Duration::from_secs(3600);
 /// The write buffer of an upload on its way to disk.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -293,13 +297,20 @@ impl BlobDir {
                 continue;
             }
             let path = entry.path();
-            if !untouched_for(&path, grace).await {
+            // An upload still arriving writes its piece at least every body timeout; a
+            // piece left alone for an hour (or the grace, if longer) is a dead upload's.
+            let stale = if partial {
+                grace.max(PARTIAL_UPLOAD_STALE)
+            } else {
+                grace
+            };
+            if !untouched_for(&path, stale).await {
                 continue;
             }
             done.examined += 1;
             let _deciding = self.collecting.write().await;
             // Looked at again under the lock: an upload of the same bytes may have renewed it.
-            if !untouched_for(&path, grace).await {
+            if !untouched_for(&path, stale).await {
                 continue;
             }
             if !partial {
@@ -566,6 +577,17 @@ mod tests {
         assert!(!partial.exists());
         assert!(blobs.get(&kept).await.unwrap().is_some());
         assert!(blobs.renewed_size(&renewed).await.is_some());
+        // A piece of an upload younger than an hour stays, however short the grace.
+        let arriving = blobs.root().join(".upload.4567");
+        std::fs::write(&arriving, b"arriving").unwrap();
+        age(&arriving, 1800);
+        let minute = Duration::from_secs(60);
+        blobs
+            .collect(minute, |_| async { Ok(false) })
+            .await
+            .unwrap();
+        assert!(arriving.exists());
+        std::fs::remove_file(&arriving).unwrap();
         // The freed bytes are room again: 4 + 7 stored of 30.
         put(&blobs, b"nineteen bytes here", "text/plain")
             .await
