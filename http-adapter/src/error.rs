@@ -7,7 +7,8 @@ use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::{Error, ErrorKind, StoreError};
-use serde_json::json;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
 
 /// The `Retry-After` of a request whose idempotency key is held by a request still
 /// running: soon, as a running request under a key is a duplicate's first attempt.
@@ -15,6 +16,33 @@ pub const IN_PROGRESS_RETRY_SECS: u64 = 1;
 
 /// What every 5xx of the marketplace's own says: its details are for the log alone.
 pub const SERVER_FAILURE: &str = "the marketplace could not complete the request";
+
+/// An Agora error: `{"error": {"code", "message"}}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct ErrorDetail {
+    /// A stable machine code, e.g. `already_claimed`.
+    pub code: String,
+    /// For people.
+    pub message: String,
+}
+
+/// An AgentMarket error: `{"success": false, "error", "code"}`.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct AmError {
+    /// Always `false`.
+    pub success: bool,
+    /// For people.
+    pub error: String,
+    /// A stable machine code.
+    pub code: String,
+}
 
 /// An error answered as `{"error": {"code": "<stable code>", "message": "…"}}`.
 #[derive(Debug)]
@@ -218,7 +246,12 @@ impl IntoResponse for ApiError {
                 | Self::Internal(message) => message.clone(),
             }
         };
-        let body = json!({ "error": { "code": self.code(), "message": message } });
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: self.code().to_owned(),
+                message,
+            },
+        };
         let mut response = (status, Json(body)).into_response();
         let retry_after_secs = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs),

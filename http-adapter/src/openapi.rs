@@ -5,32 +5,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi, ToSchema};
 
-/// An Agora error: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
-/// What went wrong.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable machine code, e.g. `already_claimed`.
-    pub code: String,
-    /// For people.
-    pub message: String,
-}
-
-/// An AgentMarket error: `{"success": false, "error", "code"}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AmError {
-    /// Always `false`.
-    pub success: bool,
-    /// For people.
-    pub error: String,
-    /// A stable machine code.
-    pub code: String,
-}
+pub use crate::error::{AmError, ErrorBody, ErrorDetail};
 
 /// `POST /api/v1/skill` body: the action, and that action's parameters beside it (the
 /// fields its REST endpoint takes; a task is named by `task_id`).
