@@ -10,9 +10,9 @@
 //!   cut off; the request is answered 408.
 //! - **Count:** at most [`ConnectionLimits::connections_max`] connections are served at
 //!   once; more wait, unaccepted, in the listener's backlog.
-//! - **Head size:** a request target longer than [`URI_BYTES_MAX`] is answered 414, and
-//!   headers beyond [`HEADER_BYTES_MAX`] or [`HEADERS_MAX`] fields 431, each with the error
-//!   body of every other refusal. (A head far beyond these — a target past 64 KiB, more
+//! - **Head size** ([`refuse_oversized_heads`], in the router): a request target longer than
+//!   [`URI_BYTES_MAX`] is answered 414, and headers beyond [`HEADER_BYTES_MAX`] or
+//!   [`HEADERS_MAX`] fields 431, each with the error body of every other refusal. (A head far beyond these — a target past 64 KiB, more
 //!   than [`HEADERS_HARD_MAX`] fields, or past the parser's buffer — is refused by the HTTP
 //!   parser itself, with an empty body, before a request exists to answer.)
 
@@ -22,9 +22,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::http::Request;
-use axum::response::IntoResponse as _;
+use axum::middleware::Next;
+use axum::response::{IntoResponse as _, Response};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -115,18 +117,11 @@ pub async fn serve_with(
         let app = app.clone();
         let body_timeout = limits.body_timeout;
         let service = hyper::service::service_fn(move |request: Request<Incoming>| {
-            let refused = head_too_large(&request);
             let mut request = request.map(|body| TimeoutBody::new(body_timeout, body));
             request
                 .extensions_mut()
                 .insert(ConnectInfo::<SocketAddr>(peer));
-            let app = app.clone();
-            async move {
-                match refused {
-                    Some(error) => Ok(error.into_response()),
-                    None => app.oneshot(request).await,
-                }
-            }
+            app.clone().oneshot(request)
         });
         let connection = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
         tokio::spawn(async move {
@@ -139,6 +134,16 @@ pub async fn serve_with(
     drop(listener);
     graceful.shutdown().await;
     Ok(())
+}
+
+/// Middleware: refuses a request whose head is larger than the bounds (414, 431) before
+/// anything reads it. The router mounts it inside the AgentMarket envelope, so each
+/// dialect's paths answer in their own error format.
+pub async fn refuse_oversized_heads(request: Request<Body>, next: Next) -> Response {
+    match head_too_large(&request) {
+        Some(refusal) => refusal.into_response(),
+        None => next.run(request).await,
+    }
 }
 
 /// The refusal of a request whose head is larger than the bounds, if it is.

@@ -259,9 +259,12 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
         .layer(DefaultBodyLimit::max(state.body_bytes_max))
         .layer(middleware::from_fn(crate::input::refuse_nul_in_uri))
         .route_layer(middleware::from_fn(metrics::track));
-    // Outermost: AgentMarket's error envelope, so even rate-limit refusals on its paths
-    // answer in its format.
+    // Outermost: AgentMarket's error envelope, so even rate-limit and head-size refusals on
+    // its paths answer in its format; then the head-size bounds, before anything reads it.
     rate_limits::apply(routes.with_state(state), rate_limits)
+        .layer(middleware::from_fn(
+            crate::connections::refuse_oversized_heads,
+        ))
         .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
 }
 

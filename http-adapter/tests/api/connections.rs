@@ -203,6 +203,15 @@ async fn oversized_heads_get_the_error_body() {
     let (status, body) = answer_to(server.address, &get("/healthz", &many)).await;
     assert_eq!(status, 431, "{body}");
     assert_eq!(body["error"]["code"], "headers_too_large");
+    // On AgentMarket's paths, in AgentMarket's format.
+    let (status, body) = answer_to(
+        server.address,
+        &get(&format!("/api/tasks?{}", "q".repeat(URI_BYTES_MAX)), ""),
+    )
+    .await;
+    assert_eq!(status, 414, "{body}");
+    assert_eq!(body["success"], false);
+    assert_eq!(body["code"], "uri_too_long");
     // Host and Connection are two: 98 more fit.
     let fitting: String = (0..HEADERS_MAX - 2)
         .map(|i| format!("X-H{i}: v\r\n"))
