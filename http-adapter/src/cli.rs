@@ -336,6 +336,7 @@ pub async fn run(cli: Cli) -> ExitCode {
     let db = match Database::open(location).await {
         Ok(db) => db,
         Err(e) => {
+            let url = redacted(url);
             tracing::error!(error = %e, %url, "cannot open the database");
             return ExitCode::FAILURE;
         }
@@ -377,12 +378,28 @@ async fn serve<S: Backend + Clone>(settings: &ServeSettings, store: S) -> std::i
     let config = settings.config(&store, address).await?;
     let market = Marketplace::new(store, settings.policy());
     println!("marketplace-server listening on http://{address}");
-    tracing::info!(%address, database = %settings.database.database_url, "listening");
+    let database = redacted(&settings.database.database_url);
+    tracing::info!(%address, %database, "listening");
     let work = server::Workers {
         sweep_interval: Duration::from_millis(settings.sweep_interval_ms.max(1)),
         connections: settings.connection_limits(),
     };
     server::run(market, config, work, listener, server::shutdown_signal()).await
+}
+
+/// A database URL fit for the log: a password in it replaced by `***`.
+fn redacted(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    match rest[..at].split_once(':') {
+        Some((user, _password)) => format!("{scheme}://{user}:***{}", &rest[at..]),
+        None => url.to_owned(),
+    }
 }
 
 async fn report_audit<S: Store + Clone>(market: &Marketplace<S>) -> ExitCode {
@@ -410,5 +427,27 @@ async fn report_audit<S: Store + Clone>(market: &Marketplace<S>) -> ExitCode {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redacted;
+
+    #[test]
+    fn database_urls_reach_the_log_without_their_password() {
+        for (url, shown) in [
+            (
+                "postgres://app:s3cr@t@db:5432/market",
+                "postgres://app:***@db:5432/market",
+            ),
+            ("postgres://app@db/market", "postgres://app@db/market"),
+            ("postgres://db/market?user=a", "postgres://db/market?user=a"),
+            ("sqlite://market.db", "sqlite://market.db"),
+            ("memory://", "memory://"),
+            ("not a url", "not a url"),
+        ] {
+            assert_eq!(redacted(url), shown, "{url}");
+        }
     }
 }
