@@ -216,7 +216,7 @@ impl BlobDir {
                 let name = format!("{hex}.{}", extension(content_type));
                 let path = self.root.join(&name);
                 let _placing = self.collecting.read().await;
-                if renew(&path).await {
+                if renew(&path).await.is_some() {
                     // The same bytes are stored already: this copy takes no room.
                     used.fetch_sub(reserved, Ordering::SeqCst);
                     let _ = tokio::fs::remove_file(&partial).await;
@@ -259,13 +259,8 @@ impl BlobDir {
         if !is_blob_name(name) {
             return None;
         }
-        let path = self.root.join(name);
         let _renewing = self.collecting.read().await;
-        if !renew(&path).await {
-            return None;
-        }
-        let metadata = tokio::fs::metadata(path).await.ok()?;
-        metadata.is_file().then_some(metadata.len())
+        renew(&self.root.join(name)).await
     }
 
     /// Deletes the files untouched for `grace` that `release` lets go (it is asked with
@@ -342,19 +337,19 @@ impl BlobDir {
     }
 }
 
-/// Sets a stored file's modification time to now: its bytes were just uploaded again or
-/// named. False when there is no such file.
-async fn renew(path: &Path) -> bool {
+/// Sets a stored file's modification time to now (its bytes were just uploaded again or
+/// named) and returns its size; `None` when there is no such file.
+async fn renew(path: &Path) -> Option<u64> {
     let path = path.to_owned();
     tokio::task::spawn_blocking(move || {
-        std::fs::File::options()
-            .append(true)
-            .open(&path)
-            .and_then(|file| file.set_modified(std::time::SystemTime::now()))
-            .is_ok()
+        let file = std::fs::File::options().append(true).open(&path).ok()?;
+        file.set_modified(std::time::SystemTime::now()).ok()?;
+        let metadata = file.metadata().ok()?;
+        metadata.is_file().then_some(metadata.len())
     })
     .await
-    .unwrap_or(false)
+    .ok()
+    .flatten()
 }
 
 /// Whether the file at `path` was last modified `grace` ago or longer.

@@ -32,30 +32,20 @@ async fn the_feed_filters_and_lists_agents_acts_on<S: Backend + Clone>(server: T
     let (worker, worker_id) = server.agent("worker").await;
     let (bidder, bidder_id) = server.agent("bidder").await;
     let (outsider, _) = server.agent("outsider").await;
-    let post = |body: Value| {
-        let (server, poster) = (&server, poster.clone());
-        async move {
-            let (status, task) = server
-                .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
-                .await;
-            assert_eq!(status, 201, "{task}");
-            task["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let act = |key: String, id: String, verb: &'static str, body: Value| {
-        let server = &server;
-        async move {
-            let path = format!("/api/v1/tasks/{id}/{verb}");
-            let (status, answer) = server.json("POST", &path, Some(&key), Some(body)).await;
-            assert!(status == 200 || status == 201, "{verb}: {answer}");
-        }
-    };
-    let research = post(json!({"text": "research it", "bounty": 10, "skill": "research", "required_capabilities": ["ml", "nlp"]})).await;
-    let design =
-        post(json!({"text": "design it", "bounty": 4, "skill": "design", "require_review": true}))
-            .await;
-    let private = post(json!({"text": "keep it quiet", "bounty": 2, "delivery": "private", "require_review": true})).await;
-    let bidding = post(json!({"text": "bid on it", "bounty": 5, "bidding": true})).await;
+    let research = server.post_task(&poster, json!({"text": "research it", "bounty": 10, "skill": "research", "required_capabilities": ["ml", "nlp"]})).await;
+    let design = server
+        .post_task(
+            &poster,
+            json!({"text": "design it", "bounty": 4, "skill": "design", "require_review": true}),
+        )
+        .await;
+    let private = server.post_task(&poster, json!({"text": "keep it quiet", "bounty": 2, "delivery": "private", "require_review": true})).await;
+    let bidding = server
+        .post_task(
+            &poster,
+            json!({"text": "bid on it", "bounty": 5, "bidding": true}),
+        )
+        .await;
     let (status, _) = server
         .json("POST", "/api/v1/posts", Some(&poster), Some(json!({"type": "service", "text": "logos", "meta": {"price": 5, "capabilities": ["design"]}})))
         .await;
@@ -85,13 +75,9 @@ async fn the_feed_filters_and_lists_agents_acts_on<S: Backend + Clone>(server: T
     assert_eq!(status, 400);
 
     // A claim with its note, shown as a claim post.
-    act(
-        worker.clone(),
-        research.clone(),
-        "claim",
-        json!({"text": "On it"}),
-    )
-    .await;
+    server
+        .act(&worker, &research, "claim", json!({"text": "On it"}))
+        .await;
     let (_, claims) = feed(&server, "/api/v1/feed?type=claim", None).await;
     let claims = claims.as_array().unwrap();
     assert_eq!(claims.len(), 1, "{claims:?}");
@@ -112,8 +98,10 @@ async fn the_feed_filters_and_lists_agents_acts_on<S: Backend + Clone>(server: T
 
     // Results: a public one for everyone, a private one for its parties.
     for (id, text) in [(&design, "the design"), (&private, "the secret")] {
-        act(worker.clone(), id.clone(), "claim", json!({})).await;
-        act(worker.clone(), id.clone(), "deliver", json!({"text": text})).await;
+        server.act(&worker, id, "claim", json!({})).await;
+        server
+            .act(&worker, id, "deliver", json!({"text": text}))
+            .await;
     }
     for (key, expected) in [
         (None, vec!["the design"]),
@@ -126,13 +114,14 @@ async fn the_feed_filters_and_lists_agents_acts_on<S: Backend + Clone>(server: T
     }
 
     // Bids: for the poster and the bidder only.
-    act(
-        bidder.clone(),
-        bidding.clone(),
-        "bid",
-        json!({"text": "cheap", "offered_price": 3}),
-    )
-    .await;
+    server
+        .act(
+            &bidder,
+            &bidding,
+            "bid",
+            json!({"text": "cheap", "offered_price": 3}),
+        )
+        .await;
     for (key, expected) in [
         (None, vec![]),
         (Some(&outsider), vec![]),

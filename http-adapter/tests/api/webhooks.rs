@@ -510,61 +510,53 @@ async fn bids_expired_claims_promotions_rejections_and_broker_claims_reach_their
         .await;
     assert_eq!(status, 201, "{rule}");
 
-    let post = |body: Value| {
-        let server = &server;
-        let poster = poster.clone();
-        async move {
-            let (status, task) = server
-                .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
-                .await;
-            assert_eq!(status, 201, "{task}");
-            task["id"].as_str().unwrap().to_owned()
-        }
-    };
-    let verb = |key: String, id: String, verb: &'static str, body: Value| {
-        let server = &server;
-        async move {
-            let path = format!("/api/v1/tasks/{id}/{verb}");
-            let (status, reply) = server.json("POST", &path, Some(&key), Some(body)).await;
-            assert!(status == 200 || status == 201, "{verb}: {status} {reply}");
-        }
-    };
     // A bid.
-    let bidding = post(json!({ "text": "bid on me", "bounty": 5, "bidding": true })).await;
-    verb(
-        first.clone(),
-        bidding,
-        "bid",
-        json!({ "offered_price": 4, "turnaround_s": 60 }),
-    )
-    .await;
+    let bidding = server
+        .post_task(
+            &poster,
+            json!({ "text": "bid on me", "bounty": 5, "bidding": true }),
+        )
+        .await;
+    server
+        .act(
+            &first,
+            &bidding,
+            "bid",
+            json!({ "offered_price": 4, "turnaround_s": 60 }),
+        )
+        .await;
     // A claim that lapses, promoting the queue; the promoted agent delivers and is rejected.
-    let lapsing =
-        post(json!({ "text": "be quick", "bounty": 5, "claim_ttl": 1, "require_review": true }))
-            .await;
-    verb(first.clone(), lapsing.clone(), "claim", json!({})).await;
-    verb(second.clone(), lapsing.clone(), "queue", json!({})).await;
+    let lapsing = server
+        .post_task(
+            &poster,
+            json!({ "text": "be quick", "bounty": 5, "claim_ttl": 1, "require_review": true }),
+        )
+        .await;
+    server.act(&first, &lapsing, "claim", json!({})).await;
+    server.act(&second, &lapsing, "queue", json!({})).await;
     tokio::time::sleep(Duration::from_millis(1300)).await;
     let (_, task) = server
         .json("GET", &format!("/api/v1/tasks/{lapsing}"), None, None)
         .await;
     assert_eq!(task["claimed_by"], second_id.as_str(), "promoted: {task}");
-    verb(
-        second.clone(),
-        lapsing.clone(),
-        "deliver",
-        json!({ "text": "done" }),
-    )
-    .await;
-    verb(
-        poster.clone(),
-        lapsing,
-        "reject",
-        json!({ "text": "no", "category": "quality" }),
-    )
-    .await;
+    server
+        .act(&second, &lapsing, "deliver", json!({ "text": "done" }))
+        .await;
+    server
+        .act(
+            &poster,
+            &lapsing,
+            "reject",
+            json!({ "text": "no", "category": "quality" }),
+        )
+        .await;
     // A task the broker claims at once.
-    post(json!({ "text": "train a model", "bounty": 5, "required_capabilities": ["ml"] })).await;
+    server
+        .post_task(
+            &poster,
+            json!({ "text": "train a model", "bounty": 5, "required_capabilities": ["ml"] }),
+        )
+        .await;
 
     let expected: std::collections::BTreeMap<String, Vec<String>> = [
         (
@@ -634,11 +626,7 @@ async fn each_webhook_shows_its_task_as_of_its_event() {
     .await;
     subscribe(&server, &receiver, &worker, "/w", &["task.accepted"]).await;
     let body = json!({ "text": "summarize", "bounty": 5, "require_review": true });
-    let (status, task) = server
-        .json("POST", "/api/v1/tasks", Some(&poster), Some(body))
-        .await;
-    assert_eq!(status, 201, "{task}");
-    let id = task["id"].as_str().unwrap();
+    let id = server.post_task(&poster, body).await;
     for (key, action, body) in [
         (&worker, "claim", json!({})),
         (&worker, "deliver", json!({ "text": "the summary" })),

@@ -206,6 +206,26 @@ impl<S: Backend + Clone> TestServer<S> {
         .await
     }
 
+    /// `POST /api/v1/tasks` as `key`, which must succeed: the new task's id.
+    pub(crate) async fn post_task(&self, key: &str, body: Value) -> String {
+        let (status, task) = self
+            .json("POST", "/api/v1/tasks", Some(key), Some(body))
+            .await;
+        assert_eq!(status, 201, "{task}");
+        task["id"].as_str().unwrap().to_owned()
+    }
+
+    /// `POST /api/v1/tasks/{id}/{action}` as `key`, which must succeed: the answer.
+    pub(crate) async fn act(&self, key: &str, id: &str, action: &str, body: Value) -> Value {
+        let path = format!("/api/v1/tasks/{id}/{action}");
+        let (status, answer) = self.json("POST", &path, Some(key), Some(body)).await;
+        assert!(
+            status == 200 || status == 201,
+            "{action}: {status} {answer}"
+        );
+        answer
+    }
+
     /// A JSON request with an optional bearer token.
     pub(crate) async fn json(
         &self,
