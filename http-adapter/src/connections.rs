@@ -153,12 +153,17 @@ fn head_too_large<B>(request: &Request<B>) -> Option<ApiError> {
         .path_and_query()
         .map_or(0, |target| target.as_str().len());
     if target > URI_BYTES_MAX {
-        return Some(ApiError::UriTooLong);
+        return Some(ApiError::UriTooLong {
+            max_bytes: URI_BYTES_MAX,
+        });
     }
     let headers = request.headers();
     let bytes: usize = headers
         .iter()
         .map(|(name, value)| name.as_str().len() + value.len())
         .sum();
-    (headers.len() > HEADERS_MAX || bytes > HEADER_BYTES_MAX).then_some(ApiError::HeadersTooLarge)
+    (headers.len() > HEADERS_MAX || bytes > HEADER_BYTES_MAX).then_some(ApiError::HeadersTooLarge {
+        max_bytes: HEADER_BYTES_MAX,
+        max_fields: HEADERS_MAX,
+    })
 }

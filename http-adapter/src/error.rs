@@ -62,12 +62,18 @@ pub enum ApiError {
     /// The client stopped sending its request body (408 `request_timeout`; see
     /// [`crate::connections`]).
     BodyTimeout,
-    /// The request's target is longer than [`crate::connections::URI_BYTES_MAX`] (414
-    /// `uri_too_long`).
-    UriTooLong,
-    /// The request's headers exceed [`crate::connections::HEADER_BYTES_MAX`] or
-    /// [`crate::connections::HEADERS_MAX`] (431 `headers_too_large`).
-    HeadersTooLarge,
+    /// The request's target is longer than the bound (414 `uri_too_long`).
+    UriTooLong {
+        /// The longest target taken, bytes.
+        max_bytes: usize,
+    },
+    /// The request's headers exceed their bounds (431 `headers_too_large`).
+    HeadersTooLarge {
+        /// Most bytes of names and values taken.
+        max_bytes: usize,
+        /// Most fields taken.
+        max_fields: usize,
+    },
     /// A named credential or resource of the HTTP layer does not exist (404).
     NotFound {
         /// The stable code, e.g. `key_not_found`.
@@ -171,8 +177,8 @@ impl ApiError {
             Self::NotJson => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::StorageFull => StatusCode::INSUFFICIENT_STORAGE,
             Self::BodyTimeout => StatusCode::REQUEST_TIMEOUT,
-            Self::UriTooLong => StatusCode::URI_TOO_LONG,
-            Self::HeadersTooLarge => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            Self::UriTooLong { .. } => StatusCode::URI_TOO_LONG,
+            Self::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             Self::NotFound { .. } => StatusCode::NOT_FOUND,
             Self::Conflict { .. } => StatusCode::CONFLICT,
             Self::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
@@ -191,8 +197,8 @@ impl ApiError {
             Self::NotJson => "unsupported_media_type",
             Self::StorageFull => "insufficient_storage",
             Self::BodyTimeout => "request_timeout",
-            Self::UriTooLong => "uri_too_long",
-            Self::HeadersTooLarge => "headers_too_large",
+            Self::UriTooLong { .. } => "uri_too_long",
+            Self::HeadersTooLarge { .. } => "headers_too_large",
             Self::RateLimited { .. } => "rate_limited",
             Self::NotFound { code, .. }
             | Self::Conflict { code, .. }
@@ -225,15 +231,13 @@ impl IntoResponse for ApiError {
                     "send the body as JSON, with Content-Type: application/json".to_owned()
                 }
                 Self::BodyTimeout => "the request body stopped arriving".to_owned(),
-                Self::UriTooLong => format!(
-                    "the request target is longer than {} bytes",
-                    crate::connections::URI_BYTES_MAX
-                ),
-                Self::HeadersTooLarge => format!(
-                    "the request headers exceed {} bytes or {} fields",
-                    crate::connections::HEADER_BYTES_MAX,
-                    crate::connections::HEADERS_MAX
-                ),
+                Self::UriTooLong { max_bytes } => {
+                    format!("the request target is longer than {max_bytes} bytes")
+                }
+                Self::HeadersTooLarge {
+                    max_bytes,
+                    max_fields,
+                } => format!("the request headers exceed {max_bytes} bytes or {max_fields} fields"),
                 Self::StorageFull => {
                     "the marketplace's artifact storage is full; try again later".to_owned()
                 }
