@@ -1,10 +1,8 @@
 //! PostgreSQL specifics: error mapping and the `tsquery` syntax. Record encoding is shared
-//! (`marketplace_core::store::codec`).
+//! (`storage_sql::codec`).
 
 use marketplace_core::StoreError;
-pub(crate) use marketplace_core::store::codec::{
-    decimal, event, from_json, json, leased, micros, time,
-};
+pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros};
 
 /// Maps a driver error: serialization failures, deadlocks, lock timeouts and unique
 /// violations (two transactions inserting the same key) are lost races the engine retries.
@@ -26,7 +24,7 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
 
 /// A `tsquery` matching every word of `text` as a prefix, or `None` without words.
 pub(crate) fn ts_query(text: &str) -> Option<String> {
-    let words = marketplace_core::store::codec::search_words(text);
+    let words = storage_sql::codec::search_words(text);
     let terms: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
     (!terms.is_empty()).then(|| terms.join(" & "))
 }

@@ -3,120 +3,31 @@
 //! at once.
 
 use async_trait::async_trait;
-use marketplace_core::limits::DELIVERY_ATTEMPTS_LISTED;
-use marketplace_core::store::codec::{AttemptRow, DeliveryRow, group_attempts};
 use marketplace_core::store::{
-    Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, LeasedDelivery,
-    NewDelivery, NextStep, WebhookSettings,
+    Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, LeasedDelivery, NewDelivery, NextStep,
+    WebhookSettings,
 };
 use marketplace_core::{IdentityId, StoreError, Timestamp};
-use sqlx::postgres::PgRow;
-use sqlx::{Postgres, QueryBuilder, Row};
+use storage_sql::{Sql, int, rows};
 
 use crate::PgStore;
-use crate::codec::{db, from_json, json, micros, time};
-
-/// Deliveries fanned out per `INSERT` (eight parameters each).
-const INSERT_CHUNK: usize = 500;
-
-fn delivery(row: &PgRow) -> Result<Delivery, StoreError> {
-    DeliveryRow {
-        id: row.get("id"),
-        event_seq: row.get("event_seq"),
-        recipient: row.get("recipient"),
-        channel: row.get("channel"),
-        event: row.get("event"),
-        body: row.get("body"),
-        created_at: row.get("created_at"),
-        status: row.get("status"),
-        attempts: i64::from(row.get::<i32, _>("attempts")),
-        available_at: row.get("available_at"),
-        finished_at: row.get("finished_at"),
-    }
-    .decode()
-}
-
-fn settings(row: &PgRow) -> Result<WebhookSettings, StoreError> {
-    Ok(WebhookSettings {
-        identity: IdentityId::parse(row.get::<&str, _>("identity"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        sealed_secret: row.get("sealed_secret"),
-        events: from_json(row.get("events"))?,
-        updated_at: time(row.get("updated_at"))?,
-    })
-}
-
-fn seq(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn insert_deliveries(
-    chunk: &[NewDelivery],
-    leased_until: Option<Timestamp>,
-) -> QueryBuilder<Postgres> {
-    let mut b = QueryBuilder::new(
-        "INSERT INTO deliveries \
-         (event_seq, recipient, channel, event, body, created_at, available_at, attempts) ",
-    );
-    b.push_values(chunk, |mut row, d| {
-        row.push_bind(seq(d.event_seq))
-            .push_bind(d.recipient.as_str())
-            .push_bind(d.channel.as_str())
-            .push_bind(d.event.as_str())
-            .push_bind(d.body.as_str())
-            .push_bind(micros(d.created_at))
-            .push_bind(micros(leased_until.unwrap_or(d.created_at)))
-            .push_bind(i32::from(leased_until.is_some()));
-    });
-    b
-}
+use crate::codec::{db, micros};
 
 #[async_trait]
 impl Deliveries for PgStore {
     async fn webhook(&self, identity: &IdentityId) -> Result<Option<WebhookSettings>, StoreError> {
-        let row = sqlx::query("SELECT * FROM webhooks WHERE identity = $1")
-            .bind(identity.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        row.as_ref().map(settings).transpose()
+        Sql(self).webhook(identity).await
     }
 
     async fn add_webhook(
         &self,
         s: &WebhookSettings,
     ) -> Result<(WebhookSettings, bool), StoreError> {
-        let row = sqlx::query(
-            "INSERT INTO webhooks (identity, sealed_secret, events, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (identity) DO UPDATE SET identity = webhooks.identity \
-             RETURNING *",
-        )
-        .bind(s.identity.as_str())
-        .bind(&s.sealed_secret)
-        .bind(json(&s.events)?)
-        .bind(micros(s.updated_at))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
-        let stored = settings(&row)?;
-        let added = &stored == s;
-        Ok((stored, added))
+        Sql(self).add_webhook(s).await
     }
 
     async fn put_webhook(&self, s: &WebhookSettings) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO webhooks (identity, sealed_secret, events, updated_at) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (identity) DO UPDATE SET \
-             sealed_secret = $2, events = $3, updated_at = $4",
-        )
-        .bind(s.identity.as_str())
-        .bind(&s.sealed_secret)
-        .bind(json(&s.events)?)
-        .bind(micros(s.updated_at))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Sql(self).put_webhook(s).await
     }
 
     async fn subscribers(
@@ -125,28 +36,7 @@ impl Deliveries for PgStore {
         after: Option<&IdentityId>,
         limit: usize,
     ) -> Result<Vec<IdentityId>, StoreError> {
-        if capabilities.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut b = QueryBuilder::<Postgres>::new(
-            "SELECT DISTINCT c.identity FROM profile_capabilities c \
-             JOIN webhooks w ON w.identity = c.identity WHERE c.identity > ",
-        );
-        b.push_bind(after.map_or("", IdentityId::as_str))
-            .push(" AND c.capability IN (");
-        let mut list = b.separated(", ");
-        for cap in capabilities {
-            list.push_bind(cap.as_str());
-        }
-        b.push(") ORDER BY c.identity LIMIT ")
-            .push_bind(seq(limit as u64));
-        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
-        rows.iter()
-            .map(|r| {
-                IdentityId::parse(r.get::<&str, _>("identity"))
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))
-            })
-            .collect()
+        Sql(self).subscribers(capabilities, after, limit).await
     }
 
     async fn fan_out(
@@ -155,25 +45,7 @@ impl Deliveries for PgStore {
         attempt: u32,
         deliveries: &[NewDelivery],
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let done = sqlx::query(
-            "UPDATE events SET done = TRUE WHERE seq = $1 AND attempts = $2 AND NOT done",
-        )
-        .bind(seq(event_seq))
-        .bind(i32::try_from(attempt).unwrap_or(i32::MAX))
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
-        if done.rows_affected() != 1 {
-            return Ok(false);
-        }
-        for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let mut b = insert_deliveries(chunk, None);
-            b.push(" ON CONFLICT DO NOTHING");
-            b.build().execute(&mut *tx).await.map_err(db)?;
-        }
-        tx.commit().await.map_err(db)?;
-        Ok(true)
+        Sql(self).fan_out(event_seq, attempt, deliveries).await
     }
 
     async fn add_delivery(
@@ -181,10 +53,7 @@ impl Deliveries for PgStore {
         d: &NewDelivery,
         leased_until: Option<Timestamp>,
     ) -> Result<Delivery, StoreError> {
-        let mut b = insert_deliveries(std::slice::from_ref(d), leased_until);
-        b.push(" RETURNING *");
-        let row = b.build().fetch_one(&self.pool).await.map_err(db)?;
-        delivery(&row)
+        Sql(self).add_delivery(d, leased_until).await
     }
 
     async fn lease_deliveries(
@@ -193,7 +62,7 @@ impl Deliveries for PgStore {
         until: Timestamp,
         limit: usize,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
-        let rows = sqlx::query(
+        let found = sqlx::query(
             "WITH picked AS (SELECT id FROM deliveries \
                WHERE status = 'pending' AND available_at <= $2 \
                ORDER BY available_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
@@ -202,14 +71,14 @@ impl Deliveries for PgStore {
         )
         .bind(micros(until))
         .bind(micros(now))
-        .bind(seq(limit as u64))
+        .bind(int(limit))
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
-        let mut leased = rows
+        let mut leased = found
             .iter()
             .map(|r| {
-                let delivery = delivery(r)?;
+                let delivery = rows::delivery(r)?;
                 Ok(LeasedDelivery {
                     attempt: delivery.attempts,
                     delivery,
@@ -226,39 +95,7 @@ impl Deliveries for PgStore {
         record: &DeliveryAttempt,
         next: NextStep,
     ) -> Result<bool, StoreError> {
-        sqlx::query(
-            "INSERT INTO delivery_attempts \
-             (delivery, attempt, at, url, status_code, latency_ms, error) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-        )
-        .bind(seq(id))
-        .bind(i32::try_from(record.attempt).unwrap_or(i32::MAX))
-        .bind(micros(record.at))
-        .bind(record.url.as_deref())
-        .bind(record.status_code.map(i32::from))
-        .bind(seq(record.latency_ms))
-        .bind(record.error.as_deref())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        let (status, available_at, finished_at) = match next {
-            NextStep::RetryAt(at) => (DeliveryStatus::Pending, micros(at), None),
-            NextStep::Delivered => (DeliveryStatus::Delivered, 0, Some(micros(record.at))),
-            NextStep::GiveUp => (DeliveryStatus::Failed, 0, Some(micros(record.at))),
-        };
-        let moved = sqlx::query(
-            "UPDATE deliveries SET status = $1, available_at = $2, finished_at = $3 \
-             WHERE id = $4 AND attempts = $5 AND status = 'pending'",
-        )
-        .bind(status.as_str())
-        .bind(available_at)
-        .bind(finished_at)
-        .bind(seq(id))
-        .bind(i32::try_from(record.attempt).unwrap_or(i32::MAX))
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        Ok(moved.rows_affected() == 1)
+        Sql(self).finish_delivery(id, record, next).await
     }
 
     async fn deliveries(
@@ -267,56 +104,10 @@ impl Deliveries for PgStore {
         before: Option<u64>,
         limit: usize,
     ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT * FROM deliveries WHERE recipient = $1 AND id < $2 ORDER BY id DESC LIMIT $3",
-        )
-        .bind(recipient.as_str())
-        .bind(before.map_or(i64::MAX, seq))
-        .bind(seq(limit as u64))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        let found = rows.iter().map(delivery).collect::<Result<Vec<_>, _>>()?;
-        if found.is_empty() {
-            return Ok(Vec::new());
-        }
-        let mut b =
-            QueryBuilder::<Postgres>::new("SELECT * FROM delivery_attempts WHERE delivery IN (");
-        let mut list = b.separated(", ");
-        for d in &found {
-            list.push_bind(seq(d.id));
-        }
-        b.push(") ORDER BY delivery, attempt");
-        let rows = b.build().fetch_all(&self.pool).await.map_err(db)?;
-        let attempts = rows
-            .iter()
-            .map(|r| {
-                let row = AttemptRow {
-                    attempt: i64::from(r.get::<i32, _>("attempt")),
-                    at: r.get("at"),
-                    url: r.get("url"),
-                    status_code: r.get::<Option<i32>, _>("status_code").map(i64::from),
-                    latency_ms: r.get("latency_ms"),
-                    error: r.get("error"),
-                };
-                (r.get::<i64, _>("delivery"), row)
-            })
-            .collect();
-        let mut grouped = group_attempts(attempts, DELIVERY_ATTEMPTS_LISTED)?;
-        Ok(found
-            .into_iter()
-            .map(|delivery| DeliveryRecord {
-                attempts: grouped.remove(&delivery.id).unwrap_or_default(),
-                delivery,
-            })
-            .collect())
+        Sql(self).deliveries(recipient, before, limit).await
     }
 
     async fn deliveries_pending(&self) -> Result<u64, StoreError> {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM deliveries WHERE status = 'pending'")
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(n).unwrap_or(0))
+        Sql(self).deliveries_pending().await
     }
 }

@@ -19,14 +19,14 @@ use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use marketplace_core::decide::{Changes, Party, View};
-use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
 use marketplace_core::*;
 use sqlx::pool::PoolConnection;
 use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
+use storage_sql::codec::Batch;
 
-use crate::codec::{db, decimal, from_json, json, micros, time};
+use crate::codec::{db, from_json, json, micros};
 use crate::warm::Warm;
 
 /// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
@@ -140,21 +140,10 @@ impl PgTx {
     }
 }
 
-pub(crate) fn account_from(row: &sqlx::postgres::PgRow) -> Result<Account, StoreError> {
-    Ok(Account {
-        identity: IdentityId::parse(row.get::<&str, _>("identity"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        balance: decimal(row.get("balance"))?,
-        escrowed: decimal(row.get("escrowed"))?,
-        credit_limit: decimal(row.get("credit_limit"))?,
-        created_at: time(row.get("created_at"))?,
-    })
-}
-
 /// A party: an account's columns and the reputation's body, as the party loads select them.
 fn party_from(row: &PgRow) -> Result<Party, StoreError> {
     Ok(Party {
-        account: account_from(row)?,
+        account: storage_sql::rows::account(row)?,
         reputation: from_json(row.get("body"))?,
     })
 }
@@ -553,7 +542,7 @@ impl Transaction for PgTx {
         rows.iter()
             .find(|r| r.len() > 1)
             .map(|r| {
-                marketplace_core::store::codec::idempotency(
+                storage_sql::codec::idempotency(
                     caller,
                     key,
                     r.get("fingerprint"),

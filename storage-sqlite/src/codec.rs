@@ -1,10 +1,8 @@
 //! SQLite specifics: error mapping and the FTS5 query syntax. Record encoding is shared
-//! (`marketplace_core::store::codec`).
+//! (`storage_sql::codec`).
 
 use marketplace_core::StoreError;
-pub(crate) use marketplace_core::store::codec::{
-    decimal, event, from_json, json, leased, micros, time, uuid,
-};
+pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros, uuid};
 
 /// Maps a driver error: lost races (busy, locked) are conflicts the engine retries.
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(db)`
@@ -25,7 +23,7 @@ pub(crate) fn db(e: sqlx::Error) -> StoreError {
 
 /// An FTS5 query matching every word of `text` as a prefix, or `None` without words.
 pub(crate) fn fts_query(text: &str) -> Option<String> {
-    let words = marketplace_core::store::codec::search_words(text);
+    let words = storage_sql::codec::search_words(text);
     let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
 }

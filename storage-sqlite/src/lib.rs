@@ -50,9 +50,12 @@ use sqlx::sqlite::{
 };
 use sqlx::{QueryBuilder, Row, Sqlite};
 
-use crate::codec::{db, decimal, from_json, fts_query, micros};
+use sqlx::pool::PoolConnection;
+use sqlx::sqlite::SqliteQueryResult;
+use storage_sql::{Dialect, Sql, int, push_search_tail};
+
+use crate::codec::{db, decimal, fts_query, micros};
 pub use crate::tx::SqliteTx;
-use crate::tx::account_from;
 use crate::writer::Writer;
 
 /// Where and how to open the database.
@@ -172,54 +175,31 @@ impl SqliteStore {
         self.reader.close().await;
         self.writer.close().await;
     }
-
-    async fn bodies<T: serde::de::DeserializeOwned>(
-        &self,
-        q: &mut QueryBuilder<Sqlite>,
-    ) -> Result<Vec<T>, StoreError> {
-        let rows = q.build().fetch_all(&self.reader).await.map_err(db)?;
-        rows.iter().map(|r| from_json(r.get("body"))).collect()
-    }
-
-    async fn body<T: serde::de::DeserializeOwned>(
-        &self,
-        sql: &'static str,
-        key: &str,
-    ) -> Result<Option<T>, StoreError> {
-        let row = sqlx::query(sql)
-            .bind(key)
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
-    }
 }
 
-/// Most rows a read decodes before filtering in Rust (search hits, feed windows).
-const SCAN_ROWS_MAX: usize = marketplace_core::limits::PAGE_LIMIT_MAX * 5;
+impl Dialect for SqliteStore {
+    type Db = Sqlite;
+    type TaskKey = String;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
 
-fn limit(n: usize) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
+    fn task_key(id: TaskId) -> String {
+        id.to_string()
+    }
 
-/// The filters of `q` other than capabilities, on tasks aliased `t`; `id` names the column
-/// the `before` cursor applies to.
-fn push_task_filters(b: &mut QueryBuilder<Sqlite>, q: &TaskQuery, id: &str) {
-    if let Some(status) = q.status {
-        b.push(" AND t.status = ").push_bind(status.as_str());
+    fn reader(&self) -> &SqlitePool {
+        &self.reader
     }
-    if let Some(skill) = &q.skill {
-        b.push(" AND t.skill = ").push_bind(skill.clone());
+
+    async fn writer(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
+        self.writer.acquire().await
     }
-    if let Some(poster) = &q.poster {
-        b.push(" AND t.poster = ").push_bind(poster.to_string());
+
+    fn error(e: sqlx::Error) -> StoreError {
+        db(e)
     }
-    if let Some(claimant) = &q.claimant {
-        b.push(" AND t.claimant = ").push_bind(claimant.to_string());
-    }
-    if let Some(before) = q.before {
-        b.push(format_args!(" AND {id} < "))
-            .push_bind(before.to_string());
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
     }
 }
 
@@ -237,54 +217,19 @@ impl Store for SqliteStore {
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.body("SELECT body FROM tasks WHERE id = ?", &id.to_string())
-            .await
+        Sql(self).task(id).await
     }
 
     async fn tasks(&self, q: &TaskQuery) -> Result<Vec<Task>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT t.body FROM tasks t WHERE 1 = 1");
-        if q.capabilities.is_empty() {
-            push_task_filters(&mut b, q, "t.id");
-        } else {
-            // One branch per capability, each reading the (tag, task_id) key backwards and
-            // stopping at a page: a page costs the same however many tasks have the tag.
-            b.push(" AND t.id IN (");
-            for (i, cap) in q.capabilities.iter().enumerate() {
-                if i > 0 {
-                    b.push(" UNION ALL ");
-                }
-                b.push(
-                    "SELECT task_id FROM (SELECT g.task_id FROM task_tags g \
-                     JOIN tasks t ON t.id = g.task_id WHERE g.tag = ",
-                )
-                .push_bind(cap.clone());
-                push_task_filters(&mut b, q, "g.task_id");
-                b.push(" ORDER BY g.task_id DESC LIMIT ")
-                    .push_bind(limit(q.limit))
-                    .push(")");
-            }
-            b.push(")");
-        }
-        b.push(" ORDER BY t.id DESC LIMIT ")
-            .push_bind(limit(q.limit));
-        self.bodies(&mut b).await
+        Sql(self).tasks(q).await
     }
 
     async fn messages(&self, task: TaskId, n: usize) -> Result<Vec<Message>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM messages WHERE task_id = ");
-        b.push_bind(task.to_string())
-            .push(" ORDER BY id LIMIT ")
-            .push_bind(limit(n));
-        self.bodies(&mut b).await
+        Sql(self).messages(task, n).await
     }
 
     async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
-        let row = sqlx::query("SELECT * FROM accounts WHERE identity = ?")
-            .bind(id.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
-        row.map(|r| account_from(&r)).transpose()
+        Sql(self).account(id).await
     }
 
     async fn accounts(
@@ -292,68 +237,27 @@ impl Store for SqliteStore {
         after: Option<&IdentityId>,
         n: usize,
     ) -> Result<Vec<Account>, StoreError> {
-        let rows =
-            sqlx::query("SELECT * FROM accounts WHERE identity > ? ORDER BY identity LIMIT ?")
-                .bind(after.map_or("", IdentityId::as_str))
-                .bind(limit(n))
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db)?;
-        rows.iter().map(account_from).collect()
+        Sql(self).accounts(after, n).await
     }
 
     async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
-        self.body(
-            "SELECT body FROM reputations WHERE identity = ?",
-            id.as_str(),
-        )
-        .await
+        Sql(self).reputation(id).await
     }
 
     async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        self.body("SELECT body FROM profiles WHERE identity = ?", id.as_str())
-            .await
+        Sql(self).profile(id).await
     }
 
     async fn profiles(&self, q: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM profiles WHERE identity > ");
-        b.push_bind(q.after.as_ref().map_or(String::new(), ToString::to_string));
-        if let Some(cap) = &q.capability {
-            b.push(
-                " AND identity IN (SELECT identity FROM profile_capabilities WHERE capability = ",
-            )
-            .push_bind(cap.clone())
-            .push(")");
-        }
-        b.push(" ORDER BY identity LIMIT ")
-            .push_bind(limit(q.limit));
-        self.bodies(&mut b).await
+        Sql(self).profiles(q).await
     }
 
     async fn ledger(&self, q: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT * FROM ledger WHERE account = ");
-        b.push_bind(String::from(q.account.clone()));
-        if let Some(t) = q.tx_type {
-            b.push(" AND tx_type = ").push_bind(t.as_str());
-        }
-        if let Some(before) = q.before_seq {
-            b.push(" AND seq < ")
-                .push_bind(i64::try_from(before).unwrap_or(i64::MAX));
-        }
-        b.push(" ORDER BY seq DESC LIMIT ")
-            .push_bind(limit(q.limit));
-        let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
-        rows.iter().map(ledger_from).collect()
+        Sql(self).ledger(q).await
     }
 
     async fn ledger_since(&self, after: u64, n: usize) -> Result<Vec<LedgerEntry>, StoreError> {
-        let rows = sqlx::query("SELECT * FROM ledger WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(i64::try_from(after).unwrap_or(i64::MAX))
-            .bind(limit(n))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
-        rows.iter().map(ledger_from).collect()
+        Sql(self).ledger_since(after, n).await
     }
 
     async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
@@ -381,80 +285,15 @@ impl Store for SqliteStore {
     }
 
     async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM rules WHERE owner = ");
-        b.push_bind(owner.to_string())
-            .push(" ORDER BY created_at, id");
-        self.bodies(&mut b).await
+        Sql(self).rules(owner).await
     }
 
     async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
-        let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM contracts WHERE poster = ");
-        b.push_bind(identity.to_string())
-            .push(" OR agent = ")
-            .push_bind(identity.to_string())
-            .push(" ORDER BY id DESC");
-        self.bodies(&mut b).await
+        Sql(self).contracts(identity).await
     }
 
     async fn feed(&self, q: &FeedQuery) -> Result<Vec<FeedItem>, StoreError> {
-        if let Some(text) = &q.text {
-            let search = SearchQuery {
-                text: text.clone(),
-                kind: q.kind,
-                topic: q.topic.clone(),
-                limit: SCAN_ROWS_MAX,
-            };
-            let mut hits = self.search(&search).await?;
-            hits.retain(|i| q.author.as_ref().is_none_or(|a| a == i.author()));
-            hits.retain(|i| q.before.is_none_or(|b| i.created_at() < b));
-            hits.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
-            hits.truncate(q.limit);
-            return Ok(hits);
-        }
-        let mut items = Vec::new();
-        if q.kind.is_none_or(|k| k == FeedKind::Task) {
-            let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM tasks WHERE 1 = 1");
-            if let Some(author) = &q.author {
-                b.push(" AND poster = ").push_bind(author.to_string());
-            }
-            // Topic and time filters apply after decoding: scan a bounded window.
-            b.push(" ORDER BY id DESC LIMIT ")
-                .push_bind(limit(SCAN_ROWS_MAX));
-            // Topic and time filters apply to the decoded tasks: pages are short.
-            for t in self.bodies::<Task>(&mut b).await? {
-                let item = FeedItem::Task(t);
-                if item.matches(q.kind, q.topic.as_ref())
-                    && q.before.is_none_or(|b| item.created_at() < b)
-                {
-                    items.push(item);
-                    if items.len() >= q.limit {
-                        break;
-                    }
-                }
-            }
-        }
-        if !matches!(q.kind, Some(FeedKind::Task)) {
-            let mut b = QueryBuilder::<Sqlite>::new("SELECT body FROM posts WHERE 1 = 1");
-            if let Some(FeedKind::Post(kind)) = q.kind {
-                b.push(" AND kind = ").push_bind(kind.as_str());
-            }
-            if let Some(author) = &q.author {
-                b.push(" AND author = ").push_bind(author.to_string());
-            }
-            if let Some(topic) = &q.topic {
-                b.push(" AND topic = ").push_bind(topic.clone());
-            }
-            b.push(" ORDER BY id DESC LIMIT ").push_bind(limit(q.limit));
-            for p in self.bodies::<BoardPost>(&mut b).await? {
-                let item = FeedItem::Post(p);
-                if q.before.is_none_or(|b| item.created_at() < b) {
-                    items.push(item);
-                }
-            }
-        }
-        items.sort_by_key(|i| std::cmp::Reverse(i.created_at()));
-        items.truncate(q.limit);
-        Ok(items)
+        Sql(self).feed(q).await
     }
 
     async fn search(&self, q: &SearchQuery) -> Result<Vec<FeedItem>, StoreError> {
@@ -471,93 +310,25 @@ impl Store for SqliteStore {
              WHERE search_index MATCH ",
         );
         b.push_bind(fts);
-        match q.kind {
-            Some(FeedKind::Task) => {
-                b.push(" AND search_index.kind = 'task'");
-            }
-            Some(FeedKind::Post(_)) => {
-                b.push(" AND search_index.kind = 'post'");
-            }
-            None => {}
-        }
-        // The topic is filtered after decoding: look further then.
-        let window = if q.topic.is_some() {
-            SCAN_ROWS_MAX
-        } else {
-            q.limit
-        };
-        b.push(" ORDER BY search_index.rowid DESC LIMIT ")
-            .push_bind(limit(window));
+        push_search_tail(&mut b, q, "search_index.kind", "search_index.rowid");
         let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
-        let mut items = Vec::with_capacity(rows.len());
-        for row in &rows {
-            let body: Option<&str> = row.get("body");
-            let Some(body) = body else { continue };
-            items.push(if row.get::<&str, _>("kind") == "task" {
-                FeedItem::Task(from_json(body)?)
-            } else {
-                FeedItem::Post(from_json(body)?)
-            });
-        }
-        items.retain(|i| i.matches(q.kind, q.topic.as_ref()));
-        items.truncate(q.limit);
-        Ok(items)
+        Sql::<Self>::search_hits(&rows, q)
     }
 
     async fn market_signals(&self, n: usize) -> Result<MarketSignals, StoreError> {
-        let rows = sqlx::query(
-            "SELECT status, skill, body FROM tasks WHERE status IN ('open', 'completed')",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let tasks = rows
-            .iter()
-            .map(|r| from_json::<Task>(r.get("body")))
-            .collect::<Result<Vec<_>, _>>()?;
-        let rows = sqlx::query(
-            "SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability",
-        )
-        .fetch_all(&self.reader)
-        .await
-        .map_err(db)?;
-        let supply = rows
-            .iter()
-            .map(|r| {
-                (
-                    r.get::<String, _>("capability"),
-                    u64::try_from(r.get::<i64, _>("agents")).unwrap_or(0),
-                )
-            })
-            .collect();
-        Ok(MarketSignals::from_tasks(&tasks, supply, n))
+        Sql(self).market_signals(n).await
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        self.body("SELECT body FROM blobs WHERE hash = ?", hash)
-            .await
+        Sql(self).blob(hash).await
     }
 
     async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError> {
-        let row = sqlx::query("SELECT 1 AS held FROM blob_holders WHERE hash = ? AND identity = ?")
-            .bind(hash)
-            .bind(identity.as_str())
-            .fetch_optional(&self.reader)
-            .await
-            .map_err(db)?;
-        Ok(row.is_some())
+        Sql(self).blob_holder(hash, identity).await
     }
 
     async fn events(&self, after: u64, n: usize) -> Result<Vec<Event>, StoreError> {
-        let rows = sqlx::query("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?")
-            .bind(i64::try_from(after).unwrap_or(i64::MAX))
-            .bind(limit(n))
-            .fetch_all(&self.reader)
-            .await
-            .map_err(db)?;
-        rows.iter()
-            .map(|r| codec::event(r.get("body"), r.get("seq")))
-            .collect()
+        Sql(self).events(after, n).await
     }
 
     async fn lease_events(
@@ -576,7 +347,7 @@ impl Store for SqliteStore {
         )
         .bind(micros(until))
         .bind(micros(now))
-        .bind(limit(n))
+        .bind(int(n))
         .fetch_all(&mut *self.writer.acquire().await?)
         .await
         .map_err(db)?;
@@ -589,27 +360,11 @@ impl Store for SqliteStore {
     }
 
     async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
-        let done =
-            sqlx::query("UPDATE events SET done = 1 WHERE seq = ? AND attempts = ? AND done = 0")
-                .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-                .bind(i64::from(attempt))
-                .execute(&mut *self.writer.acquire().await?)
-                .await
-                .map_err(db)?;
-        Ok(done.rows_affected() == 1)
+        Sql(self).complete_event(seq, attempt).await
     }
 
     async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
-        let moved = sqlx::query(
-            "UPDATE events SET available_at = ? WHERE seq = ? AND attempts = ? AND done = 0",
-        )
-        .bind(micros(at))
-        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
-        .bind(i64::from(attempt))
-        .execute(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(db)?;
-        Ok(moved.rows_affected() == 1)
+        Sql(self).retry_event(seq, attempt, at).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
@@ -629,26 +384,4 @@ impl Store for SqliteStore {
                 .map_err(db)?;
         negative.into_iter().map(|b| decimal(&b).map(|d| -d)).sum()
     }
-}
-
-fn ledger_from(r: &sqlx::sqlite::SqliteRow) -> Result<LedgerEntry, StoreError> {
-    let account = AccountRef::try_from(r.get::<String, _>("account"))
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    let tx_type =
-        TxType::parse(r.get("tx_type")).ok_or_else(|| StoreError::Corrupt("tx_type".into()))?;
-    Ok(LedgerEntry {
-        seq: u64::try_from(r.get::<i64, _>("seq")).unwrap_or(0),
-        account,
-        tx_type,
-        amount: decimal(r.get("amount"))?,
-        escrow: decimal(r.get("escrow"))?,
-        fee: decimal(r.get("fee"))?,
-        task_id: r
-            .get::<Option<&str>, _>("task_id")
-            .map(codec::uuid)
-            .transpose()?
-            .map(TaskId),
-        memo: std::borrow::Cow::Owned(r.get("memo")),
-        created_at: codec::time(r.get("created_at"))?,
-    })
 }

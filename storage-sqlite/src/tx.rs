@@ -11,14 +11,14 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 use marketplace_core::decide::{Changes, Party};
-use marketplace_core::store::codec::Batch;
 use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
 use marketplace_core::*;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row, Sqlite};
+use storage_sql::codec::Batch;
 
-use crate::codec::{db, decimal, from_json, json, micros, time};
+use crate::codec::{db, from_json, json, micros};
 use crate::writer::Writer;
 
 /// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
@@ -181,21 +181,10 @@ impl SqliteTx {
     }
 }
 
-pub(crate) fn account_from(row: &sqlx::sqlite::SqliteRow) -> Result<Account, StoreError> {
-    Ok(Account {
-        identity: IdentityId::parse(row.get::<&str, _>("identity"))
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        balance: decimal(row.get("balance"))?,
-        escrowed: decimal(row.get("escrowed"))?,
-        credit_limit: decimal(row.get("credit_limit"))?,
-        created_at: time(row.get("created_at"))?,
-    })
-}
-
 /// A party: an account's columns and the reputation's body, as `parties!` selects them.
 fn party_from(row: &sqlx::sqlite::SqliteRow) -> Result<Party, StoreError> {
     Ok(Party {
-        account: account_from(row)?,
+        account: storage_sql::rows::account(row)?,
         reputation: from_json(row.get("body"))?,
     })
 }
@@ -369,7 +358,7 @@ impl Transaction for SqliteTx {
         .await
         .map_err(db)?;
         row.map(|r| {
-            marketplace_core::store::codec::idempotency(
+            storage_sql::codec::idempotency(
                 caller,
                 key,
                 r.get("fingerprint"),

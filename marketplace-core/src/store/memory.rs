@@ -15,8 +15,12 @@ use rust_decimal::Decimal;
 
 use super::*;
 use crate::model::TxType;
-use crate::store::codec::micros;
 use crate::view::{Changes, Party};
+
+/// A time as whole microseconds since the Unix epoch: the order key of `due` and `pending`.
+fn micros(t: crate::time::Timestamp) -> i64 {
+    t.timestamp_micros()
+}
 
 #[derive(Debug, Default)]
 struct State {

@@ -21,7 +21,6 @@
 //! A transaction hands out loaded tasks as `Arc<Task>`: the in-memory store shares its own
 //! record, and `decide` copies only the tasks it changes.
 
-pub mod codec;
 mod credentials;
 mod deliveries;
 pub mod memory;

@@ -8,8 +8,8 @@ use rust_decimal::Decimal;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use super::StoreError;
-use crate::time::Timestamp;
+use marketplace_core::StoreError;
+use marketplace_core::Timestamp;
 
 /// A record as its JSON body.
 pub fn json<T: Serialize>(value: &T) -> Result<String, StoreError> {
@@ -34,14 +34,14 @@ pub fn time(micros: i64) -> Result<Timestamp, StoreError> {
 
 /// An idempotency record of `(caller, key)` from its columns (times in microseconds).
 pub fn idempotency(
-    caller: &crate::ids::IdentityId,
+    caller: &marketplace_core::ids::IdentityId,
     key: &str,
     fingerprint: String,
     response: String,
     created_at: i64,
     running_until: Option<i64>,
-) -> Result<super::IdempotencyRecord, StoreError> {
-    Ok(super::IdempotencyRecord {
+) -> Result<marketplace_core::store::IdempotencyRecord, StoreError> {
+    Ok(marketplace_core::store::IdempotencyRecord {
         caller: caller.clone(),
         key: key.to_owned(),
         fingerprint,
@@ -52,15 +52,19 @@ pub fn idempotency(
 }
 
 /// An outbox event from its JSON body and the `seq` the database gave it.
-pub fn event(body: &str, seq: i64) -> Result<crate::model::Event, StoreError> {
-    let mut event: crate::model::Event = from_json(body)?;
+pub fn event(body: &str, seq: i64) -> Result<marketplace_core::model::Event, StoreError> {
+    let mut event: marketplace_core::model::Event = from_json(body)?;
     event.seq = u64::try_from(seq).map_err(|_| StoreError::Corrupt(format!("seq {seq}")))?;
     Ok(event)
 }
 
 /// An outbox lease from an event's body, `seq` and attempt count.
-pub fn leased(body: &str, seq: i64, attempts: i32) -> Result<super::LeasedEvent, StoreError> {
-    Ok(super::LeasedEvent {
+pub fn leased(
+    body: &str,
+    seq: i64,
+    attempts: i32,
+) -> Result<marketplace_core::store::LeasedEvent, StoreError> {
+    Ok(marketplace_core::store::LeasedEvent {
         event: event(body, seq)?,
         attempt: u32::try_from(attempts)
             .map_err(|_| StoreError::Corrupt(format!("attempts {attempts}")))?,
@@ -89,7 +93,7 @@ pub fn search_words(text: &str) -> Vec<String> {
 
 /// The words a task is found by in full-text search: its text, title, skill and required
 /// capabilities.
-pub fn task_search_text(task: &crate::model::Task) -> String {
+pub fn task_search_text(task: &marketplace_core::model::Task) -> String {
     let spec = &task.spec;
     let mut text = spec.text.clone();
     for extra in spec
@@ -112,7 +116,7 @@ pub fn task_search_text(task: &crate::model::Task) -> String {
 ///
 /// Array elements, by field:
 /// - `tasks`: `id`, `poster`, `status`, `skill`, `claimant`, `due_at`, `body`, `parties`
-///   (the identities of [`Task::involved`](crate::model::Task::involved)), and for the
+///   (the identities of [`Task::involved`](marketplace_core::model::Task::involved)), and for the
 ///   search index and tag table `text` and `tags` (used when the task is new);
 /// - `accounts`: `identity`, `balance`, `escrowed`, `credit_limit`, `created_at`;
 /// - `reputations`: `identity`, `body`;
@@ -184,7 +188,7 @@ struct EventRow {
 
 impl Batch {
     /// Encodes the hot tables of `changes`.
-    pub fn of(changes: &crate::decide::Changes) -> Result<Self, StoreError> {
+    pub fn of(changes: &marketplace_core::view::Changes) -> Result<Self, StoreError> {
         let tasks = changes
             .tasks
             .iter()
@@ -194,10 +198,13 @@ impl Batch {
                     poster: t.poster.as_str(),
                     status: t.status.as_str(),
                     skill: t.spec.skill.as_deref(),
-                    claimant: t.claimant().map(crate::ids::IdentityId::as_str),
+                    claimant: t.claimant().map(marketplace_core::ids::IdentityId::as_str),
                     due_at: t.due_at().map(micros),
                     body: json(t)?,
-                    parties: t.involved().map(crate::ids::IdentityId::as_str).collect(),
+                    parties: t
+                        .involved()
+                        .map(marketplace_core::ids::IdentityId::as_str)
+                        .collect(),
                     text: task_search_text(t),
                     tags: t.spec.match_tags(),
                 })
@@ -308,16 +315,16 @@ fn count<T: TryFrom<i64>>(what: &str, n: i64) -> Result<T, StoreError> {
 
 impl DeliveryRow<'_> {
     /// The delivery the row holds.
-    pub fn decode(&self) -> Result<super::Delivery, StoreError> {
-        let status = super::DeliveryStatus::parse(self.status)
+    pub fn decode(&self) -> Result<marketplace_core::store::Delivery, StoreError> {
+        let status = marketplace_core::store::DeliveryStatus::parse(self.status)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status {:?}", self.status)))?;
-        Ok(super::Delivery {
+        Ok(marketplace_core::store::Delivery {
             id: count("delivery id", self.id)?,
-            spec: super::NewDelivery {
+            spec: marketplace_core::store::NewDelivery {
                 event_seq: count("event seq", self.event_seq)?,
-                recipient: crate::ids::IdentityId::parse(self.recipient)
+                recipient: marketplace_core::ids::IdentityId::parse(self.recipient)
                     .map_err(|e| StoreError::Corrupt(e.to_string()))?,
-                channel: super::Channel::parse(self.channel)
+                channel: marketplace_core::store::Channel::parse(self.channel)
                     .ok_or_else(|| StoreError::Corrupt(format!("channel {:?}", self.channel)))?,
                 event: self.event.to_owned(),
                 body: self.body.to_owned(),
@@ -325,7 +332,7 @@ impl DeliveryRow<'_> {
             },
             status,
             attempts: count("attempts", self.attempts)?,
-            next_attempt_at: (status == super::DeliveryStatus::Pending)
+            next_attempt_at: (status == marketplace_core::store::DeliveryStatus::Pending)
                 .then(|| time(self.available_at))
                 .transpose()?,
             finished_at: self.finished_at.map(time).transpose()?,
@@ -352,8 +359,8 @@ pub struct AttemptRow {
 
 impl AttemptRow {
     /// The attempt the row holds.
-    pub fn decode(self) -> Result<super::DeliveryAttempt, StoreError> {
-        Ok(super::DeliveryAttempt {
+    pub fn decode(self) -> Result<marketplace_core::store::DeliveryAttempt, StoreError> {
+        Ok(marketplace_core::store::DeliveryAttempt {
             attempt: count("attempt", self.attempt)?,
             at: time(self.at)?,
             url: self.url,
@@ -372,8 +379,9 @@ impl AttemptRow {
 pub fn group_attempts(
     rows: Vec<(i64, AttemptRow)>,
     max: usize,
-) -> Result<std::collections::HashMap<u64, Vec<super::DeliveryAttempt>>, StoreError> {
-    let mut grouped: std::collections::HashMap<u64, Vec<super::DeliveryAttempt>> =
+) -> Result<std::collections::HashMap<u64, Vec<marketplace_core::store::DeliveryAttempt>>, StoreError>
+{
+    let mut grouped: std::collections::HashMap<u64, Vec<marketplace_core::store::DeliveryAttempt>> =
         std::collections::HashMap::new();
     for (delivery, row) in rows {
         grouped

@@ -1,0 +1,2 @@
+SELECT identity, public_key, sealed_secret, created_at FROM custodial_keys
+WHERE identity = $1

@@ -1,0 +1,1 @@
+SELECT count(*) AS pending FROM deliveries WHERE status = 'pending'

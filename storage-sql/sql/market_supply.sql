@@ -1,0 +1,1 @@
+SELECT capability, COUNT(*) AS agents FROM profile_capabilities GROUP BY capability

@@ -1,0 +1,1 @@
+DELETE FROM nonces WHERE kept_until < $1

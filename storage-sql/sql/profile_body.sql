@@ -1,0 +1,1 @@
+SELECT body FROM profiles WHERE identity = $1

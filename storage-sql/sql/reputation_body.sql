@@ -1,0 +1,1 @@
+SELECT body FROM reputations WHERE identity = $1
