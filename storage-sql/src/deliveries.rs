@@ -11,8 +11,9 @@ use marketplace_core::{IdentityId, StoreError, Timestamp};
 use sqlx::{Connection, Database, Encode, QueryBuilder, Type};
 
 use crate::codec::{AttemptRow, group_attempts, json, micros};
+use crate::dialect::int;
 use crate::rows::{self, SqlRow};
-use crate::{int, shared, sql};
+use crate::{shared, sql};
 
 /// Deliveries fanned out per `INSERT` (eight parameters each).
 const INSERT_CHUNK: usize = 500;

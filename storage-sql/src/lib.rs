@@ -16,6 +16,7 @@
 //! money), so one text serves both.
 //!
 //! ## Module map
+//! - `dialect`: [`Dialect`] and [`Sql`], below every other module.
 //! - [`codec`]: records as JSON bodies, times as microseconds, exact decimals, the hot rows
 //!   of a command ([`codec::Batch`]) and delivery rows.
 //! - [`rows`]: typed records from result rows ([`rows::SqlRow`]).
@@ -31,19 +32,16 @@
 //! [`Store`]: marketplace_core::Store
 //! [`Credentials`]: marketplace_core::store::Credentials
 //! [`Deliveries`]: marketplace_core::store::Deliveries
+//! [`StoreError`]: marketplace_core::StoreError
 
 pub mod codec;
 mod credentials;
 mod deliveries;
+mod dialect;
 mod reads;
+pub use dialect::{Dialect, Sql, int};
 pub use reads::{SCAN_ROWS_MAX, push_search_tail};
 pub mod rows;
-
-use std::future::Future;
-
-use marketplace_core::{Store, StoreError, TaskId};
-use sqlx::pool::PoolConnection;
-use sqlx::{Database, Encode, Pool, Type};
 
 /// A statement from `sql/NAME.sql`, embedded at compile time.
 macro_rules! sql {
@@ -57,7 +55,7 @@ pub(crate) use sql;
 /// driver's connections as executors, and its text and integer types in both directions.
 macro_rules! shared {
     ($($methods:tt)*) => {
-        impl<D: $crate::Dialect> $crate::Sql<'_, D>
+        impl<D: $crate::dialect::Dialect> $crate::dialect::Sql<'_, D>
         where
             for<'c> &'c mut <D::Db as sqlx::Database>::Connection:
                 sqlx::Executor<'c, Database = D::Db>,
@@ -75,35 +73,3 @@ macro_rules! shared {
     };
 }
 pub(crate) use shared;
-
-/// What a store's database does its own way. Everything else in [`Sql`] is shared.
-pub trait Dialect: Store + Send + Sync + 'static {
-    /// The sqlx driver.
-    type Db: Database;
-    /// A task id as this database stores it (text, or a native UUID).
-    type TaskKey: for<'q> Encode<'q, Self::Db> + Type<Self::Db> + Send + 'static;
-    /// The statement that opens a write transaction (SQLite takes the write lock at once
-    /// with `BEGIN IMMEDIATE`).
-    const BEGIN_WRITE: &'static str;
-
-    /// `id` as a bind parameter.
-    fn task_key(id: TaskId) -> Self::TaskKey;
-    /// Connections for reads.
-    fn reader(&self) -> &Pool<Self::Db>;
-    /// A connection for one write (SQLite: its one writer, so writes are serialized).
-    fn writer(&self) -> impl Future<Output = Result<PoolConnection<Self::Db>, StoreError>> + Send;
-    /// A driver error as the engine sees it: lost races are conflicts it retries.
-    fn error(e: sqlx::Error) -> StoreError;
-    /// How many rows a statement changed.
-    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
-}
-
-/// The shared implementation, over a store of dialect `D`: its methods are the store's
-/// trait methods of the same names.
-#[derive(Debug, Clone, Copy)]
-pub struct Sql<'a, D>(pub &'a D);
-
-/// `n` as an SQL integer (saturating: no store holds `i64::MAX` of anything).
-pub fn int(n: impl TryInto<i64>) -> i64 {
-    n.try_into().unwrap_or(i64::MAX)
-}

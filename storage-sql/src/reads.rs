@@ -7,8 +7,9 @@ use marketplace_core::*;
 use sqlx::{Database, Encode, QueryBuilder, Type};
 
 use crate::codec::{self, from_json};
+use crate::dialect::{Dialect, int};
 use crate::rows::{self, SqlRow};
-use crate::{Dialect, int, shared, sql};
+use crate::{shared, sql};
 
 /// Most rows a read decodes before filtering in Rust (search hits, feed windows).
 pub const SCAN_ROWS_MAX: usize = marketplace_core::limits::PAGE_LIMIT_MAX * 5;
@@ -40,7 +41,7 @@ where
 
 /// Ends a search statement whose index rows have the kind column `kind` (`'task'` or
 /// `'post'`): the kind filter of `q`, then newest first by `order`, up to the rows
-/// [`Sql::search_hits`] needs for `q`.
+/// [`Sql::search_hits`](crate::Sql::search_hits) needs for `q`.
 pub fn push_search_tail<DB: Database>(
     b: &mut QueryBuilder<DB>,
     q: &SearchQuery,

@@ -10,6 +10,7 @@
 //! [`lifecycle`](self) for tasks, `identity` for accounts, rules, contracts and the board,
 //! `timers` for deadlines.
 
+mod context;
 mod identity;
 mod lifecycle;
 mod timers;
@@ -21,38 +22,11 @@ use std::sync::Arc;
 use crate::command::{Command, Outcome};
 use crate::error::Error;
 use crate::ids::IdentityId;
-use crate::policy::Policy;
-use crate::time::Timestamp;
 
+pub use context::{Context, Fault};
 pub(crate) use work::Work;
 
 pub use crate::view::{Changes, Key, Party, Records, View};
-
-/// Everything `decide` needs besides records.
-#[derive(Debug, Clone, Copy)]
-pub struct Context<'a> {
-    /// The command's time.
-    pub now: Timestamp,
-    /// The marketplace's numbers.
-    pub policy: &'a Policy,
-    /// Seed for the ids the command creates.
-    pub seed: u64,
-}
-
-/// Why `decide` stopped without a result.
-#[derive(Debug)]
-pub enum Fault {
-    /// The view lacks this record: load it and call again.
-    Needs(Key),
-    /// The command is refused; nothing changes.
-    Rejected(Error),
-}
-
-impl From<Error> for Fault {
-    fn from(e: Error) -> Self {
-        Self::Rejected(e)
-    }
-}
 
 /// A decided command: what to write, and what the caller gets back.
 #[derive(Debug, Clone, PartialEq)]

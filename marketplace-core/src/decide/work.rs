@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
-use super::{Changes, Context, Fault, Key, Records, View};
+use super::context::{Context, Fault};
 use crate::error::Error;
 use crate::ids::{ContractId, IdAllocator, IdentityId, PostId, RuleId, TaskId};
 use crate::model::{
@@ -13,6 +13,7 @@ use crate::model::{
 };
 use crate::policy::Policy;
 use crate::time::Timestamp;
+use crate::view::{Changes, Key, Records, View};
 
 /// A record that carries its own key.
 pub(crate) trait Keyed {

@@ -1,0 +1,40 @@
+//! What a store names about its database ([`Dialect`]), and the handle the shared methods
+//! hang on ([`Sql`]).
+
+use std::future::Future;
+
+use marketplace_core::{Store, StoreError, TaskId};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Encode, Pool, Type};
+
+/// What a store's database does its own way. Everything else in [`Sql`] is shared.
+pub trait Dialect: Store + Send + Sync + 'static {
+    /// The sqlx driver.
+    type Db: Database;
+    /// A task id as this database stores it (text, or a native UUID).
+    type TaskKey: for<'q> Encode<'q, Self::Db> + Type<Self::Db> + Send + 'static;
+    /// The statement that opens a write transaction (SQLite takes the write lock at once
+    /// with `BEGIN IMMEDIATE`).
+    const BEGIN_WRITE: &'static str;
+
+    /// `id` as a bind parameter.
+    fn task_key(id: TaskId) -> Self::TaskKey;
+    /// Connections for reads.
+    fn reader(&self) -> &Pool<Self::Db>;
+    /// A connection for one write (SQLite: its one writer, so writes are serialized).
+    fn writer(&self) -> impl Future<Output = Result<PoolConnection<Self::Db>, StoreError>> + Send;
+    /// A driver error as the engine sees it: lost races are conflicts it retries.
+    fn error(e: sqlx::Error) -> StoreError;
+    /// How many rows a statement changed.
+    fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+}
+
+/// The shared implementation, over a store of dialect `D`: its methods are the store's
+/// trait methods of the same names.
+#[derive(Debug, Clone, Copy)]
+pub struct Sql<'a, D>(pub &'a D);
+
+/// `n` as an SQL integer (saturating: no store holds `i64::MAX` of anything).
+pub fn int(n: impl TryInto<i64>) -> i64 {
+    n.try_into().unwrap_or(i64::MAX)
+}
