@@ -155,11 +155,13 @@ impl PgStore {
 
 impl Dialect for PgStore {
     type Db = Postgres;
-    type TaskKey = uuid::Uuid;
+    type Key = uuid::Uuid;
     const BEGIN_WRITE: &'static str = "BEGIN";
+    const POST_INDEXED: &'static str = "INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))";
+    const BLOB_REFERENCED: &'static str = "UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1";
 
-    fn task_key(id: TaskId) -> uuid::Uuid {
-        id.0
+    fn key(id: uuid::Uuid) -> uuid::Uuid {
+        id
     }
 
     fn reader(&self) -> &PgPool {

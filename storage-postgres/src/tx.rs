@@ -26,8 +26,10 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 use storage_sql::codec::Batch;
 
+use crate::PgStore;
 use crate::codec::{db, from_json, json, micros};
 use crate::warm::Warm;
+use storage_sql::Sql;
 
 /// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
 /// they are loaded). Dropping it without committing rolls it back: the connection is
@@ -589,149 +591,9 @@ impl Transaction for PgTx {
                 self.simple(earlier).await?;
             }
         }
-        for p in &changes.profiles {
-            sqlx::query(
-                "INSERT INTO profiles (identity, body) VALUES ($1, $2) ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
-            )
-            .bind(p.identity.as_str())
-            .bind(json(p)?)
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-            sqlx::query("DELETE FROM profile_capabilities WHERE identity = $1")
-                .bind(p.identity.as_str())
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            for cap in &p.capabilities {
-                sqlx::query(
-                    "INSERT INTO profile_capabilities (capability, identity) VALUES ($1, $2) \
-                     ON CONFLICT DO NOTHING",
-                )
-                .bind(cap)
-                .bind(p.identity.as_str())
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            }
-        }
-        for rule in &changes.rules {
-            let id = rule.id.0;
-            sqlx::query("INSERT INTO rules (id, owner, created_at, body) VALUES ($1, $2, $3, $4)")
-                .bind(id)
-                .bind(rule.owner.as_str())
-                .bind(micros(rule.created_at))
-                .bind(json(rule)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            for tag in &rule.capabilities {
-                sqlx::query(
-                    "INSERT INTO rule_tags (tag, rule_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                )
-                .bind(tag)
-                .bind(id)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            }
-        }
-        for id in &changes.rules_deleted {
-            let id = id.0;
-            for sql in [
-                "DELETE FROM rules WHERE id = $1",
-                "DELETE FROM rule_tags WHERE rule_id = $1",
-            ] {
-                sqlx::query(sql)
-                    .bind(id)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for k in &changes.contracts {
-            sqlx::query(
-                "INSERT INTO contracts (id, poster, agent, body) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            )
-            .bind(k.id.0)
-            .bind(k.poster.as_str())
-            .bind(k.agent.as_str())
-            .bind(json(k)?)
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-        }
-        for m in &changes.messages {
-            sqlx::query("INSERT INTO messages (id, task_id, body) VALUES ($1, $2, $3)")
-                .bind(m.id.0)
-                .bind(m.task_id.0)
-                .bind(json(m)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for p in &changes.posts {
-            let id = p.id.0;
-            sqlx::query(
-                "INSERT INTO posts (id, author, kind, topic, body) VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(id)
-            .bind(p.author.as_str())
-            .bind(p.kind.as_str())
-            .bind(p.topic.as_deref())
-            .bind(json(p)?)
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-            let mut text = p.text.clone();
-            for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
-                text.push(' ');
-                text.push_str(cap);
-            }
-            sqlx::query("INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))")
-                .bind(id)
-                .bind(text)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for b in &changes.blobs {
-            sqlx::query("INSERT INTO blobs (hash, body) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(&b.hash)
-                .bind(json(b)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for (hash, holder) in &changes.blob_holders {
-            sqlx::query(
-                "INSERT INTO blob_holders (hash, identity) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
-            .bind(hash)
-            .bind(holder.as_str())
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-        }
-        for hash in &changes.blobs_referenced {
-            sqlx::query("UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1")
-                .bind(hash)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for hash in &changes.blobs_removed {
-            for sql in [
-                "DELETE FROM blob_holders WHERE hash = $1",
-                "DELETE FROM blobs WHERE hash = $1",
-            ] {
-                sqlx::query(sql)
-                    .bind(hash)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
+        if storage_sql::has_records(&changes) {
+            let conn = self.conn().await?;
+            Sql::<PgStore>::write_records(conn, &changes).await?;
         }
         Ok(())
     }

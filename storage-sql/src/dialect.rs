@@ -3,7 +3,7 @@
 
 use std::future::Future;
 
-use marketplace_core::{Store, StoreError, TaskId};
+use marketplace_core::{Store, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Pool, Type};
 
@@ -11,14 +11,19 @@ use sqlx::{Database, Encode, Pool, Type};
 pub trait Dialect: Store + Send + Sync + 'static {
     /// The sqlx driver.
     type Db: Database;
-    /// A task id as this database stores it (text, or a native UUID).
-    type TaskKey: for<'q> Encode<'q, Self::Db> + Type<Self::Db> + Send + 'static;
+    /// A record id (task, rule, contract, message, post) as this database stores it: text,
+    /// or a native UUID.
+    type Key: for<'q> Encode<'q, Self::Db> + Type<Self::Db> + Send + 'static;
     /// The statement that opens a write transaction (SQLite takes the write lock at once
     /// with `BEGIN IMMEDIATE`).
     const BEGIN_WRITE: &'static str;
+    /// Indexes a board post for search: `$1` its id, `$2` its searchable text.
+    const POST_INDEXED: &'static str;
+    /// Marks the blob `$1` as named by a delivery (`referenced` in its JSON body).
+    const BLOB_REFERENCED: &'static str;
 
-    /// `id` as a bind parameter.
-    fn task_key(id: TaskId) -> Self::TaskKey;
+    /// A record's id as a bind parameter.
+    fn key(id: uuid::Uuid) -> Self::Key;
     /// Connections for reads.
     fn reader(&self) -> &Pool<Self::Db>;
     /// A connection for one write (SQLite: its one writer, so writes are serialized).

@@ -20,7 +20,8 @@
 //! - [`codec`]: records as JSON bodies, times as microseconds, exact decimals, the hot rows
 //!   of a command ([`codec::Batch`]) and delivery rows.
 //! - [`rows`]: typed records from result rows ([`rows::SqlRow`]).
-//! - `reads`, `credentials`, `deliveries`: the shared methods of [`Sql`], one file each.
+//! - `reads`, `writes`, `credentials`, `deliveries`: the shared methods of [`Sql`], one
+//!   file each (`writes`: the records a command writes beside its hot rows).
 //!
 //! ```ignore
 //! // In a store: the shared code does the work, the store names its dialect.
@@ -39,8 +40,10 @@ mod credentials;
 mod deliveries;
 mod dialect;
 mod reads;
+mod writes;
 pub use dialect::{Dialect, Sql, int};
 pub use reads::{SCAN_ROWS_MAX, push_search_tail};
+pub use writes::has_records;
 pub mod rows;
 
 /// A statement from `sql/NAME.sql`, embedded at compile time.

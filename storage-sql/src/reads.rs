@@ -35,7 +35,7 @@ where
     }
     if let Some(before) = q.before {
         b.push(format_args!(" AND {id} < "))
-            .push_bind(D::task_key(before));
+            .push_bind(D::key(before.0));
     }
 }
 
@@ -98,7 +98,7 @@ shared! {
 
     /// [`Store::task`].
     pub async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.body(sql!("task_body"), D::task_key(id)).await
+        self.body(sql!("task_body"), D::key(id.0)).await
     }
 
     /// [`Store::tasks`].
@@ -136,7 +136,7 @@ shared! {
     /// [`Store::messages`].
     pub async fn messages(&self, task: TaskId, n: usize) -> Result<Vec<Message>, StoreError> {
         let mut b = QueryBuilder::<D::Db>::new("SELECT body FROM messages WHERE task_id = ");
-        b.push_bind(D::task_key(task))
+        b.push_bind(D::key(task.0))
             .push(" ORDER BY id LIMIT ")
             .push_bind(int(n));
         self.bodies(&mut b).await

@@ -179,10 +179,14 @@ impl SqliteStore {
 
 impl Dialect for SqliteStore {
     type Db = Sqlite;
-    type TaskKey = String;
+    type Key = String;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const POST_INDEXED: &'static str =
+        "INSERT INTO search_index (item_id, kind, body) VALUES ($1, 'post', $2)";
+    const BLOB_REFERENCED: &'static str =
+        "UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = $1";
 
-    fn task_key(id: TaskId) -> String {
+    fn key(id: uuid::Uuid) -> String {
         id.to_string()
     }
 

@@ -18,8 +18,10 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 use storage_sql::codec::Batch;
 
+use crate::SqliteStore;
 use crate::codec::{db, from_json, json, micros};
 use crate::writer::Writer;
+use storage_sql::Sql;
 
 /// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
 /// macro, so that it can be joined to `COMMIT` at compile time). Parameters are positional,
@@ -397,140 +399,9 @@ impl Transaction for SqliteTx {
                     .map_err(db)?;
             }
         }
-        for p in &changes.profiles {
-            sqlx::query(
-                "INSERT INTO profiles (identity, body) VALUES (?, ?) ON CONFLICT (identity) DO UPDATE SET body = excluded.body",
-            )
-            .bind(p.identity.as_str())
-            .bind(json(p)?)
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-            sqlx::query("DELETE FROM profile_capabilities WHERE identity = ?")
-                .bind(p.identity.as_str())
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            for cap in &p.capabilities {
-                sqlx::query("INSERT OR IGNORE INTO profile_capabilities (capability, identity) VALUES (?, ?)")
-                    .bind(cap)
-                    .bind(p.identity.as_str())
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for rule in &changes.rules {
-            let id = rule.id.to_string();
-            sqlx::query("INSERT INTO rules (id, owner, created_at, body) VALUES (?, ?, ?, ?)")
-                .bind(&id)
-                .bind(rule.owner.as_str())
-                .bind(micros(rule.created_at))
-                .bind(json(rule)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            for tag in &rule.capabilities {
-                sqlx::query("INSERT OR IGNORE INTO rule_tags (tag, rule_id) VALUES (?, ?)")
-                    .bind(tag)
-                    .bind(&id)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for id in &changes.rules_deleted {
-            let id = id.to_string();
-            for sql in [
-                "DELETE FROM rules WHERE id = ?",
-                "DELETE FROM rule_tags WHERE rule_id = ?",
-            ] {
-                sqlx::query(sql)
-                    .bind(&id)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
-        }
-        for k in &changes.contracts {
-            sqlx::query(
-                "INSERT INTO contracts (id, poster, agent, body) VALUES (?, ?, ?, ?) \
-                 ON CONFLICT (id) DO UPDATE SET body = excluded.body",
-            )
-            .bind(k.id.to_string())
-            .bind(k.poster.as_str())
-            .bind(k.agent.as_str())
-            .bind(json(k)?)
-            .execute(self.conn().await?)
-            .await
-            .map_err(db)?;
-        }
-        for m in &changes.messages {
-            sqlx::query("INSERT INTO messages (id, task_id, body) VALUES (?, ?, ?)")
-                .bind(m.id.to_string())
-                .bind(m.task_id.to_string())
-                .bind(json(m)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for p in &changes.posts {
-            let id = p.id.to_string();
-            sqlx::query("INSERT INTO posts (id, author, kind, topic, body) VALUES (?, ?, ?, ?, ?)")
-                .bind(&id)
-                .bind(p.author.as_str())
-                .bind(p.kind.as_str())
-                .bind(p.topic.as_deref())
-                .bind(json(p)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-            let mut text = p.text.clone();
-            for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
-                text.push(' ');
-                text.push_str(cap);
-            }
-            sqlx::query("INSERT INTO search_index (item_id, kind, body) VALUES (?, 'post', ?)")
-                .bind(&id)
-                .bind(text)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for b in &changes.blobs {
-            sqlx::query("INSERT OR IGNORE INTO blobs (hash, body) VALUES (?, ?)")
-                .bind(&b.hash)
-                .bind(json(b)?)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for (hash, holder) in &changes.blob_holders {
-            sqlx::query("INSERT OR IGNORE INTO blob_holders (hash, identity) VALUES (?, ?)")
-                .bind(hash)
-                .bind(holder.as_str())
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for hash in &changes.blobs_referenced {
-            sqlx::query("UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = ?")
-                .bind(hash)
-                .execute(self.conn().await?)
-                .await
-                .map_err(db)?;
-        }
-        for hash in &changes.blobs_removed {
-            for sql in [
-                "DELETE FROM blob_holders WHERE hash = ?",
-                "DELETE FROM blobs WHERE hash = ?",
-            ] {
-                sqlx::query(sql)
-                    .bind(hash)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
+        if storage_sql::has_records(&changes) {
+            let conn = self.conn().await?;
+            Sql::<SqliteStore>::write_records(conn, &changes).await?;
         }
         Ok(())
     }

@@ -1,0 +1,1 @@
+INSERT INTO blobs (hash, body) VALUES ($1, $2) ON CONFLICT DO NOTHING

@@ -1,0 +1,1 @@
+DELETE FROM blob_holders WHERE hash = $1

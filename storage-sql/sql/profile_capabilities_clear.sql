@@ -1,0 +1,1 @@
+DELETE FROM profile_capabilities WHERE identity = $1

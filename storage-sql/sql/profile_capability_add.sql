@@ -1,0 +1,1 @@
+INSERT INTO profile_capabilities (capability, identity) VALUES ($1, $2) ON CONFLICT DO NOTHING

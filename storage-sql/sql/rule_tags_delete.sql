@@ -1,0 +1,1 @@
+DELETE FROM rule_tags WHERE rule_id = $1
