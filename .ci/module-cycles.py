@@ -6,8 +6,10 @@ other; this lifts each "uses" edge to the modules that hold its two ends (a meth
 is its type's) and reports every strongly connected set of two or more modules.
 
 Usage: cargo modules dependencies --lib -p CRATE --no-externs --no-sysroot --layout dot \
-           | python3 .ci/module-cycles.py CRATE
-Exit status 1 when there is a circle.
+           | python3 .ci/module-cycles.py CRATE [FLOOR ...]
+Each FLOOR, lowest first, names the crate's top-level modules on it, comma-separated
+(`state,error`); given floors, a module that uses one on a higher floor is reported too.
+Exit status 1 when there is a circle or a use from below.
 """
 import re
 import sys
@@ -82,9 +84,34 @@ crate = sys.argv[1] if len(sys.argv) > 1 else "crate"
 if not modules:
     print(f"{crate}: no module graph read", file=sys.stderr)
     sys.exit(2)
+
+root = min(modules, key=len)
+floor_of = {}
+for level, names in enumerate(sys.argv[2:]):
+    for name in names.split(","):
+        floor_of[f"{root}::{name}"] = level
+
+
+def top(module):
+    parts = module.split("::")
+    return "::".join(parts[:2])
+
+
+upward = []
+if floor_of:
+    unplaced = sorted({top(m) for m in modules if m != root} - set(floor_of))
+    for m in unplaced:
+        upward.append(f"  {m} stands on no floor")
+    for (a, b), (src, dst) in sorted(why.items()):
+        fa, fb = floor_of.get(top(a)), floor_of.get(top(b))
+        if fa is not None and fb is not None and fb > fa:
+            upward.append(f"  {a} (floor {fa}) -> {b} (floor {fb})   ({src} uses {dst})")
+if upward:
+    print(f"{crate}: modules that use a floor above their own:")
+    print("\n".join(upward))
 if not sccs:
     print(f"{crate}: {len(modules)} modules, no circle")
-    sys.exit(0)
+    sys.exit(1 if upward else 0)
 for scc in sccs:
     print(f"{crate}: a circle of {len(scc)} modules:")
     members = set(scc)

@@ -27,10 +27,10 @@ use crate::agora::account::identity;
 use crate::agora::register_agent;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
 use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
-use crate::server::AppState;
+use crate::extract::IdempotencyKey;
+use crate::state::AppState;
 use crate::wire::{Amount, task_id};
 
 /// Largest error body the envelope middleware rewrites (errors are small JSON objects).
@@ -156,7 +156,7 @@ pub struct RegisteredAgent {
     tag = "agentmarket",
     operation_id = "agentmarket_register",
     request_body = RegisterAgent,
-    responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = crate::openapi::AmError))
+    responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = crate::error::AmError))
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -248,7 +248,7 @@ pub struct AgentsQuery {
     tag = "agentmarket",
     operation_id = "agentmarket_agents",
     params(AgentsQuery),
-    responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = crate::openapi::AmError))
+    responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = crate::error::AmError))
 )]
 pub async fn agents<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -278,7 +278,7 @@ pub async fn agents<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_agent",
     params(("id" = String, Path, description = "The agent's id")),
-    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError))
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::error::AmError))
 )]
 pub async fn agent<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -297,7 +297,7 @@ pub async fn agent<S: Backend + Clone>(
     path = "/api/agents/me",
     tag = "agentmarket",
     operation_id = "agentmarket_me",
-    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn me<S: Backend + Clone>(
@@ -390,7 +390,7 @@ pub struct PostTask {
     operation_id = "agentmarket_post_task",
     request_body = PostTask,
     params(IdempotencyKey),
-    responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn post_task<S: Backend + Clone>(
@@ -463,7 +463,7 @@ pub struct TasksQuery {
     tag = "agentmarket",
     operation_id = "agentmarket_tasks",
     params(TasksQuery),
-    responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = crate::openapi::AmError))
+    responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = crate::error::AmError))
 )]
 pub async fn tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -504,7 +504,7 @@ pub async fn tasks<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_task",
     params(("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError))
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError))
 )]
 pub async fn task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -523,7 +523,7 @@ pub async fn task<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_accept",
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn accept<S: Backend + Clone>(
@@ -557,7 +557,7 @@ pub struct CompleteTask {
     operation_id = "agentmarket_complete",
     request_body = CompleteTask,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn complete<S: Backend + Clone>(
@@ -593,7 +593,7 @@ pub struct WalletView {
     path = "/api/wallet",
     tag = "agentmarket",
     operation_id = "agentmarket_wallet",
-    responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn wallet<S: Backend + Clone>(

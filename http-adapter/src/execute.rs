@@ -40,11 +40,11 @@ use crate::agentmarket::{Envelope, reply};
 use crate::agora::account::identity;
 use crate::auth::Caller;
 use crate::error::{ApiError, SERVER_FAILURE};
-use crate::exec::IdempotencyKey;
 use crate::extract::ApiJson;
+use crate::extract::IdempotencyKey;
 use crate::outbound::OutboundError;
 use crate::outbound::sign::signed_headers;
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::wire::Amount;
 
 /// Largest answer read from an agent's endpoint or the LLM.
@@ -110,8 +110,8 @@ fn from_outbound(e: OutboundError, what: &str) -> ApiError {
     params(IdempotencyKey),
     responses(
         (status = 200, body = Envelope<ExecuteView>),
-        (status = "4XX", body = crate::openapi::AmError),
-        (status = "5XX", body = crate::openapi::AmError)
+        (status = "4XX", body = crate::error::AmError),
+        (status = "5XX", body = crate::error::AmError)
     ),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

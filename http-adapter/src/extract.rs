@@ -2,7 +2,9 @@
 //! the API's error format ([`ApiError`]), whatever the dialect.
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use marketplace_core::Error;
 
 use crate::error::ApiError;
 
@@ -78,5 +80,58 @@ impl<S: Send + Sync> FromRequest<S> for RawBody {
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         Ok(Self(Bytes::from_request(req, state).await?))
+    }
+}
+
+/// The header a client names a retryable request with.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "idempotency-key";
+
+/// The request's `Idempotency-Key`, if it carries one.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct IdempotencyKey(pub Option<String>);
+
+impl utoipa::IntoParams for IdempotencyKey {
+    fn into_params(
+        _: impl Fn() -> Option<utoipa::openapi::path::ParameterIn>,
+    ) -> Vec<utoipa::openapi::path::Parameter> {
+        use utoipa::openapi::path::{ParameterBuilder, ParameterIn};
+        use utoipa::openapi::{ObjectBuilder, Required, Type};
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(marketplace_core::limits::IDEMPOTENCY_KEY_BYTES_MAX));
+        vec![
+            ParameterBuilder::new()
+                .name("Idempotency-Key")
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "Names a retryable request: a retry with the same key and body gets the \
+                     first answer without acting twice (also when sent at once); the same \
+                     key with another body is refused with 422. Keys are per caller, kept \
+                     24 hours.",
+                ))
+                .schema(Some(schema))
+                .build(),
+        ]
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        match parts.headers.get(IDEMPOTENCY_KEY_HEADER) {
+            None => Ok(Self(None)),
+            Some(value) => {
+                let key = value
+                    .to_str()
+                    .map_err(|_| Error::invalid("Idempotency-Key", "must be visible ASCII"))?;
+                // Checked before the body is read, so a bad key is the answer whatever the
+                // body is.
+                marketplace_core::check_idempotency_key(key)?;
+                Ok(Self(Some(key.to_owned())))
+            }
+        }
     }
 }

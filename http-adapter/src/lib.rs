@@ -4,37 +4,49 @@
 //! [`Marketplace`](marketplace_core::Marketplace). Handlers parse, call the engine, and map
 //! the result; no rule of the marketplace lives here.
 //!
+//! The modules stand in floors; each imports only from its own floor or below (CI checks
+//! that no module circle exists, `.ci/module-cycles.py`).
+//!
+//! **Top** — assembling:
 //! - [`server`]: [`router`](server::router) (mount it in any axum app),
 //!   [`serve`](server::serve) with graceful shutdown, and [`run`](server::run): the routes
 //!   with the deadline sweep, the webhook dispatcher and the blob collector.
+//! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
+//! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
+//!   with defaults from the library's constants, and its subcommands; the binary only
+//!   parses and calls `cli::run`. `database` (same feature): opening the store a
+//!   `--database-url` names (SQLite by default, PostgreSQL for replicas).
+//!
+//! **Faces** — one module each, over the floors below:
 //! - [`agora`]: the Agora dialect's handlers (`/api/v1/…`).
 //! - [`agentmarket`]: the AgentMarket dialect's handlers (`/api/…`) and its envelope.
-//! - [`auth`]: who is calling (API keys, session tokens, node signatures), and the keys,
-//!   sessions and custodial keypairs registration hands out.
-//! - [`exec`]: running engine commands once per `Idempotency-Key`.
-//! - [`dispatch`]: the outbox dispatcher — events fanned out to webhooks and broker
-//!   callbacks, sent at least once with backoff, every attempt recorded.
 //! - [`webhooks`]: webhook settings, secrets, and the endpoints to inspect and test
 //!   deliveries.
 //! - [`execute`]: direct execution of an agent (`POST /api/execute`).
+//! - [`dispatch`]: the outbox dispatcher — events fanned out to webhooks and broker
+//!   callbacks, sent at least once with backoff, every attempt recorded.
+//!
+//! **Middle** — the caller and its commands:
+//! - [`auth`]: who is calling (API keys, session tokens, node signatures) and the proof of
+//!   work registration may ask for.
+//! - [`commands`]: running engine commands for a caller, once per `Idempotency-Key`.
+//!
+//! **Bottom** — what every face shares:
+//! - [`state`]: [`AppState`](state::AppState) and its [`Config`](state::Config).
+//! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
+//!   statuses, rendering the typed bodies the OpenAPI document shows.
+//! - [`extract`]: the JSON body, query, raw body and `Idempotency-Key` extractors every
+//!   face shares, refusing in the API's error format.
+//! - [`crypto`]: the master key, API keys, sessions, passwords and custodial keypairs.
+//! - [`reach`]: how agents are reached (timeouts, backoff, the LLM).
 //! - [`outbound`]: the guarded HTTP client for agents' URLs, and webhook signatures.
 //! - [`blobs`]: uploaded artifacts on disk, content-addressed.
 //! - [`connections`]: the accept loop, with its bounds: header-read, body and idle
 //!   timeouts, and a cap on connections.
 //! - [`rate_limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
-//! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
-//! - [`error`]: [`ApiError`](error::ApiError), the one mapping from engine errors to HTTP
-//!   statuses and the `{"error": {"code", "message"}}` body.
-//! - [`extract`]: the JSON body, query and raw body extractors every face shares, refusing
-//!   in the API's error format.
 //! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
-//! - `database` (feature `database`, on by default): opening the store a `--database-url`
-//!   names (SQLite by default, PostgreSQL for replicas).
-//! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
-//!   with defaults from the constants above, and its subcommands; the binary only parses
-//!   and calls [`cli::run`].
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {
@@ -53,12 +65,13 @@ pub mod auth;
 pub mod blobs;
 #[cfg(feature = "database")]
 pub mod cli;
+pub mod commands;
 pub mod connections;
+pub mod crypto;
 #[cfg(feature = "database")]
 pub mod database;
 pub mod dispatch;
 pub mod error;
-pub mod exec;
 pub mod execute;
 pub mod extract;
 pub mod input;
@@ -66,6 +79,8 @@ pub mod metrics;
 pub mod openapi;
 pub mod outbound;
 pub mod rate_limits;
+pub mod reach;
 pub mod server;
+pub mod state;
 pub mod webhooks;
 pub mod wire;

@@ -1,22 +1,11 @@
 //! The OpenAPI 3.1 document of both dialects, generated from the handlers' annotations
 //! and the request and response types, served at `/api/v1/openapi.json`.
 
-use serde::{Deserialize, Serialize};
 use utoipa::openapi::security::SecurityScheme;
-use utoipa::{Modify, OpenApi, ToSchema};
+use utoipa::{Modify, OpenApi};
 
+pub use crate::agora::skill::SkillCall;
 pub use crate::error::{AmError, ErrorBody, ErrorDetail};
-
-/// `POST /api/v1/skill` body: the action, and that action's parameters beside it (the
-/// fields its REST endpoint takes; a task is named by `task_id`).
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SkillCall {
-    /// `feed`, `search`, `post_task`, `claim`, `deliver`, `accept`, `reject`, … (see
-    /// [`crate::agora::skill::ACTIONS`]).
-    pub action: String,
-    /// The task an action on one task names.
-    pub task_id: Option<String>,
-}
 
 /// The three ways to present credentials.
 struct Security;

@@ -23,11 +23,11 @@ use utoipa::ToSchema;
 use crate::agentmarket::{Envelope, reply};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
+use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::outbound::OutboundError;
 use crate::outbound::sign::new_secret;
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// The events a webhook may subscribe to.
 pub const SUBSCRIBABLE_EVENTS: [&str; 8] = [
@@ -242,7 +242,7 @@ async fn webhook_view<S: Backend + Clone>(
     path = "/api/agents/me/webhook",
     tag = "agentmarket",
     operation_id = "agentmarket_get_webhook",
-    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn get_webhook<S: Backend + Clone>(
@@ -276,7 +276,7 @@ pub struct SetWebhook {
     operation_id = "agentmarket_set_webhook",
     request_body = SetWebhook,
     params(IdempotencyKey),
-    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::openapi::AmError)),
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn set_webhook<S: Backend + Clone>(
@@ -325,7 +325,7 @@ pub struct SecretView {
     path = "/api/v1/webhooks/secret",
     tag = "agora",
     operation_id = "agora_rotate_secret",
-    responses((status = 200, body = SecretView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = SecretView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn rotate_secret<S: Backend + Clone>(
@@ -424,7 +424,7 @@ pub struct DeliveriesQuery {
     tag = "agora",
     operation_id = "agora_deliveries",
     params(DeliveriesQuery),
-    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn deliveries<S: Backend + Clone>(
@@ -460,7 +460,7 @@ pub struct TestWebhook {
     tag = "agora",
     operation_id = "agora_test_webhook",
     request_body = TestWebhook,
-    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn test_webhook<S: Backend + Clone>(

@@ -14,9 +14,9 @@ use utoipa::ToSchema;
 use super::ApiJson;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
 use crate::extract::ApiQuery;
-use crate::server::AppState;
+use crate::extract::IdempotencyKey;
+use crate::state::AppState;
 use crate::wire::Amount;
 
 /// `POST /api/v1/profile` body: the fields to change; absent fields stay as they are.
@@ -106,7 +106,7 @@ impl ProfileView {
     operation_id = "agora_set_profile",
     request_body = ProfileRequest,
     params(IdempotencyKey),
-    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn set_profile<S: Backend + Clone>(
@@ -136,7 +136,7 @@ pub fn identity(text: &str) -> Result<IdentityId, ApiError> {
     tag = "agora",
     operation_id = "agora_get_profile",
     params(("hash" = String, Path, description = "An identity hash")),
-    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = ProfileView), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn get_profile<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -214,7 +214,7 @@ impl From<ReputationView> for ReputationBody {
     tag = "agora",
     operation_id = "agora_reputation",
     params(("hash" = String, Path, description = "An identity hash")),
-    responses((status = 200, body = ReputationBody), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = ReputationBody), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn reputation<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -266,7 +266,7 @@ impl From<Balance> for BalanceView {
     path = "/api/v1/balance",
     tag = "agora",
     operation_id = "agora_balance",
-    responses((status = 200, body = BalanceView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = BalanceView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn balance<S: Backend + Clone>(
@@ -331,7 +331,7 @@ impl From<&LedgerEntry> for TransactionView {
     tag = "agora",
     operation_id = "agora_transactions",
     params(TransactionsQuery),
-    responses((status = 200, body = Vec<TransactionView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<TransactionView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn transactions<S: Backend + Clone>(
@@ -398,7 +398,7 @@ impl From<Earnings> for EarningsView {
     path = "/api/v1/earnings",
     tag = "agora",
     operation_id = "agora_earnings",
-    responses((status = 200, body = EarningsView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = EarningsView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn earnings<S: Backend + Clone>(

@@ -19,10 +19,10 @@ use super::tasks::{DeliverRequest, TaskView, deliver_input};
 use crate::auth::Caller;
 use crate::blobs::{self, Uploader};
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
 use crate::extract::ApiQuery;
+use crate::extract::IdempotencyKey;
 use crate::input::{parse_json, text_field};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::wire::task_id;
 
 /// `POST /api/upload` answer.
@@ -43,7 +43,7 @@ pub struct Uploaded {
     tag = "agora",
     operation_id = "agora_upload",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = Uploaded), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 201, body = Uploaded), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn upload<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -113,7 +113,7 @@ pub struct ArtifactQuery {
     tag = "agora",
     operation_id = "agora_artifact",
     params(("hash" = String, Path, description = "`<sha256 hex>.<ext>`"), ArtifactQuery),
-    responses((status = 200, body = Vec<u8>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<u8>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn artifact<S: Backend + Clone>(
@@ -188,7 +188,7 @@ pub struct DeliverForm {
         (DeliverForm = "multipart/form-data")
     )),
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn deliver<S: Backend + Clone>(

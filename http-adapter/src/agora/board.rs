@@ -18,9 +18,9 @@ use super::account::identity;
 use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
 use crate::extract::ApiQuery;
-use crate::server::AppState;
+use crate::extract::IdempotencyKey;
+use crate::state::AppState;
 use crate::wire::Amount;
 
 /// A service listing's terms.
@@ -201,7 +201,7 @@ pub struct FeedParams {
     tag = "agora",
     operation_id = "agora_feed",
     params(FeedParams),
-    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn feed<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -274,7 +274,7 @@ pub struct SearchParams {
     tag = "agora",
     operation_id = "agora_search",
     params(SearchParams),
-    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Vec<FeedItemView>), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn search<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -384,7 +384,7 @@ impl From<MarketSignals> for SignalsView {
     path = "/api/v1/market/signals",
     tag = "agora",
     operation_id = "agora_signals",
-    responses((status = 200, body = SignalsView), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = SignalsView), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn signals<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -409,7 +409,7 @@ pub struct ServicesParams {
     tag = "agora",
     operation_id = "agora_services",
     params(ServicesParams),
-    responses((status = 200, body = Vec<PostView>), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Vec<PostView>), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn services<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -467,7 +467,7 @@ pub struct PostRequest {
     operation_id = "agora_create_post",
     request_body = PostRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = PostView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = PostView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn create_post<S: Backend + Clone>(

@@ -15,9 +15,9 @@ use utoipa::ToSchema;
 use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
+use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::wire::Amount;
 
 /// `POST /api/v1/broker/auto-claim` body.
@@ -73,7 +73,7 @@ impl From<&AutoClaimRule> for RuleView {
     path = "/api/v1/broker/auto-claim",
     tag = "agora",
     operation_id = "agora_rules",
-    responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn rules<S: Backend + Clone>(
@@ -92,7 +92,7 @@ pub async fn rules<S: Backend + Clone>(
     operation_id = "agora_create_rule",
     request_body = RuleRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = RuleView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = RuleView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn create_rule<S: Backend + Clone>(
@@ -130,7 +130,7 @@ pub struct RuleRef {
     operation_id = "agora_delete_rule",
     request_body = Option<RuleRef>,
     params(IdempotencyKey, RuleRef),
-    responses((status = 200, body = RuleRef), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = RuleRef), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn delete_rule<S: Backend + Clone>(
@@ -169,7 +169,7 @@ pub struct MatchParams {
     tag = "agora",
     operation_id = "agora_broker_match",
     params(MatchParams),
-    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn broker_match<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -270,7 +270,7 @@ impl From<&Contract> for ContractView {
     operation_id = "agora_propose",
     request_body = ContractRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = ContractView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn propose<S: Backend + Clone>(
@@ -309,7 +309,7 @@ pub struct ContractAction {
     operation_id = "agora_act",
     request_body = ContractAction,
     params(IdempotencyKey, ("id" = String, Path, description = "The contract's id")),
-    responses((status = 200, body = ContractView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = ContractView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn act<S: Backend + Clone>(
@@ -337,7 +337,7 @@ pub async fn act<S: Backend + Clone>(
     path = "/api/v1/contracts",
     tag = "agora",
     operation_id = "agora_contracts",
-    responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn contracts<S: Backend + Clone>(

@@ -33,7 +33,7 @@ use crate::auth::{
 };
 use crate::error::ApiError;
 pub use crate::extract::{ApiJson, ApiQuery, OptionalJson, RawBody};
-use crate::server::AppState;
+use crate::state::AppState;
 
 /// `POST /api/v1/auth/register` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -82,7 +82,7 @@ pub async fn register_agent<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_register",
     request_body = RegisterRequest,
-    responses((status = 201, body = Registered), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 201, body = Registered), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -181,7 +181,7 @@ fn session<S: Store + Clone>(
     tag = "agora",
     operation_id = "agora_signup",
     request_body = SignupRequest,
-    responses((status = 201, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 201, body = Session), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn signup<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -234,7 +234,7 @@ pub async fn signup<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_login",
     request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Session), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn login<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -302,7 +302,7 @@ pub struct Revoked {
     tag = "agora",
     operation_id = "agora_register_node",
     request_body = RegisterRequest,
-    responses((status = 201, body = NodeRegistered), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 201, body = NodeRegistered), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn register_node<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -358,7 +358,7 @@ pub struct KeyView {
     path = "/api/v1/auth/keys",
     tag = "agora",
     operation_id = "agora_list_keys",
-    responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn list_keys<S: Backend + Clone>(
@@ -388,7 +388,7 @@ pub async fn list_keys<S: Backend + Clone>(
     path = "/api/v1/auth/keys",
     tag = "agora",
     operation_id = "agora_create_key",
-    responses((status = 201, body = NewKey), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = NewKey), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn create_key<S: Backend + Clone>(
@@ -413,7 +413,7 @@ pub async fn create_key<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_revoke_key",
     params(("prefix" = String, Path, description = "The key's prefix")),
-    responses((status = 200, body = Revoked), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = Revoked), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn revoke_key<S: Backend + Clone>(

@@ -14,9 +14,20 @@ use super::tasks::{DeliverRequest, deliver_input};
 use super::{account, board, broker, tasks};
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
+use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
-use crate::server::AppState;
+use crate::state::AppState;
+
+/// `POST /api/v1/skill` body: the action, and that action's parameters beside it (the
+/// fields its REST endpoint takes; a task is named by `task_id`).
+#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+pub struct SkillCall {
+    /// `feed`, `search`, `post_task`, `claim`, `deliver`, `accept`, `reject`, … (see
+    /// [`crate::agora::skill::ACTIONS`]).
+    pub action: String,
+    /// The task an action on one task names.
+    pub task_id: Option<String>,
+}
 
 /// Every action the skill endpoint takes.
 pub const ACTIONS: [&str; 24] = [
@@ -93,9 +104,9 @@ fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
     path = "/api/v1/skill",
     tag = "agora",
     operation_id = "agora_skill",
-    request_body = crate::openapi::SkillCall,
+    request_body = SkillCall,
     params(IdempotencyKey),
-    responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn skill<S: Backend + Clone>(
     State(app): State<AppState<S>>,

@@ -16,9 +16,9 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::exec::IdempotencyKey;
+use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
-use crate::server::AppState;
+use crate::state::AppState;
 use crate::wire::{Amount, task_id};
 use marketplace_core::limits::CHAIN_DEPTH_MAX;
 
@@ -467,7 +467,7 @@ fn answer(task: &Task, caller: &IdentityId) -> Json<TaskView> {
     operation_id = "agora_post_task",
     request_body = PostTask,
     params(IdempotencyKey),
-    responses((status = 201, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn post_task<S: Backend + Clone>(
@@ -491,7 +491,7 @@ pub async fn post_task<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_get_task",
     params(("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn get_task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -527,7 +527,7 @@ pub struct StatusView {
     tag = "agora",
     operation_id = "agora_task_status",
     params(("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = StatusView), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = StatusView), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn task_status<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -559,7 +559,7 @@ pub struct ClaimRequest {
     operation_id = "agora_claim",
     request_body = Option<ClaimRequest>,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn claim<S: Backend + Clone>(
@@ -595,7 +595,7 @@ pub struct ExtendRequest {
     operation_id = "agora_extend",
     request_body = Option<ExtendRequest>,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn extend<S: Backend + Clone>(
@@ -660,7 +660,7 @@ pub struct AcceptRequest {
     operation_id = "agora_accept",
     request_body = Option<AcceptRequest>,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn accept<S: Backend + Clone>(
@@ -703,7 +703,7 @@ pub struct ListTasks {
     tag = "agora",
     operation_id = "agora_list_tasks",
     params(ListTasks),
-    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::openapi::ErrorBody))
+    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::error::ErrorBody))
 )]
 pub async fn list_tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -777,7 +777,7 @@ pub struct DeliveryView {
     tag = "agora",
     operation_id = "agora_task_result",
     params(("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = DeliveryView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = DeliveryView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn task_result<S: Backend + Clone>(
@@ -820,7 +820,7 @@ pub struct RejectRequest {
     operation_id = "agora_reject",
     request_body = RejectRequest,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn reject<S: Backend + Clone>(
@@ -862,7 +862,7 @@ task_verb!(
         tag = "agora",
     operation_id = "agora_cancel",
         params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
     /// `POST /api/v1/tasks/{id}/cancel`: the poster cancels an open or claimed task; the
@@ -876,7 +876,7 @@ task_verb!(
         tag = "agora",
     operation_id = "agora_join_queue",
         params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
     /// `POST /api/v1/tasks/{id}/queue`: joins the waitlist of a claimed task.
@@ -889,7 +889,7 @@ task_verb!(
         tag = "agora",
     operation_id = "agora_leave_queue",
         params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-        responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+        responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
         security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
     )]
     /// `DELETE /api/v1/tasks/{id}/queue`: leaves the waitlist.
@@ -920,7 +920,7 @@ pub struct BidRequest {
     operation_id = "agora_bid",
     request_body = BidRequest,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 201, body = BidView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = BidView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn bid<S: Backend + Clone>(
@@ -949,7 +949,7 @@ pub async fn bid<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_award",
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id"), ("bid_id" = String, Path, description = "The bid's id")),
-    responses((status = 200, body = TaskView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 200, body = TaskView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn award<S: Backend + Clone>(
@@ -985,7 +985,7 @@ pub struct MessageRequest {
     operation_id = "agora_message",
     request_body = MessageRequest,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 201, body = MessageView), (status = "4XX", body = crate::openapi::ErrorBody)),
+    responses((status = 201, body = MessageView), (status = "4XX", body = crate::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn message<S: Backend + Clone>(

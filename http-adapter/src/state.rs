@@ -1,0 +1,140 @@
+//! What every handler shares: the [`AppState`] (the engine, the master key, the artifact
+//! store, the outbound client, how agents are reached) and the [`Config`] it is built from.
+//! The bottom floor: it imports no handler and no face.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use marketplace_core::Marketplace;
+use marketplace_core::store::Backend;
+
+use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX, UploadLimits};
+use crate::crypto::MasterKey;
+use crate::outbound::{Outbound, OutboundConfig};
+use crate::rate_limits::RateLimits;
+use crate::reach::ReachConfig;
+
+/// Largest body of the routes taking files: an upload, or a multipart delivery with its
+/// file, boundaries and text fields.
+pub const FILE_BODY_BYTES_MAX: usize = UPLOAD_BYTES_MAX + 1024 * 1024;
+
+/// Largest JSON body a request may carry, by default.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+
+/// Where uploaded artifacts are kept unless configured otherwise.
+pub const BLOB_DIR_DEFAULT: &str = "marketplace-blobs";
+
+/// What the router needs besides the engine.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Seals custodial keys.
+    pub master: MasterKey,
+    /// Largest JSON request body accepted (413 beyond); uploads have their own limit,
+    /// [`UPLOAD_BYTES_MAX`].
+    pub body_bytes_max: usize,
+    /// Where uploaded artifacts are stored.
+    pub blob_dir: PathBuf,
+    /// Requests per IP and per identity.
+    pub rate_limits: RateLimits,
+    /// The client for webhooks, callbacks and executions (default: private addresses
+    /// refused, the system's CA certificates).
+    pub outbound: Option<Outbound>,
+    /// How agents are reached.
+    pub reach: ReachConfig,
+    /// What uploads may store: hourly byte budgets per IP and per identity, and the disk.
+    pub upload_limits: UploadLimits,
+    /// Leading zero bits a registration's proof of work must have (0: none asked; see
+    /// [`crate::auth::ProofOfWork`]).
+    pub registration_pow_bits: u8,
+}
+
+impl Config {
+    /// A configuration with `master` and the defaults.
+    pub fn new(master: MasterKey) -> Self {
+        Self {
+            master,
+            body_bytes_max: BODY_BYTES_MAX,
+            blob_dir: PathBuf::from(BLOB_DIR_DEFAULT),
+            rate_limits: RateLimits::default(),
+            outbound: None,
+            reach: ReachConfig::default(),
+            upload_limits: UploadLimits::default(),
+            registration_pow_bits: 0,
+        }
+    }
+
+    /// Asks every registration for a proof of work of `bits` leading zero bits.
+    pub fn with_registration_pow_bits(mut self, bits: u8) -> Self {
+        self.registration_pow_bits = bits;
+        self
+    }
+
+    /// Bounds uploads by `limits` instead of the defaults.
+    pub fn with_upload_limits(mut self, limits: UploadLimits) -> Self {
+        self.upload_limits = limits;
+        self
+    }
+
+    /// Sends webhooks, callbacks and executions through `outbound`.
+    pub fn with_outbound(mut self, outbound: Outbound) -> Self {
+        self.outbound = Some(outbound);
+        self
+    }
+
+    /// Reaches agents as `reach` says.
+    pub fn with_reach(mut self, reach: ReachConfig) -> Self {
+        self.reach = reach;
+        self
+    }
+
+    /// Enforces `limits` instead of the defaults.
+    pub fn with_rate_limits(mut self, limits: RateLimits) -> Self {
+        self.rate_limits = limits;
+        self
+    }
+
+    /// Stores artifacts under `dir`.
+    pub fn with_blob_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.blob_dir = dir.into();
+        self
+    }
+}
+
+/// What every handler (and the dispatcher) gets: the engine (and through it the store),
+/// the master key, the artifact store, and the means to reach agents.
+#[derive(Debug, Clone)]
+pub struct AppState<S> {
+    /// The marketplace.
+    pub market: Marketplace<S>,
+    /// Seals custodial keys and webhook secrets.
+    pub master: MasterKey,
+    /// Largest JSON request body accepted.
+    pub body_bytes_max: usize,
+    /// Uploaded artifacts.
+    pub blobs: BlobDir,
+    /// The client for requests to agents' URLs.
+    pub outbound: Outbound,
+    /// How agents are reached.
+    pub reach: Arc<ReachConfig>,
+    /// Leading zero bits a registration's proof of work must have (0: none).
+    pub registration_pow_bits: u8,
+}
+
+impl<S: Backend + Clone> AppState<S> {
+    /// The state the routes and the dispatcher share.
+    pub fn new(market: Marketplace<S>, config: Config) -> Self {
+        let outbound = config.outbound.unwrap_or_else(|| {
+            // Without a CA bundle to read, only a broken TLS installation fails here.
+            Outbound::new(&OutboundConfig::default()).expect("the default TLS setup")
+        });
+        Self {
+            market,
+            master: config.master,
+            body_bytes_max: config.body_bytes_max,
+            blobs: BlobDir::with_limits(config.blob_dir, config.upload_limits),
+            outbound,
+            reach: Arc::new(config.reach),
+            registration_pow_bits: config.registration_pow_bits,
+        }
+    }
+}
