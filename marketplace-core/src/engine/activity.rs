@@ -12,11 +12,9 @@ use serde_json::Value;
 use crate::error::Error;
 use crate::ids::{IdentityId, TaskId};
 use crate::limits;
-use crate::model::{Bid, BoardPost, DeliveryMeta, Task, TaskStatus};
-use crate::store::{FeedItem, FeedKind, FeedQuery, Store};
+use crate::model::{Bid, BoardPost, DeliveryMeta, Task};
+use crate::store::FeedItem;
 use crate::time::Timestamp;
-
-use super::Marketplace;
 
 /// Most `key:value` pairs in one `meta_filter`.
 pub const META_FILTERS_MAX: usize = 10;
@@ -99,7 +97,7 @@ impl MetaFilter {
 }
 
 /// A task's meta: its options as posted, amounts as numbers.
-fn task_meta(task: &Task) -> Value {
+pub(super) fn task_meta(task: &Task) -> Value {
     let mut meta = serde_json::to_value(&*task.spec).unwrap_or_default();
     numbers(&mut meta);
     if let Ok(bounty) = task.bounty.to_string().parse::<serde_json::Number>() {
@@ -109,14 +107,14 @@ fn task_meta(task: &Task) -> Value {
 }
 
 /// A post's meta: a service's terms.
-fn post_meta(post: &BoardPost) -> Value {
+pub(super) fn post_meta(post: &BoardPost) -> Value {
     let mut meta = serde_json::to_value(&post.service).unwrap_or_default();
     numbers(&mut meta);
     meta
 }
 
 /// Decimal strings (how the model writes amounts) as JSON numbers, at the top level.
-fn numbers(meta: &mut Value) {
+pub(super) fn numbers(meta: &mut Value) {
     if let Value::Object(fields) = meta {
         for value in fields.values_mut() {
             if let Some(n) = value.as_str().and_then(|s| s.parse::<Decimal>().ok())
@@ -137,11 +135,11 @@ pub(super) fn meets(item: &FeedItem, filters: &[MetaFilter]) -> bool {
 }
 
 /// Whether `task` meets every filter.
-fn task_meets(task: &Task, filters: &[MetaFilter]) -> bool {
+pub(super) fn task_meets(task: &Task, filters: &[MetaFilter]) -> bool {
     filters.is_empty() || all_hold(filters, &task_meta(task))
 }
 
-fn all_hold(filters: &[MetaFilter], meta: &Value) -> bool {
+pub(super) fn all_hold(filters: &[MetaFilter], meta: &Value) -> bool {
     filters.iter().all(|f| f.holds(meta))
 }
 
@@ -187,92 +185,4 @@ pub struct Activity {
     pub bid: Option<Bid>,
     /// When.
     pub at: Timestamp,
-}
-
-impl<S: Store> Marketplace<S> {
-    /// Claims, results or bids on the newest tasks matching `query` (its `author` is the
-    /// agent who acted; its topic, time cursor and limit apply as in the feed), as `viewer`
-    /// may see them, newest first, each task meeting `filters`.
-    pub async fn task_activity(
-        &self,
-        kind: ActivityKind,
-        query: FeedQuery,
-        filters: &[MetaFilter],
-        viewer: Option<&IdentityId>,
-    ) -> Result<Vec<Activity>, Error> {
-        let limit = limits::page_limit(query.limit);
-        let scan = FeedQuery {
-            kind: Some(FeedKind::Task),
-            topic: query.topic.clone(),
-            author: None,
-            text: None,
-            before: None,
-            limit: limits::PAGE_LIMIT_MAX,
-        };
-        let mut acts = Vec::new();
-        for item in self.store.feed(&scan).await? {
-            let FeedItem::Task(task) = item else { continue };
-            if !task_meets(&task, filters) {
-                continue;
-            }
-            let task = task.redacted_for(viewer);
-            let act = |agent: &IdentityId, text, meta, bid, at| Activity {
-                kind,
-                task: task.id,
-                poster: task.poster.clone(),
-                agent: agent.clone(),
-                text,
-                meta,
-                bid,
-                at,
-            };
-            match kind {
-                ActivityKind::Claim => {
-                    if let (TaskStatus::Claimed, Some(claim)) = (task.status, &task.claim) {
-                        acts.push(act(
-                            &claim.agent,
-                            claim.note.clone(),
-                            None,
-                            None,
-                            claim.claimed_at,
-                        ));
-                    }
-                }
-                ActivityKind::Result => {
-                    if let Some(d) = task
-                        .delivery
-                        .as_ref()
-                        .filter(|_| task.delivery_visible_to(viewer))
-                    {
-                        acts.push(act(
-                            &d.agent,
-                            Some(d.text.clone()),
-                            Some(d.meta.clone()),
-                            None,
-                            d.delivered_at,
-                        ));
-                    }
-                }
-                ActivityKind::Bid => {
-                    for bid in &task.bids {
-                        let sees = viewer.is_some_and(|v| v == &task.poster || v == &bid.agent);
-                        if sees {
-                            acts.push(act(
-                                &bid.agent,
-                                Some(bid.text.clone()),
-                                None,
-                                Some(bid.clone()),
-                                bid.created_at,
-                            ));
-                        }
-                    }
-                }
-            }
-        }
-        acts.retain(|a| query.author.as_ref().is_none_or(|who| who == &a.agent));
-        acts.retain(|a| query.before.is_none_or(|b| a.at < b));
-        acts.sort_by_key(|a| std::cmp::Reverse(a.at));
-        acts.truncate(limit);
-        Ok(acts)
-    }
 }

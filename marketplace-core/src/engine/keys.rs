@@ -5,16 +5,16 @@
 //! [`Transaction::idempotency`]) and its record written in the transaction that runs the
 //! command, so a duplicate either waits and replays, or runs alone. A request that runs
 //! beyond one transaction — several commands, a call out to an agent — *reserves* its key
-//! first ([`Marketplace::reserve`]) and [`Marketplace::finish`]es it with its answer;
+//! first ([`Marketplace::reserve`](crate::Marketplace::reserve)) and [`Marketplace::finish`](crate::Marketplace::finish)es it with its answer;
 //! duplicates meanwhile find it [`Reservation::Running`].
 
-use crate::error::Error;
-use crate::ids::IdentityId;
-use crate::limits::{IDEMPOTENCY_KEY_BYTES_MAX, IDEMPOTENCY_TTL_SECS};
-use crate::store::{IdempotencyRecord, Store, Transaction};
-use crate::time::{Timestamp, secs};
+use sha2::{Digest, Sha256};
 
-use super::Marketplace;
+use crate::command::Command;
+use crate::error::Error;
+use crate::limits::{IDEMPOTENCY_KEY_BYTES_MAX, IDEMPOTENCY_TTL_SECS};
+use crate::store::IdempotencyRecord;
+use crate::time::{Timestamp, secs};
 
 /// What a remembered record means for a new request under its key.
 pub(super) enum Verdict {
@@ -67,7 +67,7 @@ pub fn check_idempotency_key(key: &str) -> Result<(), Error> {
 /// How a request that runs beyond one command begins under its idempotency key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reservation {
-    /// The key is this request's now: run it, then [`Marketplace::finish`] it.
+    /// The key is this request's now: run it, then [`Marketplace::finish`](crate::Marketplace::finish) it.
     Run,
     /// The same request ran to its end: the answer it finished with.
     Done(String),
@@ -78,97 +78,9 @@ pub enum Reservation {
     },
 }
 
-impl<S: Store> Marketplace<S> {
-    /// Reserves `key` for `actor`'s request with `fingerprint` (a digest of the request
-    /// that tells a retry from another request), holding it for `hold_secs` at most.
-    ///
-    /// Exactly one of any number of concurrent reservations of a key gets
-    /// [`Reservation::Run`]; the others find it [`Reservation::Running`] until the first
-    /// finishes, then [`Reservation::Done`]. A key used by another request is refused with
-    /// [`Error::IdempotencyConflict`]. A hold that runs out (its server died mid-request)
-    /// lets the next reservation run the request again, so `hold_secs` must exceed the
-    /// longest the request can take.
-    ///
-    /// ```
-    /// # tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(async {
-    /// use marketplace_core::*;
-    /// let market = Marketplace::new(MemoryStore::new(), Policy::agentmarket());
-    /// let alice = IdentityId::from_public_key(b"alice");
-    /// assert_eq!(market.reserve(&alice, "k-1", "job", 60).await?, Reservation::Run);
-    /// assert!(matches!(market.reserve(&alice, "k-1", "job", 60).await?, Reservation::Running { .. }));
-    /// market.finish(&alice, "k-1", "job", Some("done".into())).await?;
-    /// assert_eq!(market.reserve(&alice, "k-1", "job", 60).await?, Reservation::Done("done".into()));
-    /// # Ok::<(), Error>(()) }).unwrap();
-    /// ```
-    pub async fn reserve(
-        &self,
-        actor: &IdentityId,
-        key: &str,
-        fingerprint: &str,
-        hold_secs: u64,
-    ) -> Result<Reservation, Error> {
-        check_idempotency_key(key)?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let found = tx.idempotency(actor, key).await?;
-        let reservation = match judge(found.as_ref(), fingerprint, now) {
-            Verdict::New => {
-                let record = IdempotencyRecord {
-                    caller: actor.clone(),
-                    key: key.to_owned(),
-                    fingerprint: fingerprint.to_owned(),
-                    response: String::new(),
-                    created_at: now,
-                    running_until: Some(now + secs(hold_secs)),
-                };
-                if let Err(e) = tx.put_idempotency(record).await {
-                    let _ = tx.rollback().await;
-                    return Err(e.into());
-                }
-                tx.commit().await?;
-                return Ok(Reservation::Run);
-            }
-            Verdict::Replay(answer) => Ok(Reservation::Done(answer)),
-            Verdict::Running(until) => Ok(Reservation::Running { until }),
-            Verdict::Conflict => Err(Error::IdempotencyConflict),
-        };
-        tx.rollback().await?;
-        reservation
-    }
-
-    /// Ends the run of a request that [`Marketplace::reserve`] let run: `Some(answer)` is
-    /// kept for its retries (24 hours from the reservation); `None` lets the key go, for a
-    /// request refused before it changed anything, so a retry runs it afresh.
-    pub async fn finish(
-        &self,
-        actor: &IdentityId,
-        key: &str,
-        fingerprint: &str,
-        answer: Option<String>,
-    ) -> Result<(), Error> {
-        check_idempotency_key(key)?;
-        let now = self.now();
-        let mut tx = self.store.begin().await?;
-        let found = tx.idempotency(actor, key).await?;
-        let ours = found.filter(|r| r.fingerprint == fingerprint && r.running_until.is_some());
-        let Some(mut record) = ours else {
-            // Not reserved, or taken over after the hold ran out: nothing of ours to end.
-            tx.rollback().await?;
-            return Ok(());
-        };
-        match answer {
-            Some(answer) => {
-                record.response = answer;
-                record.running_until = None;
-            }
-            // A hold that ends now: the next reservation runs.
-            None => record.running_until = Some(now),
-        }
-        if let Err(e) = tx.put_idempotency(record).await {
-            let _ = tx.rollback().await;
-            return Err(e.into());
-        }
-        tx.commit().await?;
-        Ok(())
-    }
+/// The fingerprint of a request: SHA-256 hex of its canonical JSON.
+pub(super) fn fingerprint(command: &Command) -> String {
+    let bytes = serde_json::to_vec(command).unwrap_or_default();
+    let digest = Sha256::digest(&bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
 }
