@@ -7,7 +7,7 @@
 //! remembered for 24 hours; the same key with a different request is refused with 422
 //! `idempotency_conflict`.
 
-use marketplace_core::{Command, IdentityId, Outcome, Store, Task};
+use marketplace_core::{Command, IdentityId, IntoValue, Outcome, Store, Task};
 
 use crate::error::ApiError;
 use crate::extract::IdempotencyKey;
@@ -41,19 +41,22 @@ impl<S: Store + Clone> AppState<S> {
         key: &IdempotencyKey,
         command: Command,
     ) -> Result<Task, ApiError> {
-        let task = Task::try_from(self.execute(caller, key, command).await?)?;
+        let task: Task = self.execute(caller, key, command).await?.into_value()?;
         Ok(task.redacted_for(Some(caller)))
     }
 }
 
 impl<S: Store + Clone> AppState<S> {
     /// Executes a command and takes its one kind of outcome out.
-    pub async fn command<T: TryFrom<Outcome, Error = marketplace_core::Error>>(
+    pub async fn command<T>(
         &self,
         caller: &IdentityId,
         key: &IdempotencyKey,
         command: Command,
-    ) -> Result<T, ApiError> {
-        Ok(T::try_from(self.execute(caller, key, command).await?)?)
+    ) -> Result<T, ApiError>
+    where
+        Outcome: IntoValue<T>,
+    {
+        Ok(self.execute(caller, key, command).await?.into_value()?)
     }
 }

@@ -257,16 +257,27 @@ pub(crate) fn unexpected(outcome: &Outcome) -> Error {
     )))
 }
 
-/// `TryFrom<Outcome>` for the value each kind of outcome carries: the one way to take a
+/// The value an outcome carries, as the type its command yields: the one way to take a
 /// command's result out of its [`Outcome`], for the engine's shorthands and every face.
+/// Implemented on [`Outcome`] (not as `TryFrom` on each record type), so the records know
+/// nothing of commands.
+///
+/// ```
+/// use marketplace_core::{IntoValue, Outcome, RuleId, Task};
+/// let deleted = Outcome::RuleDeleted { rule: RuleId(uuid::Uuid::nil()) };
+/// assert!(IntoValue::<Task>::into_value(deleted).is_err());
+/// ```
+pub trait IntoValue<T> {
+    /// The value; an outcome of another kind is an error (a bug).
+    fn into_value(self) -> Result<T, Error>;
+}
+
+/// [`IntoValue`] for the value each kind of outcome carries.
 macro_rules! outcome_values {
     ($($ty:ty: $pattern:pat => $value:expr;)*) => {$(
-        impl TryFrom<Outcome> for $ty {
-            type Error = Error;
-
-            /// The value; an outcome of another kind is an error (a bug).
-            fn try_from(outcome: Outcome) -> Result<Self, Error> {
-                match outcome {
+        impl IntoValue<$ty> for Outcome {
+            fn into_value(self) -> Result<$ty, Error> {
+                match self {
                     $pattern => Ok($value),
                     other => Err(unexpected(&other)),
                 }
@@ -297,13 +308,13 @@ mod tests {
         let deleted = Outcome::RuleDeleted {
             rule: RuleId(uuid::Uuid::from_u128(7)),
         };
-        let refused = Task::try_from(deleted).unwrap_err();
+        let refused = IntoValue::<Task>::into_value(deleted).unwrap_err();
         assert!(
             matches!(refused, Error::Storage(StoreError::Corrupt(_))),
             "{refused}"
         );
         assert!(refused.to_string().contains("RuleDeleted"));
         let collected = Outcome::BlobCollected { removed: true };
-        assert!(Blob::try_from(collected).is_err());
+        assert!(IntoValue::<Blob>::into_value(collected).is_err());
     }
 }

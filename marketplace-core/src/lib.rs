@@ -64,7 +64,7 @@ pub mod testkit;
 pub mod time;
 pub mod view;
 
-pub use command::{Command, Outcome};
+pub use command::{Command, IntoValue, Outcome};
 pub use engine::{
     Activity, ActivityKind, Balance, Earnings, META_FILTERS_MAX, Marketplace, MetaFilter,
     ReputationView, Reservation, check_idempotency_key,

@@ -12,6 +12,7 @@ use crate::model::{
 use crate::store::Store;
 
 use super::market::Marketplace;
+use crate::command::IntoValue;
 
 impl<S: Store> Marketplace<S> {
     pub(super) async fn task_outcome(
@@ -21,7 +22,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<Task, Error> {
         // `run`, not `execute`: one future less between the caller and the store, and the
         // command kept in one place (each nested future holds its own arguments).
-        self.run(Some(actor), &command, None).await?.try_into()
+        self.run(Some(actor), &command, None).await?.into_value()
     }
 
     /// Registers `actor` with a profile; returns its account (with the signup grant).
@@ -32,7 +33,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<(Account, Profile), Error> {
         self.execute(actor, Command::Register(profile))
             .await?
-            .try_into()
+            .into_value()
     }
 
     /// Changes `actor`'s profile.
@@ -43,7 +44,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<Profile, Error> {
         self.execute(actor, Command::UpdateProfile(update))
             .await?
-            .try_into()
+            .into_value()
     }
 
     /// Posts a task, escrowing its bounty.
@@ -150,7 +151,7 @@ impl<S: Store> Marketplace<S> {
             offered_price,
             turnaround_secs,
         };
-        self.execute(actor, command).await?.try_into()
+        self.execute(actor, command).await?.into_value()
     }
 
     /// Awards a bid.
@@ -171,7 +172,7 @@ impl<S: Store> Marketplace<S> {
             text: text.into(),
             pre_claim,
         };
-        self.execute(actor, command).await?.try_into()
+        self.execute(actor, command).await?.into_value()
     }
 
     /// Creates a broker auto-claim rule.
@@ -182,7 +183,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<AutoClaimRule, Error> {
         self.execute(actor, Command::CreateRule(spec))
             .await?
-            .try_into()
+            .into_value()
     }
 
     /// Deletes one of `actor`'s rules.
@@ -197,7 +198,7 @@ impl<S: Store> Marketplace<S> {
         actor: &IdentityId,
         command: Command,
     ) -> Result<Contract, Error> {
-        self.execute(actor, command).await?.try_into()
+        self.execute(actor, command).await?.into_value()
     }
 
     /// Proposes a standing contract.
@@ -238,7 +239,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<BoardPost, Error> {
         self.execute(actor, Command::CreatePost(spec))
             .await?
-            .try_into()
+            .into_value()
     }
 
     /// Records an uploaded artifact.
@@ -254,7 +255,7 @@ impl<S: Store> Marketplace<S> {
             size,
             content_type: content_type.into(),
         };
-        self.execute(actor, command).await?.try_into()
+        self.execute(actor, command).await?.into_value()
     }
 
     /// [`Command::CollectBlob`] now: whether the bytes of `hash` may be deleted (no record
@@ -274,6 +275,6 @@ impl<S: Store> Marketplace<S> {
     pub async fn touch(&self, task: TaskId) -> Result<Task, Error> {
         self.run(None, &Command::Touch { task }, None)
             .await?
-            .try_into()
+            .into_value()
     }
 }

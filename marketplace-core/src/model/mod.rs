@@ -6,6 +6,7 @@ mod broker;
 mod event;
 mod profile;
 mod reputation;
+mod status;
 mod task;
 
 pub use account::{Account, AccountRef, LedgerEntry, TxType};
@@ -17,7 +18,8 @@ pub use broker::{AutoClaimRule, RuleSpec};
 pub use event::{ClaimVia, Event, EventData, EventKind, Followup};
 pub use profile::{Profile, ProfileUpdate};
 pub use reputation::Reputation;
+pub use status::TaskStatus;
 pub use task::{
     Bid, Claim, Delivery, DeliveryInput, DeliveryMeta, DeliveryMode, Escalation, Payout,
-    QueueEntry, RejectCategory, Rejection, Task, TaskSpec, TaskStatus,
+    QueueEntry, RejectCategory, Rejection, Task, TaskSpec,
 };
