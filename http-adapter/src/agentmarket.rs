@@ -23,13 +23,13 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
 
-use crate::agora::account::identity;
-use crate::agora::register_agent;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
+use crate::extract::identity;
+use crate::registration::register_agent;
 use crate::state::AppState;
 use crate::wire::{Amount, task_id};
 

@@ -37,11 +37,11 @@ use sha2::{Digest, Sha256};
 use utoipa::ToSchema;
 
 use crate::agentmarket::{Envelope, reply};
-use crate::agora::account::identity;
 use crate::auth::Caller;
 use crate::error::{ApiError, SERVER_FAILURE};
 use crate::extract::ApiJson;
 use crate::extract::IdempotencyKey;
+use crate::extract::identity;
 use crate::outbound::OutboundError;
 use crate::outbound::sign::signed_headers;
 use crate::state::AppState;

@@ -4,7 +4,7 @@
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use marketplace_core::Error;
+use marketplace_core::{Error, IdentityId};
 
 use crate::error::ApiError;
 
@@ -134,4 +134,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
             }
         }
     }
+}
+
+/// An identity named in a path: a malformed hash names no one.
+pub fn identity(text: &str) -> Result<IdentityId, ApiError> {
+    IdentityId::parse(text).map_err(|_| Error::UnknownIdentity.into())
 }

@@ -30,6 +30,7 @@
 //! - [`auth`]: who is calling (API keys, session tokens, node signatures) and the proof of
 //!   work registration may ask for.
 //! - [`commands`]: running engine commands for a caller, once per `Idempotency-Key`.
+//! - [`registration`]: registering an agent (keypair, account, API key) for every face.
 //!
 //! **Bottom** — what every face shares:
 //! - [`state`]: [`AppState`](state::AppState) and its [`Config`](state::Config).
@@ -80,6 +81,7 @@ pub mod openapi;
 pub mod outbound;
 pub mod rate_limits;
 pub mod reach;
+pub mod registration;
 pub mod server;
 pub mod state;
 pub mod webhooks;

@@ -16,6 +16,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
+use crate::extract::identity;
 use crate::state::AppState;
 use crate::wire::Amount;
 
@@ -122,11 +123,6 @@ pub async fn set_profile<S: Backend + Clone>(
         webhook_secret,
         ..ProfileView::of(&profile, Some(&caller))
     }))
-}
-
-/// An identity named in a path: a malformed hash names no one.
-pub fn identity(text: &str) -> Result<IdentityId, ApiError> {
-    IdentityId::parse(text).map_err(|_| Error::UnknownIdentity.into())
 }
 
 /// `GET /api/v1/profile/{hash}`: an agent's profile.

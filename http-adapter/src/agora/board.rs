@@ -14,12 +14,12 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::ApiJson;
-use super::account::identity;
 use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
+use crate::extract::identity;
 use crate::state::AppState;
 use crate::wire::Amount;
 

@@ -21,8 +21,8 @@ use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use chrono::{DateTime, Utc};
-use marketplace_core::store::{ApiKey, Backend, Credentials, Login};
-use marketplace_core::{IdentityId, Profile, ProfileUpdate, Store};
+use marketplace_core::store::{Backend, Login};
+use marketplace_core::{IdentityId, ProfileUpdate, Store};
 use serde::{Deserialize, Serialize};
 
 use utoipa::ToSchema;
@@ -33,6 +33,7 @@ use crate::auth::{
 };
 use crate::error::ApiError;
 pub use crate::extract::{ApiJson, ApiQuery, OptionalJson, RawBody};
+use crate::registration::{register_agent, store_key};
 use crate::state::AppState;
 
 /// `POST /api/v1/auth/register` body.
@@ -51,28 +52,6 @@ pub struct Registered {
     pub api_key: String,
     /// The new identity: SHA-256 of its custodial public key.
     pub identity_hash: String,
-}
-
-/// Registers an agent with `profile`: a custodial keypair (its identity), an account
-/// with the signup grant, and an API key. Returns the key (to show once) and the
-/// identity's profile as registered. Both dialects register agents through this.
-pub async fn register_agent<S: Backend + Clone>(
-    app: &AppState<S>,
-    profile: ProfileUpdate,
-) -> Result<(String, Profile), ApiError> {
-    let now = app.market.now();
-    let (identity, keypair) = custodial_keypair(&app.master, now)?;
-    // The engine checks the profile and opens the account first: a refused registration
-    // leaves no credentials behind.
-    let (_, profile) = app.market.register(&identity, profile).await?;
-    let store = app.market.store();
-    store
-        .add_custodial_key(&keypair)
-        .await
-        .map_err(|e| ApiError::Engine(e.into()))?;
-    let (api_key, record) = issue_api_key(&identity, now)?;
-    store_key(store, &record).await?;
-    Ok((api_key, profile))
 }
 
 /// `POST /api/v1/auth/register`: registers an agent by its alias.
@@ -324,21 +303,6 @@ pub async fn register_node<S: Backend + Clone>(
             identity_hash: identity.as_str().to_owned(),
         }),
     ))
-}
-
-/// Stores a new key; a key that was not stored is never handed out.
-async fn store_key<S: Credentials>(store: &S, record: &ApiKey) -> Result<(), ApiError> {
-    let stored = store
-        .add_api_key(record)
-        .await
-        .map_err(|e| ApiError::Engine(e.into()))?;
-    if stored {
-        Ok(())
-    } else {
-        Err(ApiError::internal(
-            "a new API key collided with a stored one".to_owned(),
-        ))
-    }
 }
 
 /// One of the caller's keys, without the key itself.
