@@ -367,10 +367,10 @@ pub struct TaskView {
 }
 
 impl TaskView {
-    /// `task` as `viewer` sees it (the task must already be redacted for the viewer).
+    /// `task` as `viewer` sees it: the task already redacted for the viewer
+    /// ([`Task::redacted_for`]), its bids as [`Task::bids_visible_to`] shows them.
     pub fn of(task: &Task, viewer: Option<&IdentityId>) -> Self {
         let spec = &task.spec;
-        let poster_views = viewer == Some(&task.poster);
         let claimant = task.claimant();
         Self {
             id: task.id.to_string(),
@@ -419,11 +419,11 @@ impl TaskView {
                 })
                 .collect(),
             queue_length: task.queue.len(),
-            bids: if poster_views {
-                task.bids.iter().map(|b| BidView::of(task.id, b)).collect()
-            } else {
-                Vec::new()
-            },
+            bids: task
+                .bids_visible_to(viewer)
+                .iter()
+                .map(|b| BidView::of(task.id, b))
+                .collect(),
             bid_count: task.bids.len(),
             delivered_by: task.delivery.as_ref().map(|d| d.agent.as_str().to_owned()),
             delivered_at: task.delivery.as_ref().map(|d| d.delivered_at),

@@ -411,6 +411,16 @@ impl Task {
         }
     }
 
+    /// The live bids `viewer` may see: every one for the poster, none for anyone else.
+    /// How many there are (`bids.len()`) is public. Every face shows bids through this.
+    pub fn bids_visible_to(&self, viewer: Option<&IdentityId>) -> &[Bid] {
+        if viewer == Some(&self.poster) {
+            &self.bids
+        } else {
+            &[]
+        }
+    }
+
     /// The task as `viewer` may see it: private deliveries are emptied for everyone but the
     /// poster and the deliverer (the fact of delivery stays visible); a rejection's feedback
     /// is kept for the poster and the agent it rejected (the count stays visible).
