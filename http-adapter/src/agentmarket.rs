@@ -20,11 +20,11 @@ use marketplace_core::{
     TaskStatus,
 };
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::error::ApiError;
+use crate::error::{AmError, ApiError, ErrorDetail};
 use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
@@ -83,17 +83,30 @@ pub async fn envelope_errors(request: Request, next: Next) -> Response {
         return response;
     }
     let (mut parts, body) = response.into_parts();
-    let bytes = to_bytes(body, ERROR_BODY_BYTES_MAX)
-        .await
-        .unwrap_or_default();
-    let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
-    let error = &parsed["error"];
-    let message = error["message"].as_str().map_or_else(
-        || String::from_utf8_lossy(&bytes).into_owned(),
-        str::to_owned,
-    );
-    let code = error["code"].as_str().unwrap_or("error");
-    let body = json!({ "success": false, "error": message, "code": code }).to_string();
+    let detail = match parts.extensions.remove::<ErrorDetail>() {
+        Some(detail) => detail,
+        // Not an `ApiError` (a layer's own refusal): its body says what happened.
+        None => {
+            let bytes = to_bytes(body, ERROR_BODY_BYTES_MAX)
+                .await
+                .unwrap_or_default();
+            let parsed: Value = serde_json::from_slice(&bytes).unwrap_or(Value::Null);
+            let error = &parsed["error"];
+            ErrorDetail {
+                message: error["message"].as_str().map_or_else(
+                    || String::from_utf8_lossy(&bytes).into_owned(),
+                    str::to_owned,
+                ),
+                code: error["code"].as_str().unwrap_or("error").to_owned(),
+            }
+        }
+    };
+    let body = AmError {
+        success: false,
+        error: detail.message,
+        code: detail.code,
+    };
+    let body = serde_json::to_vec(&body).unwrap_or_default();
     parts.headers.remove(axum::http::header::CONTENT_LENGTH);
     parts.headers.insert(
         axum::http::header::CONTENT_TYPE,

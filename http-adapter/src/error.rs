@@ -24,8 +24,9 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// What went wrong.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
+/// What went wrong. An error response carries it as an extension too, so a face that
+/// answers in its own format (AgentMarket's envelope) renders it without reading the body.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine code, e.g. `already_claimed`.
     pub code: String,
@@ -256,7 +257,9 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
+        let detail = body.error.clone();
         let mut response = (status, Json(body)).into_response();
+        response.extensions_mut().insert(detail);
         let retry_after_secs = match self {
             Self::RateLimited { retry_after_secs } => Some(retry_after_secs),
             Self::Engine(Error::IdempotencyInProgress) => Some(IN_PROGRESS_RETRY_SECS),

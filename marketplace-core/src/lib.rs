@@ -10,11 +10,11 @@
 //! | module | what lives there |
 //! |---|---|
 //! | [`model`] | the records: tasks, accounts and ledger lines, reputation, profiles, rules, contracts, board posts, events |
-//! | [`command`] | the operation vocabulary: [`Command`] in, [`Outcome`] out (a value out of it with `TryFrom`) |
+//! | [`command`] | the operation vocabulary: [`Command`] in, [`Outcome`] out (its value taken out with [`IntoValue`]) |
 //! | [`view`] | what one command reads ([`View`](view::View), by [`Key`](view::Key)) and writes ([`Changes`](view::Changes)): the leaf `decide` and `store` share |
-//! | [`decide`] | the pure state machine: every rule, no I/O, no clock |
-//! | [`engine`] | [`Marketplace`]: load → decide → persist in one transaction; idempotency; the deadline sweep; the read side |
-//! | [`store`] | the storage contract ([`Store`], [`Transaction`]) and the in-memory [`MemoryStore`] |
+//! | [`decide`] | the pure state machine: every rule, no I/O, no clock; `lifecycle/` holds the task rules by phase (posting, claims, review, ending, bidding, broker) |
+//! | [`engine`] | [`Marketplace`]: load → decide → persist in one transaction (`run`, `load`); idempotency; the deadline sweep; typed shorthands; the read side (`reads`); the outbox |
+//! | [`store`] | the storage contract ([`Store`], [`Transaction`]) and the in-memory [`MemoryStore`], laid out like the SQL stores |
 //! | [`policy`] | [`Policy`]: every number, with the `agora` and `agentmarket` presets |
 //! | [`money`], [`limits`], [`time`], [`ids`], [`error`] | exact credits, bounds, injected time, ids, the error vocabulary (the engine's and the stores') |
 //! | `testkit` (feature) | the conformance suite every store runs against itself |
