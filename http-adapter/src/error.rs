@@ -24,8 +24,10 @@ pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-/// What went wrong. An error response carries it as an extension too, so a face that
-/// answers in its own format (AgentMarket's envelope) renders it without reading the body.
+// An error response also carries it as an extension, so a face that answers in its own
+// format (AgentMarket's envelope) renders it without reading the body. (A plain comment:
+// the doc comment below is the OpenAPI document's description.)
+/// What went wrong.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine code, e.g. `already_claimed`.
