@@ -2,6 +2,9 @@
 //! (`storage_sql::codec`).
 
 use marketplace_core::StoreError;
+use sqlx::Postgres;
+use sqlx::postgres::PgQueryResult;
+use storage_sql::Statements;
 pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros};
 
 /// Maps a driver error: serialization failures, deadlocks, lock timeouts and unique
@@ -27,4 +30,29 @@ pub(crate) fn ts_query(text: &str) -> Option<String> {
     let words = storage_sql::codec::search_words(text);
     let terms: Vec<String> = words.iter().map(|w| format!("{w}:*")).collect();
     (!terms.is_empty()).then(|| terms.join(" & "))
+}
+
+/// What this database says its own way (see [`storage_sql::Statements`]): the store takes
+/// them over, and a transaction names this type without naming the store.
+#[derive(Debug, Clone, Copy)]
+pub struct PgSyntax;
+
+impl Statements for PgSyntax {
+    type Db = Postgres;
+    type Key = uuid::Uuid;
+    const BEGIN_WRITE: &'static str = "BEGIN";
+    const POST_INDEXED: &'static str = "INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))";
+    const BLOB_REFERENCED: &'static str = "UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1";
+
+    fn key(id: uuid::Uuid) -> uuid::Uuid {
+        id
+    }
+
+    fn error(e: sqlx::Error) -> StoreError {
+        db(e)
+    }
+
+    fn rows_affected(done: &PgQueryResult) -> u64 {
+        done.rows_affected()
+    }
 }

@@ -62,9 +62,9 @@ use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 use sqlx::{Connection, Postgres, QueryBuilder, Row};
 
 use sqlx::pool::PoolConnection;
-use sqlx::postgres::PgQueryResult;
 use storage_sql::{Dialect, Sql, int, push_search_tail};
 
+pub use crate::codec::PgSyntax;
 use crate::codec::{db, decimal, micros, ts_query};
 pub use crate::tx::PgTx;
 use crate::warm::{RECHECK_IDLE, RETURN_AFTER, Warm};
@@ -153,31 +153,15 @@ impl PgStore {
     }
 }
 
+storage_sql::statements_as!(PgStore => PgSyntax);
+
 impl Dialect for PgStore {
-    type Db = Postgres;
-    type Key = uuid::Uuid;
-    const BEGIN_WRITE: &'static str = "BEGIN";
-    const POST_INDEXED: &'static str = "INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))";
-    const BLOB_REFERENCED: &'static str = "UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1";
-
-    fn key(id: uuid::Uuid) -> uuid::Uuid {
-        id
-    }
-
     fn reader(&self) -> &PgPool {
         &self.pool
     }
 
     async fn writer(&self) -> Result<PoolConnection<Postgres>, StoreError> {
         self.pool.acquire().await.map_err(db)
-    }
-
-    fn error(e: sqlx::Error) -> StoreError {
-        db(e)
-    }
-
-    fn rows_affected(done: &PgQueryResult) -> u64 {
-        done.rows_affected()
     }
 }
 

@@ -26,7 +26,6 @@ use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Postgres, Row};
 use storage_sql::codec::Batch;
 
-use crate::PgStore;
 use crate::codec::{db, from_json, json, micros};
 use crate::warm::Warm;
 use storage_sql::Sql;
@@ -593,7 +592,7 @@ impl Transaction for PgTx {
         }
         if storage_sql::has_records(&changes) {
             let conn = self.conn().await?;
-            Sql::<PgStore>::write_records(conn, &changes).await?;
+            Sql::<crate::codec::PgSyntax>::write_records(conn, &changes).await?;
         }
         Ok(())
     }

@@ -48,224 +48,226 @@ where
 }
 
 shared! {
-    /// [`Deliveries::webhook`](marketplace_core::store::Deliveries::webhook).
-    pub async fn webhook(
-        &self,
-        identity: &IdentityId,
-    ) -> Result<Option<WebhookSettings>, StoreError> {
-        let row = sqlx::query(sql!("webhook_by_identity"))
-            .bind(identity.as_str())
-            .fetch_optional(self.0.reader())
-            .await
-            .map_err(D::error)?;
-        row.as_ref().map(rows::webhook).transpose()
-    }
-
-    /// [`Deliveries::add_webhook`](marketplace_core::store::Deliveries::add_webhook).
-    pub async fn add_webhook(
-        &self,
-        s: &WebhookSettings,
-    ) -> Result<(WebhookSettings, bool), StoreError> {
-        let row = sqlx::query(sql!("webhook_add"))
-            .bind(s.identity.as_str())
-            .bind(s.sealed_secret.as_str())
-            .bind(json(&s.events)?)
-            .bind(micros(s.updated_at))
-            .fetch_one(&mut *self.0.writer().await?)
-            .await
-            .map_err(D::error)?;
-        let stored = rows::webhook(&row)?;
-        let added = &stored == s;
-        Ok((stored, added))
-    }
-
-    /// [`Deliveries::put_webhook`](marketplace_core::store::Deliveries::put_webhook).
-    pub async fn put_webhook(&self, s: &WebhookSettings) -> Result<(), StoreError> {
-        sqlx::query(sql!("webhook_put"))
-            .bind(s.identity.as_str())
-            .bind(s.sealed_secret.as_str())
-            .bind(json(&s.events)?)
-            .bind(micros(s.updated_at))
-            .execute(&mut *self.0.writer().await?)
-            .await
-            .map_err(D::error)?;
-        Ok(())
-    }
-
-    /// [`Deliveries::subscribers`](marketplace_core::store::Deliveries::subscribers).
-    pub async fn subscribers(
-        &self,
-        capabilities: &[String],
-        after: Option<&IdentityId>,
-        limit: usize,
-    ) -> Result<Vec<IdentityId>, StoreError> {
-        if capabilities.is_empty() {
-            return Ok(Vec::new());
+    impl Dialect {
+        /// [`Deliveries::webhook`](marketplace_core::store::Deliveries::webhook).
+        pub async fn webhook(
+            &self,
+            identity: &IdentityId,
+        ) -> Result<Option<WebhookSettings>, StoreError> {
+            let row = sqlx::query(sql!("webhook_by_identity"))
+                .bind(identity.as_str())
+                .fetch_optional(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            row.as_ref().map(rows::webhook).transpose()
         }
-        let mut b = QueryBuilder::<D::Db>::new(
-            "SELECT DISTINCT c.identity FROM profile_capabilities c \
-             JOIN webhooks w ON w.identity = c.identity WHERE c.identity > ",
-        );
-        b.push_bind(after.map_or("", IdentityId::as_str))
-            .push(" AND c.capability IN (");
-        let mut list = b.separated(", ");
-        for cap in capabilities {
-            list.push_bind(cap.as_str());
-        }
-        b.push(") ORDER BY c.identity LIMIT ").push_bind(int(limit));
-        let rows = b
-            .build()
-            .fetch_all(self.0.reader())
-            .await
-            .map_err(D::error)?;
-        rows.iter().map(|r| rows::identity(r, "identity")).collect()
-    }
 
-    /// [`Deliveries::fan_out`](marketplace_core::store::Deliveries::fan_out): the event's
-    /// lease is completed and its deliveries stored in one transaction, or neither.
-    pub async fn fan_out(
-        &self,
-        event_seq: u64,
-        attempt: u32,
-        deliveries: &[NewDelivery],
-    ) -> Result<bool, StoreError> {
-        let mut conn = self.0.writer().await?;
-        let mut tx = conn
-            .begin_with(sqlx::SqlStr::from_static(D::BEGIN_WRITE))
-            .await
-            .map_err(D::error)?;
-        let done = sqlx::query(sql!("event_complete"))
-            .bind(int(event_seq))
-            .bind(i64::from(attempt))
-            .execute(&mut *tx)
-            .await
-            .map_err(D::error)?;
-        if D::rows_affected(&done) != 1 {
-            return Ok(false);
+        /// [`Deliveries::add_webhook`](marketplace_core::store::Deliveries::add_webhook).
+        pub async fn add_webhook(
+            &self,
+            s: &WebhookSettings,
+        ) -> Result<(WebhookSettings, bool), StoreError> {
+            let row = sqlx::query(sql!("webhook_add"))
+                .bind(s.identity.as_str())
+                .bind(s.sealed_secret.as_str())
+                .bind(json(&s.events)?)
+                .bind(micros(s.updated_at))
+                .fetch_one(&mut *self.0.writer().await?)
+                .await
+                .map_err(D::error)?;
+            let stored = rows::webhook(&row)?;
+            let added = &stored == s;
+            Ok((stored, added))
         }
-        for chunk in deliveries.chunks(INSERT_CHUNK) {
-            let mut b = insert_deliveries::<D::Db>(chunk, None);
-            b.push(" ON CONFLICT DO NOTHING");
-            b.build().execute(&mut *tx).await.map_err(D::error)?;
+
+        /// [`Deliveries::put_webhook`](marketplace_core::store::Deliveries::put_webhook).
+        pub async fn put_webhook(&self, s: &WebhookSettings) -> Result<(), StoreError> {
+            sqlx::query(sql!("webhook_put"))
+                .bind(s.identity.as_str())
+                .bind(s.sealed_secret.as_str())
+                .bind(json(&s.events)?)
+                .bind(micros(s.updated_at))
+                .execute(&mut *self.0.writer().await?)
+                .await
+                .map_err(D::error)?;
+            Ok(())
         }
-        tx.commit().await.map_err(D::error)?;
-        Ok(true)
-    }
 
-    /// [`Deliveries::add_delivery`](marketplace_core::store::Deliveries::add_delivery).
-    pub async fn add_delivery(
-        &self,
-        d: &NewDelivery,
-        leased_until: Option<Timestamp>,
-    ) -> Result<Delivery, StoreError> {
-        let mut b = insert_deliveries::<D::Db>(std::slice::from_ref(d), leased_until);
-        b.push(" RETURNING ").push(DELIVERY_COLUMNS);
-        let row = b
-            .build()
-            .fetch_one(&mut *self.0.writer().await?)
-            .await
-            .map_err(D::error)?;
-        rows::delivery(&row)
-    }
-
-    /// [`Deliveries::finish_delivery`](marketplace_core::store::Deliveries::finish_delivery).
-    pub async fn finish_delivery(
-        &self,
-        id: u64,
-        record: &DeliveryAttempt,
-        next: NextStep,
-    ) -> Result<bool, StoreError> {
-        sqlx::query(sql!("delivery_attempt_add"))
-            .bind(int(id))
-            .bind(i64::from(record.attempt))
-            .bind(micros(record.at))
-            .bind(record.url.as_deref())
-            .bind(record.status_code.map(i64::from))
-            .bind(int(record.latency_ms))
-            .bind(record.error.as_deref())
-            .execute(&mut *self.0.writer().await?)
-            .await
-            .map_err(D::error)?;
-        let (status, available_at, finished_at) = match next {
-            NextStep::RetryAt(at) => (DeliveryStatus::Pending, micros(at), None),
-            NextStep::Delivered => (DeliveryStatus::Delivered, 0, Some(micros(record.at))),
-            NextStep::GiveUp => (DeliveryStatus::Failed, 0, Some(micros(record.at))),
-        };
-        let moved = sqlx::query(sql!("delivery_finish"))
-            .bind(status.as_str())
-            .bind(available_at)
-            .bind(finished_at)
-            .bind(int(id))
-            .bind(i64::from(record.attempt))
-            .execute(&mut *self.0.writer().await?)
-            .await
-            .map_err(D::error)?;
-        Ok(D::rows_affected(&moved) == 1)
-    }
-
-    /// [`Deliveries::deliveries`](marketplace_core::store::Deliveries::deliveries).
-    pub async fn deliveries(
-        &self,
-        recipient: &IdentityId,
-        before: Option<u64>,
-        limit: usize,
-    ) -> Result<Vec<DeliveryRecord>, StoreError> {
-        let rows = sqlx::query(sql!("deliveries_of"))
-            .bind(recipient.as_str())
-            .bind(before.map_or(i64::MAX, int))
-            .bind(int(limit))
-            .fetch_all(self.0.reader())
-            .await
-            .map_err(D::error)?;
-        let found = rows
-            .iter()
-            .map(rows::delivery)
-            .collect::<Result<Vec<_>, _>>()?;
-        if found.is_empty() {
-            return Ok(Vec::new());
+        /// [`Deliveries::subscribers`](marketplace_core::store::Deliveries::subscribers).
+        pub async fn subscribers(
+            &self,
+            capabilities: &[String],
+            after: Option<&IdentityId>,
+            limit: usize,
+        ) -> Result<Vec<IdentityId>, StoreError> {
+            if capabilities.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut b = QueryBuilder::<D::Db>::new(
+                "SELECT DISTINCT c.identity FROM profile_capabilities c \
+                 JOIN webhooks w ON w.identity = c.identity WHERE c.identity > ",
+            );
+            b.push_bind(after.map_or("", IdentityId::as_str))
+                .push(" AND c.capability IN (");
+            let mut list = b.separated(", ");
+            for cap in capabilities {
+                list.push_bind(cap.as_str());
+            }
+            b.push(") ORDER BY c.identity LIMIT ").push_bind(int(limit));
+            let rows = b
+                .build()
+                .fetch_all(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            rows.iter().map(|r| rows::identity(r, "identity")).collect()
         }
-        let mut b =
-            QueryBuilder::<D::Db>::new("SELECT * FROM delivery_attempts WHERE delivery IN (");
-        let mut list = b.separated(", ");
-        for d in &found {
-            list.push_bind(int(d.id));
-        }
-        b.push(") ORDER BY delivery, attempt");
-        let rows = b
-            .build()
-            .fetch_all(self.0.reader())
-            .await
-            .map_err(D::error)?;
-        let attempts = rows
-            .iter()
-            .map(|r| {
-                let row = AttemptRow {
-                    attempt: r.int("attempt")?,
-                    at: r.int("at")?,
-                    url: r.text_opt("url")?.map(str::to_owned),
-                    status_code: r.int_opt("status_code")?,
-                    latency_ms: r.int("latency_ms")?,
-                    error: r.text_opt("error")?.map(str::to_owned),
-                };
-                Ok((r.int("delivery")?, row))
-            })
-            .collect::<Result<Vec<_>, StoreError>>()?;
-        let mut grouped = group_attempts(attempts, DELIVERY_ATTEMPTS_LISTED)?;
-        Ok(found
-            .into_iter()
-            .map(|delivery| DeliveryRecord {
-                attempts: grouped.remove(&delivery.id).unwrap_or_default(),
-                delivery,
-            })
-            .collect())
-    }
 
-    /// [`Deliveries::deliveries_pending`](marketplace_core::store::Deliveries::deliveries_pending).
-    pub async fn deliveries_pending(&self) -> Result<u64, StoreError> {
-        let row = sqlx::query(sql!("deliveries_pending"))
-            .fetch_one(self.0.reader())
-            .await
-            .map_err(D::error)?;
-        Ok(u64::try_from(row.int("pending")?).unwrap_or(0))
+        /// [`Deliveries::fan_out`](marketplace_core::store::Deliveries::fan_out): the event's
+        /// lease is completed and its deliveries stored in one transaction, or neither.
+        pub async fn fan_out(
+            &self,
+            event_seq: u64,
+            attempt: u32,
+            deliveries: &[NewDelivery],
+        ) -> Result<bool, StoreError> {
+            let mut conn = self.0.writer().await?;
+            let mut tx = conn
+                .begin_with(sqlx::SqlStr::from_static(D::BEGIN_WRITE))
+                .await
+                .map_err(D::error)?;
+            let done = sqlx::query(sql!("event_complete"))
+                .bind(int(event_seq))
+                .bind(i64::from(attempt))
+                .execute(&mut *tx)
+                .await
+                .map_err(D::error)?;
+            if D::rows_affected(&done) != 1 {
+                return Ok(false);
+            }
+            for chunk in deliveries.chunks(INSERT_CHUNK) {
+                let mut b = insert_deliveries::<D::Db>(chunk, None);
+                b.push(" ON CONFLICT DO NOTHING");
+                b.build().execute(&mut *tx).await.map_err(D::error)?;
+            }
+            tx.commit().await.map_err(D::error)?;
+            Ok(true)
+        }
+
+        /// [`Deliveries::add_delivery`](marketplace_core::store::Deliveries::add_delivery).
+        pub async fn add_delivery(
+            &self,
+            d: &NewDelivery,
+            leased_until: Option<Timestamp>,
+        ) -> Result<Delivery, StoreError> {
+            let mut b = insert_deliveries::<D::Db>(std::slice::from_ref(d), leased_until);
+            b.push(" RETURNING ").push(DELIVERY_COLUMNS);
+            let row = b
+                .build()
+                .fetch_one(&mut *self.0.writer().await?)
+                .await
+                .map_err(D::error)?;
+            rows::delivery(&row)
+        }
+
+        /// [`Deliveries::finish_delivery`](marketplace_core::store::Deliveries::finish_delivery).
+        pub async fn finish_delivery(
+            &self,
+            id: u64,
+            record: &DeliveryAttempt,
+            next: NextStep,
+        ) -> Result<bool, StoreError> {
+            sqlx::query(sql!("delivery_attempt_add"))
+                .bind(int(id))
+                .bind(i64::from(record.attempt))
+                .bind(micros(record.at))
+                .bind(record.url.as_deref())
+                .bind(record.status_code.map(i64::from))
+                .bind(int(record.latency_ms))
+                .bind(record.error.as_deref())
+                .execute(&mut *self.0.writer().await?)
+                .await
+                .map_err(D::error)?;
+            let (status, available_at, finished_at) = match next {
+                NextStep::RetryAt(at) => (DeliveryStatus::Pending, micros(at), None),
+                NextStep::Delivered => (DeliveryStatus::Delivered, 0, Some(micros(record.at))),
+                NextStep::GiveUp => (DeliveryStatus::Failed, 0, Some(micros(record.at))),
+            };
+            let moved = sqlx::query(sql!("delivery_finish"))
+                .bind(status.as_str())
+                .bind(available_at)
+                .bind(finished_at)
+                .bind(int(id))
+                .bind(i64::from(record.attempt))
+                .execute(&mut *self.0.writer().await?)
+                .await
+                .map_err(D::error)?;
+            Ok(D::rows_affected(&moved) == 1)
+        }
+
+        /// [`Deliveries::deliveries`](marketplace_core::store::Deliveries::deliveries).
+        pub async fn deliveries(
+            &self,
+            recipient: &IdentityId,
+            before: Option<u64>,
+            limit: usize,
+        ) -> Result<Vec<DeliveryRecord>, StoreError> {
+            let rows = sqlx::query(sql!("deliveries_of"))
+                .bind(recipient.as_str())
+                .bind(before.map_or(i64::MAX, int))
+                .bind(int(limit))
+                .fetch_all(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            let found = rows
+                .iter()
+                .map(rows::delivery)
+                .collect::<Result<Vec<_>, _>>()?;
+            if found.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut b =
+                QueryBuilder::<D::Db>::new("SELECT * FROM delivery_attempts WHERE delivery IN (");
+            let mut list = b.separated(", ");
+            for d in &found {
+                list.push_bind(int(d.id));
+            }
+            b.push(") ORDER BY delivery, attempt");
+            let rows = b
+                .build()
+                .fetch_all(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            let attempts = rows
+                .iter()
+                .map(|r| {
+                    let row = AttemptRow {
+                        attempt: r.int("attempt")?,
+                        at: r.int("at")?,
+                        url: r.text_opt("url")?.map(str::to_owned),
+                        status_code: r.int_opt("status_code")?,
+                        latency_ms: r.int("latency_ms")?,
+                        error: r.text_opt("error")?.map(str::to_owned),
+                    };
+                    Ok((r.int("delivery")?, row))
+                })
+                .collect::<Result<Vec<_>, StoreError>>()?;
+            let mut grouped = group_attempts(attempts, DELIVERY_ATTEMPTS_LISTED)?;
+            Ok(found
+                .into_iter()
+                .map(|delivery| DeliveryRecord {
+                    attempts: grouped.remove(&delivery.id).unwrap_or_default(),
+                    delivery,
+                })
+                .collect())
+        }
+
+        /// [`Deliveries::deliveries_pending`](marketplace_core::store::Deliveries::deliveries_pending).
+        pub async fn deliveries_pending(&self) -> Result<u64, StoreError> {
+            let row = sqlx::query(sql!("deliveries_pending"))
+                .fetch_one(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            Ok(u64::try_from(row.int("pending")?).unwrap_or(0))
+        }
     }
 }

@@ -7,8 +7,11 @@ use marketplace_core::{Store, StoreError};
 use sqlx::pool::PoolConnection;
 use sqlx::{Database, Encode, Pool, Type};
 
-/// What a store's database does its own way. Everything else in [`Sql`] is shared.
-pub trait Dialect: Store + Send + Sync + 'static {
+/// What a store's database says its own way, known without a store at hand: its driver,
+/// how it binds ids, a few statements, its errors. A store names them on a type of its
+/// own (a transaction can name that type without naming the store) and takes them over
+/// with [`statements_as!`](crate::statements_as).
+pub trait Statements: Send + Sync + 'static {
     /// The sqlx driver.
     type Db: Database;
     /// A record id (task, rule, contract, message, post) as this database stores it: text,
@@ -24,14 +27,45 @@ pub trait Dialect: Store + Send + Sync + 'static {
 
     /// A record's id as a bind parameter.
     fn key(id: uuid::Uuid) -> Self::Key;
-    /// Connections for reads.
-    fn reader(&self) -> &Pool<Self::Db>;
-    /// A connection for one write (SQLite: its one writer, so writes are serialized).
-    fn writer(&self) -> impl Future<Output = Result<PoolConnection<Self::Db>, StoreError>> + Send;
     /// A driver error as the engine sees it: lost races are conflicts it retries.
     fn error(e: sqlx::Error) -> StoreError;
     /// How many rows a statement changed.
     fn rows_affected(done: &<Self::Db as Database>::QueryResult) -> u64;
+}
+
+/// What a store's database does its own way. Everything else in [`Sql`] is shared.
+pub trait Dialect: Statements + Store {
+    /// Connections for reads.
+    fn reader(&self) -> &Pool<Self::Db>;
+    /// A connection for one write (SQLite: its one writer, so writes are serialized).
+    fn writer(&self) -> impl Future<Output = Result<PoolConnection<Self::Db>, StoreError>> + Send;
+}
+
+/// Implements [`Statements`] for a store as another type of the store's states them:
+/// `statements_as!(MyStore => MySyntax)`.
+#[macro_export]
+macro_rules! statements_as {
+    ($store:ty => $syntax:ty) => {
+        impl $crate::Statements for $store {
+            type Db = <$syntax as $crate::Statements>::Db;
+            type Key = <$syntax as $crate::Statements>::Key;
+            const BEGIN_WRITE: &'static str = <$syntax as $crate::Statements>::BEGIN_WRITE;
+            const POST_INDEXED: &'static str = <$syntax as $crate::Statements>::POST_INDEXED;
+            const BLOB_REFERENCED: &'static str = <$syntax as $crate::Statements>::BLOB_REFERENCED;
+
+            fn key(id: uuid::Uuid) -> Self::Key {
+                <$syntax as $crate::Statements>::key(id)
+            }
+
+            fn error(e: sqlx::Error) -> marketplace_core::StoreError {
+                <$syntax as $crate::Statements>::error(e)
+            }
+
+            fn rows_affected(done: &<Self::Db as sqlx::Database>::QueryResult) -> u64 {
+                <$syntax as $crate::Statements>::rows_affected(done)
+            }
+        }
+    };
 }
 
 /// The shared implementation, over a store of dialect `D`: its methods are the store's

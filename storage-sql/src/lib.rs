@@ -5,18 +5,20 @@
 //! [`Store`], [`Credentials`] and [`Deliveries`], written once and generic over the
 //! [`sqlx::Database`] of a store.
 //!
-//! A store names what truly differs in a small [`Dialect`]: how it binds a task id, where
-//! its writes go (SQLite's one writer connection, a PostgreSQL pool), how a write
-//! transaction begins and how driver errors map to [`StoreError`]. What differs by more
-//! than a word (the command transaction and its batched write, search syntax, the outbox
-//! and delivery leases, exact sums) stays in the store, with its migrations.
+//! A store names what truly differs in two small traits: [`Statements`] (how it binds a
+//! record id, how a write transaction begins, two statements, how driver errors map to
+//! [`StoreError`]), on a type of its own that its transaction can name, and [`Dialect`]
+//! (where its reads and writes go: SQLite's one writer connection, a PostgreSQL pool).
+//! What differs by more than a word (the command transaction and its batched write, search
+//! syntax, the outbox and delivery leases, exact sums) stays in the store, with its
+//! migrations.
 //!
 //! Statements are `.sql` files under `sql/`, embedded at compile time. They are written in
 //! the SQL both databases accept (`$n` parameters, `ON CONFLICT`, `CAST(.. AS TEXT)` for
 //! money), so one text serves both.
 //!
 //! ## Module map
-//! - `dialect`: [`Dialect`] and [`Sql`], below every other module.
+//! - `dialect`: [`Statements`], [`Dialect`] and [`Sql`], below every other module.
 //! - [`codec`]: records as JSON bodies, times as microseconds, exact decimals, the hot rows
 //!   of a command ([`codec::Batch`]) and delivery rows.
 //! - [`rows`]: typed records from result rows ([`rows::SqlRow`]).
@@ -41,7 +43,7 @@ mod deliveries;
 mod dialect;
 mod reads;
 mod writes;
-pub use dialect::{Dialect, Sql, int};
+pub use dialect::{Dialect, Sql, Statements, int};
 pub use reads::{SCAN_ROWS_MAX, push_search_tail};
 pub use writes::has_records;
 pub mod rows;
@@ -57,8 +59,8 @@ pub(crate) use sql;
 /// The `impl` block of [`Sql`] that holds shared methods, with the bounds they need: the
 /// driver's connections as executors, and its text and integer types in both directions.
 macro_rules! shared {
-    ($($methods:tt)*) => {
-        impl<D: $crate::dialect::Dialect> $crate::dialect::Sql<'_, D>
+    (impl $bound:ident { $($methods:tt)* }) => {
+        impl<D: $crate::dialect::$bound> $crate::dialect::Sql<'_, D>
         where
             for<'c> &'c mut <D::Db as sqlx::Database>::Connection:
                 sqlx::Executor<'c, Database = D::Db>,

@@ -25,97 +25,99 @@ pub fn has_records(changes: &Changes) -> bool {
 }
 
 shared! {
-    /// Writes the records of `changes` other than the hot rows on `conn`, inside the
-    /// command's transaction.
-    pub async fn write_records(
-        conn: &mut <D::Db as Database>::Connection,
-        changes: &Changes,
-    ) -> Result<(), StoreError> {
-        async fn run<'q, DB: Database>(
-            conn: &mut DB::Connection,
-            query: sqlx::query::Query<'q, DB, DB::Arguments>,
-            error: fn(sqlx::Error) -> StoreError,
-        ) -> Result<(), StoreError>
-        where
-            for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
-            DB::Arguments: sqlx::IntoArguments<DB>,
-        {
-            query.execute(conn).await.map(drop).map_err(error)
-        }
-        let e = D::error;
-        for p in &changes.profiles {
-            let who = p.identity.as_str();
-            run(conn, sqlx::query(sql!("profile_put")).bind(who).bind(json(p)?), e).await?;
-            run(conn, sqlx::query(sql!("profile_capabilities_clear")).bind(who), e).await?;
-            for cap in &p.capabilities {
-                let q = sqlx::query(sql!("profile_capability_add")).bind(cap.as_str()).bind(who);
+    impl Statements {
+        /// Writes the records of `changes` other than the hot rows on `conn`, inside the
+        /// command's transaction.
+        pub async fn write_records(
+            conn: &mut <D::Db as Database>::Connection,
+            changes: &Changes,
+        ) -> Result<(), StoreError> {
+            async fn run<'q, DB: Database>(
+                conn: &mut DB::Connection,
+                query: sqlx::query::Query<'q, DB, DB::Arguments>,
+                error: fn(sqlx::Error) -> StoreError,
+            ) -> Result<(), StoreError>
+            where
+                for<'c> &'c mut DB::Connection: sqlx::Executor<'c, Database = DB>,
+                DB::Arguments: sqlx::IntoArguments<DB>,
+            {
+                query.execute(conn).await.map(drop).map_err(error)
+            }
+            let e = D::error;
+            for p in &changes.profiles {
+                let who = p.identity.as_str();
+                run(conn, sqlx::query(sql!("profile_put")).bind(who).bind(json(p)?), e).await?;
+                run(conn, sqlx::query(sql!("profile_capabilities_clear")).bind(who), e).await?;
+                for cap in &p.capabilities {
+                    let q = sqlx::query(sql!("profile_capability_add")).bind(cap.as_str()).bind(who);
+                    run(conn, q, e).await?;
+                }
+            }
+            for rule in &changes.rules {
+                let q = sqlx::query(sql!("rule_add"))
+                    .bind(D::key(rule.id.0))
+                    .bind(rule.owner.as_str())
+                    .bind(micros(rule.created_at))
+                    .bind(json(rule)?);
+                run(conn, q, e).await?;
+                for tag in &rule.capabilities {
+                    let q = sqlx::query(sql!("rule_tag_add")).bind(tag.as_str()).bind(D::key(rule.id.0));
+                    run(conn, q, e).await?;
+                }
+            }
+            for id in &changes.rules_deleted {
+                for statement in [sql!("rule_delete"), sql!("rule_tags_delete")] {
+                    run(conn, sqlx::query(statement).bind(D::key(id.0)), e).await?;
+                }
+            }
+            for k in &changes.contracts {
+                let q = sqlx::query(sql!("contract_put"))
+                    .bind(D::key(k.id.0))
+                    .bind(k.poster.as_str())
+                    .bind(k.agent.as_str())
+                    .bind(json(k)?);
                 run(conn, q, e).await?;
             }
-        }
-        for rule in &changes.rules {
-            let q = sqlx::query(sql!("rule_add"))
-                .bind(D::key(rule.id.0))
-                .bind(rule.owner.as_str())
-                .bind(micros(rule.created_at))
-                .bind(json(rule)?);
-            run(conn, q, e).await?;
-            for tag in &rule.capabilities {
-                let q = sqlx::query(sql!("rule_tag_add")).bind(tag.as_str()).bind(D::key(rule.id.0));
+            for m in &changes.messages {
+                let q = sqlx::query(sql!("message_add"))
+                    .bind(D::key(m.id.0))
+                    .bind(D::key(m.task_id.0))
+                    .bind(json(m)?);
                 run(conn, q, e).await?;
             }
-        }
-        for id in &changes.rules_deleted {
-            for statement in [sql!("rule_delete"), sql!("rule_tags_delete")] {
-                run(conn, sqlx::query(statement).bind(D::key(id.0)), e).await?;
+            for p in &changes.posts {
+                let q = sqlx::query(sql!("post_add"))
+                    .bind(D::key(p.id.0))
+                    .bind(p.author.as_str())
+                    .bind(p.kind.as_str())
+                    .bind(p.topic.as_deref())
+                    .bind(json(p)?);
+                run(conn, q, e).await?;
+                let mut text = p.text.clone();
+                for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
+                    text.push(' ');
+                    text.push_str(cap);
+                }
+                let q = sqlx::query(D::POST_INDEXED).bind(D::key(p.id.0)).bind(text);
+                run(conn, q, e).await?;
             }
-        }
-        for k in &changes.contracts {
-            let q = sqlx::query(sql!("contract_put"))
-                .bind(D::key(k.id.0))
-                .bind(k.poster.as_str())
-                .bind(k.agent.as_str())
-                .bind(json(k)?);
-            run(conn, q, e).await?;
-        }
-        for m in &changes.messages {
-            let q = sqlx::query(sql!("message_add"))
-                .bind(D::key(m.id.0))
-                .bind(D::key(m.task_id.0))
-                .bind(json(m)?);
-            run(conn, q, e).await?;
-        }
-        for p in &changes.posts {
-            let q = sqlx::query(sql!("post_add"))
-                .bind(D::key(p.id.0))
-                .bind(p.author.as_str())
-                .bind(p.kind.as_str())
-                .bind(p.topic.as_deref())
-                .bind(json(p)?);
-            run(conn, q, e).await?;
-            let mut text = p.text.clone();
-            for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
-                text.push(' ');
-                text.push_str(cap);
+            for b in &changes.blobs {
+                let q = sqlx::query(sql!("blob_add")).bind(b.hash.as_str()).bind(json(b)?);
+                run(conn, q, e).await?;
             }
-            let q = sqlx::query(D::POST_INDEXED).bind(D::key(p.id.0)).bind(text);
-            run(conn, q, e).await?;
-        }
-        for b in &changes.blobs {
-            let q = sqlx::query(sql!("blob_add")).bind(b.hash.as_str()).bind(json(b)?);
-            run(conn, q, e).await?;
-        }
-        for (hash, holder) in &changes.blob_holders {
-            let q = sqlx::query(sql!("blob_holder_add")).bind(hash.as_str()).bind(holder.as_str());
-            run(conn, q, e).await?;
-        }
-        for hash in &changes.blobs_referenced {
-            run(conn, sqlx::query(D::BLOB_REFERENCED).bind(hash.as_str()), e).await?;
-        }
-        for hash in &changes.blobs_removed {
-            for statement in [sql!("blob_holders_delete"), sql!("blob_delete")] {
-                run(conn, sqlx::query(statement).bind(hash.as_str()), e).await?;
+            for (hash, holder) in &changes.blob_holders {
+                let q = sqlx::query(sql!("blob_holder_add")).bind(hash.as_str()).bind(holder.as_str());
+                run(conn, q, e).await?;
             }
+            for hash in &changes.blobs_referenced {
+                run(conn, sqlx::query(D::BLOB_REFERENCED).bind(hash.as_str()), e).await?;
+            }
+            for hash in &changes.blobs_removed {
+                for statement in [sql!("blob_holders_delete"), sql!("blob_delete")] {
+                    run(conn, sqlx::query(statement).bind(hash.as_str()), e).await?;
+                }
+            }
+            Ok(())
         }
-        Ok(())
     }
 }

@@ -2,6 +2,9 @@
 //! (`storage_sql::codec`).
 
 use marketplace_core::StoreError;
+use sqlx::Sqlite;
+use sqlx::sqlite::SqliteQueryResult;
+use storage_sql::Statements;
 pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros, uuid};
 
 /// Maps a driver error: lost races (busy, locked) are conflicts the engine retries.
@@ -26,4 +29,31 @@ pub(crate) fn fts_query(text: &str) -> Option<String> {
     let words = storage_sql::codec::search_words(text);
     let terms: Vec<String> = words.iter().map(|w| format!("\"{w}\"*")).collect();
     (!terms.is_empty()).then(|| terms.join(" AND "))
+}
+
+/// What this database says its own way (see [`storage_sql::Statements`]): the store takes
+/// them over, and a transaction names this type without naming the store.
+#[derive(Debug, Clone, Copy)]
+pub struct SqliteSyntax;
+
+impl Statements for SqliteSyntax {
+    type Db = Sqlite;
+    type Key = String;
+    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
+    const POST_INDEXED: &'static str =
+        "INSERT INTO search_index (item_id, kind, body) VALUES ($1, 'post', $2)";
+    const BLOB_REFERENCED: &'static str =
+        "UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = $1";
+
+    fn key(id: uuid::Uuid) -> String {
+        id.to_string()
+    }
+
+    fn error(e: sqlx::Error) -> StoreError {
+        db(e)
+    }
+
+    fn rows_affected(done: &SqliteQueryResult) -> u64 {
+        done.rows_affected()
+    }
 }

@@ -51,9 +51,9 @@ use sqlx::sqlite::{
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use sqlx::pool::PoolConnection;
-use sqlx::sqlite::SqliteQueryResult;
 use storage_sql::{Dialect, Sql, int, push_search_tail};
 
+pub use crate::codec::SqliteSyntax;
 use crate::codec::{db, decimal, fts_query, micros};
 pub use crate::tx::SqliteTx;
 use crate::writer::Writer;
@@ -177,33 +177,15 @@ impl SqliteStore {
     }
 }
 
+storage_sql::statements_as!(SqliteStore => SqliteSyntax);
+
 impl Dialect for SqliteStore {
-    type Db = Sqlite;
-    type Key = String;
-    const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    const POST_INDEXED: &'static str =
-        "INSERT INTO search_index (item_id, kind, body) VALUES ($1, 'post', $2)";
-    const BLOB_REFERENCED: &'static str =
-        "UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = $1";
-
-    fn key(id: uuid::Uuid) -> String {
-        id.to_string()
-    }
-
     fn reader(&self) -> &SqlitePool {
         &self.reader
     }
 
     async fn writer(&self) -> Result<PoolConnection<Sqlite>, StoreError> {
         self.writer.acquire().await
-    }
-
-    fn error(e: sqlx::Error) -> StoreError {
-        db(e)
-    }
-
-    fn rows_affected(done: &SqliteQueryResult) -> u64 {
-        done.rows_affected()
     }
 }
 

@@ -18,7 +18,6 @@ use sqlx::sqlite::SqliteConnection;
 use sqlx::{AssertSqlSafe, Row, Sqlite};
 use storage_sql::codec::Batch;
 
-use crate::SqliteStore;
 use crate::codec::{db, from_json, json, micros};
 use crate::writer::Writer;
 use storage_sql::Sql;
@@ -401,7 +400,7 @@ impl Transaction for SqliteTx {
         }
         if storage_sql::has_records(&changes) {
             let conn = self.conn().await?;
-            Sql::<SqliteStore>::write_records(conn, &changes).await?;
+            Sql::<crate::codec::SqliteSyntax>::write_records(conn, &changes).await?;
         }
         Ok(())
     }
