@@ -39,12 +39,7 @@ shared! {
         pub async fn api_key(&self, hash: &str) -> Result<Option<ApiKey>, StoreError> {
             let mut b = sqlx::QueryBuilder::<D::Db>::new(sql!("api_key_columns"));
             b.push(" WHERE hash = ").push_bind(hash);
-            let row = b
-                .build()
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::api_key).transpose()
+            self.first(b.build(), rows::api_key).await
         }
 
         /// [`Credentials::api_keys`](marketplace_core::store::Credentials::api_keys).
@@ -53,12 +48,7 @@ shared! {
             b.push(" WHERE identity = ")
                 .push_bind(identity.as_str())
                 .push(" ORDER BY created_at, prefix");
-            let rows = b
-                .build()
-                .fetch_all(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            rows.iter().map(rows::api_key).collect()
+            self.all(b.build(), rows::api_key).await
         }
 
         /// [`Credentials::add_login`](marketplace_core::store::Credentials::add_login).
@@ -73,12 +63,7 @@ shared! {
 
         /// [`Credentials::login`](marketplace_core::store::Credentials::login).
         pub async fn login(&self, email: &str) -> Result<Option<Login>, StoreError> {
-            let row = sqlx::query(sql!("login_by_email"))
-                .bind(email)
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::login).transpose()
+            self.first(sqlx::query(sql!("login_by_email")).bind(email), rows::login).await
         }
 
         /// [`Credentials::add_custodial_key`](marketplace_core::store::Credentials::add_custodial_key).
@@ -96,12 +81,7 @@ shared! {
             &self,
             identity: &IdentityId,
         ) -> Result<Option<CustodialKey>, StoreError> {
-            let row = sqlx::query(sql!("custodial_key_by_identity"))
-                .bind(identity.as_str())
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::custodial_key).transpose()
+            self.first(sqlx::query(sql!("custodial_key_by_identity")).bind(identity.as_str()), rows::custodial_key).await
         }
 
         /// [`Credentials::remember_nonce`](marketplace_core::store::Credentials::remember_nonce):

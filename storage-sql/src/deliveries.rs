@@ -54,12 +54,7 @@ shared! {
             &self,
             identity: &IdentityId,
         ) -> Result<Option<WebhookSettings>, StoreError> {
-            let row = sqlx::query(sql!("webhook_by_identity"))
-                .bind(identity.as_str())
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::webhook).transpose()
+            self.first(sqlx::query(sql!("webhook_by_identity")).bind(identity.as_str()), rows::webhook).await
         }
 
         /// [`Deliveries::add_webhook`](marketplace_core::store::Deliveries::add_webhook).
@@ -114,12 +109,8 @@ shared! {
                 list.push_bind(cap.as_str());
             }
             b.push(") ORDER BY c.identity LIMIT ").push_bind(int(limit));
-            let rows = b
-                .build()
-                .fetch_all(self.0.reader())
+            self.all(b.build(), |r| rows::identity(r, "identity"))
                 .await
-                .map_err(D::error)?;
-            rows.iter().map(|r| rows::identity(r, "identity")).collect()
         }
 
         /// [`Deliveries::fan_out`](marketplace_core::store::Deliveries::fan_out): the event's

@@ -71,17 +71,38 @@ pub fn push_search_tail<DB: Database>(
 
 shared! {
     impl Dialect {
+        /// The rows `query` reads, each decoded by `decode`.
+        pub(crate) async fn all<T>(
+            &self,
+            query: sqlx::query::Query<'_, D::Db, <D::Db as Database>::Arguments>,
+            decode: impl Fn(&<D::Db as Database>::Row) -> Result<T, StoreError>,
+        ) -> Result<Vec<T>, StoreError> {
+            let found = query
+                .fetch_all(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            found.iter().map(decode).collect()
+        }
+
+        /// The row `query` reads, if any, decoded by `decode`.
+        pub(crate) async fn first<T>(
+            &self,
+            query: sqlx::query::Query<'_, D::Db, <D::Db as Database>::Arguments>,
+            decode: impl Fn(&<D::Db as Database>::Row) -> Result<T, StoreError>,
+        ) -> Result<Option<T>, StoreError> {
+            let found = query
+                .fetch_optional(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            found.as_ref().map(decode).transpose()
+        }
+
         /// The records in the `body` column of `q`'s rows.
         pub async fn bodies<T: serde::de::DeserializeOwned>(
             &self,
             q: &mut QueryBuilder<D::Db>,
         ) -> Result<Vec<T>, StoreError> {
-            let rows = q
-                .build()
-                .fetch_all(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            rows.iter().map(rows::body).collect()
+            self.all(q.build(), rows::body).await
         }
 
         async fn body<T, K>(&self, sql: &'static str, key: K) -> Result<Option<T>, StoreError>
@@ -89,12 +110,7 @@ shared! {
             T: serde::de::DeserializeOwned,
             K: for<'q> Encode<'q, D::Db> + Type<D::Db> + Send + 'static,
         {
-            let row = sqlx::query(sql)
-                .bind(key)
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::body).transpose()
+            self.first(sqlx::query(sql).bind(key), rows::body).await
         }
 
         /// [`Store::task`].
@@ -147,12 +163,7 @@ shared! {
         pub async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
             let mut b = QueryBuilder::<D::Db>::new(sql!("account_columns"));
             b.push(" WHERE identity = ").push_bind(id.to_string());
-            let row = b
-                .build()
-                .fetch_optional(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            row.as_ref().map(rows::account).transpose()
+            self.first(b.build(), rows::account).await
         }
 
         /// [`Store::accounts`].
@@ -166,12 +177,7 @@ shared! {
                 .push_bind(after.map_or(String::new(), ToString::to_string))
                 .push(" ORDER BY identity LIMIT ")
                 .push_bind(int(n));
-            let rows = b
-                .build()
-                .fetch_all(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            rows.iter().map(rows::account).collect()
+            self.all(b.build(), rows::account).await
         }
 
         /// [`Store::reputation`].
@@ -211,12 +217,7 @@ shared! {
                 b.push(" AND seq < ").push_bind(int(before));
             }
             b.push(" ORDER BY seq DESC LIMIT ").push_bind(int(q.limit));
-            let rows = b
-                .build()
-                .fetch_all(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            rows.iter().map(rows::ledger_entry).collect()
+            self.all(b.build(), rows::ledger_entry).await
         }
 
         /// [`Store::ledger_since`].
@@ -226,12 +227,7 @@ shared! {
                 .push_bind(int(after))
                 .push(" ORDER BY seq LIMIT ")
                 .push_bind(int(n));
-            let rows = b
-                .build()
-                .fetch_all(self.0.reader())
-                .await
-                .map_err(D::error)?;
-            rows.iter().map(rows::ledger_entry).collect()
+            self.all(b.build(), rows::ledger_entry).await
         }
 
         /// [`Store::rules`].

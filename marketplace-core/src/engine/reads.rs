@@ -5,19 +5,19 @@ use rust_decimal::Decimal;
 
 use crate::error::Error;
 use crate::ids::{IdentityId, TaskId};
-use crate::limits::{self};
+use crate::limits;
 use crate::model::{
-    AccountRef, AutoClaimRule, Blob, Contract, LedgerEntry, Message, Profile, Task, TaskStatus,
-    TxType,
+    Account, AccountRef, AutoClaimRule, Blob, Contract, LedgerEntry, Message, Profile, Task,
+    TaskStatus, TxType,
 };
 use crate::store::{
-    FeedItem, FeedQuery, LedgerQuery, MarketSignals, ProfileQuery, SearchQuery, Store, TaskQuery,
+    FeedItem, FeedKind, FeedQuery, LedgerQuery, LedgerTotals, MarketSignals, ProfileQuery,
+    SearchQuery, Store, TaskQuery,
 };
 
 use super::activity::{self, *};
 use super::market::Marketplace;
 use super::views::{Balance, Earnings, ReputationView, check_query, redact_items};
-use crate::store::FeedKind;
 
 impl<S: Store> Marketplace<S> {
     /// Brings a task read from the store up to date: if a deadline has passed, it is applied
@@ -165,8 +165,8 @@ impl<S: Store> Marketplace<S> {
         Ok(self.store.market_signals(limits::PAGE_LIMIT_MAX).await?)
     }
 
-    /// An identity's balance.
-    pub async fn balance(&self, id: &IdentityId) -> Result<Balance, Error> {
+    /// An identity's account and the sums of its ledger, for the money views.
+    async fn account_and_totals(&self, id: &IdentityId) -> Result<(Account, LedgerTotals), Error> {
         let account = self
             .store
             .account(id)
@@ -176,6 +176,12 @@ impl<S: Store> Marketplace<S> {
             .store
             .ledger_totals(&AccountRef::Identity(id.clone()))
             .await?;
+        Ok((account, totals))
+    }
+
+    /// An identity's balance.
+    pub async fn balance(&self, id: &IdentityId) -> Result<Balance, Error> {
+        let (account, totals) = self.account_and_totals(id).await?;
         Ok(Balance {
             identity: id.clone(),
             balance: account.balance,
@@ -190,15 +196,7 @@ impl<S: Store> Marketplace<S> {
 
     /// An identity's earnings: balance plus what it earned, spent and paid in fees.
     pub async fn earnings(&self, id: &IdentityId) -> Result<Earnings, Error> {
-        let account = self
-            .store
-            .account(id)
-            .await?
-            .ok_or(Error::UnknownIdentity)?;
-        let totals = self
-            .store
-            .ledger_totals(&AccountRef::Identity(id.clone()))
-            .await?;
+        let (account, totals) = self.account_and_totals(id).await?;
         let completed_tasks = self.store.reputation(id).await?.map_or(0, |r| r.accepted);
         Ok(Earnings {
             balance: account.balance,
