@@ -14,32 +14,22 @@ use marketplace_core::{Marketplace, MemoryStore, Policy};
 use serde_json::Value;
 use tower::ServiceExt;
 
-/// The JSON endpoints the body target sends to (`{id}`: a task of the harness). Direct
-/// execution and webhook pings are left out: they would make outbound requests.
-pub const ENDPOINTS: [(&str, &str); 22] = [
-    ("POST", "/api/v1/tasks"),
-    ("POST", "/api/v1/tasks/{id}/claim"),
-    ("POST", "/api/v1/tasks/{id}/extend"),
-    ("POST", "/api/v1/tasks/{id}/deliver"),
-    ("POST", "/api/v1/tasks/{id}/accept"),
-    ("POST", "/api/v1/tasks/{id}/reject"),
-    ("POST", "/api/v1/tasks/{id}/queue"),
-    ("POST", "/api/v1/tasks/{id}/message"),
-    ("POST", "/api/v1/tasks/{id}/bid"),
-    ("POST", "/api/v1/posts"),
-    ("POST", "/api/v1/profile"),
-    ("POST", "/api/v1/broker/auto-claim"),
-    ("POST", "/api/v1/contracts"),
-    ("POST", "/api/v1/skill"),
-    ("POST", "/api/v1/auth/register"),
-    ("POST", "/api/agents/register"),
-    ("POST", "/api/tasks"),
-    ("POST", "/api/tasks/{id}/accept"),
-    ("POST", "/api/tasks/{id}/complete"),
-    ("PUT", "/api/agents/me/webhook"),
-    ("POST", "/api/v1/tasks/{id}/cancel"),
-    ("DELETE", "/api/v1/broker/auto-claim"),
-];
+/// Operations the body target leaves out: they would make outbound requests (direct
+/// execution calls the agent, a webhook test pings its URL).
+pub const REACHING_OUT: [&str; 2] = ["/api/execute", "/api/v1/webhooks/test"];
+
+/// The operations the body target sends to: every documented one that takes a body (`POST`,
+/// `PUT`, `DELETE`), read from the server's own route list
+/// ([`http_adapter::openapi::operations`]), but those [`REACHING_OUT`].
+pub fn endpoints() -> &'static [(&'static str, String)] {
+    static ENDPOINTS: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    ENDPOINTS.get_or_init(|| {
+        http_adapter::openapi::operations()
+            .into_iter()
+            .filter(|(method, path)| *method != "GET" && !REACHING_OUT.contains(&path.as_str()))
+            .collect()
+    })
+}
 
 /// Runs a future to completion on a fresh single-threaded runtime.
 pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
@@ -115,6 +105,15 @@ impl Server {
         let task: Value = serde_json::from_slice(&task).expect("posted");
         server.task_id = task["id"].as_str().expect("an id").to_owned();
         server
+    }
+
+    /// A documented path with its parameters filled in: `{id}` is this harness's task, the
+    /// others name nothing that exists.
+    pub fn concrete(&self, path: &str) -> String {
+        path.replace("{id}", &self.task_id)
+            .replace("{bid_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{prefix}", "ak_0")
+            .replace("{hash}", "x")
     }
 
     /// The server's clock, unix seconds.

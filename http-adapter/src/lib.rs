@@ -11,7 +11,8 @@
 //! - [`server`]: [`router`](server::router) (mount it in any axum app),
 //!   [`serve`](server::serve) with graceful shutdown, and [`run`](server::run): the routes
 //!   with the deadline sweep, the webhook dispatcher and the blob collector.
-//! - [`openapi`]: the generated OpenAPI document behind `/api/v1/openapi.json`.
+//! - [`openapi`]: every documented route, declared once, and the OpenAPI document generated
+//!   from them (served at `/api/v1/openapi.json` and rendered at `/docs`).
 //! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
 //!   with defaults from the library's constants, and its subcommands; the binary only
 //!   parses and calls `cli::run`. `database` (same feature): opening the store a
@@ -23,6 +24,7 @@
 //! - [`webhooks`]: webhook settings, secrets, and the endpoints to inspect and test
 //!   deliveries.
 //! - [`execute`]: direct execution of an agent (`POST /api/execute`).
+//! - [`operations`]: the operator's endpoints, `/healthz` and `/metrics`.
 //! - [`dispatch`]: the outbox dispatcher — events fanned out to webhooks and broker
 //!   callbacks, sent at least once with backoff, every attempt recorded.
 //!
@@ -78,6 +80,7 @@ pub mod extract;
 pub mod input;
 pub mod metrics;
 pub mod openapi;
+pub mod operations;
 pub mod outbound;
 pub mod rate_limits;
 pub mod reach;

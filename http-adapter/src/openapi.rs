@@ -1,8 +1,25 @@
-//! The OpenAPI 3.1 document of both dialects, generated from the handlers' annotations
-//! and the request and response types, served at `/api/v1/openapi.json`.
+//! Both dialects' documented routes, each declared once, and the OpenAPI 3.1 document
+//! generated from them (the handlers' annotations and the request and response types),
+//! served at `/api/v1/openapi.json`.
+//!
+//! A route's path and methods come from its handler's `#[utoipa::path]`: [`routes`] mounts
+//! the handler there and adds the operation to the document, so the router and the
+//! document cannot drift. Tests and fuzzing read the route list from [`document`].
 
+use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
+use axum::routing::MethodRouter;
+use marketplace_core::MemoryStore;
+use marketplace_core::store::Backend;
+use utoipa::openapi::path::Paths;
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi};
+use utoipa_axum::PathItemExt as _;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt as _};
+
+use crate::agora::{account, artifacts, board, broker, skill, tasks};
+use crate::state::{AppState, FILE_BODY_BYTES_MAX};
+use crate::{agentmarket, agora, execute, operations, webhooks};
 
 pub use crate::agora::skill::SkillCall;
 pub use crate::error::{AmError, ErrorBody, ErrorDetail};
@@ -38,76 +55,13 @@ impl Modify for Security {
     }
 }
 
-/// Both dialects' routes and types.
+/// The document's frame: its title, tags and security schemes. The operations come from
+/// [`routes`].
 #[derive(OpenApi)]
 #[openapi(
     info(
         title = "Agent marketplace",
         description = "The Agora (`/api/v1/…`) and AgentMarket (`/api/…`) dialects over one engine."
-    ),
-    paths(
-        crate::agora::register,
-        crate::agora::signup,
-        crate::agora::login,
-        crate::agora::register_node,
-        crate::agora::list_keys,
-        crate::agora::create_key,
-        crate::agora::revoke_key,
-        crate::agora::tasks::list_tasks,
-        crate::agora::tasks::get_task,
-        crate::agora::tasks::task_status,
-        crate::agora::tasks::claim,
-        crate::agora::tasks::extend,
-        crate::agora::tasks::accept,
-        crate::agora::tasks::task_result,
-        crate::agora::tasks::reject,
-        crate::agora::tasks::bid,
-        crate::agora::tasks::award,
-        crate::agora::tasks::message,
-        crate::agora::artifacts::upload,
-        crate::agora::artifacts::artifact,
-        crate::agora::artifacts::deliver,
-        crate::agora::account::set_profile,
-        crate::agora::account::get_profile,
-        crate::agora::account::reputation,
-        crate::agora::account::balance,
-        crate::agora::account::transactions,
-        crate::agora::account::earnings,
-        crate::agora::board::feed,
-        crate::agora::board::search,
-        crate::agora::board::signals,
-        crate::agora::board::services,
-        crate::agora::board::create_post,
-        crate::agora::broker::rules,
-        crate::agora::broker::create_rule,
-        crate::agora::broker::delete_rule,
-        crate::agora::broker::broker_match,
-        crate::agora::broker::propose,
-        crate::agora::broker::act,
-        crate::agora::broker::contracts,
-        crate::agora::skill::skill,
-        crate::agentmarket::register,
-        crate::agentmarket::agents,
-        crate::agentmarket::agent,
-        crate::agentmarket::me,
-        crate::agentmarket::post_task,
-        crate::agentmarket::tasks,
-        crate::agentmarket::task,
-        crate::agentmarket::accept,
-        crate::agentmarket::complete,
-        crate::agentmarket::wallet,
-        crate::webhooks::get_webhook,
-        crate::webhooks::set_webhook,
-        crate::webhooks::deliveries,
-        crate::webhooks::test_webhook,
-        crate::webhooks::rotate_secret,
-        crate::execute::execute,
-        crate::agora::tasks::post_task,
-        crate::agora::tasks::cancel,
-        crate::agora::tasks::join_queue,
-        crate::agora::tasks::leave_queue,
-        crate::server::healthz,
-        crate::server::metrics_text
     ),
     modifiers(&Security),
     tags(
@@ -118,7 +72,139 @@ impl Modify for Security {
 )]
 pub struct ApiDoc;
 
-/// The document as JSON.
+/// One documented operation: `handler` for the store `S`, mounted at the path and methods
+/// its `#[utoipa::path]` (the type `P` that attribute generates) names, with that
+/// operation and the schemas it refers to for the document. (`utoipa_axum::routes!` does
+/// the same for handlers without type parameters; ours take the store's.)
+fn operation<P, H, T, S>(handler: &H) -> UtoipaMethodRouter<AppState<S>>
+where
+    P: utoipa::Path + utoipa::__dev::SchemaReferences + utoipa::__dev::Tags<'static>,
+    H: Handler<T, AppState<S>>,
+    T: 'static,
+    S: Backend + Clone,
+{
+    let mut schemas = Vec::new();
+    P::schemas(&mut schemas);
+    let mut operation = P::operation();
+    let tags = P::tags();
+    if !tags.is_empty() {
+        let operation_tags = operation.tags.get_or_insert_with(Vec::new);
+        operation_tags.extend(tags.iter().map(ToString::to_string));
+    }
+    let methods = P::methods();
+    let router = methods.iter().fold(MethodRouter::new(), |router, method| {
+        router.on(method.to_method_filter(), handler.clone())
+    });
+    let mut paths = Paths::new();
+    paths.add_path_operation(P::path(), methods, operation);
+    (schemas, paths, router)
+}
+
+/// `op!(S, module, handler)`: [`operation`] for `module::handler::<S>`.
+macro_rules! op {
+    ($S:ident, $($module:ident)::+, $handler:ident) => {
+        utoipa_axum::paste! {
+            operation::<$($module)::+::[<__path_ $handler>], _, _, $S>(&$($module)::+::$handler::<$S>)
+        }
+    };
+}
+
+/// Every documented route of both dialects and the operator's endpoints, over the state of
+/// a store `S`, with the document they make (take both apart with
+/// [`OpenApiRouter::split_for_parts`]). The routes taking files have their own body limit,
+/// [`FILE_BODY_BYTES_MAX`].
+pub fn routes<S: Backend + Clone>() -> OpenApiRouter<AppState<S>> {
+    let file_limit = DefaultBodyLimit::max(FILE_BODY_BYTES_MAX);
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(op!(S, agora, register))
+        .routes(op!(S, agora, signup))
+        .routes(op!(S, agora, login))
+        .routes(op!(S, agora, register_node))
+        .routes(op!(S, agora, list_keys))
+        .routes(op!(S, agora, create_key))
+        .routes(op!(S, agora, revoke_key))
+        .routes(op!(S, tasks, list_tasks))
+        .routes(op!(S, tasks, get_task))
+        .routes(op!(S, tasks, task_status))
+        .routes(op!(S, tasks, claim))
+        .routes(op!(S, tasks, extend))
+        .routes(op!(S, tasks, accept))
+        .routes(op!(S, tasks, task_result))
+        .routes(op!(S, tasks, reject))
+        .routes(op!(S, tasks, bid))
+        .routes(op!(S, tasks, award))
+        .routes(op!(S, tasks, message))
+        .routes(op!(S, artifacts, upload).layer(file_limit))
+        .routes(op!(S, artifacts, artifact))
+        .routes(op!(S, artifacts, deliver).layer(file_limit))
+        .routes(op!(S, account, set_profile))
+        .routes(op!(S, account, get_profile))
+        .routes(op!(S, account, reputation))
+        .routes(op!(S, account, balance))
+        .routes(op!(S, account, transactions))
+        .routes(op!(S, account, earnings))
+        .routes(op!(S, board, feed))
+        .routes(op!(S, board, search))
+        .routes(op!(S, board, signals))
+        .routes(op!(S, board, services))
+        .routes(op!(S, board, create_post))
+        .routes(op!(S, broker, rules))
+        .routes(op!(S, broker, create_rule))
+        .routes(op!(S, broker, delete_rule))
+        .routes(op!(S, broker, broker_match))
+        .routes(op!(S, broker, propose))
+        .routes(op!(S, broker, act))
+        .routes(op!(S, broker, contracts))
+        .routes(op!(S, skill, skill))
+        .routes(op!(S, agentmarket, register))
+        .routes(op!(S, agentmarket, agents))
+        .routes(op!(S, agentmarket, agent))
+        .routes(op!(S, agentmarket, me))
+        .routes(op!(S, agentmarket, post_task))
+        .routes(op!(S, agentmarket, tasks))
+        .routes(op!(S, agentmarket, task))
+        .routes(op!(S, agentmarket, accept))
+        .routes(op!(S, agentmarket, complete))
+        .routes(op!(S, agentmarket, wallet))
+        .routes(op!(S, webhooks, get_webhook))
+        .routes(op!(S, webhooks, set_webhook))
+        .routes(op!(S, webhooks, deliveries))
+        .routes(op!(S, webhooks, test_webhook))
+        .routes(op!(S, webhooks, rotate_secret))
+        .routes(op!(S, execute, execute))
+        .routes(op!(S, tasks, post_task))
+        .routes(op!(S, tasks, cancel))
+        .routes(op!(S, tasks, join_queue))
+        .routes(op!(S, tasks, leave_queue))
+        .routes(op!(S, operations, healthz))
+        .routes(op!(S, operations, metrics_text))
+}
+
+/// The document of [`routes`] (the same for every store).
 pub fn document() -> utoipa::openapi::OpenApi {
-    ApiDoc::openapi()
+    routes::<MemoryStore>().into_openapi()
+}
+
+/// Every documented operation as `(method, path)`, e.g. `("POST", "/api/v1/tasks/{id}/claim")`,
+/// in the document's order: the route list tests and fuzzing read.
+pub fn operations() -> Vec<(&'static str, String)> {
+    let mut all = Vec::new();
+    for (path, item) in document().paths.paths {
+        let methods = [
+            ("GET", &item.get),
+            ("PUT", &item.put),
+            ("POST", &item.post),
+            ("DELETE", &item.delete),
+            ("OPTIONS", &item.options),
+            ("HEAD", &item.head),
+            ("PATCH", &item.patch),
+            ("TRACE", &item.trace),
+        ];
+        for (method, operation) in methods {
+            if operation.is_some() {
+                all.push((method, path.clone()));
+            }
+        }
+    }
+    all
 }

@@ -3,11 +3,11 @@
 use std::future::Future;
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, State};
+use axum::body::Bytes;
+use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware;
-use axum::response::IntoResponse;
-use axum::routing::{delete, get, post};
+use axum::routing::get;
 use axum::{Json, Router};
 use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Store};
@@ -15,13 +15,13 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
-use crate::agora::{account, artifacts, board, broker, tasks};
 use crate::blobs::BlobDir;
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::error::ApiError;
+pub use crate::operations::{healthz, metrics_text};
 use crate::rate_limits::{self, RateLimits};
 pub use crate::state::{AppState, BLOB_DIR_DEFAULT, BODY_BYTES_MAX, Config, FILE_BODY_BYTES_MAX};
-use crate::{agora, auth, metrics, webhooks};
+use crate::{auth, metrics, openapi};
 
 /// Deadlines one sweep applies at most; the next tick takes the rest.
 pub const SWEEP_BATCH_MAX: usize = 500;
@@ -36,92 +36,25 @@ pub fn router<S: Backend + Clone>(market: Marketplace<S>, config: Config) -> Rou
     app(AppState::new(market, config), rate_limits)
 }
 
-/// The routes over an existing state, e.g. one the dispatcher also runs on.
+/// The routes over an existing state, e.g. one the dispatcher also runs on: the documented
+/// ones of [`openapi::routes`], the document itself (at `/api/v1/openapi.json` and as the
+/// page at [`DOCS_PATH`]), `/`, and a 404 in the API's format for any other path.
 pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> Router {
     metrics::handle();
-    // Files may be far larger than JSON bodies: the routes taking them have their own
-    // limit (a JSON delivery still checks the JSON limit itself).
-    let file_limit = DefaultBodyLimit::max(FILE_BODY_BYTES_MAX);
-    let routes = Router::new()
-        .route("/healthz", get(healthz::<S>))
-        .route("/metrics", get(metrics_text::<S>))
+    let (api, document) = openapi::routes::<S>().split_for_parts();
+    // Serialized once; each answer shares the bytes.
+    let document_json =
+        Bytes::from(serde_json::to_vec(&document).unwrap_or_else(|_| b"{}".to_vec()));
+    let routes = api
         .route("/", get(index))
-        .route("/api/v1/openapi.json", get(openapi_json))
-        .merge(api_reference())
-        .route("/api/v1/auth/register", post(agora::register::<S>))
-        .route("/api/v1/auth/node", post(agora::register_node::<S>))
-        .route("/api/v1/auth/signup", post(agora::signup::<S>))
-        .route("/api/v1/auth/login", post(agora::login::<S>))
         .route(
-            "/api/v1/auth/keys",
-            get(agora::list_keys::<S>).post(agora::create_key::<S>),
+            "/api/v1/openapi.json",
+            get(move || {
+                let body = document_json.clone();
+                async move { ([(CONTENT_TYPE, "application/json")], body) }
+            }),
         )
-        .route("/api/v1/auth/keys/{prefix}", delete(agora::revoke_key::<S>))
-        .route(
-            "/api/v1/tasks",
-            post(tasks::post_task::<S>).get(tasks::list_tasks::<S>),
-        )
-        .route("/api/v1/tasks/{id}", get(tasks::get_task::<S>))
-        .route("/api/v1/tasks/{id}/status", get(tasks::task_status::<S>))
-        .route("/api/v1/tasks/{id}/claim", post(tasks::claim::<S>))
-        .route("/api/v1/tasks/{id}/extend", post(tasks::extend::<S>))
-        .route(
-            "/api/v1/tasks/{id}/deliver",
-            post(artifacts::deliver::<S>).layer(file_limit),
-        )
-        .route("/api/v1/tasks/{id}/accept", post(tasks::accept::<S>))
-        .route("/api/v1/tasks/{id}/reject", post(tasks::reject::<S>))
-        .route("/api/v1/tasks/{id}/cancel", post(tasks::cancel::<S>))
-        .route("/api/v1/tasks/{id}/result", get(tasks::task_result::<S>))
-        .route(
-            "/api/v1/tasks/{id}/queue",
-            post(tasks::join_queue::<S>).delete(tasks::leave_queue::<S>),
-        )
-        .route("/api/v1/tasks/{id}/message", post(tasks::message::<S>))
-        .route("/api/v1/tasks/{id}/bid", post(tasks::bid::<S>))
-        .route(
-            "/api/v1/tasks/{id}/bids/{bid_id}/award",
-            post(tasks::award::<S>),
-        )
-        .route("/api/v1/feed", get(board::feed::<S>))
-        .route("/api/v1/search", get(board::search::<S>))
-        .route("/api/v1/market/signals", get(board::signals::<S>))
-        .route("/api/v1/services", get(board::services::<S>))
-        .route("/api/v1/posts", post(board::create_post::<S>))
-        .route("/api/v1/profile", post(account::set_profile::<S>))
-        .route("/api/v1/profile/{hash}", get(account::get_profile::<S>))
-        .route("/api/v1/reputation/{hash}", get(account::reputation::<S>))
-        .route("/api/v1/balance", get(account::balance::<S>))
-        .route("/api/v1/transactions", get(account::transactions::<S>))
-        .route("/api/v1/earnings", get(account::earnings::<S>))
-        .route(
-            "/api/v1/broker/auto-claim",
-            get(broker::rules::<S>)
-                .post(broker::create_rule::<S>)
-                .delete(broker::delete_rule::<S>),
-        )
-        .route("/api/v1/broker/match", get(broker::broker_match::<S>))
-        .route(
-            "/api/v1/contracts",
-            get(broker::contracts::<S>).post(broker::propose::<S>),
-        )
-        .route("/api/v1/contracts/{id}", post(broker::act::<S>))
-        .route("/api/v1/skill", post(agora::skill::skill::<S>))
-        .route(
-            "/api/upload",
-            post(artifacts::upload::<S>).layer(file_limit),
-        )
-        .route("/api/v1/artifacts/{hash}", get(artifacts::artifact::<S>))
-        .route(
-            "/api/v1/webhooks/deliveries",
-            get(webhooks::deliveries::<S>),
-        )
-        .route("/api/v1/webhooks/test", post(webhooks::test_webhook::<S>))
-        .route(
-            "/api/v1/webhooks/secret",
-            post(webhooks::rotate_secret::<S>),
-        )
-        .merge(agentmarket_routes::<S>())
+        .merge(api_reference(document))
         .fallback(no_such_route)
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -139,70 +72,14 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
         .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
 }
 
-/// The AgentMarket dialect's routes, each answering in its envelope.
-fn agentmarket_routes<S: Backend + Clone>() -> Router<AppState<S>> {
-    use crate::agentmarket as am;
-    Router::new()
-        .route("/api/agents/register", post(am::register::<S>))
-        .route("/api/agents", get(am::agents::<S>))
-        .route("/api/agents/me", get(am::me::<S>))
-        .route(
-            "/api/agents/me/webhook",
-            get(webhooks::get_webhook::<S>).put(webhooks::set_webhook::<S>),
-        )
-        .route("/api/execute", post(crate::execute::execute::<S>))
-        .route("/api/agents/{id}", get(am::agent::<S>))
-        .route("/api/tasks", get(am::tasks::<S>).post(am::post_task::<S>))
-        .route("/api/tasks/{id}", get(am::task::<S>))
-        .route("/api/tasks/{id}/accept", post(am::accept::<S>))
-        .route("/api/tasks/{id}/complete", post(am::complete::<S>))
-        .route("/api/wallet", get(am::wallet::<S>))
-}
-
-/// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.
-#[utoipa::path(get, path = "/healthz", tag = "operations",
-    operation_id = "operations_healthz",
-    responses((status = 200, body = serde_json::Value), (status = 503, body = crate::error::ErrorBody)))]
-pub async fn healthz<S: Store + Clone>(
-    State(app): State<AppState<S>>,
-) -> Result<Json<Value>, ApiError> {
-    app.market.events(u64::MAX, 1).await?;
-    Ok(Json(json!({ "status": "ok" })))
-}
-
-/// `GET /metrics`: Prometheus text format.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    operation_id = "operations_metrics_text",
-    responses((status = 200, body = String, content_type = "text/plain")))]
-pub async fn metrics_text<S: Store + Clone>(
-    State(app): State<AppState<S>>,
-) -> Result<impl IntoResponse, ApiError> {
-    let depth = app.market.outbox_depth().await?;
-    let exposure = app.market.credit_exposure().await?;
-    let text = metrics::render(depth, exposure, app.market.now().timestamp_millis());
-    Ok((
-        [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
-        text,
-    ))
-}
-
-/// `GET /api/v1/openapi.json`: the OpenAPI 3.1 document of both dialects, serialized once.
-async fn openapi_json() -> impl IntoResponse {
-    static DOCUMENT: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-    let text = DOCUMENT.get_or_init(|| {
-        serde_json::to_string(&crate::openapi::document()).unwrap_or_else(|_| "{}".to_owned())
-    });
-    ([(CONTENT_TYPE, "application/json")], text.as_str())
-}
-
 /// Where the interactive API reference is served: a page rendering the OpenAPI document
 /// (Scalar, through `utoipa-scalar`).
 pub const DOCS_PATH: &str = "/docs";
 
 /// `GET /docs`: the interactive API reference over the served OpenAPI document.
-fn api_reference<S: Backend + Clone>() -> Router<AppState<S>> {
+fn api_reference<S: Backend + Clone>(document: utoipa::openapi::OpenApi) -> Router<AppState<S>> {
     use utoipa_scalar::{Scalar, Servable as _};
-    Scalar::with_url(DOCS_PATH, crate::openapi::document())
+    Scalar::with_url(DOCS_PATH, document)
         .title("Agent marketplace API")
         .into()
 }

@@ -15,7 +15,7 @@ use chrono::{DateTime, Utc};
 use marketplace_core::store::{
     Backend, Channel, DeliveryRecord, LeasedDelivery, NewDelivery, WebhookSettings,
 };
-use marketplace_core::{Command, Error, IdentityId, Profile, ProfileUpdate};
+use marketplace_core::{Command, Error, EventKind, IdentityId, Profile, ProfileUpdate};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use utoipa::ToSchema;
@@ -29,20 +29,20 @@ use crate::outbound::OutboundError;
 use crate::outbound::sign::new_secret;
 use crate::state::AppState;
 
-/// The events a webhook may subscribe to.
-pub const SUBSCRIBABLE_EVENTS: [&str; 8] = [
-    "task.posted",
-    "task.claimed",
-    "task.delivered",
-    "task.accepted",
-    "task.rejected",
-    "claim.expired",
-    "queue.promoted",
-    "bid.received",
-];
+/// The names of the events a webhook may subscribe to, from
+/// [`EventKind::SUBSCRIBABLE`](marketplace_core::EventKind::SUBSCRIBABLE).
+pub fn subscribable_events() -> impl ExactSizeIterator<Item = &'static str> {
+    EventKind::SUBSCRIBABLE.into_iter().map(EventKind::as_str)
+}
 
-/// What a webhook receives until its owner chooses: new matching tasks.
-pub const DEFAULT_EVENTS: [&str; 1] = ["task.posted"];
+/// What a webhook receives until its owner chooses, from
+/// [`EventKind::SUBSCRIBED_BY_DEFAULT`](marketplace_core::EventKind::SUBSCRIBED_BY_DEFAULT).
+pub fn default_events() -> Vec<String> {
+    EventKind::SUBSCRIBED_BY_DEFAULT
+        .into_iter()
+        .map(|kind| kind.as_str().to_owned())
+        .collect()
+}
 
 fn store_error(e: marketplace_core::StoreError) -> ApiError {
     ApiError::Engine(e.into())
@@ -87,7 +87,7 @@ impl<S: Backend + Clone> AppState<S> {
         let settings = WebhookSettings {
             identity: identity.clone(),
             sealed_secret: self.master.seal(secret.as_bytes())?,
-            events: events.unwrap_or_else(|| DEFAULT_EVENTS.map(str::to_owned).to_vec()),
+            events: events.unwrap_or_else(default_events),
             updated_at: self.market.now(),
         };
         Ok((settings, secret))
@@ -180,8 +180,8 @@ impl<S: Backend + Clone> AppState<S> {
 }
 
 fn check_events(events: &[String]) -> Result<(), ApiError> {
-    if events.len() > SUBSCRIBABLE_EVENTS.len() {
-        let most = SUBSCRIBABLE_EVENTS.len();
+    if events.len() > EventKind::SUBSCRIBABLE.len() {
+        let most = EventKind::SUBSCRIBABLE.len();
         return Err(Error::invalid(
             "events",
             format!("lists more than the {most} events there are"),
@@ -189,8 +189,8 @@ fn check_events(events: &[String]) -> Result<(), ApiError> {
         .into());
     }
     for (i, event) in events.iter().enumerate() {
-        if !SUBSCRIBABLE_EVENTS.contains(&event.as_str()) {
-            let known = SUBSCRIBABLE_EVENTS.join(", ");
+        if !subscribable_events().any(|name| name == event) {
+            let known = subscribable_events().collect::<Vec<_>>().join(", ");
             return Err(
                 Error::invalid("events", format!("{event:?} is not one of: {known}")).into(),
             );
@@ -231,7 +231,7 @@ async fn webhook_view<S: Backend + Clone>(
             .webhook_url
             .filter(|u| !u.is_empty())
             .map(|u| mask_url(&u)),
-        events: settings.map_or_else(|| DEFAULT_EVENTS.map(str::to_owned).to_vec(), |s| s.events),
+        events: settings.map_or_else(default_events, |s| s.events),
         webhook_secret,
     })
 }

@@ -2,16 +2,32 @@
 //! HTTP. The rest of the body is the action's parameters — the same fields its REST
 //! endpoint takes, with the task named by `task_id` — and the answer is that endpoint's
 //! answer. Each action runs through its REST handler, so both ways in behave the same.
+//!
+//! [`SkillCall`] is the one definition of the actions: it parses a call, its variants name
+//! the actions ([`actions`]), the OpenAPI document shows its schema, and the handler
+//! dispatches over it.
+
+use std::str::FromStr;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
 use marketplace_core::{DeliveryInput, Error};
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, Error as _};
+use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
+use strum::VariantNames as _;
+use utoipa::ToSchema;
 
-use super::tasks::{DeliverRequest, deliver_input};
+use super::board::{FeedParams, SearchParams, ServicesParams};
+use super::broker::MatchParams;
+use super::tasks::{
+    AcceptRequest, BidRequest, ClaimRequest, DeliverRequest, ExtendRequest, ListTasks,
+    MessageRequest, PostTask, RejectRequest, deliver_input,
+};
 use super::{account, board, broker, tasks};
+use crate::agora::account::ProfileRequest;
+use crate::agora::board::PostRequest;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::IdempotencyKey;
@@ -20,78 +36,137 @@ use crate::state::AppState;
 
 /// `POST /api/v1/skill` body: the action, and that action's parameters beside it (the
 /// fields its REST endpoint takes; a task is named by `task_id`).
-#[derive(Debug, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-pub struct SkillCall {
-    /// `feed`, `search`, `post_task`, `claim`, `deliver`, `accept`, `reject`, … (see
-    /// [`crate::agora::skill::ACTIONS`]).
-    pub action: String,
-    /// The task an action on one task names.
-    pub task_id: Option<String>,
+#[derive(Debug, Deserialize, ToSchema, strum::EnumDiscriminants, strum::VariantNames)]
+#[serde(tag = "action", rename_all = "snake_case")]
+#[strum(serialize_all = "snake_case")]
+#[strum_discriminants(
+    name(Action),
+    derive(strum::EnumString),
+    strum(serialize_all = "snake_case"),
+    doc = "An action without its parameters: what the handler knows before parsing them."
+)]
+pub enum SkillCall {
+    /// The board feed (`GET /api/v1/feed`).
+    Feed(FeedParams),
+    /// Full-text search (`GET /api/v1/search`).
+    Search(SearchParams),
+    /// Market signals (`GET /api/v1/market/signals`).
+    Signals,
+    /// Services offered (`GET /api/v1/services`).
+    Services(ServicesParams),
+    /// Open tasks matching the caller (`GET /api/v1/broker/match`).
+    Match(MatchParams),
+    /// Tasks (`GET /api/v1/tasks`).
+    ListTasks(ListTasks),
+    /// A task (`GET /api/v1/tasks/{id}`).
+    GetTask(OnTask<NoParams>),
+    /// A task's status (`GET /api/v1/tasks/{id}/status`).
+    Status(OnTask<NoParams>),
+    /// A task's result (`GET /api/v1/tasks/{id}/result`).
+    Result(OnTask<NoParams>),
+    /// Post a task (`POST /api/v1/tasks`).
+    PostTask(TaskFields),
+    /// Claim (`POST /api/v1/tasks/{id}/claim`).
+    Claim(OnTask<ClaimRequest>),
+    /// Extend a claim (`POST /api/v1/tasks/{id}/extend`).
+    Extend(OnTask<ExtendRequest>),
+    /// Join the queue (`POST /api/v1/tasks/{id}/queue`).
+    Queue(OnTask<NoParams>),
+    /// Leave the queue (`DELETE /api/v1/tasks/{id}/queue`).
+    LeaveQueue(OnTask<NoParams>),
+    /// Deliver (`POST /api/v1/tasks/{id}/deliver`, its JSON form).
+    Deliver(OnTask<DeliverRequest>),
+    /// Accept the delivery (`POST /api/v1/tasks/{id}/accept`).
+    Accept(OnTask<AcceptRequest>),
+    /// Reject the delivery (`POST /api/v1/tasks/{id}/reject`).
+    Reject(OnTask<RejectRequest>),
+    /// Cancel (`POST /api/v1/tasks/{id}/cancel`).
+    Cancel(OnTask<NoParams>),
+    /// Bid (`POST /api/v1/tasks/{id}/bid`).
+    Bid(OnTask<BidRequest>),
+    /// Award a bid (`POST /api/v1/tasks/{id}/bids/{bid_id}/award`).
+    Award(OnTask<AwardBid>),
+    /// Message on a task (`POST /api/v1/tasks/{id}/message`).
+    Message(OnTask<MessageRequest>),
+    /// A board post (`POST /api/v1/posts`).
+    Post(PostRequest),
+    /// Set the caller's profile (`POST /api/v1/profile`).
+    Profile(ProfileRequest),
+    /// The caller's balance (`GET /api/v1/balance`).
+    Balance,
 }
 
-/// Every action the skill endpoint takes.
-pub const ACTIONS: [&str; 24] = [
-    "feed",
-    "search",
-    "signals",
-    "services",
-    "match",
-    "list_tasks",
-    "get_task",
-    "status",
-    "result",
-    "post_task",
-    "claim",
-    "extend",
-    "queue",
-    "leave_queue",
-    "deliver",
-    "accept",
-    "reject",
-    "cancel",
-    "bid",
-    "award",
-    "message",
-    "post",
-    "profile",
-    "balance",
-];
+/// Every action the skill endpoint takes, e.g. `post_task`, in [`SkillCall`]'s order.
+///
+/// ```
+/// let actions = http_adapter::agora::skill::actions();
+/// assert!(actions.contains(&"post_task") && actions.contains(&"leave_queue"));
+/// ```
+pub fn actions() -> &'static [&'static str] {
+    SkillCall::VARIANTS
+}
 
-/// Takes the action's parameters apart: `task_id` (when the action names a task) and the
-/// rest.
-struct Params(Map<String, Value>);
-
-impl Params {
-    fn take_str(&mut self, name: &'static str) -> Result<String, ApiError> {
-        match self.0.remove(name) {
-            Some(Value::String(s)) => Ok(s),
-            Some(_) => Err(Error::invalid(name, "must be a string").into()),
-            None => Err(Error::invalid(name, "is required for this action").into()),
-        }
+impl Action {
+    /// Whether the action acts as someone: everything but reading the board and tasks.
+    fn needs_caller(self) -> bool {
+        !matches!(
+            self,
+            Self::Feed
+                | Self::Search
+                | Self::Signals
+                | Self::Services
+                | Self::Match
+                | Self::ListTasks
+                | Self::GetTask
+                | Self::Status
+        )
     }
+}
 
-    fn task(&mut self) -> Result<Path<String>, ApiError> {
-        self.take_str("task_id").map(Path)
-    }
+/// An action's parameters on one task: the task, and the fields the action's REST
+/// endpoint takes beside it (refused as that endpoint refuses them).
+#[derive(Debug, ToSchema)]
+pub struct OnTask<B> {
+    /// The task's id.
+    pub task_id: String,
+    /// The endpoint's fields.
+    #[serde(flatten)]
+    pub body: B,
+}
 
-    fn parse<T: DeserializeOwned>(self) -> Result<T, ApiError> {
-        serde_json::from_value(Value::Object(self.0)).map_err(|e| ApiError::BadBody(e.to_string()))
+impl<'de, B: DeserializeOwned> Deserialize<'de> for OnTask<B> {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut params = Map::<String, Value>::deserialize(deserializer)?;
+        let task_id = match params.remove("task_id") {
+            Some(Value::String(id)) => id,
+            Some(_) => return Err(D::Error::custom("invalid task_id: must be a string")),
+            None => {
+                return Err(D::Error::custom(
+                    "invalid task_id: is required for this action",
+                ));
+            }
+        };
+        let body = B::deserialize(Value::Object(params)).map_err(D::Error::custom)?;
+        Ok(Self { task_id, body })
     }
+}
 
-    fn query<T: DeserializeOwned>(self) -> Result<ApiQuery<T>, ApiError> {
-        self.parse().map(ApiQuery)
-    }
+/// A task's fields, as `POST /api/v1/tasks` takes them (that endpoint reads them).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(transparent)]
+#[schema(value_type = PostTask)]
+pub struct TaskFields(pub Map<String, Value>);
 
-    fn json<T: DeserializeOwned>(self) -> Result<ApiJson<T>, ApiError> {
-        self.parse().map(ApiJson)
-    }
+/// No parameters beyond the task (any others are ignored, as the REST endpoint has no
+/// body to refuse them from).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct NoParams {}
 
-    fn optional<T: DeserializeOwned + Default>(self) -> Result<OptionalJson<T>, ApiError> {
-        if self.0.is_empty() {
-            return Ok(OptionalJson(T::default()));
-        }
-        self.parse().map(OptionalJson)
-    }
+/// The bid an award names.
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AwardBid {
+    /// The bid's id.
+    pub bid_id: String,
 }
 
 fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
@@ -112,60 +187,86 @@ pub async fn skill<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     caller: Option<Caller>,
     key: IdempotencyKey,
-    ApiJson(mut body): ApiJson<Map<String, Value>>,
+    ApiJson(body): ApiJson<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    let Some(Value::String(action)) = body.remove("action") else {
+    // What is refused before the parameters are read: no action, an unknown one, and an
+    // action that acts as someone without credentials.
+    let Some(Value::String(name)) = body.get("action") else {
         return Err(Error::invalid("action", "name the action to run").into());
     };
-    let mut p = Params(body);
+    let action = Action::from_str(name).map_err(|_| {
+        let reason = format!("unknown action {name:?}; one of {}", actions().join(", "));
+        ApiError::from(Error::invalid("action", reason))
+    })?;
+    if action.needs_caller() && caller.is_none() {
+        return Err(ApiError::Unauthorized("missing credentials"));
+    }
+    let call: SkillCall = serde_json::from_value(Value::Object(body))
+        .map_err(|e| ApiError::BadBody(e.to_string()))?;
     let state = State(app.clone());
-    // Reads take an optional caller; everything else needs one.
     let who = || {
         caller
             .clone()
             .ok_or(ApiError::Unauthorized("missing credentials"))
     };
-    Ok(match action.as_str() {
-        "feed" => respond(board::feed(state, caller.clone(), p.query()?).await),
-        "search" => respond(board::search(state, caller.clone(), p.query()?).await),
-        "signals" => respond(board::signals(state).await),
-        "services" => respond(board::services(state, p.query()?).await),
-        "match" => respond(broker::broker_match(state, caller.clone(), p.query()?).await),
-        "list_tasks" => respond(tasks::list_tasks(state, caller.clone(), p.query()?).await),
-        "get_task" => respond(tasks::get_task(state, caller.clone(), p.task()?).await),
-        "status" => respond(tasks::task_status(state, p.task()?).await),
-        "result" => respond(tasks::task_result(state, who()?, p.task()?).await),
-        "post_task" => respond(tasks::post_task(state, who()?, key, ApiJson(p.0)).await),
-        "claim" => respond(tasks::claim(state, who()?, key, p.task()?, p.optional()?).await),
-        "extend" => respond(tasks::extend(state, who()?, key, p.task()?, p.optional()?).await),
-        "queue" => respond(tasks::join_queue(state, who()?, key, p.task()?).await),
-        "leave_queue" => respond(tasks::leave_queue(state, who()?, key, p.task()?).await),
-        "deliver" => {
+    Ok(match call {
+        SkillCall::Feed(p) => respond(board::feed(state, caller, ApiQuery(p)).await),
+        SkillCall::Search(p) => respond(board::search(state, caller, ApiQuery(p)).await),
+        SkillCall::Signals => respond(board::signals(state).await),
+        SkillCall::Services(p) => respond(board::services(state, ApiQuery(p)).await),
+        SkillCall::Match(p) => respond(broker::broker_match(state, caller, ApiQuery(p)).await),
+        SkillCall::ListTasks(p) => respond(tasks::list_tasks(state, caller, ApiQuery(p)).await),
+        SkillCall::GetTask(t) => respond(tasks::get_task(state, caller, Path(t.task_id)).await),
+        SkillCall::Status(t) => respond(tasks::task_status(state, Path(t.task_id)).await),
+        SkillCall::Result(t) => respond(tasks::task_result(state, who()?, Path(t.task_id)).await),
+        SkillCall::PostTask(p) => respond(tasks::post_task(state, who()?, key, ApiJson(p.0)).await),
+        SkillCall::Claim(t) => {
+            let (task, body) = (Path(t.task_id), OptionalJson(t.body));
+            respond(tasks::claim(state, who()?, key, task, body).await)
+        }
+        SkillCall::Extend(t) => {
+            let (task, body) = (Path(t.task_id), OptionalJson(t.body));
+            respond(tasks::extend(state, who()?, key, task, body).await)
+        }
+        SkillCall::Queue(t) => {
+            respond(tasks::join_queue(state, who()?, key, Path(t.task_id)).await)
+        }
+        SkillCall::LeaveQueue(t) => {
+            respond(tasks::leave_queue(state, who()?, key, Path(t.task_id)).await)
+        }
+        SkillCall::Deliver(t) => {
             let Caller(caller) = who()?;
-            let Path(task) = p.task()?;
-            let request: DeliverRequest = p.parse()?;
             let input = DeliveryInput {
-                text: request.text,
-                meta: request.meta,
+                text: t.body.text,
+                meta: t.body.meta,
             };
-            respond(deliver_input(&app, &caller, &key, &task, input).await)
+            respond(deliver_input(&app, &caller, &key, &t.task_id, input).await)
         }
-        "accept" => respond(tasks::accept(state, who()?, key, p.task()?, p.optional()?).await),
-        "reject" => respond(tasks::reject(state, who()?, key, p.task()?, p.json()?).await),
-        "cancel" => respond(tasks::cancel(state, who()?, key, p.task()?).await),
-        "bid" => respond(tasks::bid(state, who()?, key, p.task()?, p.json()?).await),
-        "award" => {
-            let Path(task) = p.task()?;
-            let bid = p.take_str("bid_id")?;
-            respond(tasks::award(state, who()?, key, Path((task, bid))).await)
+        SkillCall::Accept(t) => {
+            let (task, body) = (Path(t.task_id), OptionalJson(t.body));
+            respond(tasks::accept(state, who()?, key, task, body).await)
         }
-        "message" => respond(tasks::message(state, who()?, key, p.task()?, p.json()?).await),
-        "post" => respond(board::create_post(state, who()?, key, p.json()?).await),
-        "profile" => respond(account::set_profile(state, who()?, key, p.json()?).await),
-        "balance" => respond(account::balance(state, who()?).await),
-        other => {
-            let reason = format!("unknown action {other:?}; one of {}", ACTIONS.join(", "));
-            return Err(Error::invalid("action", reason).into());
+        SkillCall::Reject(t) => {
+            let (task, body) = (Path(t.task_id), ApiJson(t.body));
+            respond(tasks::reject(state, who()?, key, task, body).await)
         }
+        SkillCall::Cancel(t) => respond(tasks::cancel(state, who()?, key, Path(t.task_id)).await),
+        SkillCall::Bid(t) => {
+            let (task, body) = (Path(t.task_id), ApiJson(t.body));
+            respond(tasks::bid(state, who()?, key, task, body).await)
+        }
+        SkillCall::Award(t) => {
+            let ids = Path((t.task_id, t.body.bid_id));
+            respond(tasks::award(state, who()?, key, ids).await)
+        }
+        SkillCall::Message(t) => {
+            let (task, body) = (Path(t.task_id), ApiJson(t.body));
+            respond(tasks::message(state, who()?, key, task, body).await)
+        }
+        SkillCall::Post(p) => respond(board::create_post(state, who()?, key, ApiJson(p)).await),
+        SkillCall::Profile(p) => {
+            respond(account::set_profile(state, who()?, key, ApiJson(p)).await)
+        }
+        SkillCall::Balance => respond(account::balance(state, who()?).await),
     })
 }

@@ -81,6 +81,18 @@ async fn skill_refusals() {
             json!({"action": "claim", "task_id": "nope"}),
             404,
         ),
+        // A field the REST endpoint refuses is refused before the task is looked up.
+        (
+            Some(poster.as_str()),
+            json!({"action": "claim", "task_id": "nope", "bonus": 5}),
+            400,
+        ),
+        (
+            Some(poster.as_str()),
+            json!({"action": "award", "task_id": "nope"}),
+            400,
+        ),
+        (None, json!({"action": "claim"}), 401),
         (
             None,
             json!({"action": "post_task", "text": "t", "bounty": 1}),
@@ -103,4 +115,33 @@ async fn skill_refusals() {
     }
     let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
     assert_eq!(listed, json!([]), "nothing refused was posted");
+}
+
+/// The actions the endpoint takes, the ones its schema shows and the ones a refusal names
+/// are the same list; an action without parameters ignores any it is given.
+#[tokio::test]
+async fn skill_actions_schema_and_refusal_agree() {
+    let server = TestServer::start(Policy::agora()).await;
+    let actions = http_adapter::agora::skill::actions();
+    assert_eq!(actions.len(), 24, "{actions:?}");
+    let (_, document) = server.json("GET", "/api/v1/openapi.json", None, None).await;
+    let variants = document["components"]["schemas"]["SkillCall"]["oneOf"]
+        .as_array()
+        .expect("one schema per action")
+        .iter()
+        .map(|variant| {
+            let own = variant["allOf"].get(1).unwrap_or(variant);
+            own["properties"]["action"]["enum"][0]
+                .as_str()
+                .expect("the action's name")
+                .to_owned()
+        })
+        .collect::<Vec<_>>();
+    assert_eq!(variants, actions);
+    let (status, refused) = skill(&server, None, json!({"action": "teleport"})).await;
+    assert_eq!(status, 400);
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.ends_with(&actions.join(", ")), "{message}");
+    let (status, signals) = skill(&server, None, json!({"action": "signals", "x": 1})).await;
+    assert_eq!(status, 200, "{signals}");
 }

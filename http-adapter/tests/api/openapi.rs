@@ -88,30 +88,54 @@ async fn the_document_covers_both_dialects_and_matches_the_routes() {
                 .is_some_and(|r| !r.is_empty())
         );
     }
-    for (path, operations) in paths {
-        for method in operations.as_object().unwrap().keys() {
-            let concrete = path
-                .replace("{id}", "00000000-0000-0000-0000-000000000000")
-                .replace("{bid_id}", "00000000-0000-0000-0000-000000000000")
-                .replace("{hash}", "x")
-                .replace("{prefix}", "ak_0");
-            let (status, _, body) = server
-                .send_raw(&method.to_uppercase(), &concrete, &[], None)
-                .await;
-            let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-            assert_ne!(status, 405, "{method} {path} is not routed");
-            let fallback: Value = serde_json::json!("no such endpoint");
-            assert_ne!(
-                body["error"]["message"], fallback,
-                "{method} {path} is not routed"
-            );
-        }
+    // The served document is the route list's own, and every operation in it is routed.
+    let operations = http_adapter::openapi::operations();
+    let mut served: Vec<(String, String)> = paths
+        .iter()
+        .flat_map(|(path, item)| {
+            item.as_object()
+                .unwrap()
+                .keys()
+                .map(|method| (method.to_uppercase(), path.clone()))
+        })
+        .collect();
+    let mut listed: Vec<(String, String)> = operations
+        .iter()
+        .map(|(method, path)| ((*method).to_owned(), path.clone()))
+        .collect();
+    listed.sort();
+    served.sort();
+    assert_eq!(served, listed);
+    assert!(listed.len() >= SEED_ENDPOINTS.len() + 2, "{}", listed.len());
+    for (method, path) in &operations {
+        let concrete = path
+            .replace("{id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{bid_id}", "00000000-0000-0000-0000-000000000000")
+            .replace("{hash}", "x")
+            .replace("{prefix}", "ak_0");
+        let (status, _, body) = server.send_raw(method, &concrete, &[], None).await;
+        let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        assert_ne!(status, 405, "{method} {path} is not routed");
+        let fallback: Value = serde_json::json!("no such endpoint");
+        assert_ne!(
+            body["error"]["message"], fallback,
+            "{method} {path} is not routed"
+        );
     }
     let deliver = &paths["/api/v1/tasks/{id}/deliver"]["post"]["requestBody"]["content"];
     for media in ["application/json", "multipart/form-data"] {
         assert!(
             deliver[media]["schema"].is_object(),
             "deliver takes {media}"
+        );
+    }
+    // Every schema the document refers to is in it.
+    let text = doc.to_string();
+    for reference in text.split("\"#/components/schemas/").skip(1) {
+        let name = reference.split('"').next().unwrap();
+        assert!(
+            doc["components"]["schemas"][name].is_object(),
+            "{name} is referred to but missing"
         );
     }
     // Request and response types are generated, not hand-written.

@@ -11,17 +11,18 @@ use serde_json::Value;
 
 const PAGE: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/API.md");
 
-/// A schema with its `$ref` (or a `oneOf` of one and `null`, for an optional body)
+/// A schema with its `$ref`s (or a `oneOf` of one and `null`, for an optional body)
 /// followed into `components.schemas`.
 fn resolve<'a>(doc: &'a Value, schema: &'a Value) -> &'a Value {
     let schema = schema["oneOf"]
         .as_array()
+        .filter(|all| all.len() == 2 && all.iter().any(|s| s["type"] == "null"))
         .and_then(|all| all.iter().find(|s| s["type"] != "null"))
         .unwrap_or(schema);
     match schema["$ref"].as_str() {
         Some(reference) => {
             let name = reference.rsplit('/').next().unwrap_or_default();
-            &doc["components"]["schemas"][name]
+            resolve(doc, &doc["components"]["schemas"][name])
         }
         None => schema,
     }
@@ -42,6 +43,61 @@ fn type_of(doc: &Value, schema: &Value) -> String {
         _ if schema["properties"].is_object() => "object".to_owned(),
         _ => "any".to_owned(),
     }
+}
+
+/// A schema's fields, following `$ref` and `allOf`: name, schema, and whether required.
+fn fields_of<'a>(doc: &'a Value, schema: &'a Value) -> Vec<(&'a str, &'a Value, bool)> {
+    let schema = resolve(doc, schema);
+    let mut all = Vec::new();
+    for part in schema["allOf"].as_array().into_iter().flatten() {
+        all.extend(fields_of(doc, part));
+    }
+    let required: Vec<&str> = schema["required"]
+        .as_array()
+        .map(|r| r.iter().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    for (name, field) in schema["properties"].as_object().into_iter().flatten() {
+        all.push((name.as_str(), field, required.contains(&name.as_str())));
+    }
+    all
+}
+
+/// A body that takes one of several forms, told apart by a field with one fixed value
+/// (the skill call's `action`): a row per form.
+fn render_forms(page: &mut String, doc: &Value, media: &str, forms: &[Value]) {
+    let mut rows = Vec::new();
+    let mut tag = "";
+    for form in forms {
+        let fields = fields_of(doc, form);
+        let Some((name, value)) = fields.iter().find_map(|(name, f, _)| {
+            Some((
+                *name,
+                f["enum"].as_array().filter(|v| v.len() == 1)?[0].as_str()?,
+            ))
+        }) else {
+            continue;
+        };
+        tag = name;
+        let others: Vec<String> = fields
+            .iter()
+            .filter(|(n, _, _)| *n != name)
+            .map(|(n, f, required)| {
+                let optional = if *required { "" } else { ", optional" };
+                format!("`{n}` ({}{optional})", type_of(doc, f))
+            })
+            .collect();
+        rows.push(format!(
+            "| `{value}` | {} | {} |",
+            others.join(", "),
+            cell(form["description"].as_str().unwrap_or_default())
+        ));
+    }
+    let _ = writeln!(page, "Body (`{media}`), one of these forms by `{tag}`:\n");
+    let _ = writeln!(page, "| `{tag}` | fields | |\n|---|---|---|");
+    for row in rows {
+        let _ = writeln!(page, "{row}");
+    }
+    page.push('\n');
 }
 
 /// One line of a table cell: no line breaks, no pipes.
@@ -86,6 +142,10 @@ fn render(doc: &Value) -> String {
             };
             for (media, body) in content {
                 let schema = resolve(doc, &body["schema"]);
+                if let Some(forms) = schema["oneOf"].as_array() {
+                    render_forms(&mut page, doc, media, forms);
+                    continue;
+                }
                 let Some(fields) = schema["properties"].as_object() else {
                     let _ = writeln!(page, "Body: `{media}`.\n");
                     continue;
@@ -135,6 +195,7 @@ async fn the_request_reference_is_current() {
         "## `POST /api/v1/tasks/{id}/extend`",
         "| `secs` |",
         "| `contract` |",
+        "| `leave_queue` | `task_id` (string) |",
     ] {
         assert!(page.contains(needle), "{needle}");
     }

@@ -187,6 +187,22 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    /// The events a webhook may subscribe to, in the order the AgentMarket document lists
+    /// them: what happens to a task, its claim, its queue and its bids.
+    pub const SUBSCRIBABLE: [Self; 8] = [
+        Self::TaskPosted,
+        Self::TaskClaimed,
+        Self::TaskDelivered,
+        Self::TaskAccepted,
+        Self::TaskRejected,
+        Self::ClaimExpired,
+        Self::QueuePromoted,
+        Self::BidReceived,
+    ];
+
+    /// What a webhook receives until its owner chooses: new matching tasks.
+    pub const SUBSCRIBED_BY_DEFAULT: [Self; 1] = [Self::TaskPosted];
+
     /// The wire name, e.g. `task.posted`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -235,4 +251,23 @@ pub struct Event {
     /// events stored before events carried their task.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub task: Option<Arc<Task>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::EventKind;
+
+    #[test]
+    fn the_names_of_subscribable_events_are_their_wire_names() {
+        for kind in EventKind::SUBSCRIBABLE {
+            let wire = serde_json::to_value(kind).expect("a name");
+            assert_eq!(wire, kind.as_str());
+        }
+        let names: Vec<&str> = EventKind::SUBSCRIBABLE.map(EventKind::as_str).to_vec();
+        assert_eq!(
+            names.join(", "),
+            "task.posted, task.claimed, task.delivered, task.accepted, task.rejected, \
+             claim.expired, queue.promoted, bid.received"
+        );
+    }
 }
