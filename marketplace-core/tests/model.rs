@@ -2,8 +2,14 @@
 //! lifecycle (post, claim, queue, deliver, accept, reject, cancel, claim expiry, review TTL,
 //! task expiry), checked after every transition: result codes, every task's state, claimant
 //! and queue, every balance and escrow, the treasury, and the reputation counters.
+//!
+//! The transitions are the testkit's shared [`Op`]s, applied by its [`Runner`] as fuzzing
+//! and the differential check apply them. The model names its actors and tasks through the
+//! ops' own encoding: a task index `8 * t` picks the `t`-th task posted, an actor index
+//! `4 * a` the `a`-th actor where an op usually means someone specific. A wait is followed
+//! by a sweep, which reaches every task because the model posts at most [`TASKS_MAX`].
 
-use marketplace_core::testkit::Fixture;
+use marketplace_core::testkit::{Fixture, Op, Runner, TaskKind};
 use marketplace_core::*;
 use proptest::prelude::*;
 use proptest_state_machine::{ReferenceStateMachine, StateMachineTest, prop_state_machine};
@@ -14,6 +20,8 @@ const CLAIM_TTL: i64 = 100;
 const REVIEW_TTL: i64 = 1_000;
 const LIFETIME: i64 = 10_000;
 const QUEUE_MAX: usize = 3;
+/// The most tasks a run posts: what one sweep of 16 reaches.
+const TASKS_MAX: usize = 16;
 
 /// Grant 100, no credit, 10% fee, no quality gate: every delivery waits for review.
 fn policy() -> Policy {
@@ -72,17 +80,26 @@ struct Model {
     expect: Result<(), &'static str>,
 }
 
-#[derive(Debug, Clone)]
-enum Tr {
-    Post { poster: usize, bounty: u32 },
-    Claim { agent: usize, task: usize },
-    Join { agent: usize, task: usize },
-    Leave { agent: usize, task: usize },
-    Deliver { agent: usize, task: usize },
-    Accept { who: usize, task: usize },
-    Reject { who: usize, task: usize },
-    Cancel { who: usize, task: usize },
-    Wait { secs: i64 },
+/// The `t`-th task posted, in an op's task index.
+fn task_op(t: usize) -> u8 {
+    u8::try_from(t * 8).expect("at most 32 tasks")
+}
+
+/// The `a`-th actor, in the index of an op that usually means someone specific.
+fn someone_op(a: usize) -> u8 {
+    u8::try_from(a * 4).expect("few actors")
+}
+
+/// The task an op's index names (see [`task_op`]).
+fn task_of(index: u8) -> usize {
+    assert_eq!(index % 8, 0, "the model names tasks by position");
+    usize::from(index / 8)
+}
+
+/// The actor an op's "usually" index names (see [`someone_op`]).
+fn someone_of(index: u8) -> usize {
+    assert_eq!(index % 4, 0, "the model names the actor");
+    usize::from(index / 4)
 }
 
 impl Model {
@@ -149,14 +166,15 @@ impl Model {
         }
     }
 
-    fn step(&mut self, tr: &Tr) -> Result<(), &'static str> {
-        match *tr {
-            Tr::Wait { secs } => {
-                self.now += secs;
+    fn step(&mut self, op: &Op) -> Result<(), &'static str> {
+        match *op {
+            Op::Wait { secs } => {
+                self.now += Op::wait_secs(secs);
                 self.deadlines();
                 Ok(())
             }
-            Tr::Post { poster, bounty } => {
+            Op::Post { poster, bounty, .. } => {
+                let poster = usize::from(poster);
                 let bounty = Decimal::from(bounty);
                 if self.balance[poster] - self.escrowed[poster] < bounty {
                     return Err("insufficient_funds");
@@ -175,7 +193,8 @@ impl Model {
                 });
                 Ok(())
             }
-            Tr::Claim { agent, task: t } => {
+            Op::Claim { agent, task } => {
+                let (agent, t) = (usize::from(agent), task_of(task));
                 let task = &self.tasks[t];
                 if task.poster == agent {
                     return Err("own_task");
@@ -189,7 +208,8 @@ impl Model {
                 self.grant_claim(t, agent);
                 Ok(())
             }
-            Tr::Join { agent, task: t } => {
+            Op::Join { agent, task } => {
+                let (agent, t) = (usize::from(agent), task_of(task));
                 let task = &mut self.tasks[t];
                 if task.poster == agent {
                     return Err("own_task");
@@ -209,7 +229,8 @@ impl Model {
                 task.queue.push(agent);
                 Ok(())
             }
-            Tr::Leave { agent, task: t } => {
+            Op::Leave { agent, task } => {
+                let (agent, t) = (someone_of(agent), task_of(task));
                 let queue = &mut self.tasks[t].queue;
                 let before = queue.len();
                 queue.retain(|a| *a != agent);
@@ -219,7 +240,8 @@ impl Model {
                     Ok(())
                 }
             }
-            Tr::Deliver { agent, task: t } => {
+            Op::Deliver { agent, task } => {
+                let (agent, t) = (someone_of(agent), task_of(task));
                 let now = self.now;
                 let task = &mut self.tasks[t];
                 match (task.status, task.claim) {
@@ -232,7 +254,8 @@ impl Model {
                 self.counters[agent].delivered += 1;
                 Ok(())
             }
-            Tr::Accept { who, task: t } => {
+            Op::Accept { who, task, .. } => {
+                let (who, t) = (someone_of(who), task_of(task));
                 let task = &self.tasks[t];
                 if task.poster != who {
                     return Err("not_poster");
@@ -243,7 +266,8 @@ impl Model {
                 self.settle(t);
                 Ok(())
             }
-            Tr::Reject { who, task: t } => {
+            Op::Reject { who, task } => {
+                let (who, t) = (someone_of(who), task_of(task));
                 let task = &self.tasks[t];
                 if task.poster != who {
                     return Err("not_poster");
@@ -256,7 +280,8 @@ impl Model {
                 self.hand_on(t);
                 Ok(())
             }
-            Tr::Cancel { who, task: t } => {
+            Op::Cancel { who, task } => {
+                let (who, t) = (someone_of(who), task_of(task));
                 let task = &self.tasks[t];
                 if task.poster != who {
                     return Err("not_poster");
@@ -267,6 +292,7 @@ impl Model {
                 self.refund(t, St::Cancelled);
                 Ok(())
             }
+            _ => unreachable!("the model makes no {op:?}"),
         }
     }
 }
@@ -275,7 +301,7 @@ struct Reference;
 
 impl ReferenceStateMachine for Reference {
     type State = Model;
-    type Transition = Tr;
+    type Transition = Op;
 
     fn init_state() -> BoxedStrategy<Model> {
         Just(Model {
@@ -290,53 +316,62 @@ impl ReferenceStateMachine for Reference {
         .boxed()
     }
 
-    fn transitions(state: &Model) -> BoxedStrategy<Tr> {
-        let a = 0..ACTORS;
-        let post = (a.clone(), 0u32..60).prop_map(|(poster, bounty)| Tr::Post { poster, bounty });
-        let wait =
-            prop_oneof![0i64..150, 0i64..1500, Just(LIFETIME)].prop_map(|secs| Tr::Wait { secs });
+    fn transitions(state: &Model) -> BoxedStrategy<Op> {
+        let actor = || (0..ACTORS).prop_map(|a| u8::try_from(a).expect("few actors"));
+        let someone = || (0..ACTORS).prop_map(someone_op);
+        let post = (actor(), 0u8..60).prop_map(|(poster, bounty)| Op::Post {
+            poster,
+            bounty,
+            kind: TaskKind::Plain,
+        });
+        // Up to two minutes (claims last 100 s), 8 to 128 minutes (reviews last 1,000 s),
+        // or past a task's lifetime (10,080 s).
+        let wait = prop_oneof![1u16..1000, (0u16..16).prop_map(|m| m * 8), Just(168)]
+            .prop_map(|secs| Op::Wait { secs });
         if state.tasks.is_empty() {
             return prop_oneof![post, wait].boxed();
         }
-        let t = 0..state.tasks.len();
+        let post_weight = if state.tasks.len() < TASKS_MAX { 2 } else { 0 };
+        let task = || (0..state.tasks.len()).prop_map(task_op);
         prop_oneof![
-            2 => post,
+            post_weight => post,
             2 => wait,
-            3 => (a.clone(), t.clone()).prop_map(|(agent, task)| Tr::Claim { agent, task }),
-            2 => (a.clone(), t.clone()).prop_map(|(agent, task)| Tr::Join { agent, task }),
-            1 => (a.clone(), t.clone()).prop_map(|(agent, task)| Tr::Leave { agent, task }),
-            3 => (a.clone(), t.clone()).prop_map(|(agent, task)| Tr::Deliver { agent, task }),
-            2 => (a.clone(), t.clone()).prop_map(|(who, task)| Tr::Accept { who, task }),
-            2 => (a.clone(), t.clone()).prop_map(|(who, task)| Tr::Reject { who, task }),
-            1 => (a, t).prop_map(|(who, task)| Tr::Cancel { who, task }),
+            3 => (actor(), task()).prop_map(|(agent, task)| Op::Claim { agent, task }),
+            2 => (actor(), task()).prop_map(|(agent, task)| Op::Join { agent, task }),
+            1 => (someone(), task()).prop_map(|(agent, task)| Op::Leave { agent, task }),
+            3 => (someone(), task()).prop_map(|(agent, task)| Op::Deliver { agent, task }),
+            2 => (someone(), task())
+                .prop_map(|(who, task)| Op::Accept { who, task, rating: 0 }),
+            2 => (someone(), task()).prop_map(|(who, task)| Op::Reject { who, task }),
+            1 => (someone(), task()).prop_map(|(who, task)| Op::Cancel { who, task }),
         ]
         .boxed()
     }
 
-    fn preconditions(state: &Model, tr: &Tr) -> bool {
-        match *tr {
-            Tr::Post { .. } | Tr::Wait { .. } => true,
-            Tr::Claim { task, .. }
-            | Tr::Join { task, .. }
-            | Tr::Leave { task, .. }
-            | Tr::Deliver { task, .. }
-            | Tr::Accept { task, .. }
-            | Tr::Reject { task, .. }
-            | Tr::Cancel { task, .. } => task < state.tasks.len(),
+    fn preconditions(state: &Model, op: &Op) -> bool {
+        match *op {
+            Op::Post { .. } => state.tasks.len() < TASKS_MAX,
+            Op::Wait { .. } => true,
+            Op::Claim { task, .. }
+            | Op::Join { task, .. }
+            | Op::Leave { task, .. }
+            | Op::Deliver { task, .. }
+            | Op::Accept { task, .. }
+            | Op::Reject { task, .. }
+            | Op::Cancel { task, .. } => task_of(task) < state.tasks.len(),
+            _ => false,
         }
     }
 
-    fn apply(mut state: Model, tr: &Tr) -> Model {
-        state.expect = state.step(tr);
+    fn apply(mut state: Model, op: &Op) -> Model {
+        state.expect = state.step(op);
         state
     }
 }
 
 struct Sut {
     runtime: tokio::runtime::Runtime,
-    fx: Fixture<MemoryStore>,
-    actors: Vec<IdentityId>,
-    tasks: Vec<TaskId>,
+    runner: Runner<MemoryStore>,
 }
 
 struct EngineTest;
@@ -352,69 +387,30 @@ impl StateMachineTest for EngineTest {
         let fx = Fixture::with_policy(MemoryStore::new(), policy());
         fx.clock
             .set(chrono::DateTime::from_timestamp(0, 0).expect("epoch"));
-        let actors = runtime.block_on(async {
-            let mut ids = Vec::new();
-            for i in 0..ACTORS {
-                ids.push(fx.agent(&format!("model-{i}")).await);
-            }
-            ids
-        });
-        Sut {
-            runtime,
-            fx,
-            actors,
-            tasks: Vec::new(),
-        }
+        let runner = runtime.block_on(Runner::new(fx, ACTORS));
+        Sut { runtime, runner }
     }
 
-    fn apply(mut sut: Sut, model: &Model, tr: Tr) -> Sut {
-        let m = &sut.fx.market;
-        let who = |i: usize| &sut.actors[i];
-        let task = |i: usize| sut.tasks[i];
-        let result: Result<Option<TaskId>, Error> = sut.runtime.block_on(async {
-            match tr {
-                Tr::Wait { secs } => {
-                    sut.fx.advance(secs);
-                    m.sweep(10_000).await.map(|_| None)
-                }
-                Tr::Post { poster, bounty } => m
-                    .post_task(who(poster), TaskSpec::new("work", bounty))
-                    .await
-                    .map(|t| Some(t.id)),
-                Tr::Claim { agent, task: t } => m.claim(who(agent), task(t)).await.map(|_| None),
-                Tr::Join { agent, task: t } => {
-                    m.join_queue(who(agent), task(t)).await.map(|_| None)
-                }
-                Tr::Leave { agent, task: t } => {
-                    m.leave_queue(who(agent), task(t)).await.map(|_| None)
-                }
-                Tr::Deliver { agent, task: t } => m
-                    .deliver(who(agent), task(t), DeliveryInput::text("r"))
-                    .await
-                    .map(|_| None),
-                Tr::Accept { who: w, task: t } => {
-                    m.accept(who(w), task(t), None).await.map(|_| None)
-                }
-                Tr::Reject { who: w, task: t } => m
-                    .reject(who(w), task(t), "no", RejectCategory::Quality)
-                    .await
-                    .map(|_| None),
-                Tr::Cancel { who: w, task: t } => m.cancel(who(w), task(t)).await.map(|_| None),
+    fn apply(mut sut: Sut, model: &Model, op: Op) -> Sut {
+        let result = sut.runtime.block_on(async {
+            let result = sut.runner.apply(&op).await;
+            if matches!(op, Op::Wait { .. }) {
+                // Every deadline the wait passed, as the model applies them.
+                sut.runner.apply(&Op::Sweep { limit: 15 }).await?;
             }
+            result
         });
-        let got = result.as_ref().map(drop).map_err(Error::code);
-        assert_eq!(got, model.expect, "{tr:?}");
-        if let Ok(Some(id)) = result {
-            sut.tasks.push(id);
-        }
+        let got = result.map_err(|e| e.code());
+        assert_eq!(got, model.expect, "{op:?}");
         sut
     }
 
     fn check_invariants(sut: &Sut, model: &Model) {
         sut.runtime.block_on(async {
-            let m = &sut.fx.market;
-            assert_eq!(sut.tasks.len(), model.tasks.len());
-            for (id, mt) in sut.tasks.iter().zip(&model.tasks) {
+            let runner = &sut.runner;
+            let m = &runner.fx.market;
+            assert_eq!(runner.tasks.len(), model.tasks.len());
+            for (id, mt) in runner.tasks.iter().zip(&model.tasks) {
                 let t = m.store().task(*id).await.unwrap().unwrap();
                 let status = match t.status {
                     TaskStatus::Open => St::Open,
@@ -425,7 +421,7 @@ impl StateMachineTest for EngineTest {
                     TaskStatus::Expired => St::Expired,
                 };
                 assert_eq!(status, mt.status, "task {id}");
-                let index = |a: &IdentityId| sut.actors.iter().position(|x| x == a).unwrap();
+                let index = |a: &IdentityId| runner.actors.iter().position(|x| x == a).unwrap();
                 assert_eq!(
                     t.claimant().map(index),
                     (mt.status == St::Claimed).then_some(mt.claim).flatten()
@@ -436,7 +432,7 @@ impl StateMachineTest for EngineTest {
                 );
                 assert_eq!(t.bounty, mt.bounty);
             }
-            for (i, id) in sut.actors.iter().enumerate() {
+            for (i, id) in runner.actors.iter().enumerate() {
                 let b = m.balance(id).await.unwrap();
                 assert_eq!(
                     (b.balance, b.escrowed),
@@ -455,7 +451,7 @@ impl StateMachineTest for EngineTest {
                 assert_eq!(got, model.counters[i], "actor {i} reputation");
             }
             assert_eq!(m.treasury().await.unwrap(), model.treasury);
-            sut.fx.assert_invariants().await;
+            runner.fx.assert_invariants().await;
         });
     }
 }

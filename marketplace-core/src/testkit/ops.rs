@@ -190,6 +190,25 @@ pub enum Op {
     },
 }
 
+impl Op {
+    /// How long an [`Op::Wait`] of `secs` lets pass, in seconds: `secs` minutes when it is
+    /// a multiple of 8, else `secs % 120` seconds.
+    ///
+    /// ```
+    /// use marketplace_core::testkit::Op;
+    /// assert_eq!(Op::wait_secs(7), 7);
+    /// assert_eq!(Op::wait_secs(121), 1);
+    /// assert_eq!(Op::wait_secs(8), 480);
+    /// ```
+    pub fn wait_secs(secs: u16) -> i64 {
+        if secs.is_multiple_of(8) {
+            i64::from(secs) * 60
+        } else {
+            i64::from(secs % 120)
+        }
+    }
+}
+
 /// Decodes a byte string into operations (at most 512).
 pub fn ops_from_bytes(bytes: &[u8]) -> Vec<Op> {
     let mut u = Unstructured::new(bytes);
@@ -563,12 +582,7 @@ impl<S: Store> Runner<S> {
     pub async fn apply(&mut self, op: &Op) -> Result<(), Error> {
         match *op {
             Op::Wait { secs } => {
-                let secs = if secs % 8 == 0 {
-                    i64::from(secs) * 60
-                } else {
-                    i64::from(secs % 120)
-                };
-                self.fx.advance(secs);
+                self.fx.advance(Op::wait_secs(secs));
                 Ok(())
             }
             Op::Sweep { limit } => {
