@@ -29,12 +29,10 @@ use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
 use crate::extract::identity;
+use crate::limits::ERROR_BODY_BYTES_MAX;
 use crate::registration::register_agent;
 use crate::state::AppState;
 use crate::wire::{Amount, task_id};
-
-/// Largest error body the envelope middleware rewrites (errors are small JSON objects).
-const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
 
 /// The envelope every AgentMarket answer travels in.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]

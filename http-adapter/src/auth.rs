@@ -2,6 +2,8 @@
 //! ed25519 signature (`X-Knarr-*` headers); and the proof of work registration may ask for.
 //! The keys themselves, sessions and passwords are [`crate::crypto`]'s (re-exported here).
 
+use std::sync::LazyLock;
+
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
 use axum::http::request::Parts;
@@ -14,12 +16,11 @@ use sha2::{Digest, Sha256};
 
 pub use crate::crypto::*;
 use crate::error::ApiError;
+use crate::limits::{
+    FILE_BODY_BYTES_MAX, NONCE_CHARS_MAX, POW_STAMP_BYTES_MAX, POW_WINDOW_SECS,
+    SIGNATURE_WINDOW_SECS,
+};
 use crate::state::AppState;
-
-/// How far a signed request's timestamp may be from the server's clock, in seconds.
-pub const SIGNATURE_WINDOW_SECS: i64 = 300;
-/// Longest nonce a signed request may carry.
-pub const NONCE_CHARS_MAX: usize = 64;
 
 /// The identity a node signature proved, put on the request by [`verify_signature`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -72,7 +73,7 @@ pub async fn verify_signature<S: Backend + Clone>(
     // routes; the signature covers the whole body, so it is read up to its route's limit.
     let path = parts.uri.path();
     let limit = if path == "/api/upload" || path.ends_with("/deliver") {
-        app.body_bytes_max.max(crate::state::FILE_BODY_BYTES_MAX)
+        app.body_bytes_max.max(FILE_BODY_BYTES_MAX)
     } else {
         app.body_bytes_max
     };
@@ -107,11 +108,10 @@ async fn check_signature<S: Backend + Clone>(
         || nonce.len() > NONCE_CHARS_MAX
         || !nonce.bytes().all(|b| b.is_ascii_graphic())
     {
-        // The message is static text: the assertion keeps its number the constant's.
-        const _: () = assert!(NONCE_CHARS_MAX == 64);
-        return Err(ApiError::Unauthorized(
-            "X-Knarr-Nonce must be 1-64 printable characters",
-        ));
+        static RULE: LazyLock<String> = LazyLock::new(|| {
+            format!("X-Knarr-Nonce must be 1-{NONCE_CHARS_MAX} printable characters")
+        });
+        return Err(ApiError::Unauthorized(RULE.as_str()));
     }
     let signed_at = timestamp
         .parse::<i64>()
@@ -125,9 +125,10 @@ async fn check_signature<S: Backend + Clone>(
     let now = app.market.now();
     let window = chrono::Duration::seconds(SIGNATURE_WINDOW_SECS);
     if now - signed_at > window || signed_at - now > window {
-        return Err(ApiError::Unauthorized(
-            "the signature's timestamp is outside the 300 s window",
-        ));
+        static RULE: LazyLock<String> = LazyLock::new(|| {
+            format!("the signature's timestamp is outside the {SIGNATURE_WINDOW_SECS} s window")
+        });
+        return Err(ApiError::Unauthorized(RULE.as_str()));
     }
     let path = parts
         .uri
@@ -240,6 +241,7 @@ impl<S: Backend + Clone> OptionalFromRequestParts<AppState<S>> for Caller {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::limits::SESSION_SECS;
 
     #[test]
     fn sessions_hold_for_a_day_under_their_own_key_only() {
@@ -264,11 +266,6 @@ mod tests {
 
 /// The header a registration carries its proof of work in: `TIMESTAMP:NONCE`.
 pub const POW_HEADER: &str = "x-registration-pow";
-/// How far a proof of work's timestamp may be from the server's clock, in seconds: a stamp
-/// is good for this long, and only once.
-pub const POW_WINDOW_SECS: i64 = 600;
-/// Longest proof-of-work stamp.
-const POW_STAMP_BYTES_MAX: usize = 128;
 
 /// Leading zero bits of `digest`.
 fn zero_bits(digest: &[u8]) -> u32 {

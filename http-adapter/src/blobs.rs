@@ -23,23 +23,11 @@ use tokio::io::AsyncWriteExt;
 use tokio::sync::OnceCell;
 
 use crate::error::ApiError;
+use crate::limits::{
+    BUDGET_KEYS_MAX, BUDGET_WINDOW_SECS, DISK_BYTES_MAX, IDENTITY_BYTES_PER_HOUR,
+    IP_BYTES_PER_HOUR, PARTIAL_UPLOAD_STALE_SECS,
+};
 
-/// Largest upload, bytes (50 MB, as Agora documents).
-pub const UPLOAD_BYTES_MAX: usize = BLOB_BYTES_MAX as usize;
-/// Default [`UploadLimits::ip_bytes_per_hour`]: 1 GB.
-pub const IP_BYTES_PER_HOUR: u64 = 1 << 30;
-/// Default [`UploadLimits::identity_bytes_per_hour`]: 2 GB.
-pub const IDENTITY_BYTES_PER_HOUR: u64 = 2 << 30;
-/// Default [`UploadLimits::disk_bytes_max`]: 20 GB.
-pub const DISK_BYTES_MAX: u64 = 20 << 30;
-/// The window of the hourly upload budgets.
-const BUDGET_WINDOW: Duration = Duration::from_secs(3600);
-/// Budget windows kept before the stale ones are dropped.
-const BUDGET_KEYS_MAX: usize = 100_000;
-/// How long the piece of an unfinished upload must lie untouched before the collector
-/// deletes it (at least): far past any body timeout, so a slow upload still arriving keeps
-/// its piece.
-const PARTIAL_UPLOAD_STALE: Duration = Duration::from_secs(3600);
 /// The write buffer of an upload on its way to disk.
 const WRITE_BUFFER_BYTES: usize = 256 * 1024;
 
@@ -143,7 +131,9 @@ impl BlobDir {
         let mut budgets = self.budgets.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         if budgets.len() >= BUDGET_KEYS_MAX {
-            budgets.retain(|_, (start, _)| now.duration_since(*start) < BUDGET_WINDOW);
+            budgets.retain(|_, (start, _)| {
+                now.duration_since(*start) < Duration::from_secs(BUDGET_WINDOW_SECS)
+            });
         }
         let mut keys = vec![(format!("ip:{}", uploader.ip), self.limits.ip_bytes_per_hour)];
         if let Some(identity) = &uploader.identity {
@@ -154,12 +144,13 @@ impl BlobDir {
         }
         for (key, allowed) in keys.into_iter().filter(|(_, allowed)| *allowed > 0) {
             let (start, used) = budgets.entry(key).or_insert((now, 0));
-            if now.duration_since(*start) >= BUDGET_WINDOW {
+            if now.duration_since(*start) >= Duration::from_secs(BUDGET_WINDOW_SECS) {
                 (*start, *used) = (now, 0);
             }
             *used = used.saturating_add(bytes);
             if *used > allowed {
-                let left = BUDGET_WINDOW.saturating_sub(now.duration_since(*start));
+                let left = Duration::from_secs(BUDGET_WINDOW_SECS)
+                    .saturating_sub(now.duration_since(*start));
                 return Err(ApiError::RateLimited {
                     retry_after_secs: left.as_secs().max(1),
                 });
@@ -169,7 +160,7 @@ impl BlobDir {
     }
 
     /// Streams an upload to disk — never whole in memory — hashing it on the way, within
-    /// [`UPLOAD_BYTES_MAX`] (413 beyond), `uploader`'s hourly budgets (429) and the disk
+    /// [`UPLOAD_BYTES_MAX`](crate::limits::UPLOAD_BYTES_MAX) (413 beyond), `uploader`'s hourly budgets (429) and the disk
     /// budget (507). Returns its name, `<sha256 hex>.<ext>`, and its size; storing the same
     /// bytes again finds the stored file. `fail` turns a broken body into the answer.
     pub async fn put_stream<E>(
@@ -295,7 +286,7 @@ impl BlobDir {
             // An upload still arriving writes its piece at least every body timeout; a
             // piece left alone for an hour (or the grace, if longer) is a dead upload's.
             let stale = if partial {
-                grace.max(PARTIAL_UPLOAD_STALE)
+                grace.max(Duration::from_secs(PARTIAL_UPLOAD_STALE_SECS))
             } else {
                 grace
             };

@@ -21,12 +21,13 @@ use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Policy, Store};
 
 use crate::auth::{MasterKey, random_hex};
-use crate::blobs::{self, UploadLimits};
-use crate::connections::{self, ConnectionLimits};
+use crate::blobs::UploadLimits;
+use crate::connections::ConnectionLimits;
 use crate::database::{Database, Location};
 use crate::dispatch::{self, LlmConfig, ReachConfig};
+use crate::limits;
 use crate::outbound::{Outbound, OutboundConfig};
-use crate::rate_limits::{self, Rate, RateLimits};
+use crate::rate_limits::{Rate, RateLimits};
 use crate::server;
 
 /// The agent marketplace's reference server.
@@ -100,13 +101,13 @@ pub struct ServeSettings {
     #[arg(long, env = "MARKETPLACE_BLOB_DIR", default_value = server::BLOB_DIR_DEFAULT)]
     pub blob_dir: PathBuf,
     /// How often the deadline sweep runs, in milliseconds.
-    #[arg(long, env = "MARKETPLACE_SWEEP_INTERVAL_MS", default_value_t = server::SWEEP_INTERVAL_MS_DEFAULT)]
+    #[arg(long, env = "MARKETPLACE_SWEEP_INTERVAL_MS", default_value_t = limits::SWEEP_INTERVAL_MS_DEFAULT)]
     pub sweep_interval_ms: u64,
     /// Requests per second one client IP may send (bursts of twice that); 0: no limit.
-    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IP", default_value_t = rate_limits::PER_IP_PER_SECOND)]
+    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IP", default_value_t = limits::IP_REQUESTS_PER_SEC)]
     pub rate_limit_ip: u32,
     /// Requests per second one identity (API key, token, node key) may send; 0: no limit.
-    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IDENTITY", default_value_t = rate_limits::PER_IDENTITY_PER_SECOND)]
+    #[arg(long, env = "MARKETPLACE_RATE_LIMIT_IDENTITY", default_value_t = limits::IDENTITY_REQUESTS_PER_SEC)]
     pub rate_limit_identity: u32,
     /// Seals custodial keys; generated and kept in the database when not given.
     #[arg(long, env = "MARKETPLACE_SECRET", hide_env_values = true)]
@@ -143,22 +144,22 @@ pub struct ServeSettings {
     pub webhook_timeout_secs: u64,
     /// How long a client may take to send a request's head, seconds, counted from when the
     /// connection waits for one (so also how long a kept-alive connection may sit idle).
-    #[arg(long, env = "MARKETPLACE_HEADER_READ_TIMEOUT_SECS", default_value_t = connections::HEADER_READ_TIMEOUT_SECS)]
+    #[arg(long, env = "MARKETPLACE_HEADER_READ_TIMEOUT_SECS", default_value_t = limits::HEADER_READ_TIMEOUT_SECS)]
     pub header_read_timeout_secs: u64,
     /// How long a request body may send nothing before it is cut off (408), seconds.
-    #[arg(long, env = "MARKETPLACE_BODY_TIMEOUT_SECS", default_value_t = connections::BODY_TIMEOUT_SECS)]
+    #[arg(long, env = "MARKETPLACE_BODY_TIMEOUT_SECS", default_value_t = limits::BODY_TIMEOUT_SECS)]
     pub body_timeout_secs: u64,
     /// Connections served at once; more wait to be accepted.
-    #[arg(long, env = "MARKETPLACE_MAX_CONNECTIONS", default_value_t = connections::CONNECTIONS_MAX)]
+    #[arg(long, env = "MARKETPLACE_MAX_CONNECTIONS", default_value_t = limits::CONNECTIONS_MAX)]
     pub max_connections: usize,
     /// Bytes one client IP may upload per hour (429 beyond); 0 turns the bound off.
-    #[arg(long, env = "MARKETPLACE_UPLOAD_IP_BYTES_PER_HOUR", default_value_t = blobs::IP_BYTES_PER_HOUR)]
+    #[arg(long, env = "MARKETPLACE_UPLOAD_IP_BYTES_PER_HOUR", default_value_t = limits::IP_BYTES_PER_HOUR)]
     pub upload_ip_bytes_per_hour: u64,
     /// Bytes one identity may upload per hour (429 beyond); 0 turns the bound off.
-    #[arg(long, env = "MARKETPLACE_UPLOAD_IDENTITY_BYTES_PER_HOUR", default_value_t = blobs::IDENTITY_BYTES_PER_HOUR)]
+    #[arg(long, env = "MARKETPLACE_UPLOAD_IDENTITY_BYTES_PER_HOUR", default_value_t = limits::IDENTITY_BYTES_PER_HOUR)]
     pub upload_identity_bytes_per_hour: u64,
     /// Bytes all artifacts may take on disk (507 beyond); 0 turns the bound off.
-    #[arg(long, env = "MARKETPLACE_BLOB_DISK_BYTES_MAX", default_value_t = blobs::DISK_BYTES_MAX)]
+    #[arg(long, env = "MARKETPLACE_BLOB_DISK_BYTES_MAX", default_value_t = limits::DISK_BYTES_MAX)]
     pub blob_disk_bytes_max: u64,
     /// How long an uploaded artifact that no delivery names is kept, seconds (the blob
     /// collector deletes it after that); 0 keeps every artifact.

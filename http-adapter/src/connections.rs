@@ -37,21 +37,11 @@ use tower::ServiceExt as _;
 use tower_http::timeout::TimeoutBody;
 
 use crate::error::ApiError;
+use crate::limits::{
+    BODY_TIMEOUT_SECS, CONNECTIONS_MAX, HEADER_BYTES_MAX, HEADER_READ_TIMEOUT_SECS,
+    HEADERS_HARD_MAX, HEADERS_MAX, URI_BYTES_MAX,
+};
 
-/// Default [`ConnectionLimits::header_read_timeout`].
-pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
-/// Default [`ConnectionLimits::body_timeout`].
-pub const BODY_TIMEOUT_SECS: u64 = 60;
-/// Default [`ConnectionLimits::connections_max`].
-pub const CONNECTIONS_MAX: usize = 1024;
-/// Longest request target (path and query), bytes; longer is answered 414.
-pub const URI_BYTES_MAX: usize = 8 * 1024;
-/// Most bytes of header names and values in one request; more is answered 431.
-pub const HEADER_BYTES_MAX: usize = 16 * 1024;
-/// Most header fields in one request; more is answered 431.
-pub const HEADERS_MAX: usize = 100;
-/// Most header fields the HTTP parser reads before refusing a request by itself.
-pub const HEADERS_HARD_MAX: usize = 4 * HEADERS_MAX;
 /// How long the accept loop pauses after a failed accept (out of file descriptors, say),
 /// rather than spin on the error.
 const ACCEPT_RETRY: Duration = Duration::from_millis(100);

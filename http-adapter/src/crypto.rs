@@ -14,6 +14,7 @@ use marketplace_core::{IdentityId, Timestamp};
 use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
+use crate::limits::SESSION_SECS;
 
 /// Random bytes in an API key (shown as hex after `ak_`).
 pub const API_KEY_RANDOM_BYTES: usize = 32;
@@ -61,9 +62,6 @@ impl MasterKey {
             .ok()
     }
 }
-
-/// How long a login's session token holds, seconds (24 h).
-pub const SESSION_SECS: i64 = 24 * 60 * 60;
 
 /// What a session token says: whose it is, and until when.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]

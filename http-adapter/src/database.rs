@@ -5,12 +5,10 @@
 
 use std::path::PathBuf;
 
+use crate::limits::POSTGRES_CONNECTIONS_MAX;
 use marketplace_core::{MemoryStore, StoreError};
 use storage_postgres::PgStore;
 use storage_sqlite::{SqliteOptions, SqliteStore};
-
-/// Connections a server keeps to PostgreSQL.
-pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
 
 /// An open, migrated store.
 #[derive(Debug, Clone)]

@@ -37,18 +37,10 @@ use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
 use crate::error::ApiError;
+use crate::limits::{EVENTS_PER_ROUND, FANOUT_MAX, SUBSCRIBERS_PER_PAGE, WEBHOOK_ANSWER_BYTES_MAX};
 use crate::outbound::sign::signed_headers;
 pub use crate::reach::{LLM_BASE_URL_DEFAULT, LLM_MODEL_DEFAULT, LlmConfig, ReachConfig};
 use crate::state::AppState;
-
-/// Most recipients one event is fanned out to.
-pub const FANOUT_MAX: usize = 10_000;
-/// Largest answer body read from a webhook receiver (the rest is not needed).
-pub const WEBHOOK_ANSWER_BYTES_MAX: usize = 64 * 1024;
-/// Events fanned out per round.
-const EVENTS_PER_ROUND: usize = 100;
-/// Subscribers read per page while fanning out.
-const SUBSCRIBER_PAGE: usize = 500;
 
 /// `step` moved by up to ±10%, at random.
 fn jitter(step: Duration) -> Duration {
@@ -195,7 +187,7 @@ impl<S: Backend + Clone> AppState<S> {
         let mut after: Option<IdentityId> = None;
         while found.len() < FANOUT_MAX {
             let page = store
-                .subscribers(&wanted, after.as_ref(), SUBSCRIBER_PAGE)
+                .subscribers(&wanted, after.as_ref(), SUBSCRIBERS_PER_PAGE)
                 .await
                 .map_err(|e| ApiError::Engine(e.into()))?;
             let Some(last) = page.last().cloned() else {

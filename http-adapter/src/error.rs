@@ -1,6 +1,7 @@
 //! One error type for every handler: engine errors become HTTP statuses with a stable
 //! machine code; storage failures are logged and answered without their internals.
 
+use crate::limits::IN_PROGRESS_RETRY_SECS;
 use axum::Json;
 use axum::extract::rejection::BytesRejection;
 use axum::http::header::RETRY_AFTER;
@@ -9,10 +10,6 @@ use axum::response::{IntoResponse, Response};
 use marketplace_core::{Error, ErrorKind, StoreError};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
-
-/// The `Retry-After` of a request whose idempotency key is held by a request still
-/// running: soon, as a running request under a key is a duplicate's first attempt.
-pub const IN_PROGRESS_RETRY_SECS: u64 = 1;
 
 /// What every 5xx of the marketplace's own says: its details are for the log alone.
 pub const SERVER_FAILURE: &str = "the marketplace could not complete the request";

@@ -42,17 +42,14 @@ use crate::error::{ApiError, SERVER_FAILURE};
 use crate::extract::ApiJson;
 use crate::extract::IdempotencyKey;
 use crate::extract::identity;
+use crate::limits::{RESULT_ANSWER_BYTES_MAX, TITLE_CHARS_MAX};
 use crate::outbound::OutboundError;
 use crate::outbound::sign::signed_headers;
 use crate::state::AppState;
 use crate::wire::Amount;
 
-/// Largest answer read from an agent's endpoint or the LLM.
-pub const RESULT_ANSWER_BYTES_MAX: usize = 1024 * 1024;
 /// The Messages API version asked for.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-/// Longest title made from a task description.
-const TITLE_CHARS: usize = 80;
 
 /// `POST /api/execute` body.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -369,7 +366,7 @@ fn spec<S: Backend + Clone>(
     request: &ExecuteRequest,
 ) -> TaskSpec {
     let first_line = request.task_description.lines().next().unwrap_or_default();
-    let title: String = first_line.chars().take(TITLE_CHARS).collect();
+    let title: String = first_line.chars().take(TITLE_CHARS_MAX).collect();
     let timeout = app.reach.execute_timeout.as_secs();
     TaskSpec {
         title: Some(title).filter(|t| !t.trim().is_empty()),

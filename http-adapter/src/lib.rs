@@ -48,6 +48,8 @@
 //!   timeouts, and a cap on connections.
 //! - [`rate_limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`limits`]: every bound of the HTTP layer (bodies, connections, rates, credentials,
+//!   background work), units last in the names.
 //! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
 //! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
 //!
@@ -78,6 +80,7 @@ pub mod error;
 pub mod execute;
 pub mod extract;
 pub mod input;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;

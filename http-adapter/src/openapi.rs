@@ -18,7 +18,8 @@ use utoipa_axum::PathItemExt as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt as _};
 
 use crate::agora::{account, artifacts, board, broker, skill, tasks};
-use crate::state::{AppState, FILE_BODY_BYTES_MAX};
+use crate::limits::FILE_BODY_BYTES_MAX;
+use crate::state::AppState;
 use crate::{agentmarket, agora, execute, operations, webhooks};
 
 pub use crate::agora::skill::SkillCall;

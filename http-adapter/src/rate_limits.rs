@@ -17,6 +17,7 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
 use crate::error::ApiError;
+use crate::limits::{IDENTITY_REQUESTS_PER_SEC, IP_REQUESTS_PER_SEC};
 
 /// How often idle buckets are dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
@@ -49,18 +50,13 @@ pub struct RateLimits {
     pub per_identity: Option<Rate>,
 }
 
-/// Requests per second one client IP may send by default (bursts of twice that).
-pub const PER_IP_PER_SECOND: u32 = 200;
-/// Requests per second one identity may send by default (bursts of twice that).
-pub const PER_IDENTITY_PER_SECOND: u32 = 50;
-
 impl Default for RateLimits {
-    /// [`PER_IP_PER_SECOND`] per IP, [`PER_IDENTITY_PER_SECOND`] per identity, bursts of
+    /// [`IP_REQUESTS_PER_SEC`] per IP, [`IDENTITY_REQUESTS_PER_SEC`] per identity, bursts of
     /// twice that.
     fn default() -> Self {
         Self {
-            per_ip: Some(Rate::per_second(PER_IP_PER_SECOND)),
-            per_identity: Some(Rate::per_second(PER_IDENTITY_PER_SECOND)),
+            per_ip: Some(Rate::per_second(IP_REQUESTS_PER_SEC)),
+            per_identity: Some(Rate::per_second(IDENTITY_REQUESTS_PER_SEC)),
         }
     }
 }

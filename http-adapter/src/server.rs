@@ -18,16 +18,12 @@ use tokio::sync::watch;
 use crate::blobs::BlobDir;
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::error::ApiError;
+use crate::limits::SWEEP_BATCH_MAX;
+use crate::limits::SWEEP_INTERVAL_MS_DEFAULT;
 pub use crate::operations::{healthz, metrics_text};
 use crate::rate_limits::{self, RateLimits};
-pub use crate::state::{AppState, BLOB_DIR_DEFAULT, BODY_BYTES_MAX, Config, FILE_BODY_BYTES_MAX};
+pub use crate::state::{AppState, BLOB_DIR_DEFAULT, Config};
 use crate::{auth, metrics, openapi};
-
-/// Deadlines one sweep applies at most; the next tick takes the rest.
-pub const SWEEP_BATCH_MAX: usize = 500;
-
-/// How often the deadline sweep runs unless configured otherwise, milliseconds.
-pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 1000;
 
 /// The marketplace's HTTP routes, ready to serve or to nest in a larger app. (To run the
 /// webhook dispatcher beside them, build the [`AppState`] first and use [`app`].)

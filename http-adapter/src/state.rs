@@ -8,18 +8,12 @@ use std::sync::Arc;
 use marketplace_core::Marketplace;
 use marketplace_core::store::Backend;
 
-use crate::blobs::{BlobDir, UPLOAD_BYTES_MAX, UploadLimits};
+use crate::blobs::{BlobDir, UploadLimits};
 use crate::crypto::MasterKey;
+use crate::limits::BODY_BYTES_MAX;
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::rate_limits::RateLimits;
 use crate::reach::ReachConfig;
-
-/// Largest body of the routes taking files: an upload, or a multipart delivery with its
-/// file, boundaries and text fields.
-pub const FILE_BODY_BYTES_MAX: usize = UPLOAD_BYTES_MAX + 1024 * 1024;
-
-/// Largest JSON body a request may carry, by default.
-pub const BODY_BYTES_MAX: usize = 1024 * 1024;
 
 /// Where uploaded artifacts are kept unless configured otherwise.
 pub const BLOB_DIR_DEFAULT: &str = "marketplace-blobs";
@@ -30,7 +24,7 @@ pub struct Config {
     /// Seals custodial keys.
     pub master: MasterKey,
     /// Largest JSON request body accepted (413 beyond); uploads have their own limit,
-    /// [`UPLOAD_BYTES_MAX`].
+    /// [`UPLOAD_BYTES_MAX`](crate::limits::UPLOAD_BYTES_MAX).
     pub body_bytes_max: usize,
     /// Where uploaded artifacts are stored.
     pub blob_dir: PathBuf,

@@ -10,7 +10,7 @@
 use std::str::FromStr;
 
 use marketplace_core::Error;
-use marketplace_core::limits::PAGE_LIMIT_MAX;
+use marketplace_core::limits::{PAGE_LIMIT_DEFAULT, PAGE_LIMIT_MAX};
 use rust_decimal::Decimal;
 use rust_decimal::prelude::ToPrimitive;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -110,7 +110,7 @@ pub fn amount(value: Decimal) -> Value {
 
 /// A page size as a caller asks for it (`limit`): 1 to [`PAGE_LIMIT_MAX`]. Anything else
 /// is refused with 400, not silently changed; no `limit` means the default page,
-/// [`marketplace_core::limits::PAGE_LIMIT_DEFAULT`].
+/// [`PAGE_LIMIT_DEFAULT`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PageLimit(pub usize);
 
@@ -140,7 +140,9 @@ impl utoipa::PartialSchema for PageLimit {
             .schema_type(utoipa::openapi::schema::Type::Integer)
             .minimum(Some(1))
             .maximum(Some(PAGE_LIMIT_MAX as f64))
-            .description(Some("Page size: 1 to 200 (default 20)"))
+            .description(Some(format!(
+                "Page size: 1 to {PAGE_LIMIT_MAX} (default {PAGE_LIMIT_DEFAULT})"
+            )))
             .into()
     }
 }

@@ -33,6 +33,7 @@ use crate::auth::{
 };
 use crate::error::ApiError;
 pub use crate::extract::{ApiJson, ApiQuery, OptionalJson, RawBody};
+use crate::limits::{EMAIL_BYTES_MAX, PASSWORD_BYTES_MAX, PASSWORD_CHARS_MIN};
 use crate::registration::{register_agent, store_key};
 use crate::state::AppState;
 
@@ -77,13 +78,6 @@ pub async fn register<S: Backend + Clone>(
         }),
     ))
 }
-
-/// Shortest password accepted, characters.
-pub const PASSWORD_CHARS_MIN: usize = 8;
-/// Longest password accepted, bytes (argon2 takes any length; this bounds the work).
-pub const PASSWORD_BYTES_MAX: usize = 1024;
-/// Longest email accepted, bytes (RFC 5321's path limit).
-pub const EMAIL_BYTES_MAX: usize = 254;
 
 /// `POST /api/v1/auth/signup` body.
 #[derive(Debug, Deserialize, ToSchema)]

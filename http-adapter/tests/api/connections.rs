@@ -176,7 +176,7 @@ async fn answer_to(address: SocketAddr, head: &str) -> (u16, serde_json::Value) 
 /// refusal has; just within them, the request is served.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_heads_get_the_error_body() {
-    use http_adapter::connections::{HEADER_BYTES_MAX, HEADERS_MAX, URI_BYTES_MAX};
+    use http_adapter::limits::{HEADER_BYTES_MAX, HEADERS_MAX, URI_BYTES_MAX};
     let dir = tempfile::tempdir().unwrap();
     let server = start(dir.path(), "64", "10");
     let get = |target: &str, headers: &str| {

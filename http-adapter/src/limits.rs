@@ -1,0 +1,101 @@
+//! Every bound of the HTTP layer in one place: bodies, connections, rates, credentials and
+//! background work. Units last in the names (`_BYTES_MAX`, `_SECS`, `_PER_HOUR`); messages
+//! that state a bound are built from these constants. The marketplace's own bounds on
+//! what a command carries are [`marketplace_core::limits`].
+
+use marketplace_core::limits::BLOB_BYTES_MAX;
+
+// Bodies and answers.
+
+/// Largest JSON body a request may carry, by default.
+pub const BODY_BYTES_MAX: usize = 1024 * 1024;
+/// Largest upload, bytes (50 MB, as Agora documents).
+pub const UPLOAD_BYTES_MAX: usize = BLOB_BYTES_MAX as usize;
+/// Largest body of the routes taking files: an upload, or a multipart delivery with its
+/// file, boundaries and text fields.
+pub const FILE_BODY_BYTES_MAX: usize = UPLOAD_BYTES_MAX + 1024 * 1024;
+/// Largest error body AgentMarket's envelope middleware rewrites (errors are small JSON
+/// objects).
+pub const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;
+/// Largest answer read from an agent's endpoint or the LLM.
+pub const RESULT_ANSWER_BYTES_MAX: usize = 1024 * 1024;
+/// Largest answer body read from a webhook receiver (the rest is not needed).
+pub const WEBHOOK_ANSWER_BYTES_MAX: usize = 64 * 1024;
+/// Longest title made from a task description, characters.
+pub const TITLE_CHARS_MAX: usize = 80;
+
+// Connections.
+
+/// Default [`ConnectionLimits::header_read_timeout`](crate::connections::ConnectionLimits::header_read_timeout).
+pub const HEADER_READ_TIMEOUT_SECS: u64 = 10;
+/// Default [`ConnectionLimits::body_timeout`](crate::connections::ConnectionLimits::body_timeout).
+pub const BODY_TIMEOUT_SECS: u64 = 60;
+/// Default [`ConnectionLimits::connections_max`](crate::connections::ConnectionLimits::connections_max).
+pub const CONNECTIONS_MAX: usize = 1024;
+/// Longest request target (path and query), bytes; longer is answered 414.
+pub const URI_BYTES_MAX: usize = 8 * 1024;
+/// Most bytes of header names and values in one request; more is answered 431.
+pub const HEADER_BYTES_MAX: usize = 16 * 1024;
+/// Most header fields in one request; more is answered 431.
+pub const HEADERS_MAX: usize = 100;
+/// Most header fields the HTTP parser reads before refusing a request by itself.
+pub const HEADERS_HARD_MAX: usize = 4 * HEADERS_MAX;
+/// Connections a server keeps to PostgreSQL.
+pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
+
+// Rates and budgets.
+
+/// Requests per second one client IP may send by default (bursts of twice that).
+pub const IP_REQUESTS_PER_SEC: u32 = 200;
+/// Requests per second one identity may send by default (bursts of twice that).
+pub const IDENTITY_REQUESTS_PER_SEC: u32 = 50;
+/// Default [`UploadLimits::ip_bytes_per_hour`](crate::blobs::UploadLimits::ip_bytes_per_hour): 1 GB.
+pub const IP_BYTES_PER_HOUR: u64 = 1 << 30;
+/// Default [`UploadLimits::identity_bytes_per_hour`](crate::blobs::UploadLimits::identity_bytes_per_hour): 2 GB.
+pub const IDENTITY_BYTES_PER_HOUR: u64 = 2 << 30;
+/// Default [`UploadLimits::disk_bytes_max`](crate::blobs::UploadLimits::disk_bytes_max): 20 GB.
+pub const DISK_BYTES_MAX: u64 = 20 << 30;
+/// The window of the hourly upload budgets.
+pub const BUDGET_WINDOW_SECS: u64 = 3600;
+/// Budget windows kept before the stale ones are dropped.
+pub const BUDGET_KEYS_MAX: usize = 100_000;
+/// How long the piece of an unfinished upload must lie untouched before the collector
+/// deletes it (at least): far past any body timeout, so a slow upload still arriving keeps
+/// its piece.
+pub const PARTIAL_UPLOAD_STALE_SECS: u64 = 3600;
+
+// Credentials.
+
+/// Shortest password accepted, characters.
+pub const PASSWORD_CHARS_MIN: usize = 8;
+/// Longest password accepted, bytes (argon2 takes any length; this bounds the work).
+pub const PASSWORD_BYTES_MAX: usize = 1024;
+/// Longest email accepted, bytes (RFC 5321's path limit).
+pub const EMAIL_BYTES_MAX: usize = 254;
+/// How long a login's session token holds, seconds (24 h).
+pub const SESSION_SECS: i64 = 24 * 60 * 60;
+/// How far a signed request's timestamp may be from the server's clock, in seconds.
+pub const SIGNATURE_WINDOW_SECS: i64 = 300;
+/// Longest nonce a signed request may carry.
+pub const NONCE_CHARS_MAX: usize = 64;
+/// How far a proof of work's timestamp may be from the server's clock, in seconds: a stamp
+/// is good for this long, and only once.
+pub const POW_WINDOW_SECS: i64 = 600;
+/// Longest proof-of-work stamp.
+pub const POW_STAMP_BYTES_MAX: usize = 128;
+/// The `Retry-After` of a request whose idempotency key is held by a request still
+/// running: soon, as a running request under a key is a duplicate's first attempt.
+pub const IN_PROGRESS_RETRY_SECS: u64 = 1;
+
+// Background work.
+
+/// Deadlines one sweep applies at most; the next tick takes the rest.
+pub const SWEEP_BATCH_MAX: usize = 500;
+/// How often the deadline sweep runs unless configured otherwise, milliseconds.
+pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 1000;
+/// Most recipients one event is fanned out to.
+pub const FANOUT_MAX: usize = 10_000;
+/// Events fanned out per round.
+pub const EVENTS_PER_ROUND: usize = 100;
+/// Subscribers read per page while fanning out.
+pub const SUBSCRIBERS_PER_PAGE: usize = 500;
