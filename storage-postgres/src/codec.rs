@@ -6,6 +6,7 @@ use sqlx::Postgres;
 use sqlx::postgres::PgQueryResult;
 use storage_sql::Statements;
 pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros};
+use storage_sql::sql;
 
 /// Maps a driver error: serialization failures, deadlocks, lock timeouts and unique
 /// violations (two transactions inserting the same key) are lost races the engine retries.
@@ -41,8 +42,8 @@ impl Statements for PgSyntax {
     type Db = Postgres;
     type Key = uuid::Uuid;
     const BEGIN_WRITE: &'static str = "BEGIN";
-    const POST_INDEXED: &'static str = "INSERT INTO search_index (item_id, kind, tsv) VALUES ($1, 'post', to_tsvector('simple', $2))";
-    const BLOB_REFERENCED: &'static str = "UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1";
+    const POST_INDEXED: &'static str = sql!("post_indexed");
+    const BLOB_REFERENCED: &'static str = sql!("blob_referenced");
 
     fn key(id: uuid::Uuid) -> uuid::Uuid {
         id

@@ -8,6 +8,7 @@ use storage_sql::Sql;
 
 use crate::PgStore;
 use crate::codec::{db, micros};
+use storage_sql::sql;
 
 #[async_trait]
 impl Credentials for PgStore {
@@ -33,37 +34,31 @@ impl Credentials for PgStore {
         let mut tx = self.pool.begin().await.map_err(db)?;
         // The identity's live keys, locked: a concurrent revocation waits here, then sees
         // what this one left.
-        let live: Vec<(String,)> = sqlx::query_as(
-            "SELECT prefix FROM api_keys WHERE identity = $1 AND revoked_at IS NULL FOR UPDATE",
-        )
-        .bind(identity.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
+        let live: Vec<(String,)> = sqlx::query_as(sql!("api_keys_live_locked"))
+            .bind(identity.as_str())
+            .fetch_all(&mut *tx)
+            .await
+            .map_err(db)?;
         let named = live.iter().any(|(p,)| p == prefix);
         let spare = live.iter().any(|(p,)| p != prefix);
         if keep_access && named && !spare {
-            let (login,): (bool,) =
-                sqlx::query_as("SELECT EXISTS (SELECT 1 FROM logins WHERE identity = $1)")
-                    .bind(identity.as_str())
-                    .fetch_one(&mut *tx)
-                    .await
-                    .map_err(db)?;
+            let (login,): (bool,) = sqlx::query_as(sql!("login_exists"))
+                .bind(identity.as_str())
+                .fetch_one(&mut *tx)
+                .await
+                .map_err(db)?;
             if !login {
                 tx.rollback().await.map_err(db)?;
                 return Ok(None);
             }
         }
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = $1 \
-             WHERE identity = $2 AND prefix = $3 AND revoked_at IS NULL",
-        )
-        .bind(micros(at))
-        .bind(identity.as_str())
-        .bind(prefix)
-        .execute(&mut *tx)
-        .await
-        .map_err(db)?;
+        let done = sqlx::query(sql!("api_key_revoke"))
+            .bind(micros(at))
+            .bind(identity.as_str())
+            .bind(prefix)
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
         tx.commit().await.map_err(db)?;
         Ok(Some(done.rows_affected()))
     }

@@ -12,6 +12,7 @@ use storage_sql::{Sql, int, rows};
 
 use crate::PgStore;
 use crate::codec::{db, micros};
+use storage_sql::sql;
 
 #[async_trait]
 impl Deliveries for PgStore {
@@ -62,19 +63,13 @@ impl Deliveries for PgStore {
         until: Timestamp,
         limit: usize,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
-        let found = sqlx::query(
-            "WITH picked AS (SELECT id FROM deliveries \
-               WHERE status = 'pending' AND available_at <= $2 \
-               ORDER BY available_at, id LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE deliveries d SET available_at = $1, attempts = d.attempts + 1 \
-             FROM picked WHERE d.id = picked.id RETURNING d.*",
-        )
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(int(limit))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let found = sqlx::query(sql!("deliveries_lease"))
+            .bind(micros(until))
+            .bind(micros(now))
+            .bind(int(limit))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         let mut leased = found
             .iter()
             .map(|r| {

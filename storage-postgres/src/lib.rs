@@ -33,6 +33,8 @@
 //!   off), written in the command's transaction. A search is planned for its words, newest
 //!   first: a common word walks the time-ordered ids backwards, a rare one reads the index,
 //!   and neither grows with the table.
+//! - **Statements** are `.sql` files under `sql/`, embedded at compile time with
+//!   [`storage_sql::sql!`]; what both stores say alike is `storage-sql`'s.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), marketplace_core::StoreError> {
@@ -68,6 +70,7 @@ pub use crate::codec::PgSyntax;
 use crate::codec::{db, decimal, micros, ts_query};
 pub use crate::tx::PgTx;
 use crate::warm::{RECHECK_IDLE, RETURN_AFTER, Warm};
+use storage_sql::sql;
 
 /// The embedded migrations.
 fn migrator() -> sqlx::migrate::Migrator {
@@ -227,18 +230,11 @@ impl Store for PgStore {
 
     async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
         // NUMERIC sums are exact; read back as text into exact decimals.
-        let r = sqlx::query(
-            "SELECT COALESCE(SUM(amount), 0)::text AS balance, COALESCE(SUM(escrow), 0)::text AS escrowed, \
-             COALESCE(SUM(fee), 0)::text AS fees, COUNT(*) AS entries, \
-             COALESCE(SUM(amount) FILTER (WHERE tx_type = 'release' AND amount > 0), 0)::text AS earned, \
-             COALESCE(-SUM(amount) FILTER (WHERE tx_type = 'release' AND amount <= 0), 0)::text AS spent, \
-             COALESCE(SUM(amount) FILTER (WHERE tx_type = 'grant' AND amount > 0), 0)::text AS granted \
-             FROM ledger WHERE account = $1",
-        )
-        .bind(String::from(account.clone()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
+        let r = sqlx::query(sql!("ledger_totals"))
+            .bind(String::from(account.clone()))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
         Ok(LedgerTotals {
             balance: decimal(r.get("balance"))?,
             escrowed: decimal(r.get("escrowed"))?,
@@ -269,12 +265,7 @@ impl Store for PgStore {
         // Newest first (ids are time-ordered), bodies in the same query. Planned for these
         // words rather than generically: the planner then walks the ids backwards for a
         // common word and reads the GIN index for a rare one, so neither costs the table.
-        let mut b = QueryBuilder::<Postgres>::new(
-            "SELECT s.kind, COALESCE(t.body, p.body) AS body FROM search_index s \
-             LEFT JOIN tasks t ON s.kind = 'task' AND t.id = s.item_id \
-             LEFT JOIN posts p ON s.kind = 'post' AND p.id = s.item_id \
-             WHERE s.tsv @@ to_tsquery('simple', ",
-        );
+        let mut b = QueryBuilder::<Postgres>::new(sql!("search_head"));
         b.push_bind(tsq).push(")");
         push_search_tail(&mut b, q, "s.kind", "s.item_id");
         let mut tx = self.pool.begin().await.map_err(db)?;
@@ -311,19 +302,13 @@ impl Store for PgStore {
     ) -> Result<Vec<LeasedEvent>, StoreError> {
         // Rows another replica is leasing right now are skipped, not waited for: each event
         // goes to one dispatcher at a time, and nobody blocks.
-        let rows = sqlx::query(
-            "WITH picked AS (SELECT seq FROM events WHERE NOT done AND available_at <= $2 \
-               ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED) \
-             UPDATE events e SET available_at = $1, attempts = e.attempts + 1 \
-             FROM picked WHERE e.seq = picked.seq \
-             RETURNING e.seq, e.body, e.attempts",
-        )
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(int(n))
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query(sql!("events_lease"))
+            .bind(micros(until))
+            .bind(micros(now))
+            .bind(int(n))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         let mut leased = rows
             .iter()
             .map(|r| codec::leased(r.get("body"), r.get("seq"), r.get("attempts")))
@@ -341,7 +326,7 @@ impl Store for PgStore {
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE NOT done")
+        let depth: i64 = sqlx::query_scalar(sql!("outbox_depth"))
             .fetch_one(&self.pool)
             .await
             .map_err(db)?;
@@ -349,12 +334,10 @@ impl Store for PgStore {
     }
 
     async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
-        let sum: String = sqlx::query_scalar(
-            "SELECT COALESCE(SUM(-balance), 0)::text FROM accounts WHERE balance < 0",
-        )
-        .fetch_one(&self.pool)
-        .await
-        .map_err(db)?;
+        let sum: String = sqlx::query_scalar(sql!("credit_exposure"))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
         decimal(&sum)
     }
 }

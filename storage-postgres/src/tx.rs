@@ -29,6 +29,10 @@ use storage_sql::codec::Batch;
 use crate::codec::{db, from_json, json, micros};
 use crate::warm::Warm;
 use storage_sql::Sql;
+use storage_sql::sql;
+
+/// The statements both stores share, in this store's syntax.
+type Shared<'a> = Sql<'a, crate::codec::PgSyntax>;
 
 /// A write transaction on the PostgreSQL store (rows locked with `SELECT ... FOR UPDATE` as
 /// they are loaded). Dropping it without committing rolls it back: the connection is
@@ -154,42 +158,11 @@ fn party_from(row: &PgRow) -> Result<Party, StoreError> {
 /// table; a command's statement holds only those of the tables it writes (see
 /// [`write_batch`]), so PostgreSQL neither plans nor opens the others.
 const WRITE_PARTS: [&str; 5] = [
-    "\
-t AS (SELECT (j->>'id')::uuid AS id, j, n \
-           FROM jsonb_array_elements($1::text::jsonb) WITH ORDINALITY AS x(j, n)), \
-up AS (INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body, parties) \
-       SELECT id, j->>'poster', j->>'status', j->>'skill', j->>'claimant', \
-              (j->>'due_at')::bigint, j->>'body', \
-              ARRAY(SELECT jsonb_array_elements_text(j->'parties')) FROM t ORDER BY n \
-       ON CONFLICT (id) DO UPDATE SET status = excluded.status, claimant = excluded.claimant, \
-         due_at = excluded.due_at, body = excluded.body, parties = excluded.parties \
-       RETURNING id, xmax = 0 AS inserted), \
-new AS (SELECT t.id, t.j FROM t JOIN up ON up.id = t.id WHERE up.inserted), \
-search AS (INSERT INTO search_index (item_id, kind, tsv) \
-           SELECT id, 'task', to_tsvector('simple', j->>'text') FROM new), \
-tags AS (INSERT INTO task_tags (tag, task_id) \
-         SELECT tag, id FROM new, jsonb_array_elements_text(new.j->'tags') AS tag \
-         ON CONFLICT DO NOTHING)",
-    "\
-acc AS (INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) \
-        SELECT j->>'identity', (j->>'balance')::numeric, (j->>'escrowed')::numeric, \
-               (j->>'credit_limit')::numeric, (j->>'created_at')::bigint \
-        FROM jsonb_array_elements($2::text::jsonb) AS x(j) \
-        ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, \
-          escrowed = excluded.escrowed, credit_limit = excluded.credit_limit)",
-    "\
-rep AS (INSERT INTO reputations (identity, body) \
-        SELECT j->>'identity', j->>'body' FROM jsonb_array_elements($3::text::jsonb) AS x(j) \
-        ON CONFLICT (identity) DO UPDATE SET body = excluded.body)",
-    "\
-led AS (INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
-        SELECT j->>'account', j->>'tx_type', (j->>'amount')::numeric, (j->>'escrow')::numeric, \
-               (j->>'fee')::numeric, (j->>'task_id')::uuid, j->>'memo', (j->>'created_at')::bigint \
-        FROM jsonb_array_elements($4::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n)",
-    "\
-ev AS (INSERT INTO events (body, available_at) \
-       SELECT j->>'body', (j->>'available_at')::bigint \
-       FROM jsonb_array_elements($5::text::jsonb) WITH ORDINALITY AS x(j, n) ORDER BY n)",
+    sql!("write_tasks"),
+    sql!("write_accounts"),
+    sql!("write_reputations"),
+    sql!("write_ledger"),
+    sql!("write_events"),
 ];
 
 /// The write statement for the tables whose bit is set in `tables` (bit `i`:
@@ -199,9 +172,7 @@ fn write_name(tables: usize) -> String {
 }
 
 /// Rules naming any tag of a JSON array (`$1`), oldest first.
-const RULES_MATCHING: &str = "\
-SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
-  WHERE tag IN (SELECT jsonb_array_elements_text($1::jsonb))) ORDER BY created_at, id";
+const RULES_MATCHING: &str = sql!("rules_matching");
 
 /// Prepares, on a new connection, the statements a transaction calls by name with
 /// `EXECUTE`: the load of a task with its parties, the rule match, the load of one party,
@@ -251,21 +222,15 @@ const KEY: &str = "marketplace_key";
 /// whether or not its record exists: a transaction-scoped advisory lock, in a class of its
 /// own (the two-number form, apart from the one-number locks of the migrations). Two keys
 /// whose hashes collide only wait for each other.
-const KEY_LOCKED: &str =
-    "SELECT pg_advisory_xact_lock(7301, hashtext($1 || ' ' || $2)) IS NULL AS locked";
+const KEY_LOCKED: &str = sql!("key_lock");
 
 /// An idempotency record (`$1` the caller, `$2` the key). Sent after [`KEY_LOCKED`] as a
 /// statement of its own: under `READ COMMITTED` it then reads with a snapshot taken after
 /// the lock was granted, so it sees the record of the transaction it waited for.
-const KEY_RECORD: &str = "\
-SELECT fingerprint, response, created_at, running_until FROM idempotency \
-WHERE caller = $1 AND key = $2";
+const KEY_RECORD: &str = sql!("idempotency_get");
 
 /// One identity's account and reputation (`$1`), locked.
-const PARTY_LOCKED: &str = "\
-SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
-       a.credit_limit::text AS credit_limit, a.created_at, r.body \
-FROM accounts a JOIN reputations r ON r.identity = a.identity WHERE a.identity = $1 FOR UPDATE";
+const PARTY_LOCKED: &str = sql!("party_locked");
 
 /// An `EXECUTE` of a prepared statement, its arguments written as SQL literals.
 struct Call(String);
@@ -331,22 +296,11 @@ impl Call {
 /// poster is wanted with no deadline due, `$4` now): the task row first, locked, then the
 /// parties' rows, locked in identity order, as [`TaskParties::of`] names them (the
 /// `parties` column holds [`Task::involved`]).
-const TASK_WITH_PARTIES: &str = "\
-WITH t AS MATERIALIZED (SELECT body, poster, due_at, parties FROM tasks WHERE id = $1 FOR UPDATE), \
-ids AS (SELECT $2::text AS identity WHERE $2::text IS NOT NULL \
-        UNION SELECT poster FROM t WHERE $3 OR due_at <= $4 \
-        UNION SELECT unnest(parties) FROM t), \
-p AS MATERIALIZED (SELECT a.identity, a.balance::text AS balance, a.escrowed::text AS escrowed, \
-         a.credit_limit::text AS credit_limit, a.created_at, r.body \
-       FROM accounts a JOIN reputations r ON r.identity = a.identity \
-       WHERE a.identity IN (SELECT identity FROM ids) ORDER BY a.identity FOR UPDATE) \
-SELECT NULL AS identity, NULL AS balance, NULL AS escrowed, NULL AS credit_limit, \
-       NULL::bigint AS created_at, body FROM t \
-UNION ALL SELECT * FROM p";
+const TASK_WITH_PARTIES: &str = sql!("task_with_parties");
 
 impl Transaction for PgTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        let row = sqlx::query("SELECT body FROM tasks WHERE id = $1 FOR UPDATE")
+        let row = sqlx::query(sql!("task_locked"))
             .bind(id.0)
             .fetch_optional(self.conn().await?)
             .await
@@ -437,33 +391,18 @@ impl Transaction for PgTx {
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        let row = sqlx::query("SELECT body FROM profiles WHERE identity = $1")
-            .bind(id.as_str())
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::profile_in(self.conn().await?, id).await
     }
 
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
-        let row = sqlx::query("SELECT body FROM rules WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::rule_in(self.conn().await?, id).await
     }
 
     async fn rules_owned_by(
         &mut self,
         owner: &IdentityId,
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM rules WHERE owner = $1 ORDER BY created_at, id")
-            .bind(owner.as_str())
-            .fetch_all(self.conn().await?)
-            .await
-            .map_err(db)?;
-        rows.iter().map(|r| from_json(r.get("body"))).collect()
+        Shared::rules_owned_in(self.conn().await?, owner).await
     }
 
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
@@ -498,30 +437,15 @@ impl Transaction for PgTx {
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
-        let row = sqlx::query("SELECT body FROM contracts WHERE id = $1 FOR UPDATE")
-            .bind(id.0)
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::body_in(self.conn().await?, sql!("contract_locked"), id.0).await
     }
 
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
-        let row = sqlx::query("SELECT body FROM posts WHERE id = $1")
-            .bind(id.0)
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::post_in(self.conn().await?, id).await
     }
 
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        let row = sqlx::query("SELECT body FROM blobs WHERE hash = $1 FOR UPDATE")
-            .bind(hash)
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::body_in(self.conn().await?, sql!("blob_locked"), hash.to_owned()).await
     }
 
     async fn idempotency(
@@ -556,14 +480,12 @@ impl Transaction for PgTx {
     }
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM tasks WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED",
-        )
-        .bind(micros(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(self.conn().await?)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query(sql!("due_tasks"))
+            .bind(micros(now))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.conn().await?)
+            .await
+            .map_err(db)?;
         Ok(rows.iter().map(|r| TaskId(r.get("id"))).collect())
     }
 
@@ -592,29 +514,13 @@ impl Transaction for PgTx {
         }
         if storage_sql::has_records(&changes) {
             let conn = self.conn().await?;
-            Sql::<crate::codec::PgSyntax>::write_records(conn, &changes).await?;
+            Shared::write_records(conn, &changes).await?;
         }
         Ok(())
     }
 
     async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at, running_until) \
-             VALUES ($1, $2, $3, $4, $5, $6) \
-             ON CONFLICT (caller, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             response = excluded.response, created_at = excluded.created_at, \
-             running_until = excluded.running_until",
-        )
-        .bind(r.caller.as_str())
-        .bind(&r.key)
-        .bind(&r.fingerprint)
-        .bind(&r.response)
-        .bind(micros(r.created_at))
-        .bind(r.running_until.map(micros))
-        .execute(self.conn().await?)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Shared::put_idempotency_in(self.conn().await?, r).await
     }
 
     async fn purge_idempotency(
@@ -622,16 +528,7 @@ impl Transaction for PgTx {
         before: Timestamp,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM idempotency WHERE (caller, key) IN \
-             (SELECT caller, key FROM idempotency WHERE created_at < $1 ORDER BY created_at LIMIT $2)",
-        )
-        .bind(micros(before))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(self.conn().await?)
-        .await
-        .map_err(db)?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        Shared::purge_in(self.conn().await?, sql!("idempotency_purge"), before, limit).await
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {

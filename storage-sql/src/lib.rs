@@ -22,10 +22,11 @@
 //! - [`codec`]: records as JSON bodies, times as microseconds, exact decimals, the hot rows
 //!   of a command ([`codec::Batch`]) and delivery rows.
 //! - [`rows`]: typed records from result rows ([`rows::SqlRow`]).
-//! - `reads`, `writes`, `credentials`, `deliveries`: the shared methods of [`Sql`], one
-//!   file each (`writes`: the records a command writes beside its hot rows).
+//! - `reads`, `writes`, `loads`, `credentials`, `deliveries`: the shared methods of [`Sql`],
+//!   one file each (`writes`: the records a command writes beside its hot rows; `loads`:
+//!   what a command's transaction reads and writes on its own connection).
 //!
-//! ```ignore
+//! ```text
 //! // In a store: the shared code does the work, the store names its dialect.
 //! async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
 //!     Sql(self).task(id).await
@@ -41,6 +42,7 @@ pub mod codec;
 mod credentials;
 mod deliveries;
 mod dialect;
+mod loads;
 mod reads;
 mod writes;
 pub use dialect::{Dialect, Sql, Statements, int};
@@ -48,13 +50,18 @@ pub use reads::{SCAN_ROWS_MAX, push_search_tail};
 pub use writes::has_records;
 pub mod rows;
 
-/// A statement from `sql/NAME.sql`, embedded at compile time.
+/// A statement from `sql/NAME.sql` of the crate that names it, embedded at compile time
+/// (each store keeps its own statements in its own `sql/` directory this way).
+///
+/// ```text
+/// let due = storage_sql::sql!("due_tasks"); // this crate's sql/due_tasks.sql
+/// ```
+#[macro_export]
 macro_rules! sql {
     ($name:literal) => {
         include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sql/", $name, ".sql"))
     };
 }
-pub(crate) use sql;
 
 /// The `impl` block of [`Sql`] that holds shared methods, with the bounds they need: the
 /// driver's connections as executors, and its text and integer types in both directions.

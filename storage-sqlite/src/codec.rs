@@ -6,6 +6,7 @@ use sqlx::Sqlite;
 use sqlx::sqlite::SqliteQueryResult;
 use storage_sql::Statements;
 pub(crate) use storage_sql::codec::{decimal, from_json, json, leased, micros, uuid};
+use storage_sql::sql;
 
 /// Maps a driver error: lost races (busy, locked) are conflicts the engine retries.
 #[allow(clippy::needless_pass_by_value)] // used as `map_err(db)`
@@ -40,10 +41,8 @@ impl Statements for SqliteSyntax {
     type Db = Sqlite;
     type Key = String;
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
-    const POST_INDEXED: &'static str =
-        "INSERT INTO search_index (item_id, kind, body) VALUES ($1, 'post', $2)";
-    const BLOB_REFERENCED: &'static str =
-        "UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = $1";
+    const POST_INDEXED: &'static str = sql!("post_indexed");
+    const BLOB_REFERENCED: &'static str = sql!("blob_referenced");
 
     fn key(id: uuid::Uuid) -> String {
         id.to_string()

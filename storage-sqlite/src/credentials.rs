@@ -8,6 +8,7 @@ use storage_sql::Sql;
 
 use crate::SqliteStore;
 use crate::codec::{db, micros};
+use storage_sql::sql;
 
 #[async_trait]
 impl Credentials for SqliteStore {
@@ -31,35 +32,27 @@ impl Credentials for SqliteStore {
         keep_access: bool,
     ) -> Result<Option<u64>, StoreError> {
         // One statement on the one writer: concurrent revocations are judged in turn.
-        let done = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? \
-             WHERE identity = ? AND prefix = ? AND revoked_at IS NULL \
-             AND (NOT ? OR EXISTS (SELECT 1 FROM api_keys o WHERE o.identity = ? \
-                                   AND o.revoked_at IS NULL AND o.prefix <> ?) \
-                  OR EXISTS (SELECT 1 FROM logins l WHERE l.identity = ?))",
-        )
-        .bind(micros(at))
-        .bind(identity.as_str())
-        .bind(prefix)
-        .bind(keep_access)
-        .bind(identity.as_str())
-        .bind(prefix)
-        .bind(identity.as_str())
-        .execute(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(db)?;
+        let done = sqlx::query(sql!("api_key_revoke"))
+            .bind(micros(at))
+            .bind(identity.as_str())
+            .bind(prefix)
+            .bind(keep_access)
+            .bind(identity.as_str())
+            .bind(prefix)
+            .bind(identity.as_str())
+            .execute(&mut *self.writer.acquire().await?)
+            .await
+            .map_err(db)?;
         if done.rows_affected() > 0 || !keep_access {
             return Ok(Some(done.rows_affected()));
         }
         // Nothing revoked: no such live key, or the last one, kept.
-        let (named,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM api_keys WHERE identity = ? AND prefix = ? AND revoked_at IS NULL",
-        )
-        .bind(identity.as_str())
-        .bind(prefix)
-        .fetch_one(&self.reader)
-        .await
-        .map_err(db)?;
+        let (named,): (i64,) = sqlx::query_as(sql!("api_key_live_count"))
+            .bind(identity.as_str())
+            .bind(prefix)
+            .fetch_one(&self.reader)
+            .await
+            .map_err(db)?;
         Ok(if named > 0 { None } else { Some(0) })
     }
 

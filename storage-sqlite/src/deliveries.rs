@@ -11,6 +11,7 @@ use storage_sql::{Sql, int, rows};
 
 use crate::SqliteStore;
 use crate::codec::{db, micros};
+use storage_sql::sql;
 
 #[async_trait]
 impl Deliveries for SqliteStore {
@@ -61,17 +62,13 @@ impl Deliveries for SqliteStore {
         until: Timestamp,
         limit: usize,
     ) -> Result<Vec<LeasedDelivery>, StoreError> {
-        let found = sqlx::query(
-            "UPDATE deliveries SET available_at = ?1, attempts = attempts + 1 WHERE id IN \
-             (SELECT id FROM deliveries WHERE status = 'pending' AND available_at <= ?2 \
-              ORDER BY available_at, id LIMIT ?3) RETURNING *",
-        )
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(int(limit))
-        .fetch_all(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(db)?;
+        let found = sqlx::query(sql!("deliveries_lease"))
+            .bind(micros(until))
+            .bind(micros(now))
+            .bind(int(limit))
+            .fetch_all(&mut *self.writer.acquire().await?)
+            .await
+            .map_err(db)?;
         let mut leased = found
             .iter()
             .map(|r| {

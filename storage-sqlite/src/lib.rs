@@ -21,6 +21,8 @@
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one
 //!   `UPDATE ... RETURNING` on the writer connection, through a partial index of the events
 //!   not yet delivered.
+//! - **Statements** are `.sql` files under `sql/`, embedded at compile time with
+//!   [`storage_sql::sql!`]; what both stores say alike is `storage-sql`'s.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), marketplace_core::StoreError> {
@@ -57,6 +59,7 @@ pub use crate::codec::SqliteSyntax;
 use crate::codec::{db, decimal, fts_query, micros};
 pub use crate::tx::SqliteTx;
 use crate::writer::Writer;
+use storage_sql::sql;
 
 /// Where and how to open the database.
 #[derive(Debug, Clone)]
@@ -248,7 +251,7 @@ impl Store for SqliteStore {
 
     async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
         // Summed in Rust: SQLite's SUM over decimal text would go through floating point.
-        let rows = sqlx::query("SELECT tx_type, amount, escrow, fee FROM ledger WHERE account = ?")
+        let rows = sqlx::query(sql!("ledger_lines"))
             .bind(String::from(account.clone()))
             .fetch_all(&self.reader)
             .await
@@ -288,13 +291,7 @@ impl Store for SqliteStore {
         };
         // Newest first (rows are indexed as items are created), bodies in the same query:
         // FTS5 walks the matches in descending rowid order and stops at the limit.
-        let mut b = QueryBuilder::<Sqlite>::new(
-            "SELECT search_index.kind AS kind, COALESCE(t.body, p.body) AS body \
-             FROM search_index \
-             LEFT JOIN tasks t ON search_index.kind = 'task' AND t.id = search_index.item_id \
-             LEFT JOIN posts p ON search_index.kind = 'post' AND p.id = search_index.item_id \
-             WHERE search_index MATCH ",
-        );
+        let mut b = QueryBuilder::<Sqlite>::new(sql!("search_head"));
         b.push_bind(fts);
         push_search_tail(&mut b, q, "search_index.kind", "search_index.rowid");
         let rows = b.build().fetch_all(&self.reader).await.map_err(db)?;
@@ -325,18 +322,13 @@ impl Store for SqliteStore {
     ) -> Result<Vec<LeasedEvent>, StoreError> {
         // One statement on the one writer connection: atomic, and serialized with every
         // other write, so two leases never take the same event.
-        let rows = sqlx::query(
-            "UPDATE events SET available_at = ?1, attempts = attempts + 1 WHERE seq IN \
-             (SELECT seq FROM events WHERE done = 0 AND available_at <= ?2 \
-              ORDER BY available_at, seq LIMIT ?3) \
-             RETURNING seq, body, attempts",
-        )
-        .bind(micros(until))
-        .bind(micros(now))
-        .bind(int(n))
-        .fetch_all(&mut *self.writer.acquire().await?)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query(sql!("events_lease"))
+            .bind(micros(until))
+            .bind(micros(now))
+            .bind(int(n))
+            .fetch_all(&mut *self.writer.acquire().await?)
+            .await
+            .map_err(db)?;
         let mut leased = rows
             .iter()
             .map(|r| codec::leased(r.get("body"), r.get("seq"), r.get("attempts")))
@@ -354,7 +346,7 @@ impl Store for SqliteStore {
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE done = 0")
+        let depth: i64 = sqlx::query_scalar(sql!("outbox_depth"))
             .fetch_one(&self.reader)
             .await
             .map_err(db)?;
@@ -363,11 +355,10 @@ impl Store for SqliteStore {
 
     async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
         // Balances are exact decimal text: the rows are picked in SQL, summed exactly here.
-        let negative: Vec<String> =
-            sqlx::query_scalar("SELECT balance FROM accounts WHERE balance LIKE '-%'")
-                .fetch_all(&self.reader)
-                .await
-                .map_err(db)?;
+        let negative: Vec<String> = sqlx::query_scalar(sql!("negative_balances"))
+            .fetch_all(&self.reader)
+            .await
+            .map_err(db)?;
         negative.into_iter().map(|b| decimal(&b).map(|d| -d)).sum()
     }
 }

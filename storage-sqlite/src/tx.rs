@@ -21,6 +21,10 @@ use storage_sql::codec::Batch;
 use crate::codec::{db, from_json, json, micros};
 use crate::writer::Writer;
 use storage_sql::Sql;
+use storage_sql::sql;
+
+/// The statements both stores share, in this store's syntax.
+type Shared<'a> = Sql<'a, crate::codec::SqliteSyntax>;
 
 /// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
 /// macro, so that it can be joined to `COMMIT` at compile time). Parameters are positional,
@@ -28,34 +32,7 @@ use storage_sql::Sql;
 /// lines, events.
 macro_rules! write_batch {
     () => {
-        "\
-INSERT INTO search_index (item_id, kind, body) \
-  SELECT j.value->>'id', 'task', j.value->>'text' FROM json_each(?) j \
-  WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = j.value->>'id'); \
-INSERT OR IGNORE INTO task_tags (tag, task_id) \
-  SELECT g.value, j.value->>'id' FROM json_each(?) j, json_each(j.value->'tags') g \
-  WHERE NOT EXISTS (SELECT 1 FROM tasks t WHERE t.id = j.value->>'id'); \
-INSERT INTO tasks (id, poster, status, skill, claimant, due_at, body) \
-  SELECT j.value->>'id', j.value->>'poster', j.value->>'status', j.value->>'skill', \
-         j.value->>'claimant', j.value->>'due_at', j.value->>'body' \
-  FROM json_each(?) j WHERE true \
-  ON CONFLICT (id) DO UPDATE SET status = excluded.status, claimant = excluded.claimant, \
-    due_at = excluded.due_at, body = excluded.body; \
-INSERT INTO accounts (identity, balance, escrowed, credit_limit, created_at) \
-  SELECT j.value->>'identity', j.value->>'balance', j.value->>'escrowed', \
-         j.value->>'credit_limit', j.value->>'created_at' \
-  FROM json_each(?) j WHERE true \
-  ON CONFLICT (identity) DO UPDATE SET balance = excluded.balance, \
-    escrowed = excluded.escrowed, credit_limit = excluded.credit_limit; \
-INSERT INTO reputations (identity, body) \
-  SELECT j.value->>'identity', j.value->>'body' FROM json_each(?) j WHERE true \
-  ON CONFLICT (identity) DO UPDATE SET body = excluded.body; \
-INSERT INTO ledger (account, tx_type, amount, escrow, fee, task_id, memo, created_at) \
-  SELECT j.value->>'account', j.value->>'tx_type', j.value->>'amount', j.value->>'escrow', \
-         j.value->>'fee', j.value->>'task_id', j.value->>'memo', j.value->>'created_at' \
-  FROM json_each(?) j ORDER BY j.key; \
-INSERT INTO events (body, available_at) \
-  SELECT j.value->>'body', j.value->>'available_at' FROM json_each(?) j ORDER BY j.key;"
+        sql!("write_batch")
     };
 }
 
@@ -63,17 +40,14 @@ INSERT INTO events (body, available_at) \
 /// the next, so that `rules_and_party` can join the two at compile time.
 macro_rules! rules_matching {
     () => {
-        "SELECT body FROM rules WHERE id IN (SELECT rule_id FROM rule_tags \
-           WHERE tag IN (SELECT value FROM json_each(?))) ORDER BY created_at, id"
+        sql!("rules_matching")
     };
 }
 
 /// The parties of the identities of a JSON array (one parameter), in no order.
 macro_rules! parties {
     () => {
-        "SELECT a.identity, a.balance, a.escrowed, a.credit_limit, a.created_at, r.body \
-         FROM accounts a JOIN reputations r ON r.identity = a.identity \
-         WHERE a.identity IN (SELECT value FROM json_each(?))"
+        sql!("parties")
     };
 }
 
@@ -207,7 +181,7 @@ fn bind_batch(
 
 impl Transaction for SqliteTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        let sql = self.first("SELECT body FROM tasks WHERE id = ?");
+        let sql = self.first(sql!("task"));
         let row = sqlx::query(sql)
             .bind(id.to_string())
             .fetch_optional(self.link())
@@ -251,33 +225,18 @@ impl Transaction for SqliteTx {
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        let row = sqlx::query("SELECT body FROM profiles WHERE identity = ?")
-            .bind(id.as_str())
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::profile_in(self.conn().await?, id).await
     }
 
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
-        let row = sqlx::query("SELECT body FROM rules WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::rule_in(self.conn().await?, id).await
     }
 
     async fn rules_owned_by(
         &mut self,
         owner: &IdentityId,
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
-        let rows = sqlx::query("SELECT body FROM rules WHERE owner = ? ORDER BY created_at, id")
-            .bind(owner.as_str())
-            .fetch_all(self.conn().await?)
-            .await
-            .map_err(db)?;
-        rows.iter().map(|r| from_json(r.get("body"))).collect()
+        Shared::rules_owned_in(self.conn().await?, owner).await
     }
 
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
@@ -318,30 +277,15 @@ impl Transaction for SqliteTx {
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
-        let row = sqlx::query("SELECT body FROM contracts WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::body_in(self.conn().await?, sql!("contract"), id.to_string()).await
     }
 
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
-        let row = sqlx::query("SELECT body FROM posts WHERE id = ?")
-            .bind(id.to_string())
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::post_in(self.conn().await?, id).await
     }
 
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        let row = sqlx::query("SELECT body FROM blobs WHERE hash = ?")
-            .bind(hash)
-            .fetch_optional(self.conn().await?)
-            .await
-            .map_err(db)?;
-        row.map(|r| from_json(r.get("body"))).transpose()
+        Shared::body_in(self.conn().await?, sql!("blob"), hash.to_owned()).await
     }
 
     async fn idempotency(
@@ -349,15 +293,12 @@ impl Transaction for SqliteTx {
         caller: &IdentityId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let row = sqlx::query(
-            "SELECT fingerprint, response, created_at, running_until FROM idempotency \
-             WHERE caller = ? AND key = ?",
-        )
-        .bind(caller.as_str())
-        .bind(key)
-        .fetch_optional(self.conn().await?)
-        .await
-        .map_err(db)?;
+        let row = sqlx::query(sql!("idempotency_get"))
+            .bind(caller.as_str())
+            .bind(key)
+            .fetch_optional(self.conn().await?)
+            .await
+            .map_err(db)?;
         row.map(|r| {
             storage_sql::codec::idempotency(
                 caller,
@@ -372,14 +313,12 @@ impl Transaction for SqliteTx {
     }
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
-        let rows = sqlx::query(
-            "SELECT id FROM tasks WHERE due_at IS NOT NULL AND due_at <= ? ORDER BY due_at, id LIMIT ?",
-        )
-        .bind(micros(now))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .fetch_all(self.conn().await?)
-        .await
-        .map_err(db)?;
+        let rows = sqlx::query(sql!("due_tasks"))
+            .bind(micros(now))
+            .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .fetch_all(self.conn().await?)
+            .await
+            .map_err(db)?;
         rows.iter()
             .map(|r| crate::codec::uuid(r.get("id")).map(TaskId))
             .collect()
@@ -400,29 +339,13 @@ impl Transaction for SqliteTx {
         }
         if storage_sql::has_records(&changes) {
             let conn = self.conn().await?;
-            Sql::<crate::codec::SqliteSyntax>::write_records(conn, &changes).await?;
+            Shared::write_records(conn, &changes).await?;
         }
         Ok(())
     }
 
     async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
-        sqlx::query(
-            "INSERT INTO idempotency (caller, key, fingerprint, response, created_at, running_until) \
-             VALUES (?, ?, ?, ?, ?, ?) \
-             ON CONFLICT (caller, key) DO UPDATE SET fingerprint = excluded.fingerprint, \
-             response = excluded.response, created_at = excluded.created_at, \
-             running_until = excluded.running_until",
-        )
-        .bind(r.caller.as_str())
-        .bind(&r.key)
-        .bind(&r.fingerprint)
-        .bind(&r.response)
-        .bind(micros(r.created_at))
-        .bind(r.running_until.map(micros))
-        .execute(self.conn().await?)
-        .await
-        .map_err(db)?;
-        Ok(())
+        Shared::put_idempotency_in(self.conn().await?, r).await
     }
 
     async fn purge_idempotency(
@@ -430,16 +353,7 @@ impl Transaction for SqliteTx {
         before: Timestamp,
         limit: usize,
     ) -> Result<usize, StoreError> {
-        let done = sqlx::query(
-            "DELETE FROM idempotency WHERE rowid IN \
-             (SELECT rowid FROM idempotency WHERE created_at < ? ORDER BY created_at LIMIT ?)",
-        )
-        .bind(micros(before))
-        .bind(i64::try_from(limit).unwrap_or(i64::MAX))
-        .execute(self.conn().await?)
-        .await
-        .map_err(db)?;
-        Ok(usize::try_from(done.rows_affected()).unwrap_or(usize::MAX))
+        Shared::purge_in(self.conn().await?, sql!("idempotency_purge"), before, limit).await
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {

@@ -1,0 +1,1 @@
+UPDATE blobs SET body = jsonb_set(body::jsonb, '{referenced}', 'true')::text WHERE hash = $1

@@ -1,0 +1,1 @@
+SELECT body FROM contracts WHERE id = $1 FOR UPDATE

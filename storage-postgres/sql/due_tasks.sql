@@ -1,0 +1,1 @@
+SELECT id FROM tasks WHERE due_at IS NOT NULL AND due_at <= $1 ORDER BY due_at, id LIMIT $2 FOR UPDATE SKIP LOCKED

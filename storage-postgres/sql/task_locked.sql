@@ -1,0 +1,1 @@
+SELECT body FROM tasks WHERE id = $1 FOR UPDATE

@@ -1,0 +1,1 @@
+SELECT body FROM posts WHERE id = $1

@@ -1,0 +1,1 @@
+SELECT body FROM rules WHERE id = $1

@@ -1,0 +1,1 @@
+SELECT COUNT(*) FROM api_keys WHERE identity = ? AND prefix = ? AND revoked_at IS NULL

@@ -1,0 +1,1 @@
+UPDATE blobs SET body = json_set(body, '$.referenced', json('true')) WHERE hash = $1

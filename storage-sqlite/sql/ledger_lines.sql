@@ -1,0 +1,1 @@
+SELECT tx_type, amount, escrow, fee FROM ledger WHERE account = ?
