@@ -6,12 +6,16 @@
 //! the handler there and adds the operation to the document, so the router and the
 //! document cannot drift. Tests and fuzzing read the route list from [`document`].
 
+use std::collections::BTreeMap;
+
 use axum::extract::DefaultBodyLimit;
 use axum::handler::Handler;
 use axum::routing::MethodRouter;
 use marketplace_core::MemoryStore;
 use marketplace_core::store::Backend;
+use utoipa::openapi::RefOr;
 use utoipa::openapi::path::Paths;
+use utoipa::openapi::schema::{Object, Schema};
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi};
 use utoipa_axum::PathItemExt as _;
@@ -116,7 +120,7 @@ macro_rules! op {
 /// [`FILE_BODY_BYTES_MAX`].
 pub fn routes<S: Backend + Clone>() -> OpenApiRouter<AppState<S>> {
     let file_limit = DefaultBodyLimit::max(FILE_BODY_BYTES_MAX);
-    OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let mut routes = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .routes(op!(S, agora, register))
         .routes(op!(S, agora, signup))
         .routes(op!(S, agora, login))
@@ -178,7 +182,55 @@ pub fn routes<S: Backend + Clone>() -> OpenApiRouter<AppState<S>> {
         .routes(op!(S, tasks, join_queue))
         .routes(op!(S, tasks, leave_queue))
         .routes(op!(S, operations, healthz))
-        .routes(op!(S, operations, metrics_text))
+        .routes(op!(S, operations, metrics_text));
+    whole_forms(routes.get_openapi_mut(), "SkillCall");
+    routes
+}
+
+/// Makes each form of the tagged enum `name` one object. The generated schema of a form is
+/// `allOf` its parameters and its tag (`{"action": …}`); a validator reads that as two
+/// objects, and parameters that refuse other fields (`additionalProperties: false`) would
+/// refuse the tag. Here the tag joins the parameters' own object.
+fn whole_forms(document: &mut utoipa::openapi::OpenApi, name: &str) {
+    let Some(components) = document.components.as_mut() else {
+        return;
+    };
+    let named = components.schemas.clone();
+    let Some(RefOr::T(Schema::OneOf(forms))) = components.schemas.get_mut(name) else {
+        return;
+    };
+    for form in &mut forms.items {
+        let RefOr::T(Schema::AllOf(parts)) = form else {
+            continue;
+        };
+        let objects: Vec<Object> = parts
+            .items
+            .iter()
+            .filter_map(|part| object_of(part, &named))
+            .collect();
+        let [params, tag] = objects.as_slice() else {
+            continue;
+        };
+        let mut whole = params.clone();
+        whole.properties.extend(tag.properties.clone());
+        let mut required = tag.required.clone();
+        required.extend(params.required.iter().cloned());
+        whole.required = required;
+        whole.description.clone_from(&parts.description);
+        *form = RefOr::T(Schema::Object(whole));
+    }
+}
+
+/// The object a schema is, following references among `named`.
+fn object_of(schema: &RefOr<Schema>, named: &BTreeMap<String, RefOr<Schema>>) -> Option<Object> {
+    match schema {
+        RefOr::T(Schema::Object(object)) => Some(object.clone()),
+        RefOr::Ref(reference) => {
+            let name = reference.ref_location.rsplit('/').next()?;
+            object_of(named.get(name)?, named)
+        }
+        RefOr::T(_) => None,
+    }
 }
 
 /// The document of [`routes`] (the same for every store).

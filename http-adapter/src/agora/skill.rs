@@ -7,6 +7,7 @@
 //! the actions ([`actions`]), the OpenAPI document shows its schema, and the handler
 //! dispatches over it.
 
+use std::borrow::Cow;
 use std::str::FromStr;
 
 use axum::extract::{Path, State};
@@ -18,6 +19,8 @@ use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use strum::VariantNames as _;
 use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 
 use super::board::{FeedParams, SearchParams, ServicesParams};
 use super::broker::MatchParams;
@@ -125,13 +128,50 @@ impl Action {
 
 /// An action's parameters on one task: the task, and the fields the action's REST
 /// endpoint takes beside it (refused as that endpoint refuses them).
-#[derive(Debug, ToSchema)]
+#[derive(Debug)]
 pub struct OnTask<B> {
     /// The task's id.
     pub task_id: String,
     /// The endpoint's fields.
-    #[serde(flatten)]
     pub body: B,
+}
+
+/// The endpoint's object with `task_id` among its fields: one object, so that a body
+/// refusing other fields (`additionalProperties: false`) still admits the task. (Schemas
+/// of generic types are composed; the endpoint's own schema stands for the argument.)
+impl<B: ToSchema> utoipa::__dev::ComposeSchema for OnTask<B> {
+    fn compose(_: Vec<RefOr<Schema>>) -> RefOr<Schema> {
+        let task_id = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .description(Some("The task's id."));
+        match B::schema() {
+            RefOr::T(Schema::Object(mut body)) => {
+                body.properties.insert("task_id".to_owned(), task_id.into());
+                body.required.insert(0, "task_id".to_owned());
+                body.description = Some(format!("`task_id` and the fields of {}.", B::name()));
+                RefOr::T(Schema::Object(body))
+            }
+            other => AllOfBuilder::new()
+                .item(other)
+                .item(
+                    ObjectBuilder::new()
+                        .property("task_id", task_id)
+                        .required("task_id"),
+                )
+                .into(),
+        }
+    }
+}
+
+impl<B: ToSchema> ToSchema for OnTask<B> {
+    fn name() -> Cow<'static, str> {
+        // The document names each use after its argument: `OnTask_ClaimRequest`.
+        Cow::Borrowed("OnTask")
+    }
+
+    fn schemas(schemas: &mut Vec<(String, RefOr<Schema>)>) {
+        B::schemas(schemas);
+    }
 }
 
 impl<'de, B: DeserializeOwned> Deserialize<'de> for OnTask<B> {

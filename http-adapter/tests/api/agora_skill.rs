@@ -145,3 +145,43 @@ async fn skill_actions_schema_and_refusal_agree() {
     let (status, signals) = skill(&server, None, json!({"action": "signals", "x": 1})).await;
     assert_eq!(status, 200, "{signals}");
 }
+
+/// The served schema of the skill call admits what the endpoint takes and refuses what it
+/// refuses, read by a JSON Schema validator (each form one object, its tag among its fields).
+#[tokio::test]
+async fn the_skill_schema_validates_calls_as_the_endpoint_takes_them() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (_, mut document) = server.json("GET", "/api/v1/openapi.json", None, None).await;
+    document["$ref"] = json!("#/components/schemas/SkillCall");
+    let validator = jsonschema::validator_for(&document).expect("the document is a schema");
+    for call in [
+        json!({"action": "claim", "task_id": "t"}),
+        json!({"action": "claim", "task_id": "t", "text": "on it"}),
+        json!({"action": "post_task", "text": "a task", "bounty": 5}),
+        json!({"action": "reject", "task_id": "t", "category": "quality", "text": "no"}),
+        json!({"action": "award", "task_id": "t", "bid_id": "b"}),
+        json!({"action": "signals"}),
+        json!({"action": "feed", "limit": 5}),
+        json!({"action": "balance"}),
+    ] {
+        let errors: Vec<String> = validator
+            .iter_errors(&call)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "{call} refused by the schema: {errors:?}"
+        );
+    }
+    for call in [
+        json!({"action": "teleport"}),
+        json!({"text": "no action"}),
+        json!({"action": "claim"}),
+        json!({"action": "claim", "task_id": 7}),
+        json!({"action": "claim", "task_id": "t", "bonus": 5}),
+        json!({"action": "post_task", "text": "t", "bounty": 1, "bonus": 5}),
+        json!({"action": "award", "task_id": "t"}),
+    ] {
+        assert!(!validator.is_valid(&call), "{call} admitted by the schema");
+    }
+}
