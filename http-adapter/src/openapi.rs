@@ -4,7 +4,7 @@
 //!
 //! A route's path and methods come from its handler's `#[utoipa::path]`: [`routes`] mounts
 //! the handler there and adds the operation to the document, so the router and the
-//! document cannot drift. Tests and fuzzing read the route list from [`document`].
+//! document cannot drift. Tests and fuzzing read the route list from [`operations()`].
 
 use std::collections::BTreeMap;
 

@@ -177,15 +177,7 @@ impl<B: ToSchema> ToSchema for OnTask<B> {
 impl<'de, B: DeserializeOwned> Deserialize<'de> for OnTask<B> {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let mut params = Map::<String, Value>::deserialize(deserializer)?;
-        let task_id = match params.remove("task_id") {
-            Some(Value::String(id)) => id,
-            Some(_) => return Err(D::Error::custom("invalid task_id: must be a string")),
-            None => {
-                return Err(D::Error::custom(
-                    "invalid task_id: is required for this action",
-                ));
-            }
-        };
+        let task_id = required_text::<D>(&mut params, "task_id")?;
         let body = B::deserialize(Value::Object(params)).map_err(D::Error::custom)?;
         Ok(Self { task_id, body })
     }
@@ -203,10 +195,36 @@ pub struct TaskFields(pub Map<String, Value>);
 pub struct NoParams {}
 
 /// The bid an award names.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 pub struct AwardBid {
     /// The bid's id.
     pub bid_id: String,
+}
+
+impl<'de> Deserialize<'de> for AwardBid {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let mut params = Map::<String, Value>::deserialize(deserializer)?;
+        Ok(Self {
+            bid_id: required_text::<D>(&mut params, "bid_id")?,
+        })
+    }
+}
+
+/// The text parameter `name`, taken out of `params`; refused as the endpoint refuses a
+/// missing or malformed one.
+fn required_text<'de, D: Deserializer<'de>>(
+    params: &mut Map<String, Value>,
+    name: &str,
+) -> Result<String, D::Error> {
+    match params.remove(name) {
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(D::Error::custom(format!(
+            "invalid {name}: must be a string"
+        ))),
+        None => Err(D::Error::custom(format!(
+            "invalid {name}: is required for this action"
+        ))),
+    }
 }
 
 fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {

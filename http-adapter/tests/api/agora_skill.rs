@@ -115,6 +115,25 @@ async fn skill_refusals() {
     }
     let (_, listed) = server.json("GET", "/api/v1/tasks", None, None).await;
     assert_eq!(listed, json!([]), "nothing refused was posted");
+    // A missing or malformed id is named as the REST endpoints name a bad field.
+    for (body, message) in [
+        (
+            json!({"action": "claim"}),
+            "invalid task_id: is required for this action",
+        ),
+        (
+            json!({"action": "claim", "task_id": 7}),
+            "invalid task_id: must be a string",
+        ),
+        (
+            json!({"action": "award", "task_id": "nope"}),
+            "invalid bid_id: is required for this action",
+        ),
+    ] {
+        let (_, reply) = skill(&server, Some(&poster), body.clone()).await;
+        assert_eq!(reply["error"]["code"], "invalid_input", "{body}");
+        assert_eq!(reply["error"]["message"], message, "{body}");
+    }
 }
 
 /// The actions the endpoint takes, the ones its schema shows and the ones a refusal names
