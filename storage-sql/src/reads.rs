@@ -232,10 +232,8 @@ shared! {
 
         /// [`Store::rules`].
         pub async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
-            let mut b = QueryBuilder::<D::Db>::new("SELECT body FROM rules WHERE owner = ");
-            b.push_bind(owner.to_string())
-                .push(" ORDER BY created_at, id");
-            self.bodies(&mut b).await
+            let query = sqlx::query(sql!("rules_owned")).bind(owner.to_string());
+            self.all(query, rows::body).await
         }
 
         /// [`Store::contracts`].
