@@ -216,6 +216,25 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for Caller {
     }
 }
 
+/// The identity a credential (`ak_…` API key or session token) proves, as a request
+/// presenting it as `Authorization: Bearer` would be taken.
+pub async fn identify<S: Backend + Clone>(
+    app: &AppState<S>,
+    credential: &str,
+) -> Result<IdentityId, ApiError> {
+    let request = axum::http::Request::builder()
+        .header(
+            axum::http::header::AUTHORIZATION,
+            format!("Bearer {credential}"),
+        )
+        .body(())
+        .map_err(|_| ApiError::Unauthorized("invalid credentials"))?;
+    let (mut parts, ()) = request.into_parts();
+    let Caller(identity) =
+        <Caller as FromRequestParts<AppState<S>>>::from_request_parts(&mut parts, app).await?;
+    Ok(identity)
+}
+
 impl<S: Backend + Clone> OptionalFromRequestParts<AppState<S>> for Caller {
     type Rejection = ApiError;
 

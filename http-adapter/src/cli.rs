@@ -4,7 +4,9 @@
 //! - `serve` (the default, so its flags may be given without it): open the database, bind,
 //!   and run [`server::run`] until SIGTERM or Ctrl-C;
 //! - `migrate`: apply the migrations and exit;
-//! - `audit`: check every invariant against the stored data; exit non-zero on a violation.
+//! - `audit`: check every invariant against the stored data; exit non-zero on a violation;
+//! - `mcp`: one MCP session on stdin and stdout, the engine embedded on the same database,
+//!   acting as the identity of `MARKETPLACE_API_KEY`.
 //!
 //! `migrate` and `audit` take only the database's flags.
 
@@ -56,6 +58,9 @@ pub enum Command {
     Migrate(DatabaseSettings),
     /// Check every invariant against the stored data; exit non-zero on any violation.
     Audit(DatabaseSettings),
+    /// Serve one MCP session on stdin and stdout, the engine embedded on the database, as
+    /// the identity of `MARKETPLACE_API_KEY`.
+    Mcp(McpSettings),
 }
 
 /// Which database.
@@ -128,6 +133,10 @@ pub struct ServeSettings {
     /// address).
     #[arg(long, env = "MARKETPLACE_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// More `Host` names (or `name:port`) the MCP endpoint serves, comma-separated, beside
+    /// the loopback names, the listen address and the public URL's host.
+    #[arg(long, env = "MARKETPLACE_MCP_HOSTS", value_delimiter = ',')]
+    pub mcp_hosts: Vec<String>,
     /// Waits between webhook attempts, milliseconds, comma-separated; the last repeats.
     #[arg(
         long,
@@ -309,8 +318,45 @@ impl ServeSettings {
             .with_upload_limits(self.upload_limits())
             .with_outbound(self.outbound().await?)
             .with_reach(self.reach(address))
-            .with_rate_limits(self.rate_limits()))
+            .with_rate_limits(self.rate_limits())
+            .with_mcp_hosts(self.mcp_hosts(address)))
     }
+
+    /// The `Host` names MCP serves besides the loopback ones: the address listened on
+    /// (unless it is every interface's), the public URL's host, and `--mcp-hosts`.
+    pub fn mcp_hosts(&self, address: SocketAddr) -> Vec<String> {
+        let mut hosts = Vec::new();
+        if !address.ip().is_unspecified() {
+            hosts.push(address.ip().to_string());
+        }
+        let public = self
+            .public_url
+            .as_deref()
+            .and_then(|u| url::Url::parse(u).ok());
+        if let Some(host) = public.as_ref().and_then(url::Url::host_str) {
+            hosts.push(
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_owned(),
+            );
+        }
+        hosts.extend(self.mcp_hosts.iter().map(|h| h.trim().to_owned()));
+        hosts.retain(|h| !h.is_empty());
+        hosts
+    }
+}
+
+/// What `mcp` takes: the server's settings (the database, the preset, the secret, …) and
+/// whose session it is.
+#[derive(Debug, Clone, Args)]
+pub struct McpSettings {
+    /// The marketplace's settings, as `serve` takes them (`--listen` is not used).
+    #[command(flatten)]
+    pub serve: ServeSettings,
+    /// The API key (or session token) of the identity the session acts as. Without one, a
+    /// new agent is registered and its key written once to stderr.
+    #[arg(long, env = "MARKETPLACE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
 }
 
 /// Runs the command line: opens the database its URL names and does what it asks. Exit
@@ -318,7 +364,9 @@ impl ServeSettings {
 pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
     let url = match &command {
-        Command::Serve(serve) => &serve.database.database_url,
+        Command::Serve(serve) | Command::Mcp(McpSettings { serve, .. }) => {
+            &serve.database.database_url
+        }
         Command::Migrate(db) | Command::Audit(db) => &db.database_url,
     };
     let location = match Location::parse(url) {
@@ -362,6 +410,13 @@ async fn on<S: Backend + Clone>(command: &Command, store: S) -> ExitCode {
             let market = Marketplace::new(store, Policy::agora());
             report_audit(&market).await
         }
+        Command::Mcp(settings) => match mcp_stdio(settings, store).await {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                tracing::error!(error = %e, "the MCP session failed");
+                ExitCode::FAILURE
+            }
+        },
         Command::Serve(settings) => match serve(settings, store).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -386,6 +441,38 @@ async fn serve<S: Backend + Clone>(settings: &ServeSettings, store: S) -> std::i
         connections: settings.connection_limits(),
     };
     server::run(market, config, work, listener, server::shutdown_signal()).await
+}
+
+/// One MCP session on stdio over the marketplace in `store`, with its background work
+/// (deadlines, webhooks) running while it lasts.
+async fn mcp_stdio<S: Backend + Clone>(settings: &McpSettings, store: S) -> std::io::Result<()> {
+    let serve = &settings.serve;
+    tokio::fs::create_dir_all(&serve.blob_dir).await?;
+    let config = serve.config(&store, serve.listen).await?;
+    let market = Marketplace::new(store, serve.policy());
+    let state = server::AppState::new(market, config);
+    let identity = match &settings.api_key {
+        Some(key) => crate::auth::identify(&state, key)
+            .await
+            .map_err(|e| std::io::Error::other(format!("MARKETPLACE_API_KEY: {}", e.code())))?,
+        None => {
+            let alias = marketplace_core::ProfileUpdate::alias("local agent".to_owned());
+            let (key, profile) = crate::registration::register_agent(&state, alias)
+                .await
+                .map_err(|e| std::io::Error::other(e.code()))?;
+            tracing::warn!(
+                identity = profile.identity.as_str(),
+                "no MARKETPLACE_API_KEY: registered a new agent; set MARKETPLACE_API_KEY={key} \
+                 to act as it again (shown once)"
+            );
+            profile.identity
+        }
+    };
+    let sweep = Duration::from_millis(serve.sweep_interval_ms.max(1));
+    let background = server::Background::start(&state, sweep);
+    let served = crate::mcp::serve_stdio(server::standalone_mcp(state), identity).await;
+    background.stop().await;
+    served
 }
 
 /// A database URL fit for the log: a password in it replaced by `***`.

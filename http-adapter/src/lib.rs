@@ -13,6 +13,9 @@
 //!   with the deadline sweep, the webhook dispatcher and the blob collector.
 //! - [`openapi`]: every documented route, declared once, and the OpenAPI document generated
 //!   from them (served at `/api/v1/openapi.json` and rendered at `/docs`).
+//! - [`mcp`]: the marketplace over the Model Context Protocol — `agora_*` tools, each
+//!   running its documented operation through the routes as the caller; Streamable HTTP
+//!   at `/mcp` and stdio.
 //! - `cli` (feature `database`): the `marketplace-server` command line — its settings,
 //!   with defaults from the library's constants, and its subcommands; the binary only
 //!   parses and calls `cli::run`. `database` (same feature): opening the store a
@@ -81,6 +84,7 @@ pub mod execute;
 pub mod extract;
 pub mod input;
 pub mod limits;
+pub mod mcp;
 pub mod metrics;
 pub mod openapi;
 pub mod operations;

@@ -14,6 +14,12 @@ pub const UPLOAD_BYTES_MAX: usize = BLOB_BYTES_MAX as usize;
 /// Largest body of the routes taking files: an upload, or a multipart delivery with its
 /// file, boundaries and text fields.
 pub const FILE_BODY_BYTES_MAX: usize = UPLOAD_BYTES_MAX + 1024 * 1024;
+/// Largest file `agora_upload` takes over MCP, decoded (its base64 is a third longer).
+pub const MCP_UPLOAD_BYTES_MAX: usize = 4 * 1024 * 1024;
+/// Largest MCP request body: an upload's base64 and room for the rest of the message.
+pub const MCP_BODY_BYTES_MAX: usize = MCP_UPLOAD_BYTES_MAX.div_ceil(3) * 4 + 64 * 1024;
+/// Largest REST answer an MCP tool reads back (a page of 200 tasks fits).
+pub const MCP_ANSWER_BYTES_MAX: usize = 16 * 1024 * 1024;
 /// Largest error body AgentMarket's envelope middleware rewrites (errors are small JSON
 /// objects).
 pub const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;

@@ -19,6 +19,7 @@ use crate::blobs::BlobDir;
 pub use crate::connections::{ConnectionLimits, serve_with};
 use crate::error::ApiError;
 use crate::limits::{SWEEP_BATCH_MAX, SWEEP_INTERVAL_MS_DEFAULT};
+use crate::mcp::{self, McpServer};
 pub use crate::operations::{healthz, metrics_text};
 use crate::rate_limits::{self, RateLimits};
 pub use crate::state::{AppState, BLOB_DIR_DEFAULT, Config};
@@ -40,7 +41,15 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
     // Serialized once; each answer shares the bytes.
     let document_json =
         Bytes::from(serde_json::to_vec(&document).unwrap_or_else(|_| b"{}".to_vec()));
+    let mcp = mcp_server(state.clone(), api.clone(), &document);
+    let mcp_routes = Router::new()
+        .route_service(mcp::MCP_PATH, mcp::service(mcp, state.mcp_hosts.to_vec()))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            mcp::authenticate::<S>,
+        ));
     let routes = api
+        .merge(mcp_routes)
         .route("/", get(index))
         .route(
             "/api/v1/openapi.json",
@@ -65,6 +74,27 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
             crate::connections::refuse_oversized_heads,
         ))
         .layer(middleware::from_fn(crate::agentmarket::envelope_errors))
+}
+
+/// The MCP server over `state`: its tools run through `api`, the documented routes of
+/// `document`, with the bounds the REST API has.
+fn mcp_server<S: Backend + Clone>(
+    state: AppState<S>,
+    api: Router<AppState<S>>,
+    document: &utoipa::openapi::OpenApi,
+) -> McpServer<S> {
+    let document = serde_json::to_value(document).unwrap_or_default();
+    let api = api
+        .layer(DefaultBodyLimit::max(state.body_bytes_max))
+        .layer(middleware::from_fn(crate::input::refuse_nul_in_uri))
+        .with_state(state.clone());
+    McpServer::new(state, api, &document)
+}
+
+/// The MCP server over `state` alone, for a session outside the HTTP server (stdio).
+pub fn standalone_mcp<S: Backend + Clone>(state: AppState<S>) -> McpServer<S> {
+    let (api, document) = openapi::routes::<S>().split_for_parts();
+    mcp_server(state, api, &document)
 }
 
 /// Where the interactive API reference is served: a page rendering the OpenAPI document
@@ -138,31 +168,48 @@ pub async fn run<S: Backend + Clone>(
 ) -> std::io::Result<()> {
     let rate_limits = config.rate_limits;
     let state = AppState::new(market, config);
-    let (stop, stopped) = watch::channel(false);
-    let background = [
-        tokio::spawn(sweep_loop(
-            state.market.clone(),
-            workers.sweep_interval,
-            stopped,
-        )),
-        tokio::spawn(crate::dispatch::dispatch_loop(
-            state.clone(),
-            stop.subscribe(),
-        )),
-        tokio::spawn(collect_loop(
-            state.market.clone(),
-            state.blobs.clone(),
-            stop.subscribe(),
-        )),
-    ];
+    let background = Background::start(&state, workers.sweep_interval);
     let app = app(state, rate_limits);
     let served = serve_with(listener, app, workers.connections, shutdown).await;
     tracing::info!("shutting down");
-    let _ = stop.send(true);
-    for work in background {
-        let _ = work.await;
-    }
+    background.stop().await;
     served
+}
+
+/// The work a server does beside answering requests: the deadline sweep, the webhook
+/// dispatcher and the blob collector, running until [`Background::stop`].
+#[derive(Debug)]
+pub struct Background {
+    stop: watch::Sender<bool>,
+    work: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Background {
+    /// Starts the background work over `state`, sweeping every `sweep_interval`.
+    pub fn start<S: Backend + Clone>(state: &AppState<S>, sweep_interval: Duration) -> Self {
+        let (stop, stopped) = watch::channel(false);
+        let work = vec![
+            tokio::spawn(sweep_loop(state.market.clone(), sweep_interval, stopped)),
+            tokio::spawn(crate::dispatch::dispatch_loop(
+                state.clone(),
+                stop.subscribe(),
+            )),
+            tokio::spawn(collect_loop(
+                state.market.clone(),
+                state.blobs.clone(),
+                stop.subscribe(),
+            )),
+        ];
+        Self { stop, work }
+    }
+
+    /// Stops the background work and waits for it.
+    pub async fn stop(self) {
+        let _ = self.stop.send(true);
+        for work in self.work {
+            let _ = work.await;
+        }
+    }
 }
 
 /// Completes on SIGTERM or Ctrl-C.

@@ -40,7 +40,14 @@ pub struct Config {
     /// Leading zero bits a registration's proof of work must have (0: none asked; see
     /// [`crate::auth::ProofOfWork`]).
     pub registration_pow_bits: u8,
+    /// The `Host` names (or `name:port`) the MCP endpoint serves; any other `Host` is
+    /// refused, so a web page cannot reach the server by DNS rebinding (default: the
+    /// loopback names).
+    pub mcp_hosts: Vec<String>,
 }
+
+/// The `Host` names the MCP endpoint serves by default.
+pub const MCP_HOSTS_DEFAULT: [&str; 3] = ["localhost", "127.0.0.1", "::1"];
 
 impl Config {
     /// A configuration with `master` and the defaults.
@@ -54,7 +61,18 @@ impl Config {
             reach: ReachConfig::default(),
             upload_limits: UploadLimits::default(),
             registration_pow_bits: 0,
+            mcp_hosts: MCP_HOSTS_DEFAULT.map(str::to_owned).to_vec(),
         }
+    }
+
+    /// Serves MCP to requests naming `hosts` too (besides the loopback names).
+    pub fn with_mcp_hosts(mut self, hosts: impl IntoIterator<Item = String>) -> Self {
+        for host in hosts {
+            if !self.mcp_hosts.contains(&host) {
+                self.mcp_hosts.push(host);
+            }
+        }
+        self
     }
 
     /// Asks every registration for a proof of work of `bits` leading zero bits.
@@ -112,6 +130,8 @@ pub struct AppState<S> {
     pub reach: Arc<ReachConfig>,
     /// Leading zero bits a registration's proof of work must have (0: none).
     pub registration_pow_bits: u8,
+    /// The `Host` names the MCP endpoint serves.
+    pub mcp_hosts: Arc<[String]>,
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -129,6 +149,7 @@ impl<S: Backend + Clone> AppState<S> {
             outbound,
             reach: Arc::new(config.reach),
             registration_pow_bits: config.registration_pow_bits,
+            mcp_hosts: config.mcp_hosts.into(),
         }
     }
 }

@@ -23,6 +23,7 @@ mod feed_kinds;
 mod hostile_text;
 mod idempotency_races;
 mod limits;
+mod mcp;
 mod openapi;
 mod outbound_safety;
 mod readme;
