@@ -1,4 +1,5 @@
-//! The server's load report: throughput and p50/p99 latency of each hot path — post, claim,
+//! The server's load report: throughput and p50/p99 latency of each hot path — post, claim
+//! (through the REST API, and through MCP's `tools/call` on `agora_claim`),
 //! deliver+accept, list open tasks, search — at N concurrent keep-alive connections, on
 //! SQLite and on PostgreSQL, each beside a baseline measured in the same run (an empty
 //! axum route served by the same stack from a process of its own), and the server's peak
@@ -49,9 +50,9 @@ struct Args {
     /// Concurrent keep-alive connections; each one is a poster and a worker of its own.
     #[arg(long, default_value_t = 32)]
     connections: usize,
-    /// Tasks each connection posts, then claims, delivers and accepts (at most 100, the
-    /// most live claims one worker may hold).
-    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(1..=100))]
+    /// Tasks each connection posts, then claims (half through REST, half through MCP),
+    /// delivers and accepts (2 to 100: the most live claims one worker may hold).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u16).range(2..=100))]
     tasks_per_connection: u16,
     /// Listings and searches each connection makes.
     #[arg(long, default_value_t = 50)]
@@ -106,7 +107,19 @@ impl Request {
             body,
         }
     }
+
+    /// `tools/call` of `tool` with `arguments` on `/mcp`, as `key`.
+    fn mcp(key: &str, tool: &str, arguments: &serde_json::Value) -> Self {
+        let call = serde_json::json!({
+            "jsonrpc": "2.0", "id": 1, "method": "tools/call",
+            "params": {"name": tool, "arguments": arguments},
+        });
+        Self::post(MCP_PATH.to_owned(), key, call.to_string())
+    }
 }
+
+/// Where MCP is served.
+const MCP_PATH: &str = "/mcp";
 
 /// What one latency sample measures: one request, or several in a row (deliver + accept).
 type Step = Vec<Request>;
@@ -142,6 +155,9 @@ impl Client {
         if !body.is_empty() {
             head.push_str("Content-Type: application/json\r\n");
         }
+        if path == MCP_PATH {
+            head.push_str("Accept: application/json, text/event-stream\r\n");
+        }
         head.push_str(&format!("Content-Length: {}\r\n\r\n{body}", body.len()));
         self.reader
             .get_mut()
@@ -171,8 +187,12 @@ impl Client {
         }
         let mut reply = vec![0; length];
         self.reader.read_exact(&mut reply).await.expect("body");
+        // A tool's refusal is a success of the protocol: read it as the failure it is.
+        let refused = path == MCP_PATH
+            && serde_json::from_slice::<serde_json::Value>(&reply)
+                .map_or(true, |answer| answer["result"]["isError"] != false);
         assert!(
-            status < 300,
+            status < 300 && !refused,
             "{method} {path}: {status} {}",
             String::from_utf8_lossy(&reply)
         );
@@ -458,6 +478,9 @@ async fn hot_paths(address: SocketAddr, args: &Args) -> Vec<Row> {
             .map(|(pair, ids)| ids.iter().map(|id| step(pair, id)).collect())
             .collect()
     };
+    // The first half of each connection's tasks claimed through the REST API, the second
+    // half through MCP: the same command, the same server, one run.
+    let half = n.div_ceil(2);
     let claims = per_task(&|(_, worker), id| {
         vec![Request::post(
             format!("/api/v1/tasks/{id}/claim"),
@@ -465,9 +488,29 @@ async fn hot_paths(address: SocketAddr, args: &Args) -> Vec<Row> {
             "{}".to_owned(),
         )]
     });
+    let (rest, mcp): (Vec<Vec<Step>>, Vec<Vec<Step>>) = claims
+        .into_iter()
+        .zip(&ids)
+        .zip(&pairs)
+        .map(|((mut steps, ids), (_, worker))| {
+            steps.truncate(half);
+            let through_mcp = ids[half..]
+                .iter()
+                .map(|id| {
+                    let arguments = serde_json::json!({ "task_id": id });
+                    vec![Request::mcp(&worker.key, "agora_claim", &arguments)]
+                })
+                .collect();
+            (steps, through_mcp)
+        })
+        .unzip();
     rows.push(Row {
         path: "claim",
-        figures: drive(address, claims).await.0,
+        figures: drive(address, rest).await.0,
+    });
+    rows.push(Row {
+        path: "claim (MCP)",
+        figures: drive(address, mcp).await.0,
     });
     let settle = per_task(&|(poster, worker), id| {
         vec![
@@ -528,6 +571,17 @@ async fn run(backend: &str, database_url: &str, args: &Args, bin: &Path) {
     line("empty route", &empty);
     for row in &rows {
         line(row.path, &row.figures);
+    }
+    let rate = |path: &str| {
+        rows.iter()
+            .find(|row| row.path == path)
+            .map(|row| row.figures.per_second())
+    };
+    if let (Some(rest), Some(mcp)) = (rate("claim"), rate("claim (MCP)")) {
+        println!(
+            "{backend:<10} claims through MCP per second / through REST: {:.2}",
+            mcp / rest
+        );
     }
     match server.peak_rss_mib() {
         Some(mib) => println!("{backend:<10} server peak RSS {mib:.1} MiB"),

@@ -11,17 +11,23 @@ use rmcp::service::RunningService;
 use rmcp::transport::StreamableHttpClientTransport;
 use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::{RoleClient, ServiceExt as _};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use http_adapter::mcp::tools::TOOLS;
 
 use crate::common::TestServer;
+use crate::common::process::{Process, audit};
 
 type Client = RunningService<RoleClient, ()>;
 
 /// An MCP client session against `server`'s `/mcp`, presenting `key`.
 async fn connect<S>(server: &TestServer<S>, key: &str) -> Client {
-    let url = format!("http://{}/mcp", server.address);
+    connect_to(server.address, key).await
+}
+
+/// An MCP client session against the `/mcp` at `address`, presenting `key`.
+async fn connect_to(address: std::net::SocketAddr, key: &str) -> Client {
+    let url = format!("http://{address}/mcp");
     let config = StreamableHttpClientTransportConfig::with_uri(url).auth_header(key);
     let transport = StreamableHttpClientTransport::from_config(config);
     ().serve(transport).await.expect("the MCP session starts")
@@ -235,6 +241,32 @@ async fn lifecycle<S: Backend + Clone>(server: &TestServer<S>) {
     assert_eq!(shown["id"], id.as_str());
     assert!(shown["result"].is_null(), "{shown}");
 
+    // Every answer above matches its tool's output schema, as the server lists it here.
+    let tools = poster.list_all_tools().await.unwrap();
+    assert!(tools.len() >= 21);
+    let schema = |name: &str| {
+        let tool = tools.iter().find(|t| t.name == name).unwrap();
+        let output = Value::Object((*tool.output_schema.clone().unwrap()).clone());
+        jsonschema::validator_for(&output).unwrap()
+    };
+    for (name, answer) in [
+        ("agora_post_task", &task),
+        ("agora_browse", &browsed),
+        ("agora_claim", &claimed),
+        ("agora_upload", &uploaded),
+        ("agora_deliver", &delivered),
+        ("agora_reject", &rejected),
+        ("agora_accept", &accepted),
+        ("agora_result", &result),
+        ("agora_task", &seen),
+    ] {
+        let errors: Vec<String> = schema(name)
+            .iter_errors(answer)
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{name}: {errors:?}\n{answer}");
+    }
+
     for (client, key) in [
         (&poster, &poster_key),
         (&second, &second_key),
@@ -367,23 +399,18 @@ async fn without_credentials_mcp_answers_401_with_a_challenge() {
     assert!((400..500).contains(&status), "{status}");
 }
 
-#[tokio::test]
-async fn concurrent_calls_with_one_idempotency_key_post_once() {
-    let server = TestServer::start(Policy::agora()).await;
-    let (key, _) = server.agent("hasty").await;
-    let client = std::sync::Arc::new(connect(&server, &key).await);
-    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(24));
-    let calls: Vec<_> = (0..24)
-        .map(|_| {
-            let (client, barrier) = (client.clone(), barrier.clone());
+/// `agora_post_task` with `arguments` (an idempotency key among them) called by every
+/// client at the same moment: one task is posted, each duplicate gets it or is told to
+/// retry. The task's id.
+async fn posted_once(clients: &[std::sync::Arc<Client>], arguments: Value) -> String {
+    let barrier = std::sync::Arc::new(tokio::sync::Barrier::new(clients.len()));
+    let calls: Vec<_> = clients
+        .iter()
+        .map(|client| {
+            let (client, barrier, arguments) = (client.clone(), barrier.clone(), arguments.clone());
             tokio::spawn(async move {
                 barrier.wait().await;
-                call(
-                    &client,
-                    "agora_post_task",
-                    json!({"text": "once", "bounty": 5, "idempotency_key": "same"}),
-                )
-                .await
+                call(&client, "agora_post_task", arguments).await
             })
         })
         .collect();
@@ -402,56 +429,111 @@ async fn concurrent_calls_with_one_idempotency_key_post_once() {
         }
     }
     assert_eq!(ids.len(), 1, "{ids:?}");
+    ids.pop_first().unwrap()
+}
+
+#[tokio::test]
+async fn concurrent_calls_with_one_idempotency_key_post_once() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (key, _) = server.agent("hasty").await;
+    let client = std::sync::Arc::new(connect(&server, &key).await);
+    let clients = vec![client.clone(); 24];
+    posted_once(
+        &clients,
+        json!({"text": "once", "bounty": 5, "idempotency_key": "same"}),
+    )
+    .await;
     let balance = ok(&client, "agora_balance", json!({})).await;
     assert_eq!(balance["escrowed"], json!(5), "{balance}");
 }
 
-/// `marketplace-server mcp` as a child process: an MCP client starts a private local
-/// marketplace with one command and runs tools on it.
-#[tokio::test]
-async fn a_stdio_session_drives_the_embedded_marketplace() {
+/// `marketplace-server mcp` on `url` as a child process, acting as `key` (or registering a
+/// new agent without one): the session, and the key the process wrote to stderr when it
+/// registered one.
+async fn local_session(
+    url: &str,
+    blobs: &std::path::Path,
+    key: Option<&str>,
+) -> (Client, Option<String>) {
     use rmcp::transport::TokioChildProcess;
-    let dir = tempfile::tempdir().unwrap();
-    let url = format!("sqlite://{}", dir.path().join("local.db").display());
+    use tokio::io::AsyncBufReadExt as _;
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_marketplace-server"));
     command
-        .args(["mcp", "--database-url", &url, "--blob-dir"])
-        .arg(dir.path().join("blobs"))
+        .args(["mcp", "--database-url", url, "--blob-dir"])
+        .arg(blobs)
         .env("MARKETPLACE_SECRET", "stdio test")
-        .env_remove("MARKETPLACE_API_KEY")
-        .env("RUST_LOG", "error");
-    let client = ().serve(TokioChildProcess::new(command).unwrap()).await.unwrap();
-    let tools = client.list_all_tools().await.unwrap();
-    assert!(tools.len() >= 21);
-    let mut arguments = Map::new();
-    arguments.insert("text".into(), "a local task".into());
-    arguments.insert("bounty".into(), 3.into());
-    let posted = client
-        .call_tool(CallToolRequestParams::new("agora_post_task").with_arguments(arguments))
-        .await
+        .env("RUST_LOG", "warn");
+    match key {
+        Some(key) => command.env("MARKETPLACE_API_KEY", key),
+        None => command.env_remove("MARKETPLACE_API_KEY"),
+    };
+    let (transport, stderr) = TokioChildProcess::builder(command)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
         .unwrap();
-    assert_ne!(posted.is_error, Some(true), "{posted:?}");
-    let id = posted.structured_content.unwrap()["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let work = client
+    let client = ().serve(transport).await.unwrap();
+    let mut registered = None;
+    if key.is_none() {
+        let mut lines = tokio::io::BufReader::new(stderr.unwrap()).lines();
+        while let Some(line) = lines.next_line().await.unwrap() {
+            if let Some((_, rest)) = line.split_once("MARKETPLACE_API_KEY=") {
+                registered = rest.split_whitespace().next().map(str::to_owned);
+                break;
+            }
+        }
+    }
+    (client, registered)
+}
+
+/// `marketplace-server mcp` as child processes on one SQLite file, as the README's local
+/// snippet starts it: a poster and a worker run a whole lifecycle through tools, and the
+/// worker comes back as itself with the key its first session registered.
+#[tokio::test]
+async fn stdio_sessions_run_a_lifecycle_on_a_local_marketplace() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("local.db").display());
+    let blobs = dir.path().join("blobs");
+    let (poster, _) = local_session(&url, &blobs, None).await;
+    let (worker, worker_key) = local_session(&url, &blobs, None).await;
+    let worker_key = worker_key.expect("the new agent's key on stderr");
+    assert!(poster.list_all_tools().await.unwrap().len() >= 21);
+
+    let task = ok(
+        &poster,
+        "agora_post_task",
+        json!({"text": "a local task", "bounty": 3}),
+    )
+    .await;
+    let id = task["id"].as_str().unwrap().to_owned();
+    assert_eq!(
+        refused(&poster, "agora_claim", json!({"task_id": id})).await,
+        "own_task"
+    );
+    ok(&worker, "agora_claim", json!({"task_id": id})).await;
+    let work = worker
         .read_resource(ReadResourceRequestParams::new("market://me/work"))
         .await
         .unwrap();
-    assert!(!work.contents.is_empty());
-    let mut arguments = Map::new();
-    arguments.insert("task_id".into(), id.clone().into());
-    let own = client
-        .call_tool(CallToolRequestParams::new("agora_claim").with_arguments(arguments))
-        .await
-        .unwrap();
-    assert_eq!(
-        own.is_error,
-        Some(true),
-        "a poster cannot claim its own task"
-    );
-    client.cancel().await.unwrap();
+    let text = serde_json::to_value(&work.contents[0]).unwrap();
+    let work: Value = serde_json::from_str(text["text"].as_str().unwrap()).unwrap();
+    assert_eq!(work["claimed"][0]["id"], id.as_str(), "{work}");
+    worker.cancel().await.unwrap();
+
+    // The worker again, in a new session with its key.
+    let (worker, _) = local_session(&url, &blobs, Some(&worker_key)).await;
+    ok(
+        &worker,
+        "agora_deliver",
+        json!({"task_id": id, "text": "done locally"}),
+    )
+    .await;
+    let accepted = ok(&poster, "agora_accept", json!({"task_id": id})).await;
+    assert_eq!(accepted["status"], "completed", "{accepted}");
+    let paid = ok(&worker, "agora_balance", json!({})).await;
+    assert_eq!(paid["balance"], json!(2.64), "3 less the 12% fee: {paid}");
+    for client in [poster, worker] {
+        client.cancel().await.unwrap();
+    }
 }
 
 /// The README's tool list, between `<!-- mcp-tools -->` and `<!-- /mcp-tools -->`, is the
@@ -490,4 +572,124 @@ async fn the_readme_lists_the_served_tools() {
         listed, table,
         "the README's tools differ from the served ones; run with UPDATE_README=1"
     );
+}
+
+/// Two replicas on one PostgreSQL database serve `/mcp` at once: with no session state, a
+/// client may land on either. 24 agents claim one task at the same moment through both:
+/// exactly one claim wins. 24 posts with one idempotency key through both: one task.
+#[tokio::test]
+async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
+    use std::sync::Arc;
+    use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
+    if !postgres_ready() {
+        return;
+    }
+    let (_database, url) = ScratchDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let replicas = [
+        Process::start(&url, dir.path(), "127.0.0.1:0", &[]),
+        Process::start(&url, dir.path(), "127.0.0.1:0", &[]),
+    ];
+    let register = |alias: String| {
+        let replica = &replicas[0];
+        async move {
+            let (status, body) = replica
+                .call(
+                    "POST",
+                    "/api/v1/auth/register",
+                    None,
+                    json!({ "alias": alias }),
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+            body["api_key"].as_str().unwrap().to_owned()
+        }
+    };
+    let poster_key = register("poster".to_owned()).await;
+    // No session to keep: an initialize hands out no session id, and a call goes to any
+    // replica on its own.
+    let auth = format!("Bearer {poster_key}");
+    let headers = [
+        ("Content-Type", "application/json"),
+        ("Accept", "application/json, text/event-stream"),
+        ("Authorization", auth.as_str()),
+    ];
+    let initialize = json!({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+        "protocolVersion": "2025-11-25", "capabilities": {},
+        "clientInfo": {"name": "t", "version": "1"}}})
+    .to_string();
+    let (status, answer_headers, _) = crate::common::request(
+        replicas[0].address,
+        "POST",
+        "/mcp",
+        &headers,
+        Some(initialize.as_bytes()),
+    )
+    .await;
+    assert_eq!(status, 200);
+    assert!(
+        !answer_headers
+            .iter()
+            .any(|(name, _)| name == "mcp-session-id"),
+        "{answer_headers:?}"
+    );
+    let balance = json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call",
+                         "params": {"name": "agora_balance", "arguments": {}}})
+    .to_string();
+    let (status, _, body) = crate::common::request(
+        replicas[1].address,
+        "POST",
+        "/mcp",
+        &headers,
+        Some(balance.as_bytes()),
+    )
+    .await;
+    let answer: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(
+        answer["result"]["structuredContent"]["available"],
+        json!(50),
+        "{answer}"
+    );
+    let mut posters = Vec::new();
+    for i in 0..24 {
+        posters.push(Arc::new(
+            connect_to(replicas[i % 2].address, &poster_key).await,
+        ));
+    }
+    let arguments = json!({"text": "one task", "bounty": 4, "idempotency_key": "k"});
+    let id = posted_once(&posters, arguments).await;
+
+    let mut workers = Vec::new();
+    for i in 0..24 {
+        let key = register(format!("worker {i}")).await;
+        workers.push(Arc::new(connect_to(replicas[i % 2].address, &key).await));
+    }
+    let barrier = Arc::new(tokio::sync::Barrier::new(24));
+    let claims: Vec<_> = workers
+        .iter()
+        .map(|client| {
+            let (client, barrier, id) = (client.clone(), barrier.clone(), id.clone());
+            tokio::spawn(async move {
+                barrier.wait().await;
+                call(&client, "agora_claim", json!({ "task_id": id })).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for claim in claims {
+        let result = claim.await.unwrap();
+        let content = result.structured_content.unwrap_or(Value::Null);
+        if result.is_error == Some(true) {
+            assert_eq!(content["error"]["code"], "already_claimed", "{content}");
+        } else {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+    let balance = ok(&posters[1], "agora_balance", json!({})).await;
+    assert_eq!(balance["escrowed"], json!(4), "{balance}");
+    drop(replicas);
+    let (clean, report) = audit(&url);
+    assert!(clean, "the audit after the races:\n{report}");
 }
