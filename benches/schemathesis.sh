@@ -9,8 +9,8 @@
 #
 # It starts the debug server binary (`cargo build -p http-adapter` first) on a fresh SQLite
 # file, registers an agent whose key the generated requests carry, and leaves out direct
-# execution and webhook pings (they would make outbound requests) and key revocation (it
-# would revoke that key mid-run).
+# execution and webhook pings (they would make outbound requests), key revocation (it
+# would revoke that key mid-run) and the live event stream (its answer never ends).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -45,4 +45,5 @@ cd "$work"
     --header "Authorization: Bearer $key" \
     --max-examples "$EXAMPLES" --seed "$SEED" \
     --exclude-path /api/execute --exclude-path /api/v1/webhooks/test \
-    --exclude-path '/api/v1/auth/keys/{prefix}'
+    --exclude-path '/api/v1/auth/keys/{prefix}' \
+    --exclude-path /api/v1/events

@@ -247,7 +247,7 @@ impl<S: Backend + Clone> AppState<S> {
             "marketplace_url": self.reach.marketplace_url,
             "occurred_at": event.at,
             "subject": event.subject,
-            "data": data_on_the_wire(&event.data),
+            "data": crate::wire::event_data(&event.data),
         });
         Ok(Some(body.to_string()))
     }
@@ -431,25 +431,4 @@ pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch
     if drained.is_err() {
         tracing::warn!("stopped with deliveries in flight; they are resent after their lease");
     }
-}
-
-/// An event's data as webhooks carry it: as the event stored it, with every amount a JSON
-/// number (the marketplace's amounts on the wire, see [`crate::wire::amount`]).
-fn data_on_the_wire(data: &EventData) -> serde_json::Value {
-    let amounts: &[&str] = match data {
-        EventData::Bounty { .. } => &["bounty"],
-        EventData::Settled { .. } => &["amount", "fee"],
-        EventData::Refunded { .. } => &["refund"],
-        EventData::Bid { .. } => &["offered_price"],
-        _ => &[],
-    };
-    let mut value = serde_json::to_value(data).unwrap_or_default();
-    for name in amounts {
-        if let Some(field) = value.get_mut(*name)
-            && let Some(amount) = field.as_str().and_then(|s| s.parse().ok())
-        {
-            *field = crate::wire::amount(amount);
-        }
-    }
-    value
 }

@@ -51,6 +51,8 @@
 //!   timeouts, and a cap on connections.
 //! - [`rate_limits`]: rate limits per IP and per identity.
 //! - [`metrics`]: the Prometheus registry behind `/metrics`.
+//! - [`live`]: events as they happen — one outbox poller per server broadcasting to the
+//!   live streams (`GET /api/v1/events`).
 //! - [`limits`]: every bound of the HTTP layer (bodies, connections, rates, credentials,
 //!   background work), units last in the names.
 //! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
@@ -84,6 +86,7 @@ pub mod execute;
 pub mod extract;
 pub mod input;
 pub mod limits;
+pub mod live;
 pub mod mcp;
 pub mod metrics;
 pub mod openapi;

@@ -20,6 +20,15 @@ pub const MCP_UPLOAD_BYTES_MAX: usize = 4 * 1024 * 1024;
 pub const MCP_BODY_BYTES_MAX: usize = MCP_UPLOAD_BYTES_MAX.div_ceil(3) * 4 + 64 * 1024;
 /// Largest REST answer an MCP tool reads back (a page of 200 tasks fits).
 pub const MCP_ANSWER_BYTES_MAX: usize = 16 * 1024 * 1024;
+/// Events a live stream may fall behind by before it reads the rest from the store.
+pub const LIVE_BUFFER_EVENTS: usize = 4096;
+/// How often the outbox is read for live streams, milliseconds.
+pub const LIVE_POLL_MS: u64 = 200;
+/// Longest wait for a missing outbox number before the events after it go out,
+/// milliseconds (see [`crate::live`]).
+pub const LIVE_GAP_WAIT_MS: u64 = 2000;
+/// How often a quiet live stream sends a keep-alive comment, seconds.
+pub const LIVE_KEEP_ALIVE_SECS: u64 = 15;
 /// Largest error body AgentMarket's envelope middleware rewrites (errors are small JSON
 /// objects).
 pub const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;

@@ -21,7 +21,7 @@ use utoipa::{Modify, OpenApi};
 use utoipa_axum::PathItemExt as _;
 use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouter, UtoipaMethodRouterExt as _};
 
-use crate::agora::{account, artifacts, board, broker, skill, tasks};
+use crate::agora::{account, artifacts, board, broker, events, skill, tasks};
 use crate::limits::FILE_BODY_BYTES_MAX;
 use crate::state::AppState;
 use crate::{agentmarket, agora, execute, operations, webhooks};
@@ -160,6 +160,7 @@ pub fn routes<S: Backend + Clone>() -> OpenApiRouter<AppState<S>> {
         .routes(op!(S, broker, propose))
         .routes(op!(S, broker, act))
         .routes(op!(S, broker, contracts))
+        .routes(op!(S, events, events))
         .routes(op!(S, skill, skill))
         .routes(op!(S, agentmarket, register))
         .routes(op!(S, agentmarket, agents))

@@ -10,7 +10,8 @@ use marketplace_core::store::Backend;
 
 use crate::blobs::{BlobDir, UploadLimits};
 use crate::crypto::MasterKey;
-use crate::limits::BODY_BYTES_MAX;
+use crate::limits::{BODY_BYTES_MAX, LIVE_KEEP_ALIVE_SECS};
+use crate::live::EventHub;
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::rate_limits::RateLimits;
 use crate::reach::ReachConfig;
@@ -44,6 +45,8 @@ pub struct Config {
     /// refused, so a web page cannot reach the server by DNS rebinding (default: the
     /// loopback names).
     pub mcp_hosts: Vec<String>,
+    /// How often a quiet live stream (`GET /api/v1/events`) sends a keep-alive comment.
+    pub live_keep_alive: std::time::Duration,
 }
 
 /// The `Host` names the MCP endpoint serves by default.
@@ -62,7 +65,15 @@ impl Config {
             upload_limits: UploadLimits::default(),
             registration_pow_bits: 0,
             mcp_hosts: MCP_HOSTS_DEFAULT.map(str::to_owned).to_vec(),
+            live_keep_alive: std::time::Duration::from_secs(LIVE_KEEP_ALIVE_SECS),
         }
+    }
+
+    /// Sends a keep-alive comment on quiet live streams every `every` (default
+    /// [`LIVE_KEEP_ALIVE_SECS`]).
+    pub fn with_live_keep_alive(mut self, every: std::time::Duration) -> Self {
+        self.live_keep_alive = every;
+        self
     }
 
     /// Serves MCP to requests naming `hosts` too (besides the loopback names).
@@ -132,6 +143,10 @@ pub struct AppState<S> {
     pub registration_pow_bits: u8,
     /// The `Host` names the MCP endpoint serves.
     pub mcp_hosts: Arc<[String]>,
+    /// Events as they happen, for the live streams.
+    pub live: Arc<EventHub>,
+    /// How often a quiet live stream sends a keep-alive comment.
+    pub live_keep_alive: std::time::Duration,
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -150,6 +165,8 @@ impl<S: Backend + Clone> AppState<S> {
             reach: Arc::new(config.reach),
             registration_pow_bits: config.registration_pow_bits,
             mcp_hosts: config.mcp_hosts.into(),
+            live: Arc::default(),
+            live_keep_alive: config.live_keep_alive,
         }
     }
 }

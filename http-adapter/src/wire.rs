@@ -154,6 +154,27 @@ pub fn task_id(text: &str) -> Result<marketplace_core::TaskId, Error> {
     text.parse().map_err(|_| Error::TaskNotFound)
 }
 
+/// An event's data as webhooks and the live stream carry it: as the event stored it, with every amount a JSON
+/// number (the marketplace's amounts on the wire, see [`amount`]).
+pub fn event_data(data: &marketplace_core::EventData) -> serde_json::Value {
+    let amounts: &[&str] = match data {
+        marketplace_core::EventData::Bounty { .. } => &["bounty"],
+        marketplace_core::EventData::Settled { .. } => &["amount", "fee"],
+        marketplace_core::EventData::Refunded { .. } => &["refund"],
+        marketplace_core::EventData::Bid { .. } => &["offered_price"],
+        _ => &[],
+    };
+    let mut value = serde_json::to_value(data).unwrap_or_default();
+    for name in amounts {
+        if let Some(field) = value.get_mut(*name)
+            && let Some(value) = field.as_str().and_then(|s| s.parse().ok())
+        {
+            *field = amount(value);
+        }
+    }
+    value
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

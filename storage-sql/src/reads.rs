@@ -382,6 +382,15 @@ shared! {
                 .collect()
         }
 
+        /// [`Store::last_event_seq`].
+        pub async fn last_event_seq(&self) -> Result<u64, StoreError> {
+            let row = sqlx::query(sql!("event_last_seq"))
+                .fetch_one(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            Ok(u64::try_from(row.int("last")?).unwrap_or(0))
+        }
+
         /// [`Store::complete_event`].
         pub async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
             let done = sqlx::query(sql!("event_complete"))

@@ -314,6 +314,10 @@ impl Store for SqliteStore {
         Sql(self).events(after, n).await
     }
 
+    async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        Sql(self).last_event_seq().await
+    }
+
     async fn lease_events(
         &self,
         now: Timestamp,

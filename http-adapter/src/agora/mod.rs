@@ -8,12 +8,14 @@
 //! - [`account`]: profiles, reputation, balance, transactions, earnings;
 //! - [`board`]: feed, search, market signals, services, board posts;
 //! - [`broker`]: auto-claim rules, capability match, contracts;
+//! - [`events`]: `GET /api/v1/events`, what the caller may see as it happens (SSE);
 //! - [`skill`]: `POST /api/v1/skill`, the same operations named by action.
 
 pub mod account;
 pub mod artifacts;
 pub mod board;
 pub mod broker;
+pub mod events;
 pub mod skill;
 pub mod tasks;
 

@@ -288,13 +288,15 @@ pub fn instructions(policy: &marketplace_core::Policy) -> String {
          agora_claim takes an open task — the first claim wins — with a lease of {ttl} s by \
          default (agora_extend lengthens it); deliver with agora_deliver before it lapses, or \
          the task passes on. The poster then calls agora_accept (optionally rating 1-5) or \
-         agora_reject with a category and feedback; a task may accept automatically when the \
-         poster chose so, and a delivery left unreviewed is accepted after {review} s.\n\n\
+         agora_reject with a category and feedback. A delivery is accepted without review \
+         when the task says auto_accept, or (unless it says require_review) when its worker \
+         has at least {gate} accepted deliveries at a good rate; one left unreviewed is \
+         accepted after {review} s.\n\n\
          Money: on acceptance the worker receives the bounty minus a {fee}% fee. \
          agora_balance shows your balance, credit limit, escrowed and available credits; you \
          may post beyond your balance up to your credit limit, which grows with accepted work \
          and reputation (agora_reputation). Amounts are decimal numbers of credits with at \
-         most 2 decimal places.\n\n\
+         most six decimal places.\n\n\
          Queue: when a task is claimed, agora_join_queue puts you in line (at most {queue} \
          agents); if the claim lapses or the delivery is rejected, the first in line gets the \
          claim. Tasks with bidding take agora_bid, and the poster picks one with agora_award.\n\n\
@@ -304,6 +306,7 @@ pub fn instructions(policy: &marketplace_core::Policy) -> String {
          Read task://{{id}} for a task and {work} for your open work.",
         ttl = policy.claim_ttl_default_secs,
         review = policy.review_ttl_secs,
+        gate = policy.auto_accept_min_accepted,
         fee = fee.normalize(),
         queue = policy.queue_max,
         work = MY_WORK_URI,

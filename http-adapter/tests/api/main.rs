@@ -18,6 +18,7 @@ mod authorization;
 mod chaos;
 mod connections;
 mod errors;
+mod events;
 mod execute;
 mod feed_kinds;
 mod hostile_text;

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use http_adapter::mcp::tools::TOOLS;
 
 use crate::common::TestServer;
-use crate::common::process::{Process, audit};
+use crate::common::process::Replicas;
 
 type Client = RunningService<RoleClient, ()>;
 
@@ -580,32 +580,10 @@ async fn the_readme_lists_the_served_tools() {
 #[tokio::test]
 async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
     use std::sync::Arc;
-    use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
-    if !postgres_ready() {
+    let Some(replicas) = Replicas::start(&[]).await else {
         return;
-    }
-    let (_database, url) = ScratchDatabase::create().await;
-    let dir = tempfile::tempdir().unwrap();
-    let replicas = [
-        Process::start(&url, dir.path(), "127.0.0.1:0", &[]),
-        Process::start(&url, dir.path(), "127.0.0.1:0", &[]),
-    ];
-    let register = |alias: String| {
-        let replica = &replicas[0];
-        async move {
-            let (status, body) = replica
-                .call(
-                    "POST",
-                    "/api/v1/auth/register",
-                    None,
-                    json!({ "alias": alias }),
-                )
-                .await;
-            assert_eq!(status, 201, "{body}");
-            body["api_key"].as_str().unwrap().to_owned()
-        }
     };
-    let poster_key = register("poster".to_owned()).await;
+    let poster_key = replicas.processes[0].register("poster").await;
     // No session to keep: an initialize hands out no session id, and a call goes to any
     // replica on its own.
     let auth = format!("Bearer {poster_key}");
@@ -619,7 +597,7 @@ async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
         "clientInfo": {"name": "t", "version": "1"}}})
     .to_string();
     let (status, answer_headers, _) = crate::common::request(
-        replicas[0].address,
+        replicas.processes[0].address,
         "POST",
         "/mcp",
         &headers,
@@ -637,7 +615,7 @@ async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
                          "params": {"name": "agora_balance", "arguments": {}}})
     .to_string();
     let (status, _, body) = crate::common::request(
-        replicas[1].address,
+        replicas.processes[1].address,
         "POST",
         "/mcp",
         &headers,
@@ -654,7 +632,7 @@ async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
     let mut posters = Vec::new();
     for i in 0..24 {
         posters.push(Arc::new(
-            connect_to(replicas[i % 2].address, &poster_key).await,
+            connect_to(replicas.processes[i % 2].address, &poster_key).await,
         ));
     }
     let arguments = json!({"text": "one task", "bounty": 4, "idempotency_key": "k"});
@@ -662,8 +640,10 @@ async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
 
     let mut workers = Vec::new();
     for i in 0..24 {
-        let key = register(format!("worker {i}")).await;
-        workers.push(Arc::new(connect_to(replicas[i % 2].address, &key).await));
+        let key = replicas.processes[0].register(&format!("worker {i}")).await;
+        workers.push(Arc::new(
+            connect_to(replicas.processes[i % 2].address, &key).await,
+        ));
     }
     let barrier = Arc::new(tokio::sync::Barrier::new(24));
     let claims: Vec<_> = workers
@@ -689,7 +669,5 @@ async fn two_replicas_serve_mcp_and_one_of_many_concurrent_claims_wins() {
     assert_eq!(won, 1);
     let balance = ok(&posters[1], "agora_balance", json!({})).await;
     assert_eq!(balance["escrowed"], json!(4), "{balance}");
-    drop(replicas);
-    let (clean, report) = audit(&url);
-    assert!(clean, "the audit after the races:\n{report}");
+    replicas.stop_and_audit();
 }

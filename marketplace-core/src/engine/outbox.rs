@@ -14,6 +14,11 @@ impl<S: Store> Marketplace<S> {
         Ok(self.store.events(after, limits::page_limit(limit)).await?)
     }
 
+    /// The highest outbox sequence so far (0 before the first event).
+    pub async fn last_event_seq(&self) -> Result<u64, Error> {
+        Ok(self.store.last_event_seq().await?)
+    }
+
     /// Leases up to `limit` (at most [`limits::PAGE_LIMIT_MAX`]) undelivered outbox events
     /// to the caller for `lease_secs` seconds (1 to [`limits::OUTBOX_LEASE_SECS_MAX`]): the
     /// dispatcher's side of the outbox. Each event is delivered by one lease holder at a

@@ -230,6 +230,29 @@ impl EventKind {
     }
 }
 
+impl Event {
+    /// Whether `viewer` (`None`: anyone, unauthenticated) may see the event as it happens:
+    /// - a task's posting: everyone, but an assigned task's only its poster and assignee;
+    /// - a board post: everyone;
+    /// - anything else: the event's subject, and whoever takes part in its task
+    ///   ([`Task::takes_part`], as the task stood after the event's command).
+    ///
+    /// What it may see *of* the task is [`Task::redacted_for`]'s to say.
+    pub fn visible_to(&self, viewer: Option<&IdentityId>) -> bool {
+        let task = self.task.as_deref();
+        match self.kind {
+            EventKind::TaskPosted => task.is_some_and(|t| match &t.spec.assign_to {
+                None => true,
+                Some(assignee) => viewer.is_some_and(|v| v == assignee || v == &t.poster),
+            }),
+            EventKind::PostCreated => true,
+            _ => viewer.is_some_and(|v| {
+                self.subject.as_ref() == Some(v) || task.is_some_and(|t| t.takes_part(v))
+            }),
+        }
+    }
+}
+
 /// A domain event, written to the outbox in the command's transaction.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {

@@ -372,6 +372,17 @@ impl Task {
         }
     }
 
+    /// Whether `identity` takes part in the task: its poster, its claimant, its deliverer,
+    /// one waiting in its queue, a bidder, or an agent whose delivery it rejected.
+    pub fn takes_part(&self, identity: &IdentityId) -> bool {
+        &self.poster == identity
+            || self.claim.as_ref().is_some_and(|c| &c.agent == identity)
+            || self.delivery.as_ref().is_some_and(|d| &d.agent == identity)
+            || self.is_queued(identity)
+            || self.bids.iter().any(|b| &b.agent == identity)
+            || self.rejections.iter().any(|r| &r.agent == identity)
+    }
+
     /// Whether `agent` waits in the queue.
     pub fn is_queued(&self, agent: &IdentityId) -> bool {
         self.queue.iter().any(|e| &e.agent == agent)

@@ -329,6 +329,9 @@ pub trait Store: Send + Sync + 'static {
     async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError>;
     /// Outbox events with `seq > after`, oldest first.
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError>;
+    /// The highest outbox sequence stored, 0 when there is none: where a reader that wants
+    /// only what happens from now on starts.
+    async fn last_event_seq(&self) -> Result<u64, StoreError>;
 
     /// Leases up to `limit` undelivered events available at `now`, earliest availability
     /// first (then `seq`), for one dispatcher: each is counted as an attempt and hidden from

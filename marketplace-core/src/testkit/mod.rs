@@ -105,6 +105,7 @@ macro_rules! conformance_suite {
             outbox::retries_back_off,
             outbox::concurrent_leases_never_share,
             outbox::events_carry_their_task_as_of_their_command,
+            outbox::last_event_seq_is_the_newest_events,
             credentials::api_keys,
             credentials::the_last_key_is_kept,
             credentials::logins,

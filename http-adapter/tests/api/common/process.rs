@@ -68,6 +68,14 @@ impl Process {
         (status, serde_json::from_slice(&body).unwrap_or(Value::Null))
     }
 
+    /// Registers an agent through `POST /api/v1/auth/register`: its API key.
+    pub(crate) async fn register(&self, alias: &str) -> String {
+        let body = serde_json::json!({ "alias": alias });
+        let (status, body) = self.call("POST", "/api/v1/auth/register", None, body).await;
+        assert_eq!(status, 201, "{body}");
+        body["api_key"].as_str().unwrap().to_owned()
+    }
+
     /// The sum of a metric's series in this process's `/metrics`.
     pub(crate) async fn metric(&self, name: &str) -> u64 {
         let (_, _, body) = super::request(self.address, "GET", "/metrics", &[], None).await;
@@ -101,6 +109,43 @@ impl Drop for Process {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// Two replicas of the server on one scratch PostgreSQL database.
+pub(crate) struct Replicas {
+    /// Both processes.
+    pub(crate) processes: Vec<Process>,
+    url: String,
+    _dir: tempfile::TempDir,
+    _database: storage_postgres::testkit::ScratchDatabase,
+}
+
+impl Replicas {
+    /// Two processes with `args` on a fresh database; `None` (after a loud message) where no
+    /// PostgreSQL answers and `MARKETPLACE_REQUIRE_PG` is not set.
+    pub(crate) async fn start(args: &[&str]) -> Option<Self> {
+        if !storage_postgres::testkit::postgres_ready() {
+            return None;
+        }
+        let (database, url) = storage_postgres::testkit::ScratchDatabase::create().await;
+        let dir = tempfile::tempdir().unwrap();
+        let processes = (0..2)
+            .map(|_| Process::start(&url, dir.path(), "127.0.0.1:0", args))
+            .collect();
+        Some(Self {
+            processes,
+            url,
+            _dir: dir,
+            _database: database,
+        })
+    }
+
+    /// Stops both processes, then audits the database; panics on a violation.
+    pub(crate) fn stop_and_audit(mut self) {
+        self.processes.clear();
+        let (clean, report) = audit(&self.url);
+        assert!(clean, "the audit:\n{report}");
     }
 }
 

@@ -322,6 +322,11 @@ impl Store for MemoryStore {
         Ok(state.events[start..].iter().take(limit).cloned().collect())
     }
 
+    async fn last_event_seq(&self) -> Result<u64, StoreError> {
+        let state = self.state.lock().await;
+        Ok(state.events.last().map_or(0, |e| e.seq))
+    }
+
     async fn lease_events(
         &self,
         now: Timestamp,

@@ -145,6 +145,26 @@ pub async fn concurrent_leases_never_share<H: Harness>(h: &H) {
     assert_eq!(seen.len(), total, "every event leased exactly once");
 }
 
+/// The last sequence is 0 before any event, then the highest one stored: the last event's.
+pub async fn last_event_seq_is_the_newest_events<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    assert_eq!(fx.market.last_event_seq().await.unwrap(), 0);
+    let alice = fx.agent("alice").await;
+    fx.market
+        .post_task(&alice, TaskSpec::new("t", 1))
+        .await
+        .unwrap();
+    let events = fx.market.events(0, 200).await.unwrap();
+    let newest = events.last().expect("events were written").seq;
+    assert_eq!(fx.market.last_event_seq().await.unwrap(), newest);
+    // Completing events (the dispatcher's side) does not move it.
+    for leased in fx.market.lease_events(30, 200).await.unwrap() {
+        fx.market.complete_event(&leased).await.unwrap();
+    }
+    assert_eq!(fx.market.last_event_seq().await.unwrap(), newest);
+    assert!(fx.market.events(newest, 10).await.unwrap().is_empty());
+}
+
 /// An event carries its task as its command left it, stored and leased with it: a claim's
 /// event still shows the claim after the task was delivered and accepted; a message's
 /// event (which changes no task) shows the task as it stood. Events without a task carry
