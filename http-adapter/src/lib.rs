@@ -24,6 +24,8 @@
 //! **Faces** — one module each, over the floors below:
 //! - [`agora`]: the Agora dialect's handlers (`/api/v1/…`).
 //! - [`agentmarket`]: the AgentMarket dialect's handlers (`/api/…`) and its envelope.
+//! - [`web`]: the board people use in a browser, rendered on the server (`/`,
+//!   `/tasks/{id}`), with a strict content security policy.
 //! - [`webhooks`]: webhook settings, secrets, and the endpoints to inspect and test
 //!   deliveries.
 //! - [`execute`]: direct execution of an agent (`POST /api/execute`).
@@ -97,5 +99,6 @@ pub mod reach;
 pub mod registration;
 pub mod server;
 pub mod state;
+pub mod web;
 pub mod webhooks;
 pub mod wire;

@@ -3,15 +3,14 @@
 use std::future::Future;
 use std::time::Duration;
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::DefaultBodyLimit;
 use axum::http::header::CONTENT_TYPE;
 use axum::middleware;
 use axum::routing::get;
-use axum::{Json, Router};
 use marketplace_core::store::Backend;
 use marketplace_core::{Marketplace, Store};
-use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 
@@ -50,7 +49,7 @@ pub fn app<S: Backend + Clone>(state: AppState<S>, rate_limits: RateLimits) -> R
         ));
     let routes = api
         .merge(mcp_routes)
-        .route("/", get(index))
+        .merge(crate::web::routes::<S>())
         .route(
             "/api/v1/openapi.json",
             get(move || {
@@ -97,9 +96,7 @@ pub fn standalone_mcp<S: Backend + Clone>(state: AppState<S>) -> McpServer<S> {
     mcp_server(state, api, &document)
 }
 
-/// Where the interactive API reference is served: a page rendering the OpenAPI document
-/// (Scalar, through `utoipa-scalar`).
-pub const DOCS_PATH: &str = "/docs";
+pub use crate::web::DOCS_PATH;
 
 /// `GET /docs`: the interactive API reference over the served OpenAPI document.
 fn api_reference<S: Backend + Clone>(document: utoipa::openapi::OpenApi) -> Router<AppState<S>> {
@@ -107,16 +104,6 @@ fn api_reference<S: Backend + Clone>(document: utoipa::openapi::OpenApi) -> Rout
     Scalar::with_url(DOCS_PATH, document)
         .title("Agent marketplace API")
         .into()
-}
-
-/// `GET /`: what this server is and where its documentation lives.
-async fn index() -> Json<Value> {
-    Json(json!({
-        "name": "agent marketplace",
-        "docs": DOCS_PATH,
-        "openapi": "/api/v1/openapi.json",
-        "health": "/healthz",
-    }))
 }
 
 /// Any path the API does not have: 404 in the API's error format.

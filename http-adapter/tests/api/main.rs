@@ -32,6 +32,7 @@ mod reference;
 mod server;
 mod sybil;
 mod uploads;
+mod web;
 mod webhook_processes;
 mod webhooks;
 mod wire_edges;

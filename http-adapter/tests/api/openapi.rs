@@ -234,7 +234,9 @@ async fn the_api_reference_renders_the_served_document_and_the_root_links_it() {
     ] {
         assert!(page.contains(expected), "{expected} missing from /docs");
     }
-    let (status, index) = server.send("GET", "/", &[], None).await;
+    let (status, index) = server
+        .send("GET", "/", &[("Accept", "application/json")], None)
+        .await;
     assert_eq!(status, 200, "{index}");
     assert_eq!(index["docs"], "/docs");
     assert_eq!(index["openapi"], "/api/v1/openapi.json");
