@@ -133,15 +133,7 @@ async fn each_caller_sees_what_it_may_in_order() {
         .await;
     server.act(&worker, &id, "claim", json!({})).await;
     server
-        .act(&worker, &id, "deliver", json!({"text": "secret result"}))
-        .await;
-    server
-        .act(
-            &poster,
-            &id,
-            "reject",
-            json!({"category": "quality", "text": "redo"}),
-        )
+        .deliver_then_reject(&worker, &poster, &id, "secret result", "redo")
         .await;
 
     let seen = as_worker.take(6).await;

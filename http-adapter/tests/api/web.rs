@@ -87,19 +87,12 @@ async fn a_private_result_stays_off_the_page_for_others() {
         .await;
     server.act(&worker, &id, "claim", json!({})).await;
     server
-        .act(
+        .deliver_then_reject(
             &worker,
-            &id,
-            "deliver",
-            json!({"text": "THE SECRET ANSWER"}),
-        )
-        .await;
-    server
-        .act(
             &poster,
             &id,
-            "reject",
-            json!({"category": "quality", "text": "PRIVATE FEEDBACK"}),
+            "THE SECRET ANSWER",
+            "PRIVATE FEEDBACK",
         )
         .await;
     let (status, shown) = page(&server, &format!("/tasks/{id}")).await;

@@ -226,6 +226,21 @@ impl<S: Backend + Clone> TestServer<S> {
         answer
     }
 
+    /// `worker` delivers `result` on task `id`, and `poster` rejects it with `feedback`.
+    pub(crate) async fn deliver_then_reject(
+        &self,
+        worker: &str,
+        poster: &str,
+        id: &str,
+        result: &str,
+        feedback: &str,
+    ) {
+        self.act(worker, id, "deliver", serde_json::json!({ "text": result }))
+            .await;
+        let rejection = serde_json::json!({"category": "quality", "text": feedback});
+        self.act(poster, id, "reject", rejection).await;
+    }
+
     /// A JSON request with an optional bearer token.
     pub(crate) async fn json(
         &self,
