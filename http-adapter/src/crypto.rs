@@ -165,6 +165,15 @@ pub fn api_key_hash(key: &str) -> String {
     hex::encode(Sha256::digest(key.as_bytes()))
 }
 
+/// What a web session's secret starts with (an API key's is `ak_`): stored as API keys are,
+/// hashed and revocable, never accepted as one, and not listed among the caller's keys.
+pub const WEB_SESSION_PREFIX: &str = "ws_";
+
+/// Whether a stored key is a web session's, not an API key.
+pub fn is_web_session(key: &ApiKey) -> bool {
+    key.prefix.starts_with(WEB_SESSION_PREFIX)
+}
+
 /// A new API key for `identity`: the key (shown once) and the record to store.
 pub fn issue_api_key(identity: &IdentityId, now: Timestamp) -> Result<(String, ApiKey), ApiError> {
     let key = format!("ak_{}", random_hex(API_KEY_RANDOM_BYTES)?);

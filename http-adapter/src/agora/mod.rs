@@ -333,6 +333,7 @@ pub async fn list_keys<S: Backend + Clone>(
         .map_err(|e| ApiError::Engine(e.into()))?;
     Ok(Json(
         keys.into_iter()
+            .filter(|k| !crate::crypto::is_web_session(k))
             .map(|k| KeyView {
                 prefix: k.prefix,
                 created_at: k.created_at,

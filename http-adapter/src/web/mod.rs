@@ -10,7 +10,9 @@
 //! `Referrer-Policy: same-origin`. Task text is hostile input: it is only ever text in an
 //! element, never markup, and artifacts are linked, never embedded.
 
+mod forms;
 mod pages;
+pub mod session;
 
 use axum::Router;
 use axum::extract::Request;
@@ -45,8 +47,13 @@ pub const STYLESHEET_PATH: &str = "/assets/board.css";
 pub fn routes<S: Backend + Clone>() -> Router<AppState<S>> {
     Router::new()
         .route("/", get(pages::board::<S>))
-        .route("/tasks/{id}", get(pages::task::<S>))
+        .route("/tasks/{id}", get(pages::task::<S>).post(forms::act::<S>))
+        .route("/post", get(forms::post_form).post(forms::post::<S>))
+        .route("/signup", get(forms::signup_form).post(forms::signup::<S>))
+        .route("/login", get(forms::login_form).post(forms::login::<S>))
+        .route("/logout", axum::routing::post(forms::logout::<S>))
         .route(STYLESHEET_PATH, get(stylesheet))
+        .layer(middleware::from_fn(session::same_origin))
         .layer(middleware::from_fn(secure_headers))
 }
 
@@ -98,8 +105,8 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// A whole page: `title`, the navigation, and `body`.
-fn page(title: &str, body: &Markup) -> Html<String> {
+/// A whole page for `viewer`: `title`, the navigation, and `body`.
+fn page(title: &str, viewer: &session::Viewer, body: &Markup) -> Html<String> {
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -113,6 +120,16 @@ fn page(title: &str, body: &Markup) -> Html<String> {
                 header {
                     nav aria-label="Main" {
                         a href="/" { "Board" }
+                        a href="/post" { "Post a task" }
+                        @if let Some(identity) = &viewer.identity {
+                            span.who { "Signed in as " (identity.as_str().get(..10).unwrap_or_default()) }
+                            form.inline method="post" action="/logout" {
+                                button type="submit" { "Log out" }
+                            }
+                        } @else {
+                            a href="/login" { "Log in" }
+                            a href="/signup" { "Sign up" }
+                        }
                     }
                 }
                 main { (body) }
@@ -130,34 +147,47 @@ fn page(title: &str, body: &Markup) -> Html<String> {
 
 /// An API refusal as a page, with the API's status.
 fn refusal(error: &ApiError) -> Response {
-    let status = error.status();
+    refusal_page(error.status(), &sentence(error))
+}
+
+/// A page saying `sentence`, with `status`.
+fn refusal_page(status: StatusCode, sentence: &str) -> Response {
+    let anonymous = session::Viewer::default();
     let body = html! {
         h1 { (status.canonical_reason().unwrap_or("Error")) }
-        p.error role="alert" { (sentence(error)) }
+        p.error role="alert" { (sentence) }
         p { a href="/" { "Back to the board" } }
     };
-    (status, page("Error", &body)).into_response()
+    (status, page("Error", &anonymous, &body)).into_response()
 }
 
-/// The sentence a person reads for an API error code.
+/// The sentence a person reads for an API error.
 fn sentence(error: &ApiError) -> String {
-    match error.code() {
-        "task_not_found" | "not_found" => "There is no such task.".to_owned(),
-        "invalid" | "invalid_input" => format!("That is not a valid request: {}", message(error)),
-        "unauthorized" => "Log in to see this.".to_owned(),
-        "rate_limited" => "Too many requests; wait a moment and try again.".to_owned(),
-        _ if error.status() == StatusCode::INTERNAL_SERVER_ERROR => {
-            "The marketplace could not answer; try again.".to_owned()
-        }
-        _ => message(error),
-    }
-}
-
-/// The API's message for `error`, as its JSON body says it.
-fn message(error: &ApiError) -> String {
-    match error {
+    let message = match error {
         ApiError::Engine(e) => e.to_string(),
         ApiError::BadBody(why) => why.clone(),
+        ApiError::Unauthorized(why) => (*why).to_owned(),
         other => other.code().replace('_', " "),
+    };
+    if error.status() == StatusCode::INTERNAL_SERVER_ERROR {
+        return "The marketplace could not answer; try again.".to_owned();
+    }
+    sentence_for(error.code(), &message)
+}
+
+/// The sentence a person reads for the API's error `code` with its `message`.
+fn sentence_for(code: &str, message: &str) -> String {
+    match code {
+        "task_not_found" | "not_found" => "There is no such task.".to_owned(),
+        "already_claimed" => "Someone claimed this task first.".to_owned(),
+        "insufficient_funds" => "You do not have enough credits available for that.".to_owned(),
+        "own_task" => "You cannot work on your own task.".to_owned(),
+        "email_taken" => "That email is signed up already; log in instead.".to_owned(),
+        "not_participant" => "Only the task's poster and worker may do that.".to_owned(),
+        "unauthorized" if message.contains("password") => "Wrong email or password.".to_owned(),
+        "unauthorized" => "Log in first.".to_owned(),
+        "rate_limited" => "Too many requests; wait a moment and try again.".to_owned(),
+        "invalid" | "invalid_input" => format!("That is not a valid request: {message}"),
+        _ => message.to_owned(),
     }
 }

@@ -6,10 +6,10 @@ use marketplace_core::store::Backend;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::session::Viewer;
 use super::{page, refusal};
 use crate::agora::board::{self, FeedItemView, FeedParams};
 use crate::agora::tasks::{self, ListTasks, TaskView};
-use crate::auth::Caller;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
 use crate::wire::{Amount, PageLimit};
@@ -54,13 +54,14 @@ fn credits(amount: &Amount) -> String {
 /// board posts beside them.
 pub(super) async fn board<S: Backend + Clone>(
     State(app): State<AppState<S>>,
-    caller: Option<Caller>,
+    viewer: Viewer,
     headers: axum::http::HeaderMap,
     ApiQuery(query): ApiQuery<BoardQuery>,
 ) -> Response {
     if super::wants_json(&headers) {
         return super::index();
     }
+    let caller = viewer.caller();
     let status = given(query.status.as_ref()).unwrap_or_else(|| "open".to_owned());
     let list = ListTasks {
         status: (status != "any").then(|| status.clone()),
@@ -125,7 +126,7 @@ pub(super) async fn board<S: Backend + Clone>(
             }
         }
     };
-    page("Board", &body).into_response()
+    page("Board", &viewer, &body).into_response()
 }
 
 /// The board's filter form: labelled fields, sent by GET so a result can be linked.
@@ -195,23 +196,38 @@ fn task_card(task: &TaskView) -> Markup {
     }
 }
 
-/// `GET /tasks/{id}`: everything about the task its viewer may see.
+/// `GET /tasks/{id}`: everything about the task its viewer may see, and the actions the
+/// viewer may take there.
 pub(super) async fn task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
-    caller: Option<Caller>,
+    viewer: Viewer,
     Path(id): Path<String>,
 ) -> Response {
-    let task = match tasks::get_task(State(app), caller, Path(id)).await {
+    render_task(app, &viewer, id, None).await
+}
+
+/// The task page, with `problem` (an action's refusal, and its status) shown first.
+pub(super) async fn render_task<S: Backend + Clone>(
+    app: AppState<S>,
+    viewer: &Viewer,
+    id: String,
+    problem: Option<(axum::http::StatusCode, String)>,
+) -> Response {
+    let task = match tasks::get_task(State(app), viewer.caller(), Path(id)).await {
         Ok(axum::Json(task)) => task,
         Err(e) => return refusal(&e),
     };
     let title = task.title.clone().unwrap_or_else(|| "A task".to_owned());
     let body = html! {
         h1 { (title) }
+        @if let Some((_, sentence)) = &problem {
+            p.error role="alert" { (sentence) }
+        }
         p.facts {
             span.bounty { (credits(&task.bounty)) " credits" } " · "
             span.status { (task.status) }
         }
+        (super::forms::actions(&task, viewer))
         section aria-labelledby="text-heading" {
             h2 #text-heading { "What is asked" }
             p.text { (task.text) }
@@ -297,5 +313,6 @@ pub(super) async fn task<S: Backend + Clone>(
             }
         }
     };
-    page(&format!("Task {}", task.id), &body).into_response()
+    let status = problem.map_or(axum::http::StatusCode::OK, |(status, _)| status);
+    (status, page(&format!("Task {}", task.id), viewer, &body)).into_response()
 }

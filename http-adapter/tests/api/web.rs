@@ -165,3 +165,234 @@ async fn an_unknown_task_is_a_404_page_and_json_clients_get_the_index() {
     );
     assert!(String::from_utf8(css).unwrap().contains("max-width"));
 }
+
+/// A person in a browser: the cookie it holds and the origin its forms come from.
+struct Person<'a> {
+    server: &'a TestServer,
+    cookie: Option<String>,
+    origin: String,
+    /// The last `Set-Cookie` received, whole.
+    set_cookie: String,
+}
+
+impl<'a> Person<'a> {
+    fn new(server: &'a TestServer) -> Self {
+        Self {
+            server,
+            cookie: None,
+            origin: format!("http://{}", server.address),
+            set_cookie: String::new(),
+        }
+    }
+
+    /// Sends a form; the status, the `Location` and the `Set-Cookie` of the answer, and its
+    /// text. Keeps a cookie it is given.
+    async fn submit(&mut self, path: &str, form: &[(&str, &str)]) -> (u16, String, String) {
+        let body = url::form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(form)
+            .finish();
+        let mut headers = vec![
+            ("Content-Type", "application/x-www-form-urlencoded"),
+            ("Origin", self.origin.as_str()),
+        ];
+        let cookie = self.cookie.as_ref().map(|c| format!("market_session={c}"));
+        if let Some(cookie) = &cookie {
+            headers.push(("Cookie", cookie));
+        }
+        let (status, answer, text) = self
+            .server
+            .send_raw("POST", path, &headers, Some(body.as_bytes()))
+            .await;
+        let header = |name: &str| {
+            answer
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, v)| v.clone())
+                .unwrap_or_default()
+        };
+        let set_cookie = header("set-cookie");
+        if !set_cookie.is_empty() {
+            self.set_cookie.clone_from(&set_cookie);
+        }
+        if let Some(value) = set_cookie
+            .strip_prefix("market_session=")
+            .and_then(|rest| rest.split(';').next())
+        {
+            self.cookie = (!value.is_empty()).then(|| value.to_owned());
+        }
+        (
+            status,
+            header("location"),
+            String::from_utf8(text).unwrap_or_default(),
+        )
+    }
+
+    /// A page as this person sees it.
+    async fn page(&self, path: &str) -> (u16, String) {
+        let cookie = self.cookie.as_ref().map(|c| format!("market_session={c}"));
+        let mut headers = vec![BROWSER];
+        if let Some(cookie) = &cookie {
+            headers.push(("Cookie", cookie));
+        }
+        let (status, _, body) = self.server.send_raw("GET", path, &headers, None).await;
+        (status, String::from_utf8(body).unwrap())
+    }
+}
+
+/// A person signs up and posts a task through forms; an agent works it through the API;
+/// the person rejects with feedback and accepts the second delivery with a rating; the
+/// agent is paid. Then the person logs out, and the old cookie no longer works.
+#[tokio::test]
+async fn a_person_takes_a_task_from_post_to_payment_through_forms() {
+    let server = TestServer::start(Policy::agora()).await;
+    let mut person = Person::new(&server);
+    let (status, location, _) = person
+        .submit(
+            "/signup",
+            &[
+                ("email", "ada@example.com"),
+                ("password", "correct horse"),
+                ("alias", "Ada"),
+            ],
+        )
+        .await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    let cookie = person.cookie.clone().expect("a session cookie");
+    assert!(cookie.starts_with("ws_"));
+    for flag in [
+        "; Path=/",
+        "; HttpOnly",
+        "; SameSite=Lax",
+        "; Max-Age=86400",
+    ] {
+        assert!(person.set_cookie.contains(flag), "{}", person.set_cookie);
+    }
+    assert!(!person.set_cookie.contains("Secure"), "not over plain http");
+    let (_, board) = person.page("/").await;
+    assert!(board.contains("Signed in as"), "{board}");
+    // The session is no API key.
+    let (status, _) = server
+        .json("GET", "/api/v1/balance", Some(&cookie), None)
+        .await;
+    assert_eq!(status, 401);
+
+    let (status, location, _) = person
+        .submit(
+            "/post",
+            &[
+                ("text", "Translate <b>this</b>"),
+                ("bounty", "10"),
+                ("require_review", "true"),
+            ],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let id = location
+        .strip_prefix("/tasks/")
+        .expect("the task's page")
+        .to_owned();
+
+    let (agent, _) = server.agent("agent").await;
+    server.act(&agent, &id, "claim", json!({})).await;
+    server
+        .act(&agent, &id, "deliver", json!({"text": "first"}))
+        .await;
+    let (_, shown) = person.page(&format!("/tasks/{id}")).await;
+    assert!(
+        shown.contains("Accept and pay") && shown.contains("Reject"),
+        "{shown}"
+    );
+    let reject = [
+        ("action", "reject"),
+        ("category", "incomplete"),
+        ("text", "all of it please"),
+    ];
+    let (status, location, _) = person.submit(&format!("/tasks/{id}"), &reject).await;
+    assert_eq!(
+        (status, location.as_str()),
+        (303, format!("/tasks/{id}").as_str())
+    );
+    let (_, task) = server
+        .json("GET", &format!("/api/v1/tasks/{id}"), Some(&agent), None)
+        .await;
+    assert_eq!(task["rejections"][0]["text"], "all of it please");
+    server.act(&agent, &id, "claim", json!({})).await;
+    server
+        .act(&agent, &id, "deliver", json!({"text": "all of it"}))
+        .await;
+    let accept = [("action", "accept"), ("rating", "5")];
+    let (status, _, _) = person.submit(&format!("/tasks/{id}"), &accept).await;
+    assert_eq!(status, 303);
+    let (_, balance) = server
+        .json("GET", "/api/v1/balance", Some(&agent), None)
+        .await;
+    assert_eq!(balance["balance"], json!(8.8), "{balance}");
+
+    // A refused action comes back on the task's page, as a sentence.
+    let (status, _, page) = person
+        .submit(&format!("/tasks/{id}"), &[("action", "cancel")])
+        .await;
+    assert!((400..500).contains(&status), "{status}");
+    assert!(page.contains("role=\"alert\""), "{page}");
+
+    let (status, location, _) = person.submit("/logout", &[]).await;
+    assert_eq!((status, location.as_str()), (303, "/"));
+    assert!(person.cookie.is_none());
+    person.cookie = Some(cookie);
+    let (_, board) = person.page("/").await;
+    assert!(
+        !board.contains("Signed in as"),
+        "the old cookie still signs in"
+    );
+}
+
+/// A form sent from elsewhere (another origin, or none named) is refused and changes
+/// nothing; a wrong password is a sentence beside the form; a session ends after a day.
+#[tokio::test]
+async fn forms_from_elsewhere_are_refused_and_sessions_end() {
+    use std::sync::Arc;
+    let clock = Arc::new(marketplace_core::ManualClock::at_unix(1_800_000_000));
+    let server = TestServer::start_at(Policy::agora(), clock.clone()).await;
+    let mut person = Person::new(&server);
+    person
+        .submit(
+            "/signup",
+            &[
+                ("email", "bo@example.com"),
+                ("password", "long enough"),
+                ("alias", "Bo"),
+            ],
+        )
+        .await;
+    assert!(person.cookie.is_some());
+    for origin in ["http://evil.example", "null", ""] {
+        person.origin = origin.to_owned();
+        let (status, _, page) = person
+            .submit("/post", &[("text", "forged"), ("bounty", "1")])
+            .await;
+        assert_eq!(status, 403, "{origin}: {page}");
+    }
+    let (_, tasks) = server.json("GET", "/api/v1/tasks", None, None).await;
+    assert_eq!(tasks, json!([]), "nothing was posted");
+
+    person.origin = format!("http://{}", server.address);
+    let mut stranger = Person::new(&server);
+    let (status, _, page) = stranger
+        .submit(
+            "/login",
+            &[("email", "bo@example.com"), ("password", "wrong guess")],
+        )
+        .await;
+    assert_eq!(status, 401);
+    assert!(page.contains("Wrong email or password."), "{page}");
+    assert!(stranger.cookie.is_none());
+
+    let (_, board) = person.page("/").await;
+    assert!(board.contains("Signed in as"));
+    clock.advance_secs(24 * 60 * 60);
+    let (_, board) = person.page("/").await;
+    assert!(
+        !board.contains("Signed in as"),
+        "a session outlived its day"
+    );
+}
