@@ -29,6 +29,12 @@ pub const LIVE_POLL_MS: u64 = 200;
 pub const LIVE_GAP_WAIT_MS: u64 = 2000;
 /// How often a quiet live stream sends a keep-alive comment, seconds.
 pub const LIVE_KEEP_ALIVE_SECS: u64 = 15;
+/// Login attempts one account may receive per minute (the rest are refused with 429).
+pub const LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE: u32 = 10;
+/// Login attempts one client IP may make per minute, whatever the accounts.
+pub const LOGIN_ATTEMPTS_PER_IP_PER_MINUTE: u32 = 30;
+/// Accounts and IPs whose login attempts are remembered before the idle ones are dropped.
+pub const LOGIN_ATTEMPT_KEYS_MAX: usize = 100_000;
 /// Largest error body AgentMarket's envelope middleware rewrites (errors are small JSON
 /// objects).
 pub const ERROR_BODY_BYTES_MAX: usize = 64 * 1024;

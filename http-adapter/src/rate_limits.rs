@@ -17,7 +17,13 @@ use tower_governor::governor::GovernorConfigBuilder;
 use tower_governor::key_extractor::KeyExtractor;
 
 use crate::error::ApiError;
-use crate::limits::{IDENTITY_REQUESTS_PER_SEC, IP_REQUESTS_PER_SEC};
+use crate::limits::{
+    IDENTITY_REQUESTS_PER_SEC, IP_REQUESTS_PER_SEC, LOGIN_ATTEMPT_KEYS_MAX,
+    LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE, LOGIN_ATTEMPTS_PER_IP_PER_MINUTE,
+};
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use std::num::NonZeroU32;
 
 /// How often idle buckets are dropped.
 const FORGET_EVERY: Duration = Duration::from_secs(60);
@@ -165,5 +171,70 @@ pub fn apply<S: Clone + Send + Sync + 'static>(router: Router<S>, limits: RateLi
     match limits.per_ip {
         Some(rate) => layer(router, rate, ByIp),
         None => router,
+    }
+}
+
+/// Login attempts, limited per account and per client IP: a guesser is slowed whether it
+/// tries many passwords on one account or one password on many. In this process's memory,
+/// like the other buckets.
+#[derive(Debug)]
+pub struct LoginAttempts {
+    per_account: DefaultKeyedRateLimiter<String>,
+    per_ip: DefaultKeyedRateLimiter<IpAddr>,
+}
+
+impl Default for LoginAttempts {
+    /// [`LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE`] per account,
+    /// [`LOGIN_ATTEMPTS_PER_IP_PER_MINUTE`] per IP.
+    fn default() -> Self {
+        let per_minute =
+            |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
+        Self {
+            per_account: RateLimiter::keyed(per_minute(LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE)),
+            per_ip: RateLimiter::keyed(per_minute(LOGIN_ATTEMPTS_PER_IP_PER_MINUTE)),
+        }
+    }
+}
+
+impl LoginAttempts {
+    /// Counts an attempt on `account` (as normalised) from `ip`; refused with 429 and the
+    /// seconds to wait once either has used its quota.
+    pub fn attempt(&self, account: &str, ip: IpAddr) -> Result<(), ApiError> {
+        for limiter_len in [self.per_account.len(), self.per_ip.len()] {
+            if limiter_len > LOGIN_ATTEMPT_KEYS_MAX {
+                self.per_account.retain_recent();
+                self.per_ip.retain_recent();
+            }
+        }
+        let now = DefaultClock::default().now();
+        let refused = |wait: Duration| ApiError::RateLimited {
+            retry_after_secs: wait.as_secs() + 1,
+        };
+        self.per_ip
+            .check_key(&ip)
+            .map_err(|n| refused(n.wait_time_from(now)))?;
+        self.per_account
+            .check_key(&account.to_owned())
+            .map_err(|n| refused(n.wait_time_from(now)))
+    }
+}
+
+/// The client's IP, as the connection reports it (unspecified where it is not known).
+#[derive(Debug, Clone, Copy)]
+pub struct PeerIp(pub IpAddr);
+
+impl<S: Send + Sync> axum::extract::FromRequestParts<S> for PeerIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Ok(Self(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |c| c.0.ip()),
+        ))
     }
 }

@@ -13,7 +13,7 @@ use crate::crypto::MasterKey;
 use crate::limits::{BODY_BYTES_MAX, LIVE_KEEP_ALIVE_SECS};
 use crate::live::EventHub;
 use crate::outbound::{Outbound, OutboundConfig};
-use crate::rate_limits::RateLimits;
+use crate::rate_limits::{LoginAttempts, RateLimits};
 use crate::reach::ReachConfig;
 
 /// Where uploaded artifacts are kept unless configured otherwise.
@@ -147,6 +147,8 @@ pub struct AppState<S> {
     pub live: Arc<EventHub>,
     /// How often a quiet live stream sends a keep-alive comment.
     pub live_keep_alive: std::time::Duration,
+    /// Login attempts per account and per IP.
+    pub login_attempts: Arc<LoginAttempts>,
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -167,6 +169,7 @@ impl<S: Backend + Clone> AppState<S> {
             mcp_hosts: config.mcp_hosts.into(),
             live: Arc::default(),
             live_keep_alive: config.live_keep_alive,
+            login_attempts: Arc::default(),
         }
     }
 }

@@ -36,6 +36,7 @@ use crate::auth::{
 use crate::error::ApiError;
 pub use crate::extract::{ApiJson, ApiQuery, OptionalJson, RawBody};
 use crate::limits::{EMAIL_BYTES_MAX, PASSWORD_BYTES_MAX, PASSWORD_CHARS_MIN};
+use crate::rate_limits::PeerIp;
 use crate::registration::{register_agent, store_key};
 use crate::state::AppState;
 
@@ -213,6 +214,7 @@ pub async fn signup<S: Backend + Clone>(
 )]
 pub async fn login<S: Backend + Clone>(
     State(app): State<AppState<S>>,
+    PeerIp(ip): PeerIp,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<Session>, ApiError> {
     let refused = ApiError::Unauthorized("wrong email or password");
@@ -220,6 +222,7 @@ pub async fn login<S: Backend + Clone>(
         return Err(refused);
     }
     let email = normalize_email(&request.email).unwrap_or_default();
+    app.login_attempts.attempt(&email, ip)?;
     let found = app.market.store().login(&email).await.map_err(engine)?;
     let stored = match &found {
         Some(login) => login.password_hash.clone(),

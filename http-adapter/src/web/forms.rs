@@ -133,6 +133,7 @@ pub(super) async fn signup<S: Backend + Clone>(
 pub(super) async fn login<S: Backend + Clone>(
     State(app): State<AppState<S>>,
     viewer: Viewer,
+    peer: crate::rate_limits::PeerIp,
     body: Bytes,
 ) -> Response {
     let form = fields(&body);
@@ -140,7 +141,7 @@ pub(super) async fn login<S: Backend + Clone>(
         email: field(&form, "email").unwrap_or_default().to_owned(),
         password: form.get("password").cloned().unwrap_or_default(),
     };
-    match agora::login(State(app.clone()), ApiJson(request)).await {
+    match agora::login(State(app.clone()), peer, ApiJson(request)).await {
         Ok(axum::Json(session)) => signed_in(&app, &session.identity_hash).await,
         Err(e) => (
             e.status(),

@@ -177,3 +177,51 @@ async fn racing_signups_for_one_email_leave_one_login() {
     assert_eq!(status, 200);
     assert_eq!(logged["identity_hash"], winners[0].1["identity_hash"]);
 }
+
+/// Guessing is slowed per account and per client IP: after 10 attempts on one account in a
+/// minute, even the right password is answered 429 with `Retry-After`; another account
+/// still logs in, until the IP has made 30 attempts.
+#[tokio::test]
+async fn login_attempts_are_limited_per_account_and_per_ip() {
+    let server = TestServer::start(Policy::agora()).await;
+    for (email, alias) in [("a@example.com", "a"), ("b@example.com", "b")] {
+        let body = json!({"email": email, "password": "correct horse", "alias": alias});
+        let (status, _) = server
+            .json("POST", "/api/v1/auth/signup", None, Some(body))
+            .await;
+        assert_eq!(status, 201);
+    }
+    let server = &server;
+    let login = async |email: &str, password: &str| {
+        let body = json!({"email": email, "password": password}).to_string();
+        server
+            .send_raw(
+                "POST",
+                "/api/v1/auth/login",
+                &[("Content-Type", "application/json")],
+                Some(body.as_bytes()),
+            )
+            .await
+    };
+    for _ in 0..10 {
+        assert_eq!(login("a@example.com", "wrong guess").await.0, 401);
+    }
+    let (status, headers, body) = login("A@example.com", "correct horse").await;
+    assert_eq!(status, 429, "{}", String::from_utf8_lossy(&body));
+    let retry = headers.iter().find(|(n, _)| n == "retry-after");
+    assert!(
+        retry.is_some_and(|(_, secs)| secs.parse::<u64>().is_ok_and(|s| (1..=60).contains(&s)))
+    );
+    let error: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(error["error"]["code"], "rate_limited");
+    // Another account is not locked out by the first one's guesser...
+    assert_eq!(login("b@example.com", "correct horse").await.0, 200);
+    // ...until the IP has used its own quota (30 a minute, 12 used so far).
+    let mut statuses = Vec::new();
+    for i in 0..19 {
+        statuses.push(login(&format!("nobody{i}@example.com"), "x").await.0);
+    }
+    assert!(statuses[..18].iter().all(|s| *s == 401), "{statuses:?}");
+    assert_eq!(statuses[18], 429, "{statuses:?}");
+    assert_eq!(login("b@example.com", "correct horse").await.0, 429);
+}
