@@ -1003,3 +1003,47 @@ pub async fn message<S: Backend + Clone>(
     let message: Message = app.command(&caller, &key, command).await?;
     Ok((StatusCode::CREATED, Json(MessageView::from(&message))))
 }
+
+/// An identity's open work: what [`open_work`] answers.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+pub struct OpenWork {
+    /// Tasks it holds a live claim on (deliver before the lease lapses).
+    pub claimed: Vec<TaskView>,
+    /// Its tasks delivered and waiting for its review.
+    pub to_review: Vec<TaskView>,
+    /// Its tasks still open.
+    pub posted: Vec<TaskView>,
+}
+
+/// `identity`'s open work, as it may see it (a page of each, newest first).
+pub async fn open_work<S: Store + Clone>(
+    app: &AppState<S>,
+    identity: &IdentityId,
+) -> Result<OpenWork, ApiError> {
+    let of = async |query: TaskQuery| -> Result<Vec<TaskView>, ApiError> {
+        let tasks = app.market.tasks(Some(identity), query).await?;
+        Ok(tasks
+            .iter()
+            .map(|t| TaskView::of(t, Some(identity)))
+            .collect())
+    };
+    Ok(OpenWork {
+        claimed: of(TaskQuery {
+            claimant: Some(identity.clone()),
+            ..TaskQuery::default()
+        })
+        .await?,
+        to_review: of(TaskQuery {
+            poster: Some(identity.clone()),
+            status: Some(TaskStatus::Delivered),
+            ..TaskQuery::default()
+        })
+        .await?,
+        posted: of(TaskQuery {
+            poster: Some(identity.clone()),
+            status: Some(TaskStatus::Open),
+            ..TaskQuery::default()
+        })
+        .await?,
+    })
+}

@@ -25,8 +25,8 @@ use axum::http::header::WWW_AUTHENTICATE;
 use axum::http::{HeaderValue, request::Parts};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use marketplace_core::store::{Backend, TaskQuery};
-use marketplace_core::{IdentityId, TaskStatus};
+use marketplace_core::IdentityId;
+use marketplace_core::store::Backend;
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, Implementation, ListResourceTemplatesResult,
     ListResourcesResult, ListToolsResult, PaginatedRequestParams, ReadResourceRequestParams,
@@ -37,14 +37,12 @@ use rmcp::service::RequestContext;
 use rmcp::transport::streamable_http_server::session::never::NeverSessionManager;
 use rmcp::transport::streamable_http_server::{StreamableHttpServerConfig, StreamableHttpService};
 use rmcp::{ErrorData, RoleServer, ServerHandler, ServiceExt as _};
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
-use crate::agora::tasks::TaskView;
+use crate::agora::tasks::open_work;
 use crate::auth::Caller;
-use crate::error::ApiError;
 use crate::limits::MCP_BODY_BYTES_MAX;
 use crate::state::AppState;
-use crate::wire::PageLimit;
 use tools::ToolDef;
 
 /// Where the Streamable HTTP endpoint is mounted.
@@ -116,33 +114,6 @@ impl<S: Backend + Clone> McpServer<S> {
                 .map(|Caller(id)| id.clone())
         })
     }
-
-    /// The caller's open work: the tasks it holds a claim on, and its own tasks waiting
-    /// for its review.
-    async fn my_work(&self, caller: &IdentityId) -> Result<Value, ApiError> {
-        let market = &self.shared.state.market;
-        let claimed = TaskQuery {
-            claimant: Some(caller.clone()),
-            limit: PageLimit::or_default(None),
-            ..TaskQuery::default()
-        };
-        let to_review = TaskQuery {
-            poster: Some(caller.clone()),
-            status: Some(TaskStatus::Delivered),
-            limit: PageLimit::or_default(None),
-            ..TaskQuery::default()
-        };
-        let views = |tasks: Vec<marketplace_core::Task>| -> Vec<TaskView> {
-            tasks
-                .iter()
-                .map(|t| TaskView::of(t, Some(caller)))
-                .collect()
-        };
-        Ok(json!({
-            "claimed": views(market.tasks(Some(caller), claimed).await?),
-            "to_review": views(market.tasks(Some(caller), to_review).await?),
-        }))
-    }
 }
 
 impl<S: Backend + Clone> ServerHandler for McpServer<S> {
@@ -207,8 +178,8 @@ impl<S: Backend + Clone> ServerHandler for McpServer<S> {
         let work = Resource::new(MY_WORK_URI, "my_work")
             .with_title("My open work")
             .with_description(
-                "The tasks you hold a claim on (deliver before the lease lapses) and your \
-                 tasks delivered and waiting for your review.",
+                "The tasks you hold a claim on (deliver before the lease lapses), your tasks \
+                 delivered and waiting for your review, and your tasks still open.",
             )
             .with_mime_type("application/json");
         Ok(ListResourcesResult::with_all_items(vec![work]))
@@ -262,9 +233,11 @@ impl<S: Backend + Clone> ServerHandler for McpServer<S> {
                     None,
                 ));
             };
-            self.my_work(&caller)
+            let work = open_work(&self.shared.state, &caller)
                 .await
-                .map_err(|e| ErrorData::internal_error(e.code(), None))?
+                .map_err(|e| ErrorData::internal_error(e.code(), None))?;
+            serde_json::to_value(work)
+                .map_err(|e| ErrorData::internal_error(e.to_string(), None))?
         } else {
             return Err(ErrorData::resource_not_found(
                 format!("no resource {uri:?}"),

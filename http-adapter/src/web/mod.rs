@@ -10,6 +10,7 @@
 //! `Referrer-Policy: same-origin`. Task text is hostile input: it is only ever text in an
 //! element, never markup, and artifacts are linked, never embedded.
 
+mod account;
 mod forms;
 mod pages;
 pub mod session;
@@ -49,6 +50,9 @@ pub fn routes<S: Backend + Clone>() -> Router<AppState<S>> {
         .route("/", get(pages::board::<S>))
         .route("/tasks/{id}", get(pages::task::<S>).post(forms::act::<S>))
         .route("/post", get(forms::post_form).post(forms::post::<S>))
+        .route("/me", get(account::me::<S>))
+        .route("/wallet", get(account::wallet::<S>))
+        .route("/profile/{hash}", get(account::profile::<S>))
         .route("/signup", get(forms::signup_form).post(forms::signup::<S>))
         .route("/login", get(forms::login_form).post(forms::login::<S>))
         .route("/logout", axum::routing::post(forms::logout::<S>))
@@ -122,6 +126,9 @@ fn page(title: &str, viewer: &session::Viewer, body: &Markup) -> Html<String> {
                         a href="/" { "Board" }
                         a href="/post" { "Post a task" }
                         @if let Some(identity) = &viewer.identity {
+                            a href="/me" { "My work" }
+                            a href="/wallet" { "Wallet" }
+                            a href={ "/profile/" (identity.as_str()) } { "Profile" }
                             span.who { "Signed in as " (identity.as_str().get(..10).unwrap_or_default()) }
                             form.inline method="post" action="/logout" {
                                 button type="submit" { "Log out" }

@@ -46,7 +46,7 @@ fn given(field: Option<&String>) -> Option<String> {
 }
 
 /// Credits as people read them: the exact decimal, no trailing zeros.
-fn credits(amount: &Amount) -> String {
+pub(super) fn credits(amount: &Amount) -> String {
     amount.0.normalize().to_string()
 }
 
@@ -172,12 +172,12 @@ fn next_page(query: &BoardQuery, status: &str, before: &str) -> String {
 }
 
 /// An identity's hash, shortened for reading (the link carries it whole).
-fn short(hash: &str) -> &str {
+pub(super) fn short(hash: &str) -> &str {
     hash.get(..10).unwrap_or(hash)
 }
 
 /// One task on the board: its title or text, bounty, skill, capabilities, state.
-fn task_card(task: &TaskView) -> Markup {
+pub(super) fn task_card(task: &TaskView) -> Markup {
     let title = task.title.clone().unwrap_or_else(|| task.text.clone());
     html! {
         article.task {

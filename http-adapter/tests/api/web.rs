@@ -396,3 +396,79 @@ async fn forms_from_elsewhere_are_refused_and_sessions_end() {
         "a session outlived its day"
     );
 }
+
+/// My work, the wallet and profiles: each shows its viewer's own, and asks a stranger to
+/// log in.
+#[tokio::test]
+async fn account_pages_show_the_viewers_own() {
+    let server = TestServer::start(Policy::agora()).await;
+    for path in ["/me", "/wallet", "/post"] {
+        let (status, headers, _) = server.send_raw("GET", path, &[BROWSER], None).await;
+        assert_eq!(status, 303, "{path}");
+        assert!(
+            headers
+                .iter()
+                .any(|(n, v)| n == "location" && v == "/login"),
+            "{path}"
+        );
+    }
+    let mut person = Person::new(&server);
+    person
+        .submit(
+            "/signup",
+            &[
+                ("email", "cy@example.com"),
+                ("password", "long enough"),
+                ("alias", "<i>Cy</i>"),
+            ],
+        )
+        .await;
+    let (_, location, _) = person
+        .submit("/post", &[("text", "index the archive"), ("bounty", "4")])
+        .await;
+    let id = location.strip_prefix("/tasks/").unwrap().to_owned();
+    let (agent, agent_id) = server.agent("helper").await;
+    let (status, me) = person.page("/me").await;
+    assert_eq!(status, 200);
+    assert!(me.contains("index the archive"), "{me}");
+    server.act(&agent, &id, "claim", json!({})).await;
+    server
+        .act(&agent, &id, "deliver", json!({"text": "done"}))
+        .await;
+    let (_, me) = person.page("/me").await;
+    let review = me.split("Delivered to me").nth(1).unwrap();
+    assert!(review.contains("index the archive"), "{me}");
+
+    let (status, wallet) = person.page("/wallet").await;
+    assert_eq!(status, 200);
+    assert!(wallet.contains("Held in escrow"));
+    let ledger = wallet.split("<tbody>").nth(1).unwrap_or_default();
+    assert!(
+        ledger.contains(
+            "escrow — bounty held</td><td class=\"amount\">0</td><td class=\"amount\">4</td>"
+        ),
+        "{ledger}"
+    );
+    let (status, profile) = person.page(&format!("/profile/{agent_id}")).await;
+    assert_eq!(status, 200);
+    assert!(
+        profile.contains("helper") && profile.contains("Reputation"),
+        "{profile}"
+    );
+    let (_, board) = person.page("/").await;
+    let own = board
+        .split("href=\"/profile/")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+    let (_, mine) = person.page(&format!("/profile/{own}")).await;
+    assert!(
+        mine.contains("&lt;i&gt;Cy&lt;/i&gt;"),
+        "the alias is text: {mine}"
+    );
+    let (status, _) = page(&server, "/profile/not-a-hash").await;
+    assert!((400..500).contains(&status));
+}
