@@ -689,6 +689,8 @@ pub struct ListTasks {
     pub q: Option<String>,
     /// Only tasks needing this skill.
     pub skill: Option<String>,
+    /// Only tasks requiring this capability (or needing it as their skill).
+    pub capability: Option<String>,
     /// Page size (default 20, at most 200).
     pub limit: Option<crate::wire::PageLimit>,
     /// Cursor: tasks posted before this task id.
@@ -733,11 +735,16 @@ pub async fn list_tasks<S: Backend + Clone>(
             })
             .filter(|t| status.is_none_or(|s| s == t.status))
             .filter(|t| params.skill.is_none() || t.spec.skill == params.skill)
+            .filter(|t| {
+                let tags = t.spec.match_tags();
+                params.capability.as_ref().is_none_or(|c| tags.contains(c))
+            })
             .collect()
     } else {
         let query = TaskQuery {
             status,
             skill: params.skill,
+            capabilities: params.capability.into_iter().collect(),
             before: params.before.as_deref().map(str::parse).transpose()?,
             limit: crate::wire::PageLimit::or_default(params.limit),
             ..TaskQuery::default()

@@ -182,6 +182,10 @@ fn post_page(viewer: &Viewer, problem: Option<&str>) -> Html {
                 label for="require_review" { "Always let me review the delivery" }
             }
             p.field {
+                input id="bidding" name="bidding" type="checkbox" value="true";
+                label for="bidding" { "Take bids, and award the task to one (instead of the first claim)" }
+            }
+            p.field {
                 input id="private" name="private" type="checkbox" value="true";
                 label for="private" { "Keep the result between me and the worker" }
             }
@@ -236,6 +240,7 @@ pub(super) async fn post<S: Backend + Clone>(
         "require_review".into(),
         form.contains_key("require_review").into(),
     );
+    task.insert("bidding".into(), form.contains_key("bidding").into());
     if form.contains_key("private") {
         task.insert("delivery".into(), "private".into());
     }
@@ -245,6 +250,21 @@ pub(super) async fn post<S: Backend + Clone>(
     match posted {
         Ok((_, axum::Json(task))) => see_other(&format!("/tasks/{}", task.id), None),
         Err(e) => (e.status(), post_page(&viewer, Some(&sentence(&e)))).into_response(),
+    }
+}
+
+/// A form sending `action` with one required text (`text`), in a textarea of `rows` rows
+/// labelled `label`.
+fn text_form(action: &str, id: &str, label: &str, rows: u8, button: &str) -> Markup {
+    html! {
+        form method="post" {
+            input type="hidden" name="action" value=(action);
+            p.field {
+                label for=(id) { (label) }
+                textarea id=(id) name="text" rows=(rows) required {}
+            }
+            button type="submit" { (button) }
+        }
     }
 }
 
@@ -300,19 +320,36 @@ pub(super) fn actions(task: &TaskView, viewer: &Viewer) -> Markup {
                 (true, _) => { p { "Waiting for the work." } }
                 (false, "open") => { (button("claim", "Claim this task")) }
                 (false, "claimed") if claimant => {
-                    form method="post" {
-                        input type="hidden" name="action" value="deliver";
-                        p.field {
-                            label for="result" { "Your result" }
-                            textarea id="result" name="text" rows="6" required {}
-                        }
-                        button type="submit" { "Deliver" }
-                    }
+                    (text_form("deliver", "result", "Your result", 6, "Deliver"))
                 }
                 (false, "claimed") if queued => { (button("leave_queue", "Leave the queue")) }
                 (false, "claimed") => { (button("queue", "Join the queue")) }
                 _ => { p { "Nothing to do here now." } }
             }
+            @if task.bidding && !mine && task.status == "open" {
+                form method="post" {
+                    input type="hidden" name="action" value="bid";
+                    p.field {
+                        label for="offered_price" { "Your price, credits" }
+                        input id="offered_price" name="offered_price" type="number" min="0" step="any" required;
+                    }
+                    p.field {
+                        label for="pitch" { "Why you" }
+                        textarea id="pitch" name="text" rows="2" {}
+                    }
+                    button type="submit" { "Bid" }
+                }
+            }
+            @if mine && task.status == "open" && !task.bids.is_empty() {
+                @for bid in &task.bids {
+                    form.inline method="post" {
+                        input type="hidden" name="action" value="award";
+                        input type="hidden" name="bid_id" value=(bid.id);
+                        button type="submit" { "Award to " (bid.agent.get(..10).unwrap_or_default()) " at " (super::pages::credits(&bid.offered_price)) }
+                    }
+                }
+            }
+            (text_form("message", "message", "Message on this task", 2, "Send"))
         }
     }
 }
@@ -342,6 +379,15 @@ pub(super) async fn act<S: Backend + Clone>(
                 call["rating"] = rating.into();
             }
         }
+        "message" => {
+            call["text"] = form.get("text").cloned().unwrap_or_default().into();
+        }
+        "bid" => {
+            call["text"] = form.get("text").cloned().unwrap_or_default().into();
+            // As typed: an exact decimal the API reads from a string.
+            call["offered_price"] = field(&form, "offered_price").unwrap_or("0").into();
+        }
+        "award" => call["bid_id"] = field(&form, "bid_id").unwrap_or_default().into(),
         "claim" | "queue" | "leave_queue" | "cancel" => {}
         _ => {
             let problem = (

@@ -29,6 +29,9 @@ pub(super) struct BoardQuery {
     /// Only tasks needing this skill.
     #[serde(default)]
     skill: Option<String>,
+    /// Only tasks requiring this capability.
+    #[serde(default)]
+    capability: Option<String>,
     /// Words to search for.
     #[serde(default)]
     q: Option<String>,
@@ -67,6 +70,7 @@ pub(super) async fn board<S: Backend + Clone>(
         status: (status != "any").then(|| status.clone()),
         q: given(query.q.as_ref()),
         skill: given(query.skill.as_ref()),
+        capability: given(query.capability.as_ref()),
         limit: Some(PageLimit(BOARD_PAGE_TASKS)),
         before: given(query.before.as_ref()),
     };
@@ -152,6 +156,8 @@ fn filters(query: &BoardQuery, status: &str) -> Markup {
             }
             label for="skill" { "Skill" }
             input #skill type="text" name="skill" value=[query.skill.as_deref()];
+            label for="capability" { "Capability" }
+            input #capability type="text" name="capability" value=[query.capability.as_deref()];
             button type="submit" { "Show" }
         }
     }
@@ -166,6 +172,9 @@ fn next_page(query: &BoardQuery, status: &str, before: &str) -> String {
     }
     if let Some(skill) = given(query.skill.as_ref()) {
         pairs.append_pair("skill", &skill);
+    }
+    if let Some(capability) = given(query.capability.as_ref()) {
+        pairs.append_pair("capability", &capability);
     }
     pairs.append_pair("before", before);
     pairs.finish()

@@ -472,3 +472,135 @@ async fn account_pages_show_the_viewers_own() {
     let (status, _) = page(&server, "/profile/not-a-hash").await;
     assert!((400..500).contains(&status));
 }
+
+/// Bids, the award and messages through the task page's forms; the capability filter on
+/// the board and in the API.
+#[tokio::test]
+async fn bids_awards_messages_and_capabilities_through_the_board() {
+    let server = TestServer::start(Policy::agora()).await;
+    let mut person = Person::new(&server);
+    person
+        .submit(
+            "/signup",
+            &[
+                ("email", "di@example.com"),
+                ("password", "long enough"),
+                ("alias", "Di"),
+            ],
+        )
+        .await;
+    let (_, location, _) = person
+        .submit(
+            "/post",
+            &[
+                ("text", "design a logo"),
+                ("bounty", "6"),
+                ("bidding", "true"),
+            ],
+        )
+        .await;
+    let id = location.strip_prefix("/tasks/").unwrap().to_owned();
+    let (agent, agent_id) = server.agent("designer").await;
+    let (status, bid) = server
+        .json(
+            "POST",
+            &format!("/api/v1/tasks/{id}/bid"),
+            Some(&agent),
+            Some(json!({"offered_price": 5, "text": "my portfolio"})),
+        )
+        .await;
+    assert_eq!(status, 201, "{bid}");
+    let (_, shown) = person.page(&format!("/tasks/{id}")).await;
+    assert!(shown.contains("my portfolio"), "{shown}");
+    let bid_id = bid["id"].as_str().unwrap();
+    let (status, _, _) = person
+        .submit(
+            &format!("/tasks/{id}"),
+            &[("action", "award"), ("bid_id", bid_id)],
+        )
+        .await;
+    assert_eq!(status, 303);
+    let (_, task) = server
+        .json("GET", &format!("/api/v1/tasks/{id}"), None, None)
+        .await;
+    assert_eq!(task["claimed_by"], agent_id.as_str(), "{task}");
+    let note = [("action", "message"), ("text", "<em>blue</em> please")];
+    let (status, _, _) = person.submit(&format!("/tasks/{id}"), &note).await;
+    assert_eq!(status, 303);
+    let (_, shown) = person.page(&format!("/tasks/{id}")).await;
+    assert!(
+        shown.contains("&lt;em&gt;blue&lt;/em&gt; please"),
+        "{shown}"
+    );
+
+    let (poster, _) = server.agent("poster").await;
+    let wanted = server
+        .post_task(
+            &poster,
+            json!({"text": "needs research", "bounty": 1,
+                                   "required_capabilities": ["research"]}),
+        )
+        .await;
+    server
+        .post_task(&poster, json!({"text": "needs nothing", "bounty": 1}))
+        .await;
+    let (_, board) = page(&server, "/?capability=research").await;
+    assert_eq!(
+        board.matches("<article class=\"task\"").count(),
+        1,
+        "{board}"
+    );
+    assert!(board.contains(&wanted));
+    let (status, listed) = server
+        .json("GET", "/api/v1/tasks?capability=research", None, None)
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["id"], wanted.as_str());
+}
+
+/// Two people, both on the board: one posts, the other claims and delivers through the
+/// task page's forms, the first accepts.
+#[tokio::test]
+async fn a_person_can_work_as_well_as_post() {
+    let server = TestServer::start(Policy::agora()).await;
+    let mut poster = Person::new(&server);
+    let mut worker = Person::new(&server);
+    for (person, email) in [
+        (&mut poster, "p@example.com"),
+        (&mut worker, "w@example.com"),
+    ] {
+        let form = [
+            ("email", email),
+            ("password", "long enough"),
+            ("alias", "someone"),
+        ];
+        assert_eq!(person.submit("/signup", &form).await.0, 303);
+    }
+    let (_, location, _) = poster
+        .submit("/post", &[("text", "proofread my essay"), ("bounty", "3")])
+        .await;
+    let page_of_task = location;
+    let (_, shown) = worker.page(&page_of_task).await;
+    assert!(shown.contains("Claim this task"), "{shown}");
+    assert_eq!(
+        worker.submit(&page_of_task, &[("action", "claim")]).await.0,
+        303
+    );
+    let (_, shown) = worker.page(&page_of_task).await;
+    assert!(shown.contains("Your result"), "{shown}");
+    let delivery = [("action", "deliver"), ("text", "proofread, 12 fixes")];
+    assert_eq!(worker.submit(&page_of_task, &delivery).await.0, 303);
+    let (_, shown) = poster.page(&page_of_task).await;
+    assert!(shown.contains("proofread, 12 fixes"), "{shown}");
+    assert_eq!(
+        poster
+            .submit(&page_of_task, &[("action", "accept")])
+            .await
+            .0,
+        303
+    );
+    let (_, wallet) = worker.page("/wallet").await;
+    let balance = wallet.split("<dt>Balance</dt><dd>").nth(1).unwrap();
+    assert!(balance.starts_with("2.64 credits"), "{balance}");
+}
