@@ -19,7 +19,7 @@ use super::session::{self, Viewer};
 use super::{page, refusal, refusal_page, sentence};
 use crate::agora::tasks::TaskView;
 use crate::agora::{self, LoginRequest, SignupRequest};
-use crate::auth::{Caller, ProofOfWork};
+use crate::auth::ProofOfWork;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, IdempotencyKey};
 use crate::state::AppState;
@@ -402,7 +402,7 @@ pub(super) async fn act<S: Backend + Clone>(
     };
     let result = crate::agora::skill::skill(
         State(app.clone()),
-        Some(Caller(caller.0.clone())),
+        Some(caller),
         IdempotencyKey(None),
         ApiJson(call),
     )

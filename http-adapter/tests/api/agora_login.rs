@@ -225,3 +225,44 @@ async fn login_attempts_are_limited_per_account_and_per_ip() {
     assert_eq!(statuses[18], 429, "{statuses:?}");
     assert_eq!(login("b@example.com", "correct horse").await.0, 429);
 }
+
+/// 24 wrong passwords for one account at the same moment: exactly 10 are checked, the rest
+/// refused with 429 — the count holds under concurrency, not only in sequence.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_login_attempts_are_counted_once_each() {
+    use std::sync::Arc;
+    let server = Arc::new(TestServer::start(Policy::agora()).await);
+    let body = json!({"email": "c@example.com", "password": "correct horse", "alias": "c"});
+    let (status, _) = server
+        .json("POST", "/api/v1/auth/signup", None, Some(body))
+        .await;
+    assert_eq!(status, 201);
+    let barrier = Arc::new(tokio::sync::Barrier::new(24));
+    let attempts: Vec<_> = (0..24)
+        .map(|_| {
+            let (server, barrier) = (server.clone(), barrier.clone());
+            tokio::spawn(async move {
+                let body = json!({"email": "c@example.com", "password": "wrong guess"});
+                barrier.wait().await;
+                server
+                    .json("POST", "/api/v1/auth/login", None, Some(body))
+                    .await
+                    .0
+            })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for attempt in attempts {
+        statuses.push(attempt.await.unwrap());
+    }
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 401).count(),
+        10,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        14,
+        "{statuses:?}"
+    );
+}
