@@ -48,6 +48,21 @@ impl EventHub {
         self.horizon.load(Ordering::Acquire)
     }
 
+    /// Where a stream should start to miss nothing committed after now: the horizon while
+    /// the poller runs (everything up to it has been published), otherwise the newest
+    /// event in the store. A page takes it before it reads what it shows, and its live
+    /// stream resumes from there.
+    pub async fn resume_point<S: Store + Clone>(
+        &self,
+        market: &Marketplace<S>,
+    ) -> Result<u64, marketplace_core::Error> {
+        if *self.running.lock().await {
+            Ok(self.horizon())
+        } else {
+            market.last_event_seq().await
+        }
+    }
+
     /// A receiver of every event published from now on, and the horizon it starts after;
     /// starts the poller over `market` if none runs.
     pub async fn subscribe<S: Store + Clone>(

@@ -214,7 +214,9 @@ pub struct WebhookView {
     pub webhook_secret: Option<String>,
 }
 
-async fn webhook_view<S: Backend + Clone>(
+/// The caller's webhook as AgentMarket shows it, with `webhook_secret` when one was just
+/// made.
+pub(crate) async fn webhook_view<S: Backend + Clone>(
     app: &AppState<S>,
     caller: &IdentityId,
     webhook_secret: Option<String>,

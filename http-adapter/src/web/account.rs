@@ -7,15 +7,18 @@ use marketplace_core::store::Backend;
 use maud::html;
 use serde::Deserialize;
 
+use rust_decimal::prelude::ToPrimitive;
+
+use super::charts::{self, Series};
 use super::pages::{credits, short, task_card};
 use super::session::Viewer;
-use super::{page, refusal};
-use crate::agora::account::{self, TransactionsQuery};
+use super::{Live, live_page, page, refusal};
+use crate::agora::account::{self, TransactionView, TransactionsQuery};
 use crate::agora::tasks::open_work;
 use crate::auth::Caller;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::PageLimit;
+use crate::wire::{Amount, PageLimit};
 
 /// Ledger lines shown per page of the wallet.
 const WALLET_PAGE_LINES: usize = 25;
@@ -29,6 +32,7 @@ pub(super) async fn me<S: Backend + Clone>(
     let Some(identity) = viewer.identity.clone() else {
         return Redirect::to("/login").into_response();
     };
+    let since = super::since(&app).await;
     let work = match open_work(&app, &identity).await {
         Ok(work) => work,
         Err(e) => return refusal(&e),
@@ -56,7 +60,56 @@ pub(super) async fn me<S: Backend + Clone>(
             }
         }
     };
-    page("My work", &viewer, &body).into_response()
+    live_page("My work", &viewer, &body, Live::All(since)).into_response()
+}
+
+/// Ledger lines the wallet's history chart draws: the latest.
+const HISTORY_LINES: usize = marketplace_core::limits::PAGE_LIMIT_MAX;
+
+/// The balance after each of `lines` (newest first, as the ledger lists them), worked back
+/// from today's `balance`, and the earnings (payments received) summed over them; oldest
+/// first.
+fn history(balance: &Amount, lines: &[TransactionView]) -> [Series; 2] {
+    let mut after = balance.0;
+    let mut balances = Vec::with_capacity(lines.len() + 1);
+    for line in lines {
+        balances.push((
+            line.created_at.timestamp(),
+            after.to_f64().unwrap_or_default(),
+        ));
+        after -= line.amount.0;
+    }
+    if let Some(oldest) = lines.last() {
+        balances.push((
+            oldest.created_at.timestamp(),
+            after.to_f64().unwrap_or_default(),
+        ));
+    }
+    balances.reverse();
+    let mut earned = rust_decimal::Decimal::ZERO;
+    let earnings = lines
+        .iter()
+        .rev()
+        .map(|line| {
+            if line.tx_type == "release" && line.amount.0 > rust_decimal::Decimal::ZERO {
+                earned += line.amount.0;
+            }
+            (
+                line.created_at.timestamp(),
+                earned.to_f64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    [
+        Series {
+            name: "Balance".to_owned(),
+            points: balances,
+        },
+        Series {
+            name: "Earned".to_owned(),
+            points: earnings,
+        },
+    ]
 }
 
 /// `GET /wallet` query: the ledger page after `before`.
@@ -76,6 +129,7 @@ pub(super) async fn wallet<S: Backend + Clone>(
     let Some(caller) = viewer.caller() else {
         return Redirect::to("/login").into_response();
     };
+    let since = super::since(&app).await;
     let balance = match account::balance(State(app.clone()), caller.clone()).await {
         Ok(axum::Json(balance)) => balance,
         Err(e) => return refusal(&e),
@@ -85,13 +139,25 @@ pub(super) async fn wallet<S: Backend + Clone>(
         tx_type: None,
         before: query.before,
     };
-    let ledger = match account::transactions(State(app), caller, ApiQuery(lines)).await {
-        Ok(axum::Json(lines)) => lines,
-        Err(e) => return refusal(&e),
-    };
+    let ledger =
+        match account::transactions(State(app.clone()), caller.clone(), ApiQuery(lines)).await {
+            Ok(axum::Json(lines)) => lines,
+            Err(e) => return refusal(&e),
+        };
     let next = (ledger.len() == WALLET_PAGE_LINES)
         .then(|| ledger.last().map(|line| line.seq))
         .flatten();
+    // The history drawn: the latest lines, whatever page of the ledger is listed.
+    let recent = TransactionsQuery {
+        limit: Some(PageLimit(HISTORY_LINES)),
+        tx_type: None,
+        before: None,
+    };
+    let recent = match account::transactions(State(app), caller.clone(), ApiQuery(recent)).await {
+        Ok(axum::Json(lines)) => lines,
+        Err(e) => return refusal(&e),
+    };
+    let history = history(&balance.balance, &recent);
     let body = html! {
         h1 { "Wallet" }
         dl.figures {
@@ -102,6 +168,16 @@ pub(super) async fn wallet<S: Backend + Clone>(
             dt { "Earned" } dd { (credits(&balance.total_earned)) " credits" }
             dt { "Spent" } dd { (credits(&balance.total_spent)) " credits" }
             dt { "Fees paid" } dd { (credits(&balance.total_fees)) " credits" }
+        }
+        section aria-labelledby="history-heading" {
+            h2 #history-heading { "Over time" }
+            (charts::lines(
+                "history",
+                "Balance and earnings",
+                "Your balance after each of your latest transactions, and what you have earned in them, in credits.",
+                "credits",
+                &history,
+            ))
         }
         section aria-labelledby="ledger-heading" {
             h2 #ledger-heading { "Transactions" }
@@ -128,7 +204,7 @@ pub(super) async fn wallet<S: Backend + Clone>(
             }
         }
     };
-    page("Wallet", &viewer, &body).into_response()
+    live_page("Wallet", &viewer, &body, Live::All(since)).into_response()
 }
 
 /// `GET /profile/{hash}`: an identity's public profile and reputation.

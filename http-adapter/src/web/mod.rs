@@ -1,22 +1,29 @@
 //! The board people use in a browser: pages rendered on the server (`maud`, checked at
 //! compile time, every interpolated text escaped), plain HTML that works without
-//! JavaScript, one small stylesheet.
+//! JavaScript, one small stylesheet, and one small script of our own (`live.js`) that
+//! keeps the board, a task, my work and the wallet up to date from `/live` — the
+//! `GET /api/v1/events` stream as the session's viewer may see it.
 //!
 //! Pages read through the same handlers as the JSON API (`GET /api/v1/tasks`, the task,
 //! the feed), so a page shows exactly what the API would show its viewer.
 //!
-//! Every page is served with a strict `Content-Security-Policy` (no script, no inline
-//! style, no frames, forms posting only here), `X-Content-Type-Options: nosniff` and
+//! Every page is served with a strict `Content-Security-Policy` (no script but this
+//! server's own file, no inline script or style, no frames, forms posting only here), `X-Content-Type-Options: nosniff` and
 //! `Referrer-Policy: same-origin`. Task text is hostile input: it is only ever text in an
 //! element, never markup, and artifacts are linked, never embedded.
 
 mod account;
+mod charts;
+mod fields;
 mod forms;
+mod market;
 mod pages;
 pub mod session;
+mod settings;
 
 use axum::Router;
 use axum::extract::Request;
+use axum::extract::State;
 use axum::http::header::{
     CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, REFERRER_POLICY, X_CONTENT_TYPE_OPTIONS,
     X_FRAME_OPTIONS,
@@ -25,6 +32,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::get;
+use marketplace_core::EventKind;
 use marketplace_core::store::Backend;
 use maud::{DOCTYPE, Markup, html};
 
@@ -32,9 +40,10 @@ use crate::error::ApiError;
 use crate::state::AppState;
 
 /// The policy every page is served with: nothing but this server's own stylesheet,
-/// images and forms.
+/// script, images, event stream and forms.
 pub const CONTENT_SECURITY_POLICY_VALUE: &str = "default-src 'none'; style-src 'self'; \
-     img-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+     script-src 'self'; connect-src 'self'; img-src 'self'; form-action 'self'; \
+     base-uri 'none'; frame-ancestors 'none'";
 
 /// Where the interactive API reference is served: a page rendering the OpenAPI document
 /// (Scalar, through `utoipa-scalar`).
@@ -43,20 +52,40 @@ pub const DOCS_PATH: &str = "/docs";
 /// Where the stylesheet is served.
 pub const STYLESHEET_PATH: &str = "/assets/board.css";
 
+/// Where the live-update script is served.
+pub const SCRIPT_PATH: &str = "/assets/live.js";
+
+/// Where the pages' event stream is served: `GET /api/v1/events` for the session's viewer.
+pub const LIVE_PATH: &str = "/live";
+
 /// The board's routes: `/` (the board; for a client asking for JSON, what this server is and
 /// where its documentation lives), `/tasks/{id}` and the stylesheet.
 pub fn routes<S: Backend + Clone>() -> Router<AppState<S>> {
     Router::new()
         .route("/", get(pages::board::<S>))
         .route("/tasks/{id}", get(pages::task::<S>).post(forms::act::<S>))
+        .route("/tasks/{id}/files/{hash}", get(pages::file::<S>))
+        .route(
+            "/tasks/{id}/deliver",
+            axum::routing::post(forms::deliver::<S>).layer(axum::extract::DefaultBodyLimit::max(
+                crate::limits::FILE_BODY_BYTES_MAX,
+            )),
+        )
         .route("/post", get(forms::post_form).post(forms::post::<S>))
         .route("/me", get(account::me::<S>))
+        .route("/market", get(market::market::<S>))
         .route("/wallet", get(account::wallet::<S>))
         .route("/profile/{hash}", get(account::profile::<S>))
         .route("/signup", get(forms::signup_form).post(forms::signup::<S>))
         .route("/login", get(forms::login_form).post(forms::login::<S>))
         .route("/logout", axum::routing::post(forms::logout::<S>))
+        .route(
+            "/settings",
+            get(settings::settings::<S>).post(settings::change::<S>),
+        )
         .route(STYLESHEET_PATH, get(stylesheet))
+        .route(SCRIPT_PATH, get(script))
+        .route(LIVE_PATH, get(live::<S>))
         .layer(middleware::from_fn(session::same_origin))
         .layer(middleware::from_fn(secure_headers))
 }
@@ -88,10 +117,10 @@ fn index() -> Response {
 async fn secure_headers(request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
     let headers = response.headers_mut();
-    headers.insert(
-        CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE),
-    );
+    // An artifact keeps its own, stricter policy.
+    headers
+        .entry(CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(CONTENT_SECURITY_POLICY_VALUE));
     headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(REFERRER_POLICY, HeaderValue::from_static("same-origin"));
     headers.insert(X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
@@ -109,8 +138,81 @@ async fn stylesheet() -> impl IntoResponse {
     )
 }
 
-/// A whole page for `viewer`: `title`, the navigation, and `body`.
+/// `GET /assets/live.js`.
+async fn script() -> impl IntoResponse {
+    (
+        [
+            (CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (CACHE_CONTROL, "public, max-age=3600"),
+        ],
+        include_str!("live.js"),
+    )
+}
+
+/// `GET /live` parameters.
+#[derive(Debug, Default, serde::Deserialize)]
+struct LiveQuery {
+    /// Start after this event (the page's `data-since`), unless the browser resumes with
+    /// `Last-Event-ID`.
+    after: Option<u64>,
+}
+
+/// `GET /live`: the event stream of `GET /api/v1/events`, as the session's viewer may see
+/// it (the JSON API's own credentials are not read here, nor the session there), from
+/// `after` when the browser names no `Last-Event-ID`.
+async fn live<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    viewer: session::Viewer,
+    mut headers: axum::http::HeaderMap,
+    crate::extract::ApiQuery(query): crate::extract::ApiQuery<LiveQuery>,
+) -> Response {
+    use crate::agora::events::{EventsParams, LAST_EVENT_ID, events};
+    if let Some(after) = query.after
+        && !headers.contains_key(LAST_EVENT_ID)
+    {
+        headers.insert(LAST_EVENT_ID, HeaderValue::from(after));
+    }
+    let params = crate::extract::ApiQuery(EventsParams::default());
+    match events(State(app), viewer.caller(), headers, params).await {
+        Ok(stream) => stream.into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Where a page's live stream starts: taken before the page reads what it shows, so
+/// nothing committed after that read is missed.
+async fn since<S: Backend + Clone>(app: &AppState<S>) -> u64 {
+    app.live
+        .resume_point(&app.market)
+        .await
+        .unwrap_or_else(|_| app.live.horizon())
+}
+
+/// What a page keeps up to date from `/live`, and the event it starts after.
+#[derive(Debug, Clone, Copy)]
+enum Live<'a> {
+    /// Nothing: a form, or an error.
+    No,
+    /// Whatever its viewer may see happen: the board, my work, the wallet.
+    All(u64),
+    /// One task's page.
+    Task(&'a str, u64),
+}
+
+/// A whole page for `viewer`: `title`, the navigation, and `body`; not live.
 fn page(title: &str, viewer: &session::Viewer, body: &Markup) -> Html<String> {
+    live_page(title, viewer, body, Live::No)
+}
+
+/// A whole page for `viewer`: `title`, the navigation, and `body`, kept up to date as
+/// `live` says.
+fn live_page(title: &str, viewer: &session::Viewer, body: &Markup, live: Live<'_>) -> Html<String> {
+    let kinds = EventKind::ALL.map(EventKind::as_str).join(" ");
+    let (follows, task, since) = match live {
+        Live::No => (false, None, 0),
+        Live::All(since) => (true, None, since),
+        Live::Task(id, since) => (true, Some(id), since),
+    };
     let markup = html! {
         (DOCTYPE)
         html lang="en" {
@@ -119,16 +221,19 @@ fn page(title: &str, viewer: &session::Viewer, body: &Markup) -> Html<String> {
                 meta name="viewport" content="width=device-width, initial-scale=1";
                 title { (title) " · agent marketplace" }
                 link rel="stylesheet" href=(STYLESHEET_PATH);
+                @if follows { script src=(SCRIPT_PATH) defer {} }
             }
             body {
                 header {
                     nav aria-label="Main" {
                         a href="/" { "Board" }
                         a href="/post" { "Post a task" }
+                        a href="/market" { "Market" }
                         @if let Some(identity) = &viewer.identity {
                             a href="/me" { "My work" }
                             a href="/wallet" { "Wallet" }
                             a href={ "/profile/" (identity.as_str()) } { "Profile" }
+                            a href="/settings" { "Settings" }
                             span.who { "Signed in as " (identity.as_str().get(..10).unwrap_or_default()) }
                             form.inline method="post" action="/logout" {
                                 button type="submit" { "Log out" }
@@ -139,7 +244,12 @@ fn page(title: &str, viewer: &session::Viewer, body: &Markup) -> Html<String> {
                         }
                     }
                 }
-                main { (body) }
+                p #live-status role="status" aria-live="polite" {}
+                @if follows {
+                    main data-live="" data-since=(since) data-kinds=(kinds) data-task=[task] { (body) }
+                } @else {
+                    main { (body) }
+                }
                 footer {
                     p {
                         "Agents use the same marketplace through the "

@@ -6,8 +6,9 @@ use marketplace_core::store::Backend;
 use maud::{Markup, html};
 use serde::Deserialize;
 
+use super::fields::{Filled, Problem, Sent};
 use super::session::Viewer;
-use super::{page, refusal};
+use super::{Live, live_page, refusal};
 use crate::agora::board::{self, FeedItemView, FeedParams};
 use crate::agora::tasks::{self, ListTasks, TaskView};
 use crate::extract::ApiQuery;
@@ -64,6 +65,7 @@ pub(super) async fn board<S: Backend + Clone>(
     if super::wants_json(&headers) {
         return super::index();
     }
+    let since = super::since(&app).await;
     let caller = viewer.caller();
     let status = given(query.status.as_ref()).unwrap_or_else(|| "open".to_owned());
     let list = ListTasks {
@@ -130,7 +132,7 @@ pub(super) async fn board<S: Backend + Clone>(
             }
         }
     };
-    page("Board", &viewer, &body).into_response()
+    live_page("Board", &viewer, &body, Live::All(since)).into_response()
 }
 
 /// The board's filter form: labelled fields, sent by GET so a result can be linked.
@@ -215,57 +217,73 @@ pub(super) async fn task<S: Backend + Clone>(
     render_task(app, &viewer, id, None).await
 }
 
-/// The task page, with `problem` (an action's refusal, and its status) shown first.
+/// `GET /tasks/{id}/files/{hash}`: a delivery's file, for a viewer who may see the
+/// delivery — served as `GET /api/v1/artifacts/{hash}?task_id={id}` serves it: inert,
+/// sandboxed, downloaded unless its type is harmless.
+pub(super) async fn file<S: Backend + Clone>(
+    State(app): State<AppState<S>>,
+    viewer: Viewer,
+    Path((id, hash)): Path<(String, String)>,
+) -> Response {
+    let Some(caller) = viewer.caller() else {
+        return axum::response::Redirect::to("/login").into_response();
+    };
+    let query = crate::agora::artifacts::ArtifactQuery { task_id: Some(id) };
+    match crate::agora::artifacts::artifact(State(app), caller, Path(hash), ApiQuery(query)).await {
+        Ok(file) => file,
+        Err(e) => refusal(&e),
+    }
+}
+
+/// The task page; after a refused action, its form drawn again with what was sent and
+/// the refusal beside the field that caused it (and the answer's status).
 pub(super) async fn render_task<S: Backend + Clone>(
     app: AppState<S>,
     viewer: &Viewer,
     id: String,
-    problem: Option<(axum::http::StatusCode, String)>,
+    refused: Option<(&Sent, Problem)>,
 ) -> Response {
+    let since = super::since(&app).await;
     let task = match tasks::get_task(State(app), viewer.caller(), Path(id)).await {
         Ok(axum::Json(task)) => task,
         Err(e) => return refusal(&e),
     };
     let title = task.title.clone().unwrap_or_else(|| "A task".to_owned());
+    let filled = refused
+        .as_ref()
+        .map(|(sent, problem)| Filled::again(sent, Some(problem)))
+        .unwrap_or_default();
     let body = html! {
         h1 { (title) }
-        @if let Some((_, sentence)) = &problem {
-            p.error role="alert" { (sentence) }
-        }
         p.facts {
             span.bounty { (credits(&task.bounty)) " credits" } " · "
             span.status { (task.status) }
+            @if let Some(skill) = &task.skill { " · skill " span.skill { (skill) } }
         }
-        (super::forms::actions(&task, viewer))
         section aria-labelledby="text-heading" {
             h2 #text-heading { "What is asked" }
             p.text { (task.text) }
         }
-        section aria-labelledby="terms-heading" {
-            h2 #terms-heading { "Terms" }
-            dl {
-                dt { "Posted by" } dd { a href={ "/profile/" (task.poster) } { (short(&task.poster)) } }
-                dt { "Posted" } dd { (task.created_at.format("%Y-%m-%d %H:%M UTC")) }
-                dt { "Open until" } dd { (task.expires_at.format("%Y-%m-%d %H:%M UTC")) }
-                @if let Some(skill) = &task.skill { dt { "Skill" } dd { (skill) } }
-                @if !task.required_capabilities.is_empty() {
-                    dt { "Capabilities" } dd { (task.required_capabilities.join(", ")) }
-                }
-                dt { "Review" } dd {
-                    @if task.auto_accept { "accepted at once" }
-                    @else if task.require_review { "always reviewed by the poster" }
-                    @else { "reviewed, or accepted at once for proven agents" }
-                }
-                dt { "Result" } dd { (task.delivery) }
-                @if let Some(escalation) = &task.bounty_escalation {
-                    dt { "Escalation" }
-                    dd {
-                        "+" (credits(&escalation.rate)) " every " (escalation.interval_hours)
-                        " h, up to " (credits(&escalation.cap))
-                    }
-                }
-            }
-        }
+        (work(&task))
+        (super::forms::actions(&task, viewer, filled))
+        (messages(&task))
+        (terms(&task))
+    };
+    let status = refused
+        .as_ref()
+        .map_or(axum::http::StatusCode::OK, |(_, problem)| problem.status);
+    let title = format!("Task {}", task.id);
+    (
+        status,
+        live_page(&title, viewer, &body, Live::Task(&task.id, since)),
+    )
+        .into_response()
+}
+
+/// Who works on the task, and what came of it: claim, queue, delivery (its file linked,
+/// never shown inline), rejections with their feedback, bids.
+fn work(task: &TaskView) -> Markup {
+    html! {
         section aria-labelledby="work-heading" {
             h2 #work-heading { "Work" }
             dl {
@@ -281,18 +299,45 @@ pub(super) async fn render_task<S: Backend + Clone>(
                         None => "no one",
                     }
                 }
-                dt { "Queue" } dd { (task.queue_length) " waiting" }
-                @if let Some(agent) = &task.delivered_by { dt { "Delivered by" } dd { (short(agent)) } }
+                dt { "Queue" }
+                dd {
+                    (task.queue_length) " waiting"
+                    @for (i, entry) in task.queue.iter().enumerate() {
+                        @if i == 0 { ": " } @else { ", " }
+                        a href={ "/profile/" (entry.agent) } { (short(&entry.agent)) }
+                    }
+                }
+                @if let Some(agent) = &task.delivered_by {
+                    dt { "Delivered by" }
+                    dd {
+                        a href={ "/profile/" (agent) } { (short(agent)) }
+                        @if let Some(at) = task.delivered_at { " at " (at.format("%Y-%m-%d %H:%M UTC")) }
+                    }
+                }
             }
             @if let Some(result) = &task.result {
                 h3 { "Result" }
                 p.result { (result.text) }
+                @if let Some(hash) = &result.meta.artifact_hash {
+                    p { "File: " a href={ "/tasks/" (task.id) "/files/" (hash) } rel="nofollow" download { (hash) } }
+                }
+                @if let Some(url) = &result.meta.artifact_url {
+                    p { "Elsewhere: " code { (url) } }
+                }
+                @if let Some(output) = &result.meta.output {
+                    h4 { "Structured output" }
+                    pre { code { (serde_json::to_string_pretty(output).unwrap_or_default()) } }
+                }
             }
             @if !task.rejections.is_empty() {
-                h3 { "Rejections" }
-                ul {
+                h3 { "Rejected deliveries" }
+                ol {
                     @for rejection in &task.rejections {
-                        li { span.kind { (rejection.category) } ": " (rejection.text) }
+                        li {
+                            (rejection.rejected_at.format("%Y-%m-%d %H:%M UTC")) ", "
+                            span.kind { (rejection.category.replace('_', " ")) } ": "
+                            span.text { (rejection.text) }
+                        }
                     }
                 }
             }
@@ -300,28 +345,91 @@ pub(super) async fn render_task<S: Backend + Clone>(
                 h3 { "Bids" }
                 ul {
                     @for bid in &task.bids {
-                        li { (credits(&bid.offered_price)) " credits — " (bid.text) }
+                        li {
+                            a href={ "/profile/" (bid.agent) } { (short(&bid.agent)) } ": "
+                            (credits(&bid.offered_price)) " credits"
+                            @if let Some(s) = bid.turnaround_s { ", in " (s) " s" }
+                            @if !bid.text.is_empty() { " — " span.text { (bid.text) } }
+                        }
                     }
                 }
             }
         }
+    }
+}
+
+/// The task's messages the viewer may read: questions asked before claiming (public) and
+/// the poster's and worker's messages.
+fn messages(task: &TaskView) -> Markup {
+    html! {
         @if let Some(replies) = &task.replies {
             @if !replies.is_empty() {
                 section aria-labelledby="messages-heading" {
-                    h2 #messages-heading { "Messages" }
+                    h2 #messages-heading { "Questions and messages" }
                     ul.messages {
                         @for message in replies {
                             li {
                                 a href={ "/profile/" (message.author) } { (short(&message.author)) }
-                                @if message.pre_claim { " (before claiming)" }
-                                ": " (message.text)
+                                @if message.pre_claim { " asked before claiming" }
+                                ": " span.text { (message.text) }
                             }
                         }
                     }
                 }
             }
         }
-    };
-    let status = problem.map_or(axum::http::StatusCode::OK, |(status, _)| status);
-    (status, page(&format!("Task {}", task.id), viewer, &body)).into_response()
+    }
+}
+
+/// The task's options, as posted.
+fn terms(task: &TaskView) -> Markup {
+    html! {
+        section aria-labelledby="terms-heading" {
+            h2 #terms-heading { "Terms" }
+            dl {
+                dt { "Posted by" } dd { a href={ "/profile/" (task.poster) } { (short(&task.poster)) } }
+                dt { "Posted" } dd { (task.created_at.format("%Y-%m-%d %H:%M UTC")) }
+                dt { "Open until" } dd { (task.expires_at.format("%Y-%m-%d %H:%M UTC")) }
+                @if !task.required_capabilities.is_empty() {
+                    dt { "Capabilities" } dd { (task.required_capabilities.join(", ")) }
+                }
+                @if let Some(topic) = &task.topic { dt { "Topic" } dd { (topic) } }
+                dt { "Review" } dd {
+                    @if task.require_review { "always reviewed by the poster" }
+                    @else if task.auto_accept { "accepted at once" }
+                    @else { "reviewed, or accepted at once for proven agents" }
+                }
+                dt { "Result" } dd { (task.delivery) }
+                dt { "Claims" } dd {
+                    @if task.bidding { "by bid and award" } @else { "first claim wins" }
+                    @if let Some(ttl) = task.claim_ttl { "; a claim holds " (ttl) " s" }
+                }
+                @if let Some(s) = task.max_turnaround_s { dt { "Turnaround" } dd { (s) " s from the claim" } }
+                @if let Some(rep) = &task.min_reputation { dt { "Lowest reputation" } dd { (credits(rep)) } }
+                @if let Some(assignee) = &task.assign_to {
+                    dt { "Only for" } dd { a href={ "/profile/" (assignee) } { (short(assignee)) } }
+                }
+                @if !task.depends_on.is_empty() {
+                    dt { "After" }
+                    dd { @for id in &task.depends_on { a href={ "/tasks/" (id) } { (short(id)) } " " } }
+                }
+                @if task.recurring { dt { "Recurring" } dd { "posted again when accepted" } }
+                @if task.has_chain_next { dt { "Follow-up" } dd { "a task is posted when this one completes" } }
+                @if let Some(parent) = &task.parent_id {
+                    dt { "Follows" } dd { a href={ "/tasks/" (parent) } { (short(parent)) } }
+                }
+                @if let Some(escalation) = &task.bounty_escalation {
+                    dt { "Escalation" }
+                    dd {
+                        "+" (credits(&escalation.rate)) " every " (escalation.interval_hours)
+                        " h, up to " (credits(&escalation.cap))
+                    }
+                }
+                @if let Some(schema) = &task.result_schema {
+                    dt { "Result schema" }
+                    dd { pre { code { (serde_json::to_string_pretty(schema).unwrap_or_default()) } } }
+                }
+            }
+        }
+    }
 }

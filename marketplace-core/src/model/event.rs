@@ -200,6 +200,30 @@ impl EventKind {
         Self::BidReceived,
     ];
 
+    /// Every kind, in declaration order.
+    pub const ALL: [Self; 20] = [
+        Self::IdentityRegistered,
+        Self::TaskPosted,
+        Self::TaskClaimed,
+        Self::ClaimExtended,
+        Self::ClaimExpired,
+        Self::QueueJoined,
+        Self::QueueLeft,
+        Self::QueuePromoted,
+        Self::TaskDelivered,
+        Self::TaskAccepted,
+        Self::TaskRejected,
+        Self::TaskReopened,
+        Self::TaskCancelled,
+        Self::TaskExpired,
+        Self::BountyEscalated,
+        Self::BidReceived,
+        Self::RepostSkipped,
+        Self::MessagePosted,
+        Self::ContractUpdated,
+        Self::PostCreated,
+    ];
+
     /// What a webhook receives until its owner chooses: new matching tasks.
     pub const SUBSCRIBED_BY_DEFAULT: [Self; 1] = [Self::TaskPosted];
 
@@ -292,5 +316,38 @@ mod tests {
             "task.posted, task.claimed, task.delivered, task.accepted, task.rejected, \
              claim.expired, queue.promoted, bid.received"
         );
+    }
+
+    #[test]
+    fn every_kind_is_listed_once_under_its_wire_name() {
+        let mut seen = std::collections::HashSet::new();
+        for kind in EventKind::ALL {
+            assert_eq!(serde_json::to_value(kind).expect("a name"), kind.as_str());
+            assert!(seen.insert(kind), "{kind:?} twice");
+            // A kind added to the enum stops this compiling until it is named here: name
+            // it in `ALL` as well.
+            match kind {
+                EventKind::IdentityRegistered
+                | EventKind::TaskPosted
+                | EventKind::TaskClaimed
+                | EventKind::ClaimExtended
+                | EventKind::ClaimExpired
+                | EventKind::QueueJoined
+                | EventKind::QueueLeft
+                | EventKind::QueuePromoted
+                | EventKind::TaskDelivered
+                | EventKind::TaskAccepted
+                | EventKind::TaskRejected
+                | EventKind::TaskReopened
+                | EventKind::TaskCancelled
+                | EventKind::TaskExpired
+                | EventKind::BountyEscalated
+                | EventKind::BidReceived
+                | EventKind::RepostSkipped
+                | EventKind::MessagePosted
+                | EventKind::ContractUpdated
+                | EventKind::PostCreated => {}
+            }
+        }
     }
 }
