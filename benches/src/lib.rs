@@ -9,6 +9,7 @@ use marketplace_core::decide::{Party, View};
 use marketplace_core::*;
 use rust_decimal::Decimal;
 
+pub mod process;
 pub mod storage;
 
 /// A policy whose signup grant funds millions of lifecycles.

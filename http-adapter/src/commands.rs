@@ -31,6 +31,10 @@ impl<S: Store + Clone> AppState<S> {
             Err(e) => e.code(),
         };
         crate::metrics::command(name, outcome);
+        if result.is_ok() {
+            // Its events go to this server's live streams now, not at the next poll.
+            self.live.committed();
+        }
         Ok(result?)
     }
 

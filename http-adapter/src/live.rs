@@ -2,7 +2,10 @@
 //! (every replica's commands, not only this one's) and broadcasts each event once, in
 //! sequence order, to the streams subscribed ([`EventHub`]).
 //!
-//! The poller runs while a stream listens and stops when the last one goes. It publishes
+//! The poller runs while a stream listens and stops when the last one goes. It reads the
+//! outbox every [`LIVE_POLL_MS`], and at once when a command of this server commits
+//! ([`EventHub::committed`]): this server's events reach its streams without waiting for
+//! the poll; another replica's, within it. It publishes
 //! events in `seq` order without holes: on PostgreSQL a transaction may commit after one
 //! that took a later sequence number, so a missing number is waited for up to
 //! [`LIVE_GAP_WAIT_MS`] (a rolled-back transaction leaves
@@ -15,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use marketplace_core::{Event, Marketplace, Store};
-use tokio::sync::{Mutex, broadcast};
+use tokio::sync::{Mutex, Notify, broadcast};
 
 use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_GAP_WAIT_MS, LIVE_POLL_MS};
 
@@ -29,6 +32,8 @@ pub struct EventHub {
     /// Whether the poller runs; taken while subscribing, so a stream never joins a poller
     /// that is stopping.
     running: Mutex<bool>,
+    /// Rings when a command of this server committed: the poller reads now.
+    wake: Notify,
 }
 
 impl Default for EventHub {
@@ -37,6 +42,7 @@ impl Default for EventHub {
             sender: broadcast::channel(LIVE_BUFFER_EVENTS).0,
             horizon: AtomicU64::new(0),
             running: Mutex::new(false),
+            wake: Notify::new(),
         }
     }
 }
@@ -46,6 +52,12 @@ impl EventHub {
     /// event after it.
     pub fn horizon(&self) -> u64 {
         self.horizon.load(Ordering::Acquire)
+    }
+
+    /// A command of this server committed: its events are in the outbox, to be read now
+    /// rather than at the next poll. Cheap when no stream listens (a stored wake-up).
+    pub fn committed(&self) {
+        self.wake.notify_one();
     }
 
     /// Where a stream should start to miss nothing committed after now: the horizon while
@@ -106,7 +118,10 @@ async fn poll<S: Store + Clone>(hub: Arc<EventHub>, market: Marketplace<S>) {
     let mut ticks = tokio::time::interval(Duration::from_millis(LIVE_POLL_MS));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
-        ticks.tick().await;
+        tokio::select! {
+            _ = ticks.tick() => {}
+            () = hub.wake.notified() => {}
+        }
         {
             let mut running = hub.running.lock().await;
             if hub.sender.receiver_count() == 0 {

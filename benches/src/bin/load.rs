@@ -18,14 +18,13 @@
 
 #![allow(clippy::print_stdout, clippy::print_stderr, clippy::float_arithmetic)]
 
-use std::io::{BufRead, BufReader as StdBufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::Instant;
 
 use axum::Router;
 use axum::routing::get;
+use benches::process::{Server, server_binary};
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
 use http_adapter::server::serve;
@@ -258,57 +257,6 @@ async fn drive(address: SocketAddr, work: Vec<Vec<Step>>) -> (Figures, Vec<Vec<V
     (figures, answers)
 }
 
-/// A server started as a child process; killed when dropped.
-struct Server {
-    child: Child,
-    address: SocketAddr,
-}
-
-impl Server {
-    /// Starts `program` with `args` and waits for the `listening on http://ADDRESS` line
-    /// both servers print first.
-    fn start(program: &Path, args: &[&str]) -> Self {
-        let mut child = Command::new(program)
-            .args(args)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
-        let mut line = String::new();
-        StdBufReader::new(child.stdout.take().expect("stdout"))
-            .read_line(&mut line)
-            .expect("first line");
-        let address = line
-            .trim()
-            .rsplit("http://")
-            .next()
-            .and_then(|a| a.parse().ok())
-            .unwrap_or_else(|| panic!("no address in {line:?}"));
-        Self { child, address }
-    }
-
-    /// The process's peak resident memory so far (`VmHWM`), in MiB.
-    fn peak_rss_mib(&self) -> Option<f64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
-        let kib: f64 = status
-            .lines()
-            .find_map(|l| l.strip_prefix("VmHWM:"))?
-            .split_whitespace()
-            .next()?
-            .parse()
-            .ok()?;
-        Some(kib / 1024.0)
-    }
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 /// The `--serve-empty` mode: an empty route on the server's own stack.
 async fn serve_empty() {
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
@@ -332,40 +280,6 @@ async fn baseline(args: &Args) -> Figures {
         })
         .collect();
     drive(empty.address, work).await.0
-}
-
-/// The `marketplace-server` binary: the one named, or the one beside this binary (built
-/// first when run by cargo).
-fn server_binary(args: &Args) -> PathBuf {
-    if let Some(bin) = &args.server_bin {
-        return bin.clone();
-    }
-    let this = std::env::current_exe().expect("this binary");
-    if let Ok(cargo) = std::env::var("CARGO") {
-        // The same profile as this binary's (`target/release` or `target/debug`).
-        let release = this.parent().is_some_and(|dir| dir.ends_with("release"));
-        let mut build = Command::new(cargo);
-        build.args([
-            "build",
-            "-q",
-            "-p",
-            "http-adapter",
-            "--bin",
-            "marketplace-server",
-        ]);
-        if release {
-            build.arg("--release");
-        }
-        let built = build.status().expect("cargo build");
-        assert!(built.success(), "building marketplace-server failed");
-    }
-    let bin = this.with_file_name("marketplace-server");
-    assert!(
-        bin.exists(),
-        "{} not found: build it (cargo build --release -p http-adapter) or pass --server-bin",
-        bin.display()
-    );
-    bin
 }
 
 /// One agent registered through AgentMarket's API (100 credits at signup).
@@ -583,8 +497,11 @@ async fn run(backend: &str, database_url: &str, args: &Args, bin: &Path) {
             mcp / rest
         );
     }
-    match server.peak_rss_mib() {
-        Some(mib) => println!("{backend:<10} server peak RSS {mib:.1} MiB"),
+    match server.peak_rss_kib() {
+        Some(kib) => println!(
+            "{backend:<10} server peak RSS {:.1} MiB",
+            kib as f64 / 1024.0
+        ),
         None => println!("{backend:<10} server peak RSS unknown (no /proc)"),
     }
 }
@@ -629,7 +546,7 @@ async fn main() {
             )
             .exit();
     }
-    let bin = server_binary(&args);
+    let bin = server_binary(args.server_bin.as_deref());
     println!(
         "{} connections; {} tasks, {} listings, {} searches and {} empty-route requests per connection",
         args.connections,

@@ -1,7 +1,9 @@
 //! Scale: seeds a PostgreSQL database with up to 1,000,000 tasks and 100,000 agents, and
 //! measures the reads that must not slow down as the table grows — open tasks by
 //! capability, search (a rare word and a common one), broker match, and the timer sweep
-//! with nothing due — each as p50/p99 at every stage of the seeding.
+//! with nothing due — each as p50/p99 at every stage of the seeding; and the board's pages
+//! (its home, a search) beside the JSON list of the same tasks, as server time through the
+//! HTTP router.
 //!
 //! ```sh
 //! cargo run --release -p benches --bin scale                          # 100k agents, 1M tasks
@@ -26,6 +28,9 @@ use std::time::{Duration, Instant};
 use benches::bench_policy;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser};
+use http_adapter::auth::MasterKey;
+use http_adapter::rate_limits::RateLimits;
+use http_adapter::server::{AppState, Config, app};
 use marketplace_core::audit::audit;
 use marketplace_core::store::{FeedKind, SearchQuery, TaskQuery};
 use marketplace_core::{IdentityId, Marketplace, ProfileUpdate, TaskSpec, TaskStatus};
@@ -213,6 +218,68 @@ const READS: [&str; 5] = [
     "timer sweep, nothing due",
 ];
 
+/// The board's pages, each beside the JSON list of the same tasks: their names.
+const PAGES: [&str; 6] = [
+    "board home (HTML)",
+    "  JSON list, same page",
+    "board search, common word (HTML)",
+    "  JSON list, same search",
+    "board search, rare word (HTML)",
+    "  JSON list, same search",
+];
+
+/// The paths of [`PAGES`]; the rare word is the first of task 0's (there at every stage).
+fn page_paths() -> [String; 6] {
+    let rare = word(Rng(0).next());
+    [
+        "/".to_owned(),
+        "/api/v1/tasks?status=open&limit=20".to_owned(),
+        "/?q=urgent".to_owned(),
+        "/api/v1/tasks?status=open&q=urgent&limit=20".to_owned(),
+        format!("/?q={rare}"),
+        format!("/api/v1/tasks?status=open&q={rare}&limit=20"),
+    ]
+}
+
+/// Server time of each of [`PAGES`], `samples` requests each through `router` in this
+/// process (from the request to the last byte of the answer; no network): (p50, p99) ms.
+async fn pages(router: &axum::Router, samples: usize) -> Vec<(f64, f64)> {
+    use tower::ServiceExt as _;
+    let mut out = Vec::new();
+    for path in page_paths() {
+        let path = path.as_str();
+        let html = !path.starts_with("/api/");
+        out.push(
+            measure(samples, |_| {
+                let router = router.clone();
+                async move {
+                    let request = axum::http::Request::get(path)
+                        .header(
+                            "accept",
+                            if html {
+                                "text/html"
+                            } else {
+                                "application/json"
+                            },
+                        )
+                        .body(axum::body::Body::empty())
+                        .expect("a request");
+                    let answer = router.oneshot(request).await.expect("an answer");
+                    assert_eq!(answer.status(), 200, "{path}");
+                    let body = axum::body::to_bytes(answer.into_body(), usize::MAX)
+                        .await
+                        .expect("a body");
+                    // A task on the page: its link (HTML) or its id (JSON).
+                    let marker: &[u8] = if html { b"href=\"/tasks/" } else { b"\"id\"" };
+                    usize::from(body.windows(marker.len()).any(|w| w == marker))
+                }
+            })
+            .await,
+        );
+    }
+    out
+}
+
 /// Runs every read `samples` times over the first `tasks` tasks; returns (p50, p99) in the
 /// order of [`READS`].
 async fn reads(market: &Marketplace<PgStore>, samples: usize, tasks: usize) -> Vec<(f64, f64)> {
@@ -312,6 +379,11 @@ async fn main() {
     let store = PgStore::connect(&url, pool).await.expect("connect");
     let market = Marketplace::new(store.clone(), bench_policy());
     let mut analyst = PgConnection::connect(&url).await.expect("connect");
+    let config = Config::new(MasterKey::from_secret("scale"))
+        .with_rate_limits(RateLimits::off())
+        .with_blob_dir(std::env::temp_dir().join("market_scale_blobs"));
+    let rate_limits = config.rate_limits;
+    let router = app(AppState::new(market.clone(), config), rate_limits);
 
     println!(
         "seeding {} agents and {} tasks into market_scale, {} clients",
@@ -345,6 +417,16 @@ async fn main() {
         println!("at {stage} tasks:");
         for (name, (p50, p99)) in READS.iter().zip(&figures) {
             println!("  {name:<32} p50 {p50:>8.3} ms   p99 {p99:>8.3} ms");
+        }
+        let served = pages(&router, args.samples).await;
+        for (i, (name, (p50, p99))) in PAGES.iter().zip(&served).enumerate() {
+            // Each page beside the JSON list after it: their p50 ratio.
+            let beside = if i % 2 == 0 {
+                format!("   p50 x{:.2} the JSON list", p50 / served[i + 1].0)
+            } else {
+                String::new()
+            };
+            println!("  {name:<36} p50 {p50:>8.3} ms   p99 {p99:>8.3} ms{beside}");
         }
         results.push((stage, figures));
     }

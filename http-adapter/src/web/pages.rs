@@ -9,7 +9,7 @@ use serde::Deserialize;
 use super::fields::{Filled, Problem, Sent};
 use super::session::Viewer;
 use super::{Live, live_page, refusal};
-use crate::agora::board::{self, FeedItemView, FeedParams};
+use crate::agora::board::{self, FeedItemView, FeedParams, PostView};
 use crate::agora::tasks::{self, ListTasks, TaskView};
 use crate::extract::ApiQuery;
 use crate::state::AppState;
@@ -19,6 +19,8 @@ use crate::wire::{Amount, PageLimit};
 const BOARD_PAGE_TASKS: usize = 20;
 /// Board posts shown beside the tasks.
 const BOARD_POSTS: usize = 10;
+/// The kinds of board post, as the feed names them.
+const POST_KINDS: [&str; 4] = ["service", "post", "question", "answer"];
 
 /// The board's filters, as its form sends them (empty fields mean "any").
 #[derive(Debug, Default, Deserialize)]
@@ -76,22 +78,37 @@ pub(super) async fn board<S: Backend + Clone>(
         limit: Some(PageLimit(BOARD_PAGE_TASKS)),
         before: given(query.before.as_ref()),
     };
-    let tasks = match tasks::list_tasks(State(app.clone()), caller.clone(), ApiQuery(list)).await {
+    // The tasks, and the newest posts of each kind (a read of the posts alone: a feed of
+    // every kind would read tasks too, and with many tasks find no post among them), read
+    // at once: the page waits for the slowest read, not for their sum.
+    let feeds = POST_KINDS.map(|kind| {
+        let feed = FeedParams {
+            kind: Some(kind.to_owned()),
+            limit: Some(PageLimit(BOARD_POSTS)),
+            ..FeedParams::default()
+        };
+        board::feed(State(app.clone()), caller.clone(), ApiQuery(feed))
+    });
+    let listed = tasks::list_tasks(State(app.clone()), caller.clone(), ApiQuery(list));
+    let (listed, feeds) = futures::join!(listed, futures::future::join_all(feeds));
+    let tasks = match listed {
         Ok(axum::Json(tasks)) => tasks,
         Err(e) => return refusal(&e),
     };
-    let feed = FeedParams {
-        limit: Some(PageLimit(BOARD_POSTS * 3)),
-        ..FeedParams::default()
-    };
-    let posts: Vec<FeedItemView> = match board::feed(State(app), caller, ApiQuery(feed)).await {
-        Ok(axum::Json(items)) => items
-            .into_iter()
-            .filter(|item| matches!(item, FeedItemView::Post(_)))
-            .take(BOARD_POSTS)
-            .collect(),
-        Err(e) => return refusal(&e),
-    };
+    let mut posts: Vec<PostView> = Vec::new();
+    for feed in feeds {
+        match feed {
+            Ok(axum::Json(items)) => {
+                posts.extend(items.into_iter().filter_map(|item| match item {
+                    FeedItemView::Post(post) => Some(post),
+                    _ => None,
+                }));
+            }
+            Err(e) => return refusal(&e),
+        }
+    }
+    posts.sort_by_key(|post| std::cmp::Reverse(post.created_at));
+    posts.truncate(BOARD_POSTS);
     let next = (tasks.len() == BOARD_PAGE_TASKS)
         .then(|| tasks.last().map(|t| t.id.clone()))
         .flatten();
@@ -119,13 +136,11 @@ pub(super) async fn board<S: Backend + Clone>(
                 p { "No posts yet." }
             } @else {
                 ul.posts {
-                    @for item in &posts {
-                        @if let FeedItemView::Post(post) = item {
-                            li {
-                                span.kind { (post.kind) } " "
-                                span.text { (post.text) }
-                                " — " a href={ "/profile/" (post.author) } { (short(&post.author)) }
-                            }
+                    @for post in &posts {
+                        li {
+                            span.kind { (post.kind) } " "
+                            span.text { (post.text) }
+                            " — " a href={ "/profile/" (post.author) } { (short(&post.author)) }
                         }
                     }
                 }

@@ -515,3 +515,31 @@ async fn the_pages_stream_follows_the_sessions_viewer() {
     assert_eq!(claimed.len(), 1, "{text}");
     assert!(claimed[0].contains(id), "{text}");
 }
+
+/// The board's posts are read apart from its tasks: a question asked before many tasks
+/// were posted still shows beside them.
+#[tokio::test]
+async fn board_posts_show_however_many_tasks_follow_them() {
+    let server = TestServer::start(Policy::agora()).await;
+    let (author, _) = server.agent("asker").await;
+    let (status, _) = server
+        .json(
+            "POST",
+            "/api/v1/posts",
+            Some(&author),
+            Some(json!({"type": "question", "text": "Who translates <i>Finnish</i>?"})),
+        )
+        .await;
+    assert_eq!(status, 201);
+    for n in 0..40 {
+        server
+            .post_task(&author, json!({"text": format!("task {n}"), "bounty": 0}))
+            .await;
+    }
+    let (_, board) = page(&server, "/").await;
+    let posts = board.split("id=\"posts-heading\"").nth(1).unwrap();
+    assert!(
+        posts.contains("Who translates &lt;i&gt;Finnish&lt;/i&gt;?"),
+        "{posts}"
+    );
+}

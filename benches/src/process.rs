@@ -1,0 +1,111 @@
+//! The real `marketplace-server`, started as a child process for the load generators.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// A server started as a child process; killed when dropped.
+#[derive(Debug)]
+pub struct Server {
+    /// The process.
+    pub child: Child,
+    /// Where it listens.
+    pub address: SocketAddr,
+}
+
+impl Server {
+    /// Starts `program` with `args` and waits for the `listening on http://ADDRESS` line
+    /// the servers print first.
+    ///
+    /// # Panics
+    ///
+    /// When the program does not start or prints no address first.
+    pub fn start(program: &Path, args: &[&str]) -> Self {
+        let mut child = Command::new(program)
+            .args(args)
+            .env("RUST_LOG", "error")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap_or_else(|e| panic!("cannot start {}: {e}", program.display()));
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut line)
+            .expect("first line");
+        let address = line
+            .trim()
+            .rsplit("http://")
+            .next()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| panic!("no address in {line:?}"));
+        Self { child, address }
+    }
+
+    /// A figure of the process's `/proc` status (`VmRSS`, `VmHWM`, …), in KiB.
+    fn status_kib(&self, field: &str) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))?
+            .split_whitespace()
+            .next()?
+            .parse()
+            .ok()
+    }
+
+    /// The process's peak resident memory so far (`VmHWM`), in KiB; `None` without `/proc`.
+    pub fn peak_rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmHWM")
+    }
+
+    /// The process's resident memory now (`VmRSS`), in KiB; `None` without `/proc`.
+    pub fn rss_kib(&self) -> Option<u64> {
+        self.status_kib("VmRSS")
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The `marketplace-server` binary: `named`, or the one beside the running binary (built
+/// first, in the same profile, when run by cargo).
+///
+/// # Panics
+///
+/// When the build fails or no binary is there.
+pub fn server_binary(named: Option<&Path>) -> PathBuf {
+    if let Some(bin) = named {
+        return bin.to_owned();
+    }
+    let this = std::env::current_exe().expect("this binary");
+    if let Ok(cargo) = std::env::var("CARGO") {
+        // The same profile as this binary's (`target/release` or `target/debug`).
+        let release = this.parent().is_some_and(|dir| dir.ends_with("release"));
+        let mut build = Command::new(cargo);
+        build.args([
+            "build",
+            "-q",
+            "-p",
+            "http-adapter",
+            "--bin",
+            "marketplace-server",
+        ]);
+        if release {
+            build.arg("--release");
+        }
+        let built = build.status().expect("cargo build");
+        assert!(built.success(), "building marketplace-server failed");
+    }
+    let bin = this.with_file_name("marketplace-server");
+    assert!(
+        bin.exists(),
+        "{} not found: build it (cargo build --release -p http-adapter) or pass --server-bin",
+        bin.display()
+    );
+    bin
+}
