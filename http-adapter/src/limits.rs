@@ -27,6 +27,10 @@ pub const LIVE_POLL_MS: u64 = 200;
 /// Longest wait for a missing outbox number before the events after it go out,
 /// milliseconds (see [`crate::live`]).
 pub const LIVE_GAP_WAIT_MS: u64 = 2000;
+/// How long the outbox poller keeps running after a page asked where its stream would
+/// start, seconds: the page's own stream comes right after, and the next pages read the
+/// poller's horizon instead of the store.
+pub const LIVE_PAGE_LINGER_SECS: u64 = 30;
 /// How often a quiet live stream sends a keep-alive comment, seconds.
 pub const LIVE_KEEP_ALIVE_SECS: u64 = 15;
 /// Login attempts one account may receive per minute (the rest are refused with 429).

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use marketplace_core::{Event, Marketplace, Store};
 use tokio::sync::{Mutex, Notify, broadcast};
 
-use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_GAP_WAIT_MS, LIVE_POLL_MS};
+use crate::limits::{LIVE_BUFFER_EVENTS, LIVE_GAP_WAIT_MS, LIVE_PAGE_LINGER_SECS, LIVE_POLL_MS};
 
 /// The live events of one server: the broadcast the streams subscribe to, and how far it
 /// has published.
@@ -60,19 +60,24 @@ impl EventHub {
         self.wake.notify_one();
     }
 
-    /// Where a stream should start to miss nothing committed after now: the horizon while
-    /// the poller runs (everything up to it has been published), otherwise the newest
-    /// event in the store. A page takes it before it reads what it shows, and its live
-    /// stream resumes from there.
+    /// Where a stream should start to miss nothing committed after now: the poller's
+    /// horizon (everything up to it has been published). A page takes it before it reads
+    /// what it shows, and its live stream resumes from there. When no poller runs, this
+    /// starts one (reading the newest event in the store once) and keeps it running for
+    /// [`LIVE_PAGE_LINGER_SECS`], so the page's stream and the next pages find it running.
     pub async fn resume_point<S: Store + Clone>(
-        &self,
+        self: &Arc<Self>,
         market: &Marketplace<S>,
     ) -> Result<u64, marketplace_core::Error> {
         if *self.running.lock().await {
-            Ok(self.horizon())
-        } else {
-            market.last_event_seq().await
+            return Ok(self.horizon());
         }
+        let (listener, horizon) = self.subscribe(market).await?;
+        tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(LIVE_PAGE_LINGER_SECS)).await;
+            drop(listener);
+        });
+        Ok(horizon)
     }
 
     /// A receiver of every event published from now on, and the horizon it starts after;

@@ -44,6 +44,13 @@ impl Statements for PgSyntax {
     const BEGIN_WRITE: &'static str = "BEGIN";
     const POST_INDEXED: &'static str = sql!("post_indexed");
     const BLOB_REFERENCED: &'static str = sql!("blob_referenced");
+    const QUEUED_FILTER: [&'static str; 2] = [
+        " AND t.status IN ('claimed', 'delivered') AND (t.body::jsonb -> 'queue') @> \
+         jsonb_build_array(jsonb_build_object('agent', ",
+        "::text))",
+    ];
+    const DELIVERER_FILTER: [&'static str; 2] =
+        [" AND (t.body::jsonb -> 'delivery' ->> 'agent') = ", ""];
 
     fn key(id: uuid::Uuid) -> uuid::Uuid {
         id

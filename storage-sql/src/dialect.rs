@@ -24,6 +24,12 @@ pub trait Statements: Send + Sync + 'static {
     const POST_INDEXED: &'static str;
     /// Marks the blob `$1` as named by a delivery (`referenced` in its JSON body).
     const BLOB_REFERENCED: &'static str;
+    /// A task filter (tasks aliased `t`) before and after one bound identity: its
+    /// waitlist holds it. Only claimed and delivered tasks have a waitlist.
+    const QUEUED_FILTER: [&'static str; 2];
+    /// A task filter (tasks aliased `t`) before and after one bound identity: its delivery
+    /// is that identity's.
+    const DELIVERER_FILTER: [&'static str; 2];
 
     /// A record's id as a bind parameter.
     fn key(id: uuid::Uuid) -> Self::Key;
@@ -52,6 +58,9 @@ macro_rules! statements_as {
             const BEGIN_WRITE: &'static str = <$syntax as $crate::Statements>::BEGIN_WRITE;
             const POST_INDEXED: &'static str = <$syntax as $crate::Statements>::POST_INDEXED;
             const BLOB_REFERENCED: &'static str = <$syntax as $crate::Statements>::BLOB_REFERENCED;
+            const QUEUED_FILTER: [&'static str; 2] = <$syntax as $crate::Statements>::QUEUED_FILTER;
+            const DELIVERER_FILTER: [&'static str; 2] =
+                <$syntax as $crate::Statements>::DELIVERER_FILTER;
 
             fn key(id: uuid::Uuid) -> Self::Key {
                 <$syntax as $crate::Statements>::key(id)

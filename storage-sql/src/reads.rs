@@ -33,6 +33,14 @@ where
     if let Some(claimant) = &q.claimant {
         b.push(" AND t.claimant = ").push_bind(claimant.to_string());
     }
+    if let Some(agent) = &q.queued {
+        let [before, after] = D::QUEUED_FILTER;
+        b.push(before).push_bind(agent.to_string()).push(after);
+    }
+    if let Some(agent) = &q.deliverer {
+        let [before, after] = D::DELIVERER_FILTER;
+        b.push(before).push_bind(agent.to_string()).push(after);
+    }
     if let Some(before) = q.before {
         b.push(format_args!(" AND {id} < "))
             .push_bind(D::key(before.0));

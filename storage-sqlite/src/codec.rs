@@ -43,6 +43,13 @@ impl Statements for SqliteSyntax {
     const BEGIN_WRITE: &'static str = "BEGIN IMMEDIATE";
     const POST_INDEXED: &'static str = sql!("post_indexed");
     const BLOB_REFERENCED: &'static str = sql!("blob_referenced");
+    const QUEUED_FILTER: [&'static str; 2] = [
+        " AND t.status IN ('claimed', 'delivered') AND EXISTS (SELECT 1 FROM \
+         json_each(t.body, '$.queue') AS q WHERE json_extract(q.value, '$.agent') = ",
+        ")",
+    ];
+    const DELIVERER_FILTER: [&'static str; 2] =
+        [" AND json_extract(t.body, '$.delivery.agent') = ", ""];
 
     fn key(id: uuid::Uuid) -> String {
         id.to_string()

@@ -60,6 +60,11 @@ struct Args {
     /// Keep the `market_scale` database afterwards.
     #[arg(long)]
     keep: bool,
+    /// Measure the `market_scale` database an earlier run kept (`--keep`), seeded with
+    /// `--agents` and `--tasks`, without seeding it again: one stage, at `--tasks`. The
+    /// database is kept.
+    #[arg(long)]
+    reuse: bool,
 }
 
 /// Capabilities: each task requires one, each agent has three.
@@ -361,18 +366,22 @@ async fn main() {
     let mut admin = PgConnection::connect(&server)
         .await
         .unwrap_or_else(|e| panic!("no PostgreSQL at {server}: {e}"));
-    admin
-        .execute("DROP DATABASE IF EXISTS market_scale WITH (FORCE)")
-        .await
-        .expect("drop");
-    admin
-        .execute("CREATE DATABASE market_scale")
-        .await
-        .expect("create");
-    admin
-        .execute("ALTER DATABASE market_scale SET synchronous_commit = off")
-        .await
-        .expect("settings");
+    if args.reuse {
+        args.stages = vec![args.tasks];
+    } else {
+        admin
+            .execute("DROP DATABASE IF EXISTS market_scale WITH (FORCE)")
+            .await
+            .expect("drop");
+        admin
+            .execute("CREATE DATABASE market_scale")
+            .await
+            .expect("create");
+        admin
+            .execute("ALTER DATABASE market_scale SET synchronous_commit = off")
+            .await
+            .expect("settings");
+    }
     let base = server.rsplit_once('/').map_or(server.as_str(), |(b, _)| b);
     let url = format!("{base}/market_scale");
     let pool = u32::try_from(args.clients).expect("clients") + 2;
@@ -385,22 +394,27 @@ async fn main() {
     let rate_limits = config.rate_limits;
     let router = app(AppState::new(market.clone(), config), rate_limits);
 
-    println!(
-        "seeding {} agents and {} tasks into market_scale, {} clients",
-        args.agents, args.tasks, args.clients
-    );
+    if args.reuse {
+        println!("measuring market_scale as kept: {} tasks", args.tasks);
+    } else {
+        println!(
+            "seeding {} agents and {} tasks into market_scale, {} clients",
+            args.agents, args.tasks, args.clients
+        );
+    }
     let m = market.clone();
+    let registered = if args.reuse { args.agents } else { 0 };
     seed(
         &mut analyst,
         &args,
-        0,
+        registered,
         args.agents,
         "registered agents",
         move |n| register(m.clone(), n),
     )
     .await;
     let mut results = Vec::new();
-    let mut seeded = 0;
+    let mut seeded = if args.reuse { args.tasks } else { 0 };
     for &stage in &args.stages {
         let (m, agents) = (market.clone(), args.agents);
         seed(
@@ -465,7 +479,7 @@ async fn main() {
     );
     store.close().await;
     drop(analyst);
-    if !args.keep {
+    if !args.keep && !args.reuse {
         admin
             .execute("DROP DATABASE IF EXISTS market_scale WITH (FORCE)")
             .await

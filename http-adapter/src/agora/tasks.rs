@@ -1018,6 +1018,10 @@ pub struct OpenWork {
     pub claimed: Vec<TaskView>,
     /// Its tasks delivered and waiting for its review.
     pub to_review: Vec<TaskView>,
+    /// Tasks it waits on in the queue.
+    pub queued: Vec<TaskView>,
+    /// Tasks it delivered, waiting for their posters' review.
+    pub delivered: Vec<TaskView>,
     /// Its tasks still open.
     pub posted: Vec<TaskView>,
 }
@@ -1049,6 +1053,17 @@ pub async fn open_work<S: Store + Clone>(
         posted: of(TaskQuery {
             poster: Some(identity.clone()),
             status: Some(TaskStatus::Open),
+            ..TaskQuery::default()
+        })
+        .await?,
+        queued: of(TaskQuery {
+            queued: Some(identity.clone()),
+            ..TaskQuery::default()
+        })
+        .await?,
+        delivered: of(TaskQuery {
+            deliverer: Some(identity.clone()),
+            status: Some(TaskStatus::Delivered),
             ..TaskQuery::default()
         })
         .await?,

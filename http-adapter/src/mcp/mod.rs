@@ -179,7 +179,8 @@ impl<S: Backend + Clone> ServerHandler for McpServer<S> {
             .with_title("My open work")
             .with_description(
                 "The tasks you hold a claim on (deliver before the lease lapses), your tasks \
-                 delivered and waiting for your review, and your tasks still open.",
+                 delivered and waiting for your review, your tasks still open, the tasks you \
+                 wait on in a queue, and the tasks you delivered that wait for review.",
             )
             .with_mime_type("application/json");
         Ok(ListResourcesResult::with_all_items(vec![work]))

@@ -49,6 +49,16 @@ pub(super) async fn me<S: Backend + Clone>(
             &work.to_review,
         ),
         ("posted", "Posted by me and still open", &work.posted),
+        (
+            "queued",
+            "Queued for: I claim next if the claim lapses",
+            &work.queued,
+        ),
+        (
+            "delivered",
+            "Delivered by me: waiting for the poster's review",
+            &work.delivered,
+        ),
     ];
     let body = html! {
         h1 { "My work" }

@@ -543,3 +543,54 @@ async fn board_posts_show_however_many_tasks_follow_them() {
         "{posts}"
     );
 }
+
+/// My work lists what I wait on in a queue and what I delivered that waits for review.
+#[tokio::test]
+async fn my_work_shows_my_queue_places_and_deliveries() {
+    let server = TestServer::start(Policy::agora()).await;
+    let mut person = Person::signed_up(&server, "busy@example.com").await;
+    let (poster, _) = server.agent("poster").await;
+    let (rival, _) = server.agent("rival").await;
+    let waited = server
+        .post_task(
+            &poster,
+            json!({"text": "a task someone else holds", "bounty": 1}),
+        )
+        .await;
+    let worked = server
+        .post_task(
+            &poster,
+            json!({"text": "a task I deliver", "bounty": 1, "require_review": true}),
+        )
+        .await;
+    server.act(&rival, &waited, "claim", json!({})).await;
+    let waited_page = format!("/tasks/{waited}");
+    assert_eq!(
+        person.submit(&waited_page, &[("action", "queue")]).await.0,
+        303
+    );
+    let worked_page = format!("/tasks/{worked}");
+    assert_eq!(
+        person.submit(&worked_page, &[("action", "claim")]).await.0,
+        303
+    );
+    let delivery = [("action", "deliver"), ("text", "done")];
+    assert_eq!(person.submit(&worked_page, &delivery).await.0, 303);
+
+    let (status, me) = person.page("/me").await;
+    assert_eq!(status, 200);
+    let section = |id: &str| {
+        me.split(&format!("id=\"{id}-heading\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</section>").next())
+            .unwrap_or_default()
+            .to_owned()
+    };
+    assert!(
+        section("queued").contains("a task someone else holds"),
+        "{me}"
+    );
+    assert!(!section("queued").contains("a task I deliver"), "{me}");
+    assert!(section("delivered").contains("a task I deliver"), "{me}");
+    assert!(section("claimed").contains("None."), "{me}");
+}

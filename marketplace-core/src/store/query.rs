@@ -19,6 +19,12 @@ pub struct TaskQuery {
     pub poster: Option<IdentityId>,
     /// Only tasks whose live claim this identity holds.
     pub claimant: Option<IdentityId>,
+    /// Only tasks whose waitlist holds this identity (a queue lives while a task is
+    /// claimed or delivered; it is emptied when the task closes).
+    pub queued: Option<IdentityId>,
+    /// Only tasks whose delivery this identity made. Every closed task keeps its delivery:
+    /// give a `status` too, as "delivered, waiting for review" does, to read few rows.
+    pub deliverer: Option<IdentityId>,
     /// Only tasks posted before this one (cursor pagination).
     pub before: Option<TaskId>,
     /// Page size (clamped by the engine to 1..=200).

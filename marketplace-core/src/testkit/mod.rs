@@ -92,6 +92,7 @@ macro_rules! conformance_suite {
             market::board,
             market::idempotency,
             market::reads,
+            market::queued_and_delivered,
             market::pages_by_capability_and_search,
             races::fifty_claims_one_wins,
             races::deliver_vs_cancel,

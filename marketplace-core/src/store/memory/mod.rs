@@ -129,6 +129,16 @@ impl Store for MemoryStore {
             .filter(|t| q.poster.as_ref().is_none_or(|p| p == &t.poster))
             .filter(|t| q.claimant.as_ref().is_none_or(|c| t.claimant() == Some(c)))
             .filter(|t| {
+                q.queued
+                    .as_ref()
+                    .is_none_or(|a| t.queue.iter().any(|e| &e.agent == a))
+            })
+            .filter(|t| {
+                q.deliverer
+                    .as_ref()
+                    .is_none_or(|a| t.delivery.as_ref().is_some_and(|d| &d.agent == a))
+            })
+            .filter(|t| {
                 q.capabilities.is_empty()
                     || t.spec
                         .match_tags()

@@ -4,6 +4,7 @@ use rust_decimal::Decimal;
 
 use super::{assert_code, fixture};
 use crate::command::{Command, Outcome};
+use crate::ids::{IdentityId, TaskId};
 use crate::model::{
     ContractSpec, ContractStatus, DeliveryInput, Escalation, PostKind, PostSpec, RuleSpec,
     ServiceMeta, TaskSpec, TaskStatus, TxType,
@@ -624,6 +625,86 @@ pub async fn idempotency<H: Harness>(h: &H) {
         .unwrap();
     assert_eq!(fx.market.balance(&alice).await.unwrap().escrowed, dec("20"));
     fx.assert_invariants().await;
+}
+
+/// A worker's own lists: the tasks whose waitlist holds it (while claimed or delivered,
+/// gone when the task closes) and the tasks it delivered, alone or with a status.
+pub async fn queued_and_delivered<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let alice = fx.agent("alice").await;
+    let (bob, carol, dave) = (
+        fx.agent("bob").await,
+        fx.agent("carol").await,
+        fx.agent("dave").await,
+    );
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        let mut spec = TaskSpec::new(format!("task {i}"), 1);
+        spec.require_review = true;
+        ids.push(fx.market.post_task(&alice, spec).await.unwrap().id);
+        fx.advance(1);
+    }
+    let list = async |query: TaskQuery| -> Vec<TaskId> {
+        let query = TaskQuery { limit: 10, ..query };
+        let tasks = fx.market.tasks(None, query).await.unwrap();
+        tasks.iter().map(|t| t.id).collect()
+    };
+    // Bob claims 0 and 1; Carol waits on both, Dave on 1.
+    for id in [ids[0], ids[1]] {
+        fx.market.claim(&bob, id).await.unwrap();
+        fx.market.join_queue(&carol, id).await.unwrap();
+    }
+    fx.market.join_queue(&dave, ids[1]).await.unwrap();
+    let queued = |who: &IdentityId| TaskQuery {
+        queued: Some(who.clone()),
+        ..TaskQuery::default()
+    };
+    assert_eq!(
+        list(queued(&carol)).await,
+        vec![ids[1], ids[0]],
+        "newest first"
+    );
+    assert_eq!(list(queued(&dave)).await, vec![ids[1]]);
+    assert!(
+        list(queued(&bob)).await.is_empty(),
+        "the claimant does not wait"
+    );
+    // Bob delivers 0: Carol still waits on it while it is reviewed.
+    fx.market
+        .deliver(&bob, ids[0], DeliveryInput::text("r"))
+        .await
+        .unwrap();
+    assert_eq!(list(queued(&carol)).await, vec![ids[1], ids[0]]);
+    let delivered = |who: &IdentityId, status: Option<TaskStatus>| TaskQuery {
+        deliverer: Some(who.clone()),
+        status,
+        ..TaskQuery::default()
+    };
+    assert_eq!(list(delivered(&bob, None)).await, vec![ids[0]]);
+    assert_eq!(
+        list(delivered(&bob, Some(TaskStatus::Delivered))).await,
+        vec![ids[0]]
+    );
+    assert!(list(delivered(&carol, None)).await.is_empty());
+    // Accepted, 0 closes: its waitlist is gone, its delivery stays.
+    fx.market.accept(&alice, ids[0], None).await.unwrap();
+    assert_eq!(list(queued(&carol)).await, vec![ids[1]]);
+    assert_eq!(list(delivered(&bob, None)).await, vec![ids[0]]);
+    assert!(
+        list(delivered(&bob, Some(TaskStatus::Delivered)))
+            .await
+            .is_empty()
+    );
+    assert_eq!(
+        list(delivered(&bob, Some(TaskStatus::Completed))).await,
+        vec![ids[0]]
+    );
+    // Filters combine: Carol's waitlist among Alice's tasks, and among Dave's (none).
+    let mut both = queued(&carol);
+    both.poster = Some(alice.clone());
+    assert_eq!(list(both.clone()).await, vec![ids[1]]);
+    both.poster = Some(dave.clone());
+    assert!(list(both).await.is_empty());
 }
 
 /// Lists, cursors, filters, balances, transactions, signals, profiles, reputation decay.
