@@ -1,15 +1,15 @@
 //! The board people use in a browser: pages rendered on the server (`maud`, checked at
 //! compile time, every interpolated text escaped), plain HTML that works without
 //! JavaScript, one small stylesheet, and one small script of our own (`live.js`) that
-//! keeps the board, a task, my work and the wallet up to date from `/live` — the
-//! `GET /api/v1/events` stream as the session's viewer may see it.
+//! keeps the board, a task, my work, the wallet and the market up to date from `/live` —
+//! the `GET /api/v1/events` stream as the session's viewer may see it.
 //!
 //! Pages read through the same handlers as the JSON API (`GET /api/v1/tasks`, the task,
 //! the feed), so a page shows exactly what the API would show its viewer.
 //!
 //! Every page is served with a strict `Content-Security-Policy` (no script but this
-//! server's own file, no inline script or style, no frames, forms posting only here), `X-Content-Type-Options: nosniff` and
-//! `Referrer-Policy: same-origin`. Task text is hostile input: it is only ever text in an
+//! server's own file, no inline script or style, no frames, forms posting only here),
+//! `X-Content-Type-Options: nosniff` and `Referrer-Policy: same-origin`. Task text is hostile input: it is only ever text in an
 //! element, never markup, and artifacts are linked, never embedded.
 
 mod account;
@@ -59,7 +59,10 @@ pub const SCRIPT_PATH: &str = "/assets/live.js";
 pub const LIVE_PATH: &str = "/live";
 
 /// The board's routes: `/` (the board; for a client asking for JSON, what this server is and
-/// where its documentation lives), `/tasks/{id}` and the stylesheet.
+/// where its documentation lives), a task (`/tasks/{id}`, its forms, its delivery form and
+/// its files), `/post`, `/me`, `/market`, `/wallet`, `/profile/{hash}`, the account
+/// (`/signup`, `/login`, `/logout`, `/settings`), the stylesheet, the script and `/live`.
+/// Every form post must come from this origin ([`session::same_origin`]).
 pub fn routes<S: Backend + Clone>() -> Router<AppState<S>> {
     Router::new()
         .route("/", get(pages::board::<S>))

@@ -261,7 +261,7 @@ fn webhook_section(webhook: &WebhookView, deliveries: &[DeliveryView], f: Filled
             }
             (f.summary())
             (form("webhook", &html! {
-                (f.input("webhook_url", "URL (https://…; leave empty to remove)", "url", None))
+                (f.input("webhook_url", "New URL (https://…)", "url", Some("Leave it empty to keep the one set.")))
                 fieldset {
                     legend { "Events" }
                     @for event in EventKind::SUBSCRIBABLE {
@@ -273,6 +273,7 @@ fn webhook_section(webhook: &WebhookView, deliveries: &[DeliveryView], f: Filled
                     }
                 }
                 (f.checkbox("rotate_secret", "Replace the signing secret"))
+                (f.checkbox("remove_webhook", "Remove the webhook"))
             }, "Save the webhook"))
             (form("test_webhook", &html! {}, "Send a test ping"))
             h3 { "Recent deliveries" }
@@ -486,8 +487,22 @@ async fn run<S: Backend + Clone>(
             Ok(Done::Section("keys"))
         }
         "webhook" => {
+            // An empty URL keeps the one set (the page shows it masked); removing it is a
+            // choice of its own.
+            let url = match sent.get("webhook_url") {
+                _ if sent.ticked("remove_webhook") => String::new(),
+                Some(url) => url.to_owned(),
+                None => {
+                    let profile = app
+                        .market
+                        .profile(&caller.0)
+                        .await
+                        .map_err(|e| refused(e.into()))?;
+                    profile.webhook_url.unwrap_or_default()
+                }
+            };
             let request = SetWebhook {
-                webhook_url: sent.get("webhook_url").unwrap_or_default().to_owned(),
+                webhook_url: url,
                 events: Some(sent.all("events")),
                 rotate_secret: sent.ticked("rotate_secret"),
             };

@@ -145,6 +145,29 @@ async fn settings_change_through_their_forms() {
         "{again}"
     );
     assert!(!again.contains("value=\"task.posted\" checked"), "{again}");
+    // Events changed without typing the URL again keep the URL; removing is a choice.
+    let events_only = [("action", "webhook"), ("events", "task.accepted")];
+    assert_eq!(person.submit("/settings", &events_only).await.0, 303);
+    let (_, _, made) = person
+        .submit("/settings", &[("action", "create_key")])
+        .await;
+    let reader = secret_on(&made);
+    let (_, hook) = server
+        .with_key("GET", "/api/agents/me/webhook", &reader, json!(null))
+        .await;
+    assert_eq!(hook["data"]["events"], json!(["task.accepted"]), "{hook}");
+    assert!(
+        hook["data"]["webhook_url"]
+            .as_str()
+            .is_some_and(|u| u.ends_with("market")),
+        "{hook}"
+    );
+    let remove = [("action", "webhook"), ("remove_webhook", "true")];
+    assert_eq!(person.submit("/settings", &remove).await.0, 303);
+    let (_, hook) = server
+        .with_key("GET", "/api/agents/me/webhook", &reader, json!(null))
+        .await;
+    assert_eq!(hook["data"]["webhook_url"], json!(null), "{hook}");
 
     // A rule.
     let (status, _, refused) = person
