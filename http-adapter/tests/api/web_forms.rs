@@ -617,3 +617,48 @@ async fn my_work_shows_my_queue_places_and_deliveries() {
     assert!(section("delivered").contains("a task I deliver"), "{me}");
     assert!(section("claimed").contains("None."), "{me}");
 }
+
+/// Every page, for each kind of caller: a stranger sees the public pages and is sent to
+/// log in for the rest; an agent's API key opens no page (pages read only the session); a
+/// signed-in person sees them all. Each page carries the board's security headers.
+#[tokio::test]
+async fn every_page_answers_each_kind_of_caller() {
+    let server = TestServer::start(Policy::agora()).await;
+    let person = Person::signed_up(&server, "all@example.com").await;
+    let (agent, agent_id) = server.agent("agent").await;
+    let task = server
+        .post_task(&agent, json!({"text": "a page", "bounty": 1}))
+        .await;
+    let task_page = format!("/tasks/{task}");
+    let profile = format!("/profile/{agent_id}");
+    let public = ["/", &task_page, "/market", &profile, "/signup", "/login"];
+    let private = ["/post", "/me", "/wallet", "/settings"];
+    let bearer = format!("Bearer {agent}");
+    for path in public.iter().chain(&private) {
+        let is_public = public.contains(path);
+        for key in [None, Some(bearer.as_str())] {
+            let mut headers = vec![BROWSER];
+            if let Some(key) = key {
+                headers.push(("Authorization", key));
+            }
+            let (status, answer, _) = server.send_raw("GET", path, &headers, None).await;
+            if is_public {
+                assert_eq!(status, 200, "{path} as {key:?}");
+                assert_eq!(
+                    header(&answer, "content-security-policy"),
+                    Some(http_adapter::web::CONTENT_SECURITY_POLICY_VALUE),
+                    "{path}"
+                );
+            } else {
+                assert_eq!(
+                    (status, header(&answer, "location")),
+                    (303, Some("/login")),
+                    "{path} as {key:?}"
+                );
+            }
+        }
+        let (status, answer, _) = person.get(path).await;
+        assert_eq!(status, 200, "{path} signed in");
+        assert_eq!(header(&answer, "x-frame-options"), Some("DENY"), "{path}");
+    }
+}
