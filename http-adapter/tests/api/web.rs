@@ -175,16 +175,16 @@ async fn an_unknown_task_is_a_404_page_and_json_clients_get_the_index() {
 }
 
 /// A person in a browser: the cookie it holds and the origin its forms come from.
-pub(crate) struct Person<'a> {
-    server: &'a TestServer,
+pub(crate) struct Person<'a, S = storage_sqlite::SqliteStore> {
+    server: &'a TestServer<S>,
     pub(crate) cookie: Option<String>,
     pub(crate) origin: String,
     /// The last `Set-Cookie` received, whole.
     set_cookie: String,
 }
 
-impl<'a> Person<'a> {
-    pub(crate) fn new(server: &'a TestServer) -> Self {
+impl<'a, S: marketplace_core::store::Backend + Clone> Person<'a, S> {
+    pub(crate) fn new(server: &'a TestServer<S>) -> Self {
         Self {
             server,
             cookie: None,
@@ -240,7 +240,7 @@ impl<'a> Person<'a> {
     }
 
     /// A new person, signed up as `email` and signed in.
-    pub(crate) async fn signed_up(server: &'a TestServer, email: &str) -> Self {
+    pub(crate) async fn signed_up(server: &'a TestServer<S>, email: &str) -> Self {
         let mut person = Self::new(server);
         let form = [
             ("email", email),

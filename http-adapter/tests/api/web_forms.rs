@@ -333,11 +333,19 @@ async fn refusals_show_beside_their_fields() {
 }
 
 /// One form sent 24 times at once — a person hammering the button, a browser resending —
-/// posts one task and holds one bounty.
+/// posts one task and holds one bounty, on SQLite and on PostgreSQL.
 #[tokio::test]
 async fn a_form_sent_many_times_at_once_acts_once() {
-    let server = TestServer::start(Policy::agora()).await;
-    let person = Person::signed_up(&server, "eager@example.com").await;
+    form_sent_many_times_at_once(&TestServer::start(Policy::agora()).await).await;
+    if let Some(server) = TestServer::start_postgres(Policy::agora()).await {
+        form_sent_many_times_at_once(&server).await;
+    }
+}
+
+async fn form_sent_many_times_at_once<S: marketplace_core::store::Backend + Clone>(
+    server: &TestServer<S>,
+) {
+    let person = Person::signed_up(server, "eager@example.com").await;
     let (_, form) = person.page("/post").await;
     let key = form
         .split("name=\"idempotency_key\" value=\"")
