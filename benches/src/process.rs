@@ -4,6 +4,7 @@ use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 /// A server started as a child process; killed when dropped.
 #[derive(Debug)]
@@ -57,6 +58,20 @@ impl Server {
     /// The process's peak resident memory so far (`VmHWM`), in KiB; `None` without `/proc`.
     pub fn peak_rss_kib(&self) -> Option<u64> {
         self.status_kib("VmHWM")
+    }
+
+    /// The CPU time the process has used so far, user and kernel (from `/proc/PID/stat`, at
+    /// the kernel's 100 ticks a second); `None` without `/proc`.
+    pub fn cpu_time(&self) -> Option<(Duration, Duration)> {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.id())).ok()?;
+        // The fields after the command name, which is in parentheses and may hold spaces:
+        // `utime` and `stime` are the 14th and 15th of the line.
+        let rest = stat.rsplit_once(')')?.1;
+        let mut fields = rest.split_whitespace().skip(11);
+        let user: u64 = fields.next()?.parse().ok()?;
+        let system: u64 = fields.next()?.parse().ok()?;
+        let tick = |n: u64| Duration::from_millis(n.saturating_mul(10));
+        Some((tick(user), tick(system)))
     }
 
     /// The process's resident memory now (`VmRSS`), in KiB; `None` without `/proc`.

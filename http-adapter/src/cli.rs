@@ -20,14 +20,14 @@ use std::time::Duration;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use marketplace_core::audit::audit;
 use marketplace_core::store::Backend;
-use marketplace_core::{Marketplace, Policy, Store};
+use marketplace_core::{GroupCommit, Marketplace, Policy, Store};
 
 use crate::auth::{MasterKey, random_hex};
 use crate::blobs::UploadLimits;
 use crate::connections::ConnectionLimits;
 use crate::database::{Database, Location};
 use crate::dispatch::{self, LlmConfig, ReachConfig};
-use crate::limits;
+use crate::limits::{self, POSTGRES_BATCH_LANES};
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::rate_limits::{Rate, RateLimits};
 use crate::server;
@@ -177,6 +177,20 @@ pub struct ServeSettings {
     /// How often the webhook dispatcher looks for work, milliseconds.
     #[arg(long, env = "MARKETPLACE_DISPATCH_INTERVAL_MS", default_value_t = millis(&ReachConfig::default().interval))]
     pub dispatch_interval_ms: u64,
+    /// Group commit: commands that arrive while a commit is in flight share the next one
+    /// (`false`: a commit per command).
+    #[arg(long, env = "MARKETPLACE_GROUP_COMMIT", default_value_t = true, action = clap::ArgAction::Set)]
+    pub group_commit: bool,
+    /// The most commands one commit holds.
+    #[arg(long, env = "MARKETPLACE_BATCH_MAX_COMMANDS", default_value_t = GroupCommit::default().max_commands)]
+    pub batch_max_commands: usize,
+    /// How long a batch keeps taking in arriving commands, microseconds.
+    #[arg(long, env = "MARKETPLACE_BATCH_MAX_OPEN_US", default_value_t = micros(&GroupCommit::default().max_open))]
+    pub batch_max_open_us: u64,
+    /// Batches in flight at once (default: 1 on SQLite and in memory, which have one
+    /// writer; 4 on PostgreSQL).
+    #[arg(long, env = "MARKETPLACE_BATCH_LANES")]
+    pub batch_lanes: Option<usize>,
     /// How long a direct execution waits for its agent, seconds.
     #[arg(long, env = "MARKETPLACE_EXECUTE_TIMEOUT_SECS", default_value_t = ReachConfig::default().execute_timeout.as_secs())]
     pub execute_timeout_secs: u64,
@@ -191,12 +205,37 @@ pub struct ServeSettings {
     pub llm_model: String,
 }
 
+/// A duration in whole microseconds, for a flag's default.
+fn micros(duration: &Duration) -> u64 {
+    u64::try_from(duration.as_micros()).unwrap_or(u64::MAX)
+}
+
 /// A duration in whole milliseconds, for a flag's default.
 fn millis(duration: &Duration) -> u64 {
     u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 impl ServeSettings {
+    /// The marketplace on `store` with the flags' policy, and group commit unless turned
+    /// off (its lanes spawned on the current runtime).
+    pub fn market<S: Backend + Clone>(&self, store: S) -> Marketplace<S> {
+        let market = Marketplace::new(store, self.policy());
+        if !self.group_commit {
+            return market;
+        }
+        let postgres = self.database.database_url.starts_with("postgres");
+        let config = GroupCommit {
+            max_commands: self.batch_max_commands,
+            max_open: Duration::from_micros(self.batch_max_open_us),
+            lanes: self
+                .batch_lanes
+                .unwrap_or(if postgres { POSTGRES_BATCH_LANES } else { 1 }),
+        };
+        market.with_group_commit(config, |lane| {
+            tokio::spawn(lane);
+        })
+    }
+
     /// The preset's policy with the flags' changes.
     pub fn policy(&self) -> Policy {
         let mut policy = match self.preset {
@@ -432,7 +471,7 @@ async fn serve<S: Backend + Clone>(settings: &ServeSettings, store: S) -> std::i
     let listener = tokio::net::TcpListener::bind(settings.listen).await?;
     let address = listener.local_addr()?;
     let config = settings.config(&store, address).await?;
-    let market = Marketplace::new(store, settings.policy());
+    let market = settings.market(store);
     println!("marketplace-server listening on http://{address}");
     let database = redacted(&settings.database.database_url);
     tracing::info!(%address, %database, "listening");
@@ -449,7 +488,7 @@ async fn mcp_stdio<S: Backend + Clone>(settings: &McpSettings, store: S) -> std:
     let serve = &settings.serve;
     tokio::fs::create_dir_all(&serve.blob_dir).await?;
     let config = serve.config(&store, serve.listen).await?;
-    let market = Marketplace::new(store, serve.policy());
+    let market = serve.market(store);
     let state = server::AppState::new(market, config);
     let identity = match &settings.api_key {
         Some(key) => crate::auth::identify(&state, key)

@@ -67,6 +67,8 @@ pub const HEADERS_MAX: usize = 100;
 pub const HEADERS_HARD_MAX: usize = 4 * HEADERS_MAX;
 /// Connections a server keeps to PostgreSQL.
 pub const POSTGRES_CONNECTIONS_MAX: u32 = 16;
+/// Group commit's batches in flight at once on PostgreSQL, each on a connection of its own.
+pub const POSTGRES_BATCH_LANES: usize = 4;
 
 // Rates and budgets.
 

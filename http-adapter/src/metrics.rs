@@ -70,10 +70,22 @@ pub fn blobs_collected(removed: u64, bytes: u64) {
 }
 
 /// The text `/metrics` answers: the registry, with the gauges read at scrape time — the
-/// outbox's depth, the credit exposure (the sum of negative balances) and the sweep lag
-/// (seconds since this process last finished a sweep; absent until it has).
-pub fn render(outbox_depth: u64, credit_exposure: rust_decimal::Decimal, now_ms: i64) -> String {
+/// outbox's depth, the credit exposure (the sum of negative balances), group commit's
+/// batches (committed, their commands, the largest, the commands queued) when it is on, and
+/// the sweep lag (seconds since this process last finished a sweep; absent until it has).
+pub fn render(
+    outbox_depth: u64,
+    credit_exposure: rust_decimal::Decimal,
+    group_commit: Option<marketplace_core::GroupCommitStats>,
+    now_ms: i64,
+) -> String {
     metrics::gauge!("marketplace_outbox_depth").set(outbox_depth as f64);
+    if let Some(stats) = group_commit {
+        metrics::counter!("marketplace_commit_batches_total").absolute(stats.batches);
+        metrics::counter!("marketplace_commit_batch_commands_total").absolute(stats.commands);
+        metrics::gauge!("marketplace_commit_batch_largest").set(stats.largest as f64);
+        metrics::gauge!("marketplace_commit_queue_depth").set(stats.queued as f64);
+    }
     // A gauge is a float: the exact sum is the store's, this is for graphs and alerts.
     metrics::gauge!("marketplace_credit_exposure")
         .set(rust_decimal::prelude::ToPrimitive::to_f64(&credit_exposure).unwrap_or(f64::MAX));

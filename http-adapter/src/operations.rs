@@ -31,7 +31,13 @@ pub async fn metrics_text<S: Store + Clone>(
 ) -> Result<impl IntoResponse, ApiError> {
     let depth = app.market.outbox_depth().await?;
     let exposure = app.market.credit_exposure().await?;
-    let text = metrics::render(depth, exposure, app.market.now().timestamp_millis());
+    let batches = app.market.group_commit_stats();
+    let text = metrics::render(
+        depth,
+        exposure,
+        batches,
+        app.market.now().timestamp_millis(),
+    );
     Ok((
         [(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
         text,

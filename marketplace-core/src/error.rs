@@ -258,7 +258,7 @@ impl Error {
 }
 
 /// A storage failure. Commands that fail this way changed nothing.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
     /// The transaction lost a race (serialization failure, deadlock, busy): the engine

@@ -26,6 +26,15 @@
 //!   on indexed keys. PostgreSQL plans a statement again when the statistics of its tables
 //!   change, so the database needs autovacuum (on by default) or a periodic `ANALYZE`:
 //!   plans made while the tables were empty scan them whole.
+//! - **Group commit** ([`GroupCommit`](marketplace_core::GroupCommit)): a transaction reads
+//!   its own writes, so a batch of commands in one transaction has each see the ones before
+//!   it; a write held back for `COMMIT` goes in front of the next command's first load
+//!   instead (a write answers no rows). Each replica batches its own commands, in several
+//!   lanes (transactions) at once; row locks and `SKIP LOCKED` keep the guarantees across
+//!   lanes and replicas. A transaction holding a batch waits at most 20 ms for a row lock
+//!   (`lock_timeout`): two batches can each hold a row the other wants, which no single
+//!   command can, and rather than wait for PostgreSQL's deadlock check (a second) the batch
+//!   gives up as a conflict and the engine runs its commands one by one.
 //! - **Money** is `NUMERIC`, exchanged with the driver as exact decimal text; ledger sums are
 //!   computed by the database, exactly.
 //! - **Durability**: PostgreSQL's `synchronous_commit` (on by default) is left on.

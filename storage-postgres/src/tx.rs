@@ -49,7 +49,15 @@ pub struct PgTx {
     open: bool,
     /// The write of the hot tables (an `EXECUTE`), held back to go with `COMMIT`.
     pending: Option<String>,
+    /// A setting to send with the next statement (see [`Transaction::holds_batch`]).
+    setting: Option<&'static str>,
 }
+
+/// How long a transaction that holds a batch waits for a row lock before it gives up
+/// (`lock_not_available`, a conflict: the engine runs the batch's commands one by one).
+/// Without it, two batches that each hold a row the other wants wait for PostgreSQL's
+/// deadlock check, a second by default.
+const BATCH_LOCK_TIMEOUT: &str = "SET LOCAL lock_timeout = '20ms';";
 
 impl Drop for PgTx {
     fn drop(&mut self) {
@@ -72,6 +80,7 @@ impl PgTx {
             warm,
             open: false,
             pending: None,
+            setting: None,
         }
     }
 
@@ -82,26 +91,37 @@ impl PgTx {
             .expect("a transaction's connection is taken only when it is dropped")
     }
 
-    /// The connection, inside the transaction: sends `BEGIN` first if nothing has yet.
+    /// The connection, inside the transaction, with nothing held back: sends `BEGIN` and a
+    /// held-back write first, if there are any.
     async fn conn(&mut self) -> Result<&mut PgConnection, StoreError> {
-        if !self.open {
-            self.open = true;
-            sqlx::raw_sql("BEGIN")
-                .execute(self.link())
-                .await
-                .map_err(db)?;
+        if !self.open || self.pending.is_some() || self.setting.is_some() {
+            self.simple(String::new()).await?;
         }
         Ok(self.link())
     }
 
-    /// Runs `sql` (statements of the simple protocol) inside the transaction, with `BEGIN`
-    /// in front if nothing has been sent yet: one round trip either way.
+    /// Runs `sql` (statements of the simple protocol) inside the transaction, in one round
+    /// trip: with `BEGIN` in front if nothing has been sent yet, and a write held back in
+    /// front of that (a batch of commands in one transaction: the next command reads what
+    /// the one before wrote; a write answers no rows).
     async fn simple(&mut self, sql: String) -> Result<Vec<PgRow>, StoreError> {
-        let text = if self.open {
+        let mut text = String::new();
+        if !self.open {
+            self.open = true;
+            text.push_str("BEGIN;");
+        }
+        if let Some(setting) = self.setting.take() {
+            text.push_str(setting);
+        }
+        if let Some(write) = self.pending.take() {
+            text.push_str(&write);
+            text.push(';');
+        }
+        let text = if text.is_empty() {
             sql
         } else {
-            self.open = true;
-            format!("BEGIN; {sql}")
+            text.push_str(&sql);
+            text
         };
         sqlx::raw_sql(AssertSqlSafe(text))
             .fetch_all(self.link())
@@ -143,14 +163,6 @@ impl PgTx {
             }
         }
     }
-}
-
-/// A party: an account's columns and the reputation's body, as the party loads select them.
-fn party_from(row: &PgRow) -> Result<Party, StoreError> {
-    Ok(Party {
-        account: storage_sql::rows::account(row)?,
-        reputation: from_json(row.get("body"))?,
-    })
 }
 
 /// The hot tables of a command, from the arrays of [`Batch`]: `$1` tasks, `$2` accounts,
@@ -197,7 +209,7 @@ pub(crate) fn prepare_statements() -> &'static str {
                 .collect();
             let _ = write!(
                 text,
-                " PREPARE {}(text, text, text, text, text) AS WITH {} SELECT 1;",
+                " PREPARE {}(text, text, text, text, text) AS WITH {} SELECT 1 WHERE false;",
                 write_name(set),
                 parts.join(", ")
             );
@@ -337,7 +349,7 @@ impl Transaction for PgTx {
         .map_err(db)?;
         let mut found = rows
             .iter()
-            .map(party_from)
+            .map(storage_sql::rows::party)
             .collect::<Result<Vec<Party>, StoreError>>()?;
         Ok(ids
             .iter()
@@ -361,33 +373,7 @@ impl Transaction for PgTx {
             .int(micros(want.now))
             .end();
         let rows = self.simple(call).await?;
-        // The task's row (no identity) comes first, then the parties in identity order.
-        let mut task = None;
-        let mut found = Vec::with_capacity(rows.len());
-        for r in &rows {
-            if r.get::<Option<&str>, _>("identity").is_none() {
-                task = Some(Arc::new(from_json::<Task>(r.get("body"))?));
-            } else {
-                found.push(party_from(r)?);
-            }
-        }
-        // An identity the statement did not find is most likely unknown; it may also be one
-        // the `parties` column failed to name. Ask for it by id rather than assume.
-        let mut missing = Vec::new();
-        for who in want.of(task.as_deref()) {
-            match found.iter().position(|p| p.account.identity == who) {
-                Some(at) => view.parties.insert(who, Some(found.swap_remove(at))),
-                None => missing.push(who),
-            }
-        }
-        view.tasks.insert(id, task);
-        if !missing.is_empty() {
-            let again = self.parties(&missing).await?;
-            for (who, party) in missing.into_iter().zip(again) {
-                view.parties.insert(who, party);
-            }
-        }
-        Ok(())
+        storage_sql::rows::task_with_parties(self, &rows, id, want, view).await
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
@@ -430,7 +416,7 @@ impl Transaction for PgTx {
             if r.len() == 1 {
                 rules.push(from_json(r.get("body"))?);
             } else {
-                party = Some(party_from(r)?);
+                party = Some(storage_sql::rows::party(r)?);
             }
         }
         Ok((rules, party))
@@ -491,9 +477,12 @@ impl Transaction for PgTx {
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let batch = Batch::of(&changes)?;
-        if !batch.is_empty() {
-            // One statement for the hot tables the command writes, sent with `COMMIT`. New
-            // tasks (inserted, not updated: `xmax = 0`) also get their search entry and tags.
+        // One statement for the hot tables the command writes, held back to go with `COMMIT`
+        // (or with the next command's first load, in a batch). New tasks (inserted, not
+        // updated: `xmax = 0`) also get their search entry and tags.
+        let call = if batch.is_empty() {
+            None
+        } else {
             let tables = batch
                 .writes()
                 .iter()
@@ -507,14 +496,17 @@ impl Transaction for PgTx {
                 .text(Some(&batch.ledger))?
                 .text(Some(&batch.events))?
                 .end();
-            if let Some(earlier) = self.pending.replace(call) {
-                // Written twice: the first write goes now, in order.
-                self.simple(earlier).await?;
-            }
-        }
+            Some(call)
+        };
+        // The rest goes now, after a write held back from an earlier command of the batch.
         if storage_sql::has_records(&changes) {
-            let conn = self.conn().await?;
-            Shared::write_records(conn, &changes).await?;
+            Shared::write_records(self.conn().await?, &changes).await?;
+        }
+        if call.is_some() {
+            if self.pending.is_some() {
+                self.conn().await?;
+            }
+            self.pending = call;
         }
         Ok(())
     }
@@ -529,6 +521,10 @@ impl Transaction for PgTx {
         limit: usize,
     ) -> Result<usize, StoreError> {
         Shared::purge_in(self.conn().await?, sql!("idempotency_purge"), before, limit).await
+    }
+
+    fn holds_batch(&mut self) {
+        self.setting = Some(BATCH_LOCK_TIMEOUT);
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {

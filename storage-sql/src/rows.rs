@@ -1,8 +1,15 @@
 //! Typed records from result rows. [`SqlRow`] reads text and integers by column name from
 //! a row of either database; the decoders below build records from those.
 
-use marketplace_core::store::{ApiKey, CustodialKey, Delivery, Login, WebhookSettings};
-use marketplace_core::{Account, AccountRef, IdentityId, LedgerEntry, StoreError, TaskId, TxType};
+use std::sync::Arc;
+
+use marketplace_core::decide::{Party, View};
+use marketplace_core::store::{
+    ApiKey, CustodialKey, Delivery, Login, TaskParties, Transaction, WebhookSettings,
+};
+use marketplace_core::{
+    Account, AccountRef, IdentityId, LedgerEntry, StoreError, Task, TaskId, TxType,
+};
 use sqlx::{ColumnIndex, Decode, Row, Type};
 
 use crate::codec::{DeliveryRow, decimal, from_json, time, uuid};
@@ -75,6 +82,52 @@ pub fn account(row: &impl SqlRow) -> Result<Account, StoreError> {
         credit_limit: decimal(row.text("credit_limit")?)?,
         created_at: time(row.int("created_at")?)?,
     })
+}
+
+/// A party: an account's columns and the reputation's `body`, as the party loads select
+/// them.
+pub fn party(row: &impl SqlRow) -> Result<Party, StoreError> {
+    Ok(Party {
+        account: account(row)?,
+        reputation: from_json(row.text("body")?)?,
+    })
+}
+
+/// Puts the answer of a load of task `id` with its parties into `view`: the task's row
+/// (its `identity` `NULL`, its `body`) and a row per party found. An identity `want` names
+/// that no row answered — most likely unknown, but perhaps one a task's stored `parties`
+/// failed to name — is asked for by id, through `tx`, rather than assumed unknown.
+pub async fn task_with_parties<R: SqlRow>(
+    tx: &mut impl Transaction,
+    rows: &[R],
+    id: TaskId,
+    want: &TaskParties<'_>,
+    view: &mut View,
+) -> Result<(), StoreError> {
+    let mut task = None;
+    let mut found = Vec::with_capacity(rows.len());
+    for r in rows {
+        if r.text_opt("identity")?.is_none() {
+            task = Some(Arc::new(from_json::<Task>(r.text("body")?)?));
+        } else {
+            found.push(party(r)?);
+        }
+    }
+    let mut missing = Vec::new();
+    for who in want.of(task.as_deref()) {
+        match found.iter().position(|p| p.account.identity == who) {
+            Some(at) => view.parties.insert(who, Some(found.swap_remove(at))),
+            None => missing.push(who),
+        }
+    }
+    view.tasks.insert(id, task);
+    if !missing.is_empty() {
+        let again = tx.parties(&missing).await?;
+        for (who, party) in missing.into_iter().zip(again) {
+            view.parties.insert(who, party);
+        }
+    }
+    Ok(())
 }
 
 /// A ledger line, as `sql/ledger_columns.sql` selects it.

@@ -16,6 +16,12 @@
 //!   first load, and the write in the same query as `COMMIT`. A command that ended cleanly
 //!   hands the writer straight to the next one, without the check the pool makes of every
 //!   connection it takes back, unless another writer is already waiting on the pool.
+//! - **Group commit** ([`GroupCommit`](marketplace_core::GroupCommit)): a transaction reads
+//!   its own writes, so a batch of commands in one transaction (one `BEGIN IMMEDIATE`, one
+//!   `COMMIT`, one `fsync` of the WAL for all) has each see the ones before it; a write held
+//!   back for `COMMIT` goes in the same query as the next command's first load instead. A
+//!   command on a task loads the task and its parties in one query (a `parties` column
+//!   beside each task names its involved agents). One writer: one lane.
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one

@@ -10,8 +10,8 @@
 use std::borrow::Cow;
 use std::sync::Arc;
 
-use marketplace_core::decide::{Changes, Party};
-use marketplace_core::store::{IdempotencyRecord, StoreError, Transaction};
+use marketplace_core::decide::{Changes, Party, View};
+use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
 use marketplace_core::*;
 use sqlx::pool::PoolConnection;
 use sqlx::sqlite::SqliteConnection;
@@ -95,26 +95,37 @@ impl SqliteTx {
             .expect("a transaction's connection is taken only when it is dropped")
     }
 
-    /// `sql` to run inside the transaction: with `BEGIN IMMEDIATE` in front if nothing has
-    /// been sent yet (positional parameters still start at the first).
-    fn first(&mut self, sql: &'static str) -> AssertSqlSafe<Cow<'static, str>> {
-        if self.open {
-            AssertSqlSafe(Cow::Borrowed(sql))
+    /// `sql` to run inside the transaction, as one query: with `BEGIN IMMEDIATE` in front
+    /// if nothing has been sent yet, and a write held back in front of that (a batch of
+    /// commands in one transaction: the next command reads what the one before wrote). The
+    /// held-back write's arguments are bound; positional parameters of `sql` follow them.
+    fn statement(&mut self, sql: &'static str) -> Query<'static> {
+        let begin = if self.open {
+            ""
         } else {
             self.open = true;
-            AssertSqlSafe(Cow::Owned(format!("BEGIN IMMEDIATE; {sql}")))
+            "BEGIN IMMEDIATE; "
+        };
+        let write = self.pending.take();
+        let text = if begin.is_empty() && write.is_none() {
+            Cow::Borrowed(sql)
+        } else {
+            let held = if write.is_some() { write_batch!() } else { "" };
+            Cow::Owned(format!("{begin}{held} {sql}").trim_end().to_owned())
+        };
+        let query = sqlx::query(AssertSqlSafe(text));
+        match write {
+            Some(batch) => bind_batch(query, batch),
+            None => query,
         }
     }
 
-    /// The connection, inside the transaction: sends `BEGIN IMMEDIATE` first if nothing
-    /// has been sent yet.
+    /// The connection, inside the transaction, with nothing held back: sends `BEGIN
+    /// IMMEDIATE` and a held-back write first, if there are any.
     async fn conn(&mut self) -> Result<&mut SqliteConnection, StoreError> {
-        if !self.open {
-            self.open = true;
-            sqlx::raw_sql("BEGIN IMMEDIATE")
-                .execute(self.link())
-                .await
-                .map_err(db)?;
+        if !self.open || self.pending.is_some() {
+            let flush = self.statement("");
+            flush.execute(self.link()).await.map_err(db)?;
         }
         Ok(self.link())
     }
@@ -156,19 +167,11 @@ impl SqliteTx {
     }
 }
 
-/// A party: an account's columns and the reputation's body, as `parties!` selects them.
-fn party_from(row: &sqlx::sqlite::SqliteRow) -> Result<Party, StoreError> {
-    Ok(Party {
-        account: storage_sql::rows::account(row)?,
-        reputation: from_json(row.get("body"))?,
-    })
-}
+/// A query of this store.
+type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 
 /// Binds a batch's arrays to the parameters of `write_batch!`, in their order.
-fn bind_batch(
-    query: sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments>,
-    batch: Batch,
-) -> sqlx::query::Query<'_, Sqlite, sqlx::sqlite::SqliteArguments> {
+fn bind_batch(query: Query<'_>, batch: Batch) -> Query<'_> {
     query
         .bind(batch.tasks.clone())
         .bind(batch.tasks.clone())
@@ -181,8 +184,8 @@ fn bind_batch(
 
 impl Transaction for SqliteTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        let sql = self.first(sql!("task"));
-        let row = sqlx::query(sql)
+        let row = self
+            .statement(sql!("task"))
             .bind(id.to_string())
             .fetch_optional(self.link())
             .await
@@ -203,8 +206,8 @@ impl Transaction for SqliteTx {
         if ids.is_empty() {
             return Ok(Vec::new());
         }
-        let sql = self.first(parties!());
-        let rows = sqlx::query(sql)
+        let rows = self
+            .statement(parties!())
             .bind(json(
                 &ids.iter().map(IdentityId::as_str).collect::<Vec<_>>(),
             )?)
@@ -213,7 +216,7 @@ impl Transaction for SqliteTx {
             .map_err(db)?;
         let mut found = rows
             .iter()
-            .map(party_from)
+            .map(storage_sql::rows::party)
             .collect::<Result<Vec<Party>, StoreError>>()?;
         Ok(ids
             .iter()
@@ -222,6 +225,29 @@ impl Transaction for SqliteTx {
                 Some(found.swap_remove(at))
             })
             .collect())
+    }
+
+    async fn task_with_parties(
+        &mut self,
+        id: TaskId,
+        want: &TaskParties<'_>,
+        view: &mut View,
+    ) -> Result<(), StoreError> {
+        // Positional parameters, in the order they appear (a held-back write's go first).
+        let (task, actor) = (id.to_string(), want.actor.map(IdentityId::as_str));
+        let rows = self
+            .statement(sql!("task_with_parties"))
+            .bind(task.clone())
+            .bind(actor)
+            .bind(actor)
+            .bind(task.clone())
+            .bind(want.poster)
+            .bind(micros(want.now))
+            .bind(task)
+            .fetch_all(self.link())
+            .await
+            .map_err(db)?;
+        storage_sql::rows::task_with_parties(self, &rows, id, want, view).await
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
@@ -256,8 +282,8 @@ impl Transaction for SqliteTx {
         tags: &[String],
         actor: &IdentityId,
     ) -> Result<(Vec<AutoClaimRule>, Option<Party>), StoreError> {
-        let sql = self.first(concat!(rules_matching!(), "; ", parties!()));
-        let rows = sqlx::query(sql)
+        let rows = self
+            .statement(concat!(rules_matching!(), "; ", parties!()))
             .bind(json(&tags)?)
             .bind(json(&[actor.as_str()])?)
             .fetch_all(self.link())
@@ -270,7 +296,7 @@ impl Transaction for SqliteTx {
             if r.len() == 1 {
                 rules.push(from_json(r.get("body"))?);
             } else {
-                party = Some(party_from(r)?);
+                party = Some(storage_sql::rows::party(r)?);
             }
         }
         Ok((rules, party))
@@ -326,20 +352,18 @@ impl Transaction for SqliteTx {
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
         let batch = Batch::of(&changes)?;
-        if !batch.is_empty() {
-            // Written with `COMMIT`, in one query: the search index and tags first, while
-            // `tasks` still tells new tasks from known ones.
-            if let Some(earlier) = self.pending.replace(batch) {
-                // Written twice: the first write goes now, in order.
-                bind_batch(sqlx::query(write_batch!()), earlier)
-                    .execute(self.conn().await?)
-                    .await
-                    .map_err(db)?;
-            }
-        }
+        // The rest goes now, after a write held back from an earlier command of the batch.
         if storage_sql::has_records(&changes) {
-            let conn = self.conn().await?;
-            Shared::write_records(conn, &changes).await?;
+            Shared::write_records(self.conn().await?, &changes).await?;
+        }
+        if !batch.is_empty() {
+            if self.pending.is_some() {
+                self.conn().await?;
+            }
+            // Held back, to go with `COMMIT` or with the next command's first load, in one
+            // query: the search index and tags first, while `tasks` still tells new tasks
+            // from known ones.
+            self.pending = Some(batch);
         }
         Ok(())
     }

@@ -20,7 +20,7 @@
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
@@ -59,6 +59,21 @@ struct Args {
     /// Requests each connection makes to the empty route.
     #[arg(long, default_value_t = 500)]
     baseline_per_connection: usize,
+    /// Measure only the lifecycle path: post → claim → deliver → accept (review required),
+    /// each client pair alternating poster and worker, on a server with group commit and
+    /// on one without (`--group-commit false`), alternately.
+    #[arg(long)]
+    lifecycles_only: bool,
+    /// Client pairs of the lifecycle path, one run for each count (comma-separated).
+    #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8])]
+    lifecycle_pairs: Vec<usize>,
+    /// How long each lifecycle run lasts, seconds.
+    #[arg(long, default_value_t = 3)]
+    lifecycle_secs: u64,
+    /// Rounds of the lifecycle path: each runs every pair count without group commit, then
+    /// with it.
+    #[arg(long, default_value_t = 1)]
+    rounds: usize,
     /// The `marketplace-server` binary (default: beside this one, built first in the same
     /// profile under `cargo run`).
     #[arg(long)]
@@ -208,6 +223,18 @@ struct Figures {
 }
 
 impl Figures {
+    /// The figures of samples that took `times` in all, over `seconds`.
+    fn of(mut times: Vec<Duration>, seconds: f64) -> Self {
+        times.sort();
+        let at = |q: f64| times[((times.len() as f64 * q) as usize).min(times.len() - 1)];
+        Self {
+            steps: times.len(),
+            seconds,
+            p50_ms: at(0.50).as_secs_f64() * 1000.0,
+            p99_ms: at(0.99).as_secs_f64() * 1000.0,
+        }
+    }
+
     fn per_second(&self) -> f64 {
         self.steps as f64 / self.seconds
     }
@@ -245,15 +272,7 @@ async fn drive(address: SocketAddr, work: Vec<Vec<Step>>) -> (Figures, Vec<Vec<V
         latencies.extend(l);
         answers.push(a);
     }
-    let seconds = started.elapsed().as_secs_f64();
-    latencies.sort();
-    let at = |q: f64| latencies[((latencies.len() as f64 * q) as usize).min(latencies.len() - 1)];
-    let figures = Figures {
-        steps: latencies.len(),
-        seconds,
-        p50_ms: at(0.50).as_secs_f64() * 1000.0,
-        p99_ms: at(0.99).as_secs_f64() * 1000.0,
-    };
+    let figures = Figures::of(latencies, started.elapsed().as_secs_f64());
     (figures, answers)
 }
 
@@ -447,30 +466,35 @@ async fn hot_paths(address: SocketAddr, args: &Args) -> Vec<Row> {
     rows
 }
 
+/// Starts the server on `database_url` (AgentMarket's preset, no rate limits) with `more`
+/// flags; returns it with its blob directory, removed when dropped.
+fn start(bin: &Path, database_url: &str, more: &[&str]) -> (Server, tempfile::TempDir) {
+    let blobs = tempfile::tempdir().expect("blob dir");
+    let blob_dir = blobs.path().to_str().expect("utf-8 path");
+    let mut flags = vec![
+        "--listen",
+        "127.0.0.1:0",
+        "--database-url",
+        database_url,
+        "--preset",
+        "agentmarket",
+        "--blob-dir",
+        blob_dir,
+        "--rate-limit-ip",
+        "0",
+        "--rate-limit-identity",
+        "0",
+        "--secret",
+        "load",
+    ];
+    flags.extend_from_slice(more);
+    (Server::start(bin, &flags), blobs)
+}
+
 /// Starts the server on `database_url`, measures every hot path, prints the rows.
 async fn run(backend: &str, database_url: &str, args: &Args, bin: &Path) {
     let empty = baseline(args).await;
-    let blobs = tempfile::tempdir().expect("blob dir");
-    let blob_dir = blobs.path().to_str().expect("utf-8 path");
-    let server = Server::start(
-        bin,
-        &[
-            "--listen",
-            "127.0.0.1:0",
-            "--database-url",
-            database_url,
-            "--preset",
-            "agentmarket",
-            "--blob-dir",
-            blob_dir,
-            "--rate-limit-ip",
-            "0",
-            "--rate-limit-identity",
-            "0",
-            "--secret",
-            "load",
-        ],
-    );
+    let (server, _blobs) = start(bin, database_url, &[]);
     let rows = hot_paths(server.address, args).await;
     let line = |path: &str, f: &Figures| {
         println!(
@@ -503,6 +527,193 @@ async fn run(backend: &str, database_url: &str, args: &Args, bin: &Path) {
             kib as f64 / 1024.0
         ),
         None => println!("{backend:<10} server peak RSS unknown (no /proc)"),
+    }
+}
+
+/// Lifecycles, one after another on one connection until `until`, `a` and `b` taking turns
+/// as poster and worker: post (review required), claim, deliver, accept. Returns each
+/// lifecycle's time.
+async fn lifecycles(address: SocketAddr, a: Agent, b: Agent, until: Instant) -> Vec<Duration> {
+    let mut client = Client::connect(address).await;
+    let mut times = Vec::new();
+    let mut k = 0usize;
+    while Instant::now() < until {
+        let (poster, worker) = if k.is_multiple_of(2) {
+            (&a, &b)
+        } else {
+            (&b, &a)
+        };
+        let sent = Instant::now();
+        let body = serde_json::json!({
+            "text": format!("Lifecycle {k}: a research summary of a paper on markets"),
+            "bounty": 1,
+            "require_review": true,
+        });
+        let posted = client
+            .send(&Request::post(
+                "/api/v1/tasks".to_owned(),
+                &poster.key,
+                body.to_string(),
+            ))
+            .await;
+        let posted: serde_json::Value = serde_json::from_slice(&posted).expect("json");
+        let id = posted["id"].as_str().expect("task id");
+        let on = |what: &str, key: &str, body: &str| {
+            Request::post(format!("/api/v1/tasks/{id}/{what}"), key, body.to_owned())
+        };
+        client.send(&on("claim", &worker.key, "{}")).await;
+        client
+            .send(&on("deliver", &worker.key, r#"{"text": "done"}"#))
+            .await;
+        client
+            .send(&on("accept", &poster.key, r#"{"rating": 5}"#))
+            .await;
+        times.push(sent.elapsed());
+        k += 1;
+    }
+    times
+}
+
+/// One lifecycle run's figures.
+struct LifecycleRun {
+    pairs: usize,
+    group_commit: bool,
+    figures: Figures,
+    /// Server CPU per lifecycle: user and kernel, milliseconds.
+    cpu_ms: Option<(f64, f64)>,
+}
+
+/// Starts a server on a fresh database from `fresh` (with group commit or without), has
+/// `pairs` client pairs run lifecycles for `secs` seconds, and measures them.
+async fn lifecycle_run(
+    bin: &Path,
+    database_url: &str,
+    pairs: usize,
+    group_commit: bool,
+    secs: u64,
+) -> LifecycleRun {
+    let flag = if group_commit { "true" } else { "false" };
+    let (server, _blobs) = start(bin, database_url, &["--group-commit", flag]);
+    let mut setup = Client::connect(server.address).await;
+    let mut agents = Vec::with_capacity(pairs);
+    for i in 0..pairs {
+        let a = register(&mut setup, format!("a {i}")).await;
+        let b = register(&mut setup, format!("b {i}")).await;
+        agents.push((a, b));
+    }
+    let cpu_before = server.cpu_time();
+    let started = Instant::now();
+    let until = started + Duration::from_secs(secs);
+    let runs: Vec<_> = agents
+        .into_iter()
+        .map(|(a, b)| tokio::spawn(lifecycles(server.address, a, b, until)))
+        .collect();
+    let mut times = Vec::new();
+    for run in runs {
+        times.extend(run.await.expect("client pair"));
+    }
+    let figures = Figures::of(times, started.elapsed().as_secs_f64());
+    let cpu_after = server.cpu_time();
+    let cpu_ms = cpu_before.zip(cpu_after).map(|((u0, s0), (u1, s1))| {
+        let per = |d: Duration| d.as_secs_f64() * 1000.0 / figures.steps as f64;
+        (per(u1 - u0), per(s1 - s0))
+    });
+    LifecycleRun {
+        pairs,
+        group_commit,
+        figures,
+        cpu_ms,
+    }
+}
+
+/// The median and the range of `values`.
+fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    let median = values[values.len() / 2];
+    (median, values[0], values[values.len() - 1])
+}
+
+/// The lifecycle path, `args.rounds` rounds: each measures the empty route, then every
+/// pair count without group commit and with it, each on a fresh database from `fresh`.
+/// Prints every run, then per pair count the medians and ranges over the rounds.
+async fn lifecycle_report<F, Fut>(backend: &str, args: &Args, bin: &Path, fresh: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = (String, Option<tempfile::TempDir>)>,
+{
+    println!(
+        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9}",
+        "backend",
+        "round",
+        "pairs",
+        "group",
+        "cycles",
+        "cycles/s",
+        "p50 ms",
+        "p99 ms",
+        "cpu ms",
+        "kernel %"
+    );
+    let mut runs: Vec<LifecycleRun> = Vec::new();
+    let mut empties = Vec::new();
+    for round in 1..=args.rounds {
+        let empty = baseline(args).await;
+        println!(
+            "{backend:<10} {round:>5} empty route: {:.0} requests/s",
+            empty.per_second()
+        );
+        empties.push(empty.per_second());
+        for &pairs in &args.lifecycle_pairs {
+            for group_commit in [false, true] {
+                let (url, _dir) = fresh().await;
+                let run = lifecycle_run(bin, &url, pairs, group_commit, args.lifecycle_secs).await;
+                let f = &run.figures;
+                let (cpu, kernel) = run.cpu_ms.map_or((f64::NAN, f64::NAN), |(user, system)| {
+                    (user + system, 100.0 * system / (user + system))
+                });
+                println!(
+                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0}",
+                    if group_commit { "on" } else { "off" },
+                    f.steps,
+                    f.per_second(),
+                    f.p50_ms,
+                    f.p99_ms,
+                );
+                runs.push(run);
+            }
+        }
+    }
+    let (empty, low, high) = spread(empties);
+    println!("{backend:<10} empty route: median {empty:.0} requests/s ({low:.0}–{high:.0})");
+    for &pairs in &args.lifecycle_pairs {
+        let of = |on: bool| {
+            runs.iter()
+                .filter(move |r| r.pairs == pairs && r.group_commit == on)
+        };
+        for on in [false, true] {
+            let (rate, low, high) = spread(of(on).map(|r| r.figures.per_second()).collect());
+            let (p50, _, _) = spread(of(on).map(|r| r.figures.p50_ms).collect());
+            let (p99, _, _) = spread(of(on).map(|r| r.figures.p99_ms).collect());
+            let cpu = spread(
+                of(on)
+                    .map(|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s))
+                    .collect(),
+            );
+            println!(
+                "{backend:<10} {pairs:>3} pairs, group commit {:<3}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3})",
+                if on { "on" } else { "off" },
+                cpu.0,
+                cpu.1,
+                cpu.2
+            );
+        }
+        let ratios = of(true)
+            .zip(of(false))
+            .map(|(on, off)| on.figures.per_second() / off.figures.per_second());
+        let (ratio, low, high) = spread(ratios.collect());
+        println!(
+            "{backend:<10} {pairs:>3} pairs: with group commit ÷ without, same round: median {ratio:.2} ({low:.2}–{high:.2})"
+        );
     }
 }
 
@@ -547,6 +758,34 @@ async fn main() {
             .exit();
     }
     let bin = server_binary(args.server_bin.as_deref());
+    if args.lifecycles_only {
+        if args.lifecycle_pairs.contains(&0) || args.rounds == 0 || args.lifecycle_secs == 0 {
+            Args::command()
+                .error(
+                    ErrorKind::ValueValidation,
+                    "--lifecycle-pairs, --rounds and --lifecycle-secs must be at least 1",
+                )
+                .exit();
+        }
+        if matches!(args.backend, Backend::Sqlite | Backend::Both) {
+            lifecycle_report("sqlite", &args, &bin, || async {
+                let dir = tempfile::tempdir().expect("temp dir");
+                let url = format!("sqlite://{}", dir.path().join("load.db").display());
+                (url, Some(dir))
+            })
+            .await;
+        }
+        if matches!(args.backend, Backend::Postgres | Backend::Both) {
+            lifecycle_report("postgres", &args, &bin, || async {
+                let (_, url) = scratch_postgres()
+                    .await
+                    .expect("PostgreSQL at DATABASE_URL");
+                (url, None)
+            })
+            .await;
+        }
+        return;
+    }
     println!(
         "{} connections; {} tasks, {} listings, {} searches and {} empty-route requests per connection",
         args.connections,

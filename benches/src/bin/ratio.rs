@@ -18,8 +18,9 @@
 //! that ratio moves less than the ratio of throughputs.
 //!
 //! PostgreSQL runs at 8 clients on the database `market_ratio` at `DATABASE_URL` (default
-//! `postgres://postgres@127.0.0.1:5432/test`), created afresh; SQLite runs one client on
-//! temporary files with the store's default settings.
+//! `postgres://postgres@127.0.0.1:5432/test`), created afresh; SQLite runs one client
+//! (`--sqlite-clients` more) on temporary files with the store's default settings.
+//! `--group-commit` runs the lifecycles with group commit; the raw loops stay as they are.
 //!
 //! On PostgreSQL each round then runs PostgreSQL's own reference, `pgbench -N` at the same
 //! client count for the same time, on a database of its own (`market_pgbench`) on the same
@@ -38,7 +39,7 @@ use benches::storage::{
     PgBench, PgBenchError, PgRaw, SqliteRaw, fresh_pg_database, pairs, run_lifecycles,
 };
 use clap::{Parser, ValueEnum};
-use marketplace_core::Marketplace;
+use marketplace_core::{GroupCommit, Marketplace, Store};
 use storage_postgres::PgStore;
 use storage_sqlite::{SqliteOptions, SqliteStore};
 
@@ -65,6 +66,13 @@ struct Args {
     /// Concurrent clients on PostgreSQL.
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u64).range(1..=64))]
     clients: u64,
+    /// Concurrent clients on SQLite (the raw loop stays one client: SQLite has one writer).
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..=64))]
+    sqlite_clients: u64,
+    /// Runs the lifecycles with group commit ([`GroupCommit`]'s defaults; four lanes on
+    /// PostgreSQL).
+    #[arg(long)]
+    group_commit: bool,
     /// The `pgbench` program run beside the PostgreSQL rounds.
     #[arg(long, default_value = "pgbench")]
     pgbench: PathBuf,
@@ -184,6 +192,21 @@ async fn rounds<L, LF, R, RF>(
     );
 }
 
+/// A marketplace on `store`, with group commit in `lanes` lanes when `args` asks for it.
+fn market<S: Store + Clone>(store: S, args: &Args, lanes: usize) -> Marketplace<S> {
+    let market = Marketplace::new(store, bench_policy());
+    if !args.group_commit {
+        return market;
+    }
+    let config = GroupCommit {
+        lanes,
+        ..GroupCommit::default()
+    };
+    market.with_group_commit(config, |lane| {
+        tokio::spawn(lane);
+    })
+}
+
 async fn postgres(args: &Args) {
     let admin = std::env::var("DATABASE_URL")
         .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned());
@@ -194,10 +217,17 @@ async fn postgres(args: &Args) {
     let store = PgStore::connect(&url, u32::try_from(clients * 2).expect("pool size"))
         .await
         .expect("connect");
-    let market = Marketplace::new(store, bench_policy());
+    let market = market(store, args, 4);
     let pairs = pairs(&market, clients).await;
     let raw = PgRaw::new(&url, clients).await.expect("raw table");
-    let name = format!("postgres ({clients} clients)");
+    let name = format!(
+        "postgres ({clients} clients{})",
+        if args.group_commit {
+            ", group commit"
+        } else {
+            ""
+        }
+    );
     let pgbench = if args.no_pgbench {
         None
     } else {
@@ -234,13 +264,23 @@ async fn sqlite(args: &Args) {
     let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
         .await
         .expect("open");
-    let market = Marketplace::new(store, bench_policy());
-    let pairs = pairs(&market, 1).await;
+    let market = market(store, args, 1);
+    let clients = usize::try_from(args.sqlite_clients).expect("client count");
+    let pairs = pairs(&market, clients).await;
     let raw = SqliteRaw::new(&SqliteOptions::file(dir.path().join("raw.db")))
         .await
         .expect("raw database");
+    let name = format!(
+        "sqlite ({clients} client{}{})",
+        if clients == 1 { "" } else { "s" },
+        if args.group_commit {
+            ", group commit"
+        } else {
+            ""
+        }
+    );
     rounds(
-        "sqlite",
+        &name,
         args,
         |n| run_lifecycles(&market, &pairs, n),
         |n| raw.run(n),

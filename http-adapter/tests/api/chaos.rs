@@ -1,11 +1,14 @@
-//! Chaos: two `marketplace-server` replicas on one PostgreSQL database; clients drive random
-//! lifecycles against both — posting, claiming (racing for the same tasks), queuing,
-//! delivering, accepting, rejecting, cancelling — and retry every command after a timeout
-//! or a dead replica with the same `Idempotency-Key` on the other one, while the replicas
-//! are killed (SIGKILL) and restarted. At the end `marketplace-server audit` passes and the
-//! server agrees with every acknowledged command: each took effect exactly once.
+//! Chaos: `marketplace-server` processes killed (SIGKILL) and restarted under load, with
+//! group commit batching the commands in flight — two replicas on one PostgreSQL database,
+//! and one server on a SQLite file. Clients drive random lifecycles — posting, claiming
+//! (racing for the same tasks), queuing, delivering, accepting, rejecting, cancelling — and
+//! retry every command after a timeout or a dead server with the same `Idempotency-Key`
+//! (on the other replica, where there is one). Before each kill the test reads from the
+//! victim's `/metrics` how many commands its commits held. At the end `marketplace-server
+//! audit` passes and the database agrees with every acknowledged command: each took effect
+//! exactly once.
 //!
-//! The short form runs for 8 seconds; `MARKETPLACE_CHAOS_SECS=120 cargo test -p
+//! The short form runs for 8 seconds per store; `MARKETPLACE_CHAOS_SECS=120 cargo test -p
 //! http-adapter --test api chaos -- --nocapture` runs longer.
 
 #![allow(clippy::print_stdout)] // the run's figures
@@ -21,7 +24,8 @@ use serde_json::{Value, json};
 use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 
 const AGENTS: usize = 6;
-const WORKERS: usize = 6;
+/// Clients at once: enough that batches of many commands are in flight at each kill.
+const WORKERS: usize = 24;
 const KILL_EVERY: Duration = Duration::from_millis(1500);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(2);
 /// Attempts per command, 100 ms apart besides their own time: long enough to outlast any
@@ -46,6 +50,7 @@ struct Tally {
 }
 
 struct World {
+    /// Where each attempt goes, in turn (one address twice: one server).
     replicas: [SocketAddr; 2],
     /// API key and identity of each agent.
     agents: Vec<(String, String)>,
@@ -189,11 +194,49 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
         return;
     }
     let (_database, url) = ScratchDatabase::create().await;
+    chaos(&url, 2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_sqlite_server_killed_under_load_loses_and_duplicates_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chaos.db").display());
+    chaos(&url, 1).await;
+}
+
+/// The tasks stored, with their status.
+async fn stored_tasks(url: &str) -> Vec<(String, String)> {
+    if url.starts_with("sqlite") {
+        let pool = sqlx::SqlitePool::connect(url).await.unwrap();
+        let rows = sqlx::query_as("SELECT id, status FROM tasks")
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+        pool.close().await;
+        return rows;
+    }
+    let pool = sqlx::PgPool::connect(url).await.unwrap();
+    let rows = sqlx::query_as("SELECT id::text, status FROM tasks")
+        .fetch_all(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+    rows
+}
+
+/// `servers` processes (replicas) on `url`, killed in turn under load; then every check.
+async fn chaos(url: &str, servers: usize) {
     let dir = tempfile::tempdir().unwrap();
     let ports = [free_port(), free_port()];
-    let args = ["--preset", "agentmarket"];
-    let start = |i: usize| Process::start(&url, dir.path(), &ports[i].to_string(), &args);
-    let mut replicas = [Some(start(0)), Some(start(1))];
+    // One lane per server: its commands batch whatever their number.
+    let args = ["--preset", "agentmarket", "--batch-lanes", "1"];
+    let start = |i: usize| Process::start(url, dir.path(), &ports[i].to_string(), &args);
+    let mut replicas = [Some(start(0)), (servers > 1).then(|| start(1))];
+    let targets = if servers > 1 {
+        ports
+    } else {
+        [ports[0], ports[0]]
+    };
 
     let mut agents = Vec::new();
     for n in 0..AGENTS {
@@ -214,7 +257,7 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
         ));
     }
     let world = Arc::new(World {
-        replicas: ports,
+        replicas: targets,
         agents,
         tasks: Mutex::new(Vec::new()),
         acks: Mutex::new(Vec::new()),
@@ -229,10 +272,17 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
         .map(|w| tokio::spawn(worker(world.clone(), w, until)))
         .collect();
     let mut kills = 0;
+    // Commits and their commands in the victims just before each kill; the largest batch.
+    let (mut batches, mut batched, mut largest) = (0, 0, 0);
     while Instant::now() + KILL_EVERY < until {
         tokio::time::sleep(KILL_EVERY).await;
-        let victim = kills % 2;
+        let victim = kills % servers;
         if let Some(mut process) = replicas[victim].take() {
+            batches += process.metric("marketplace_commit_batches_total").await;
+            batched += process
+                .metric("marketplace_commit_batch_commands_total")
+                .await;
+            largest = largest.max(process.metric("marketplace_commit_batch_largest").await);
             process.kill();
         }
         kills += 1;
@@ -244,7 +294,7 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
     }
 
     // The server's own audit of every invariant.
-    let (clean, report) = audit(&url);
+    let (clean, report) = audit(url);
     println!("{report}");
     let mut violations = report.lines().filter(|l| l.starts_with("FAIL")).count();
     assert!(clean, "the audit failed:\n{report}");
@@ -256,13 +306,7 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
         .filter(|a| a.verb == "post" && a.status == 201)
         .map(|a| a.body["id"].as_str().unwrap().to_owned())
         .collect();
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    let rows: Vec<(String, String)> = sqlx::query_as("SELECT id::text, status FROM tasks")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    pool.close().await;
-    let stored: BTreeMap<String, String> = rows.into_iter().collect();
+    let stored: BTreeMap<String, String> = stored_tasks(url).await.into_iter().collect();
     let stored_ids: BTreeSet<String> = stored.keys().cloned().collect();
     if stored_ids != posted {
         violations += 1;
@@ -306,9 +350,12 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
             m
         });
     println!(
-        "chaos: {secs} s, {WORKERS} clients, {AGENTS} agents, 2 replicas: {} commands sent, \
-         {} acknowledged ({by_verb:?}), {} attempts, {} retried, {} unacknowledged, \
-         {kills} kills, {} tasks ({} completed, {} cancelled), {violations} violations",
+        "chaos on {}: {secs} s, {WORKERS} clients, {AGENTS} agents, {servers} server(s): {} \
+         commands sent, {} acknowledged ({by_verb:?}), {} attempts, {} retried, {} \
+         unacknowledged, {kills} kills, {batched} commands in {batches} commits in the \
+         killed servers (largest {largest}), {} tasks ({} completed, {} cancelled), \
+         {violations} violations",
+        url.split(':').next().unwrap_or("?"),
         tally.sent.load(Ordering::Relaxed),
         acks.len(),
         tally.attempts.load(Ordering::Relaxed),
@@ -323,6 +370,11 @@ async fn replicas_killed_under_load_lose_and_duplicate_nothing() {
         0,
         "every command answered"
     );
-    assert!(kills >= 2, "replicas were killed");
+    assert!(kills >= 2, "servers were killed");
+    assert!(
+        largest >= 3 && batched > batches,
+        "commits held several commands each: {batched} commands in {batches} commits, \
+         the largest {largest}"
+    );
     assert_eq!(violations, 0);
 }

@@ -29,6 +29,8 @@ pub struct Marketplace<S> {
     pub(super) policy: Arc<Policy>,
     pub(super) clock: Arc<dyn Clock>,
     pub(super) ids: Arc<dyn IdSource>,
+    /// Where commands go with group commit on (see `batch`).
+    pub(super) batcher: Option<Arc<super::batch::Batcher>>,
 }
 
 impl<S: Clone> Clone for Marketplace<S> {
@@ -38,6 +40,7 @@ impl<S: Clone> Clone for Marketplace<S> {
             policy: self.policy.clone(),
             clock: self.clock.clone(),
             ids: self.ids.clone(),
+            batcher: self.batcher.clone(),
         }
     }
 }
@@ -58,6 +61,7 @@ impl<S: Store> Marketplace<S> {
             policy: Arc::new(policy),
             clock: Arc::new(SystemClock),
             ids: Arc::new(RandomIds::default()),
+            batcher: None,
         }
     }
 

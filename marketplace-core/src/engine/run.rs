@@ -9,6 +9,7 @@ use crate::limits::IDEMPOTENCY_TTL_SECS;
 use crate::store::{IdempotencyRecord, Store, StoreError, Transaction};
 use crate::time::{Timestamp, secs, truncate};
 
+use super::batch::Submission;
 use super::keys::{Reservation, Verdict, check_idempotency_key, fingerprint, judge};
 use super::load::{CONFLICT_RETRIES_MAX, LOADS_PER_COMMAND_MAX, Step, load, prefetch};
 use super::market::Marketplace;
@@ -16,7 +17,7 @@ use super::market::Marketplace;
 impl<S: Store> Marketplace<S> {
     /// Executes `command` for `actor`.
     pub async fn execute(&self, actor: &IdentityId, command: Command) -> Result<Outcome, Error> {
-        self.run(Some(actor), &command, None).await
+        self.run(Some(actor), command, None).await
     }
 
     /// Executes `command` for `actor` at most once per `key`: a retry with the same key and
@@ -33,16 +34,37 @@ impl<S: Store> Marketplace<S> {
         key: &str,
     ) -> Result<Outcome, Error> {
         check_idempotency_key(key)?;
-        self.run(Some(actor), &command, Some(key)).await
+        self.run(Some(actor), command, Some(key)).await
     }
 
+    /// Executes a command: through the lanes with group commit on, else alone.
     pub(super) async fn run(
+        &self,
+        actor: Option<&IdentityId>,
+        command: Command,
+        key: Option<&str>,
+    ) -> Result<Outcome, Error> {
+        if let Some(batcher) = &self.batcher {
+            let submission = Submission {
+                actor: actor.cloned(),
+                command,
+                key: key.map(str::to_owned),
+            };
+            return self.submit(batcher, submission).await;
+        }
+        self.run_seeded(actor, &command, key, self.ids.next_seed())
+            .await
+    }
+
+    /// A command in a transaction of its own, retried on lost races with the same `seed`
+    /// (so the same ids).
+    pub(super) async fn run_seeded(
         &self,
         actor: Option<&IdentityId>,
         command: &Command,
         key: Option<&str>,
+        seed: u64,
     ) -> Result<Outcome, Error> {
-        let seed = self.ids.next_seed();
         let mut attempt = 0;
         loop {
             let now = self.now();
@@ -99,6 +121,7 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<Step, Error> {
         let idempotency = match (actor, key) {
             (Some(actor), Some(key)) => {
+                check_idempotency_key(key)?;
                 let print = fingerprint(command);
                 let found = tx.idempotency(actor, key).await?;
                 match judge(found.as_ref(), &print, now) {

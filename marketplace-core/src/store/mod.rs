@@ -265,6 +265,12 @@ pub trait Transaction: Send {
         before: Timestamp,
         limit: usize,
     ) -> impl Future<Output = Result<usize, StoreError>> + Send;
+    /// Says that the transaction now holds a batch: the locks of more than one command
+    /// (group commit). Two batches can each hold a lock the other waits for, in an order no
+    /// single command would take them; a store that waits for locks may from now on stop
+    /// waiting soon and report [`StoreError::Conflict`], and the engine then runs the
+    /// batch's commands one by one. The default does nothing.
+    fn holds_batch(&mut self) {}
     /// Makes everything durable.
     fn commit(self) -> impl Future<Output = Result<(), StoreError>> + Send;
     /// Undoes everything and releases every lock before returning. (Dropping a transaction

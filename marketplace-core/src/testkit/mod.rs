@@ -17,11 +17,13 @@
 //! also call them one by one. Every case checks the invariants of [`crate::audit`] at its end.
 
 pub mod cases;
+mod failing;
 mod fixture;
 mod ops;
 
 use std::future::Future;
 
+pub use failing::{FailingCommits, FailingTx};
 pub use fixture::{Fixture, dec, test_policy};
 pub use ops::{
     Op, Runner, Snapshot, TaskKind, ops_from_bytes, ops_from_seed, run_checked, snapshot,
@@ -32,7 +34,7 @@ use crate::store::{Backend, memory::MemoryStore};
 /// Makes fresh stores for the suite.
 pub trait Harness: Send + Sync {
     /// The store under test.
-    type Store: Backend;
+    type Store: Backend + Clone;
     /// Cleans up after a case when dropped (a temporary file, a scratch database).
     type Guard: Send + Sync + 'static;
     /// A fresh, empty store (its own database or schema) and its cleanup guard.
@@ -77,6 +79,12 @@ macro_rules! conformance_suite {
             lifecycle::private_delivery,
             lifecycle::young_accounts_hold_no_base_credit,
             lifecycle::credit_exposure_sums_negative_balances,
+            batches::later_commands_see_earlier,
+            batches::refused_alone,
+            batches::one_claim_wins_in_a_batch,
+            batches::keys_in_a_batch,
+            batches::failed_commit_fails_all,
+            batches::lanes_answer_each_command,
             claims::first_claim_wins,
             claims::claim_rules,
             claims::extend_claim,

@@ -1,5 +1,10 @@
 //! Transactions: the store's mutex held from `begin` to commit or drop, writes buffered and
 //! applied on commit.
+//!
+//! A transaction reads its own writes: a batch of commands in one transaction (group
+//! commit) has each command see the ones before it. Every load looks at the buffered
+//! writes, oldest first, over the committed state, as [`State::apply`] would apply them.
+//! A lone command writes after its last load, so its loads find nothing buffered.
 
 use std::sync::Arc;
 
@@ -23,17 +28,93 @@ pub struct MemoryTx {
     pub(super) purge: Option<(Timestamp, usize)>,
 }
 
+impl MemoryTx {
+    /// The writes buffered so far, oldest first.
+    fn written(&self) -> impl DoubleEndedIterator<Item = &Changes> {
+        self.pending.iter().chain(self.more.iter())
+    }
+
+    fn task_now(&self, id: TaskId) -> Option<Arc<Task>> {
+        let newest = self
+            .written()
+            .rev()
+            .find_map(|c| c.tasks.iter().rev().find(|t| t.id == id));
+        match newest {
+            Some(task) => Some(Arc::new(task.clone())),
+            None => self.guard.tasks.get(&id).cloned(),
+        }
+    }
+
+    fn party_now(&self, id: &IdentityId) -> Option<Party> {
+        let account = self
+            .written()
+            .rev()
+            .find_map(|c| c.accounts.iter().rev().find(|a| &a.identity == id));
+        let reputation = self
+            .written()
+            .rev()
+            .find_map(|c| c.reputations.iter().rev().find(|r| &r.identity == id));
+        if account.is_none() && reputation.is_none() {
+            return self.guard.party(id);
+        }
+        Some(Party {
+            account: account.or_else(|| self.guard.accounts.get(id))?.clone(),
+            reputation: reputation
+                .or_else(|| self.guard.reputations.get(id))?
+                .clone(),
+        })
+    }
+
+    /// The newest record `is` picks among the written lists `of` names, or else `stored`.
+    fn newest<T: Clone>(
+        &self,
+        of: fn(&Changes) -> &Vec<T>,
+        is: impl Fn(&T) -> bool,
+        stored: Option<&T>,
+    ) -> Option<T> {
+        let written = self.written().rev();
+        written
+            .filter_map(|c| of(c).iter().rev().find(|r| is(r)))
+            .next()
+            .or(stored)
+            .cloned()
+    }
+
+    /// The rules `keep` picks, as they stand after the buffered writes, in id order.
+    fn rules_now(&self, keep: impl Fn(&AutoClaimRule) -> bool) -> Vec<AutoClaimRule> {
+        let mut rules: std::collections::BTreeMap<RuleId, AutoClaimRule> = self
+            .guard
+            .rules
+            .values()
+            .filter(|r| keep(r))
+            .map(|r| (r.id, r.clone()))
+            .collect();
+        for c in self.written() {
+            for r in &c.rules {
+                rules.remove(&r.id);
+                if keep(r) {
+                    rules.insert(r.id, r.clone());
+                }
+            }
+            for id in &c.rules_deleted {
+                rules.remove(id);
+            }
+        }
+        rules.into_values().collect()
+    }
+}
+
 impl Transaction for MemoryTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        Ok(self.guard.tasks.get(&id).cloned())
+        Ok(self.task_now(id))
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
-        Ok(self.guard.party(id))
+        Ok(self.party_now(id))
     }
 
     async fn parties(&mut self, ids: &[IdentityId]) -> Result<Vec<Option<Party>>, StoreError> {
-        Ok(ids.iter().map(|id| self.guard.party(id)).collect())
+        Ok(ids.iter().map(|id| self.party_now(id)).collect())
     }
 
     async fn task_with_parties(
@@ -43,9 +124,9 @@ impl Transaction for MemoryTx {
         view: &mut View,
     ) -> Result<(), StoreError> {
         // The default's answer, each record copied once: from the state into the view.
-        let task = self.guard.tasks.get(&id).cloned();
+        let task = self.task_now(id);
         for who in want.listed(task.as_deref()) {
-            let party = self.guard.party(&who);
+            let party = self.party_now(&who);
             view.parties.insert(who, party);
         }
         view.tasks.insert(id, task);
@@ -53,46 +134,53 @@ impl Transaction for MemoryTx {
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        Ok(self.guard.profiles.get(id).cloned())
+        let stored = self.guard.profiles.get(id);
+        Ok(self.newest(|c| &c.profiles, |p| &p.identity == id, stored))
     }
 
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
-        Ok(self.guard.rules.get(&id).cloned())
+        Ok(self.rules_now(|r| r.id == id).pop())
     }
 
     async fn rules_owned_by(
         &mut self,
         owner: &IdentityId,
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
-        Ok(self
-            .guard
-            .rules
-            .values()
-            .filter(|r| &r.owner == owner)
-            .cloned()
-            .collect())
+        Ok(self.rules_now(|r| &r.owner == owner))
     }
 
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
-        Ok(self
-            .guard
-            .rules
-            .values()
-            .filter(|r| r.matches_any(tags))
-            .cloned()
-            .collect())
+        Ok(self.rules_now(|r| r.matches_any(tags)))
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
-        Ok(self.guard.contracts.get(&id).cloned())
+        let stored = self.guard.contracts.get(&id);
+        Ok(self.newest(|c| &c.contracts, |k| k.id == id, stored))
     }
 
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
-        Ok(self.guard.posts.get(&id).cloned())
+        let stored = self.guard.posts.get(&id);
+        Ok(self.newest(|c| &c.posts, |p| p.id == id, stored))
     }
 
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        Ok(self.guard.blobs.get(hash).cloned())
+        // Replayed as `apply` applies writes: a record already stored is kept, a reference
+        // marks it, a removal forgets it.
+        let mut blob = self.guard.blobs.get(hash).cloned();
+        for c in self.written() {
+            if blob.is_none() {
+                blob = c.blobs.iter().find(|b| b.hash == hash).cloned();
+            }
+            if let Some(b) = &mut blob
+                && c.blobs_referenced.iter().any(|h| h == hash)
+            {
+                b.referenced = true;
+            }
+            if c.blobs_removed.iter().any(|h| h == hash) {
+                blob = None;
+            }
+        }
+        Ok(blob)
     }
 
     async fn idempotency(
@@ -100,13 +188,22 @@ impl Transaction for MemoryTx {
         caller: &IdentityId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        Ok(self
-            .guard
+        let written = self
             .idempotency
-            .get(&(caller.clone(), key.to_owned()))
-            .cloned())
+            .iter()
+            .rev()
+            .find(|r| &r.caller == caller && r.key == key);
+        match written {
+            Some(record) => Ok(Some(record.clone())),
+            None => Ok(self
+                .guard
+                .idempotency
+                .get(&(caller.clone(), key.to_owned()))
+                .cloned()),
+        }
     }
 
+    /// Reads the committed deadlines only: the sweep asks before it writes.
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
         let now = micros(now);
         Ok(self

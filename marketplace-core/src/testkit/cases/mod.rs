@@ -1,6 +1,7 @@
 //! The conformance cases, by area. Each takes a [`Harness`](super::Harness) and panics on
 //! failure.
 
+pub mod batches;
 pub mod claims;
 pub mod credentials;
 pub mod deliveries;
