@@ -30,7 +30,7 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use marketplace_core::store::{
-    Backend, Channel, DeliveryAttempt, LeasedDelivery, NewDelivery, NextStep,
+    Backend, Channel, DeliveryAttempt, FanOut, LeasedDelivery, NewDelivery, NextStep,
 };
 use marketplace_core::{ClaimVia, Event, EventData, EventKind, IdentityId, Profile, Task};
 use serde_json::json;
@@ -73,32 +73,37 @@ impl<S: Backend + Clone> AppState<S> {
     pub async fn fan_out_round(&self) -> Result<usize, ApiError> {
         let lease = self.reach.lease().as_secs().max(1);
         let leased = self.market.lease_events(lease, EVENTS_PER_ROUND).await?;
+        let mut planned = Vec::with_capacity(leased.len());
         for event in &leased {
             // One event failing (its lease then runs out, and it is tried again) does not
             // hold up the others.
-            let planned = match self.plan(&event.event).await {
-                Ok(plan) => plan,
+            match self.plan(&event.event).await {
+                Ok(deliveries) => planned.push(FanOut {
+                    seq: event.event.seq,
+                    attempt: event.attempt,
+                    deliveries,
+                }),
                 Err(e) => {
                     tracing::warn!(seq = event.event.seq, error = ?e, "fanning out an event failed");
-                    continue;
                 }
-            };
-            let store = self.market.store();
-            match store
-                .fan_out(event.event.seq, event.attempt, &planned)
-                .await
-            {
-                Ok(true) if !planned.is_empty() => {
-                    tracing::debug!(
-                        seq = event.event.seq,
-                        deliveries = planned.len(),
-                        "fanned out"
-                    );
+            }
+        }
+        // The round's events leave the outbox in one transaction: one commit, not one each.
+        match self.market.store().fan_out(&planned).await {
+            Ok(done) => {
+                for (event, done) in planned.iter().zip(done) {
+                    if done && !event.deliveries.is_empty() {
+                        tracing::debug!(
+                            seq = event.seq,
+                            deliveries = event.deliveries.len(),
+                            "fanned out"
+                        );
+                    }
                 }
-                Ok(_) => {}
-                Err(e) => {
-                    tracing::warn!(seq = event.event.seq, error = %e, "storing a fan-out failed");
-                }
+            }
+            // Their leases run out, and they are tried again.
+            Err(e) => {
+                tracing::warn!(events = planned.len(), error = %e, "storing a fan-out failed");
             }
         }
         Ok(leased.len())

@@ -4,8 +4,8 @@
 
 use async_trait::async_trait;
 use marketplace_core::store::{
-    Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, LeasedDelivery, NewDelivery, NextStep,
-    WebhookSettings,
+    Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, FanOut, LeasedDelivery, NewDelivery,
+    NextStep, WebhookSettings,
 };
 use marketplace_core::{IdentityId, StoreError, Timestamp};
 use storage_sql::{Sql, int, rows};
@@ -40,13 +40,8 @@ impl Deliveries for PgStore {
         Sql(self).subscribers(capabilities, after, limit).await
     }
 
-    async fn fan_out(
-        &self,
-        event_seq: u64,
-        attempt: u32,
-        deliveries: &[NewDelivery],
-    ) -> Result<bool, StoreError> {
-        Sql(self).fan_out(event_seq, attempt, deliveries).await
+    async fn fan_out(&self, events: &[FanOut]) -> Result<Vec<bool>, StoreError> {
+        Sql(self).fan_out(events).await
     }
 
     async fn add_delivery(

@@ -26,7 +26,7 @@
 //!   on indexed keys. PostgreSQL plans a statement again when the statistics of its tables
 //!   change, so the database needs autovacuum (on by default) or a periodic `ANALYZE`:
 //!   plans made while the tables were empty scan them whole.
-//! - **Group commit** ([`GroupCommit`](marketplace_core::GroupCommit)): a transaction reads
+//! - **Group commit** ([`GroupCommit`]): a transaction reads
 //!   its own writes, so a batch of commands in one transaction has each see the ones before
 //!   it; a write held back for `COMMIT` goes in front of the next command's first load
 //!   instead (a write answers no rows). Each replica batches its own commands, in several

@@ -4,7 +4,7 @@
 
 use marketplace_core::limits::DELIVERY_ATTEMPTS_LISTED;
 use marketplace_core::store::{
-    Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, NewDelivery, NextStep,
+    Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, FanOut, NewDelivery, NextStep,
     WebhookSettings,
 };
 use marketplace_core::{IdentityId, StoreError, Timestamp};
@@ -115,33 +115,35 @@ shared! {
 
         /// [`Deliveries::fan_out`](marketplace_core::store::Deliveries::fan_out): the event's
         /// lease is completed and its deliveries stored in one transaction, or neither.
-        pub async fn fan_out(
-            &self,
-            event_seq: u64,
-            attempt: u32,
-            deliveries: &[NewDelivery],
-        ) -> Result<bool, StoreError> {
+        pub async fn fan_out(&self, events: &[FanOut]) -> Result<Vec<bool>, StoreError> {
+            if events.is_empty() {
+                return Ok(Vec::new());
+            }
             let mut conn = self.0.writer().await?;
             let mut tx = conn
                 .begin_with(sqlx::SqlStr::from_static(D::BEGIN_WRITE))
                 .await
                 .map_err(D::error)?;
-            let done = sqlx::query(sql!("event_complete"))
-                .bind(int(event_seq))
-                .bind(i64::from(attempt))
-                .execute(&mut *tx)
-                .await
-                .map_err(D::error)?;
-            if D::rows_affected(&done) != 1 {
-                return Ok(false);
-            }
-            for chunk in deliveries.chunks(INSERT_CHUNK) {
-                let mut b = insert_deliveries::<D::Db>(chunk, None);
-                b.push(" ON CONFLICT DO NOTHING");
-                b.build().execute(&mut *tx).await.map_err(D::error)?;
+            let mut answers = Vec::with_capacity(events.len());
+            for event in events {
+                let done = sqlx::query(sql!("event_complete"))
+                    .bind(int(event.seq))
+                    .bind(i64::from(event.attempt))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(D::error)?;
+                let ended = D::rows_affected(&done) == 1;
+                if ended {
+                    for chunk in event.deliveries.chunks(INSERT_CHUNK) {
+                        let mut b = insert_deliveries::<D::Db>(chunk, None);
+                        b.push(" ON CONFLICT DO NOTHING");
+                        b.build().execute(&mut *tx).await.map_err(D::error)?;
+                    }
+                }
+                answers.push(ended);
             }
             tx.commit().await.map_err(D::error)?;
-            Ok(true)
+            Ok(answers)
         }
 
         /// [`Deliveries::add_delivery`](marketplace_core::store::Deliveries::add_delivery).

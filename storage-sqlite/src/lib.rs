@@ -16,7 +16,7 @@
 //!   first load, and the write in the same query as `COMMIT`. A command that ended cleanly
 //!   hands the writer straight to the next one, without the check the pool makes of every
 //!   connection it takes back, unless another writer is already waiting on the pool.
-//! - **Group commit** ([`GroupCommit`](marketplace_core::GroupCommit)): a transaction reads
+//! - **Group commit** ([`GroupCommit`]): a transaction reads
 //!   its own writes, so a batch of commands in one transaction (one `BEGIN IMMEDIATE`, one
 //!   `COMMIT`, one `fsync` of the WAL for all) has each see the ones before it; a write held
 //!   back for `COMMIT` goes in the same query as the next command's first load instead. A

@@ -94,6 +94,17 @@ impl DeliveryStatus {
     }
 }
 
+/// One leased outbox event and the deliveries it makes ([`Deliveries::fan_out`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FanOut {
+    /// The event.
+    pub seq: u64,
+    /// The lease it was fanned out under.
+    pub attempt: u32,
+    /// What it makes.
+    pub deliveries: Vec<NewDelivery>,
+}
+
 /// A delivery to be stored.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewDelivery {
@@ -197,16 +208,12 @@ pub trait Deliveries: Send + Sync + 'static {
         after: Option<&IdentityId>,
         limit: usize,
     ) -> Result<Vec<IdentityId>, StoreError>;
-    /// Fans outbox event `seq` out: stores `deliveries` (each at most once per event,
-    /// recipient and channel, whatever was stored by an earlier try) and takes the event out
-    /// of the outbox, in one transaction — if `attempt` is still the event's latest lease.
-    /// `false` (and nothing stored) when it is not.
-    async fn fan_out(
-        &self,
-        seq: u64,
-        attempt: u32,
-        deliveries: &[NewDelivery],
-    ) -> Result<bool, StoreError>;
+    /// Fans outbox events out, all in one transaction (one durable commit however many):
+    /// for each, stores its deliveries (each at most once per event, recipient and channel,
+    /// whatever was stored by an earlier try) and takes the event out of the outbox — if
+    /// its `attempt` is still the event's latest lease. Answers, event by event, whether it
+    /// did: `false` (and nothing stored for that event) when the lease is not the latest.
+    async fn fan_out(&self, events: &[FanOut]) -> Result<Vec<bool>, StoreError>;
     /// Stores a delivery made outside the outbox (a ping): available at once, or — with
     /// `leased_until` — already leased to the caller until then (its first attempt, so
     /// the caller sends it itself). Returns it.

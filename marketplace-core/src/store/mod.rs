@@ -34,8 +34,8 @@ use smallvec::SmallVec;
 
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
 pub use deliveries::{
-    Channel, Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, LeasedDelivery,
-    NewDelivery, NextStep, WebhookSettings,
+    Channel, Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, FanOut,
+    LeasedDelivery, NewDelivery, NextStep, WebhookSettings,
 };
 pub use query::*;
 

@@ -58,23 +58,22 @@ impl Deliveries for MemoryStore {
             .collect())
     }
 
-    async fn fan_out(
-        &self,
-        seq: u64,
-        attempt: u32,
-        deliveries: &[NewDelivery],
-    ) -> Result<bool, StoreError> {
+    async fn fan_out(&self, events: &[FanOut]) -> Result<Vec<bool>, StoreError> {
         let mut state = self.state.lock().await;
-        if !state.end_lease(seq, attempt, None) {
-            return Ok(false);
-        }
-        for spec in deliveries {
-            let key = (seq, spec.recipient.clone(), spec.channel);
-            if state.fanned_out.insert(key) {
-                state.push_delivery(spec, None);
+        let mut done = Vec::with_capacity(events.len());
+        for event in events {
+            let ended = state.end_lease(event.seq, event.attempt, None);
+            if ended {
+                for spec in &event.deliveries {
+                    let key = (event.seq, spec.recipient.clone(), spec.channel);
+                    if state.fanned_out.insert(key) {
+                        state.push_delivery(spec, None);
+                    }
+                }
             }
+            done.push(ended);
         }
-        Ok(true)
+        Ok(done)
     }
 
     async fn add_delivery(

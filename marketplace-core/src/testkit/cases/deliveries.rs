@@ -10,7 +10,8 @@ use super::fixture;
 use crate::Timestamp;
 use crate::ids::IdentityId;
 use crate::store::{
-    Channel, Deliveries, DeliveryAttempt, DeliveryStatus, NewDelivery, NextStep, WebhookSettings,
+    Channel, Deliveries, DeliveryAttempt, DeliveryStatus, FanOut, LeasedEvent, NewDelivery,
+    NextStep, WebhookSettings,
 };
 use crate::testkit::Harness;
 
@@ -106,8 +107,21 @@ pub async fn webhook_settings<H: Harness>(h: &H) {
     assert!(store.subscribers(&[], None, 10).await.unwrap().is_empty());
 }
 
+/// Fans one leased event out with `plan`: whether it did.
+async fn fan_out_one(store: &impl Deliveries, leased: &LeasedEvent, plan: &[NewDelivery]) -> bool {
+    let event = FanOut {
+        seq: leased.event.seq,
+        attempt: leased.attempt,
+        deliveries: plan.to_vec(),
+    };
+    let answers = store.fan_out(&[event]).await.unwrap();
+    assert_eq!(answers.len(), 1);
+    answers[0]
+}
+
 /// Fanning out stores each recipient and channel once and takes the event out of the
-/// outbox; a lost lease stores nothing.
+/// outbox; a lost lease stores nothing; several events fan out in one call, each on its
+/// own lease.
 pub async fn fan_out_is_fenced<H: Harness>(h: &H) {
     let fx = fixture(h).await;
     let store = fx.market.store();
@@ -127,31 +141,20 @@ pub async fn fan_out_is_fenced<H: Harness>(h: &H) {
         delivery(stale.event.seq, &bob, Channel::Webhook, now),
     ];
     assert!(
-        !store
-            .fan_out(stale.event.seq, stale.attempt, &plan)
-            .await
-            .unwrap(),
+        !fan_out_one(store, stale, &plan).await,
         "a lost lease fans out nothing"
     );
     assert_eq!(store.deliveries_pending().await.unwrap(), 0);
 
     let fresh = &again[0];
-    assert!(
-        store
-            .fan_out(fresh.event.seq, fresh.attempt, &plan)
-            .await
-            .unwrap()
-    );
+    assert!(fan_out_one(store, fresh, &plan).await);
     assert_eq!(
         store.deliveries_pending().await.unwrap(),
         3,
         "one per recipient and channel"
     );
     assert!(
-        !store
-            .fan_out(fresh.event.seq, fresh.attempt, &plan)
-            .await
-            .unwrap(),
+        !fan_out_one(store, fresh, &plan).await,
         "the event is out of the outbox"
     );
     assert_eq!(store.deliveries_pending().await.unwrap(), 3);
@@ -164,6 +167,26 @@ pub async fn fan_out_is_fenced<H: Harness>(h: &H) {
     assert_eq!(stored.status, DeliveryStatus::Pending);
     assert_eq!((stored.attempts, stored.finished_at), (0, None));
     assert!(to_bob[0].attempts.is_empty());
+
+    // Two at once, the first on a lost lease: the second alone fans out.
+    let to_carol = |seq| vec![delivery(seq, &alice, Channel::Webhook, now)];
+    let (lost, last) = (&leased[1], &again[1]);
+    let both = [
+        FanOut {
+            seq: lost.event.seq,
+            attempt: lost.attempt,
+            deliveries: to_carol(lost.event.seq),
+        },
+        FanOut {
+            seq: last.event.seq,
+            attempt: last.attempt,
+            deliveries: to_carol(last.event.seq),
+        },
+    ];
+    assert_eq!(store.fan_out(&both).await.unwrap(), vec![false, true]);
+    assert_eq!(fx.market.outbox_depth().await.unwrap(), 0);
+    assert_eq!(store.deliveries_pending().await.unwrap(), 4);
+    assert!(store.fan_out(&[]).await.unwrap().is_empty());
     // Nothing lingers: the fixture's audit checks the marketplace's invariants.
     fx.assert_invariants().await;
 }
