@@ -223,7 +223,8 @@ impl ServeSettings {
         if !self.group_commit {
             return market;
         }
-        let postgres = self.database.database_url.starts_with("postgres");
+        let location = Location::parse(&self.database.database_url);
+        let postgres = matches!(location, Ok(Location::Postgres(_)));
         let config = GroupCommit {
             max_commands: self.batch_max_commands,
             max_open: Duration::from_micros(self.batch_max_open_us),

@@ -5,7 +5,8 @@
 //! most of the statements. A command's usual course (its loads, its write, its commit)
 //! therefore saves two: `BEGIN IMMEDIATE` goes in front of the first load, and the write of
 //! the hot tables is held back and goes with `COMMIT`, each as one query of several
-//! statements.
+//! statements. In a batch (group commit) a held-back write goes with the next command's
+//! first load instead, so that the load reads it.
 
 use std::borrow::Cow;
 use std::sync::Arc;

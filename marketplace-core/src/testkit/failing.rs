@@ -1,6 +1,7 @@
 //! A store whose commits fail: for the cases that check what a failed commit does.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use async_trait::async_trait;
 use rust_decimal::Decimal;
@@ -17,13 +18,37 @@ use crate::store::{
 use crate::time::Timestamp;
 use crate::view::{Changes, Party, View};
 
-/// `S` with every commit rolled back and reported failed
-/// ([`StoreError::Unavailable`]); everything else is `S`'s own.
+/// `S` with its next commits rolled back and reported failed with an error of the test's
+/// choosing; everything else is `S`'s own.
 #[derive(Debug, Clone)]
-pub struct FailingCommits<S>(pub S);
+pub struct FailingCommits<S> {
+    store: S,
+    failures: Arc<Failures>,
+}
+
+#[derive(Debug)]
+struct Failures {
+    /// Commits still to fail.
+    left: AtomicUsize,
+    error: StoreError,
+}
+
+impl<S> FailingCommits<S> {
+    /// `store`, its next `count` commits failing with `error` (`usize::MAX`: every one).
+    pub fn new(store: S, count: usize, error: StoreError) -> Self {
+        let failures = Failures {
+            left: AtomicUsize::new(count),
+            error,
+        };
+        Self {
+            store,
+            failures: Arc::new(failures),
+        }
+    }
+}
 
 /// A transaction of [`FailingCommits`].
-pub struct FailingTx<T>(T);
+pub struct FailingTx<T>(T, Arc<Failures>);
 
 impl<T: Transaction> Transaction for FailingTx<T> {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
@@ -118,12 +143,18 @@ impl<T: Transaction> Transaction for FailingTx<T> {
         self.0.holds_batch();
     }
 
-    /// Rolls back instead, and says the commit failed.
+    /// Rolls back instead, and says the commit failed, while failures are left.
     async fn commit(self) -> Result<(), StoreError> {
+        let fail = self
+            .1
+            .left
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+            .is_ok();
+        if !fail {
+            return self.0.commit().await;
+        }
         self.0.rollback().await?;
-        Err(StoreError::Unavailable(
-            "the commit failed (a test's store)".into(),
-        ))
+        Err(self.1.error.clone())
     }
 
     async fn rollback(self) -> Result<(), StoreError> {
@@ -138,23 +169,23 @@ impl<S: Store> Store for FailingCommits<S> {
     // Not `async fn`: in an `#[async_trait]` impl that would box the future.
     #[allow(clippy::manual_async_fn)]
     fn begin(&self) -> impl Future<Output = Result<Self::Tx<'_>, StoreError>> + Send {
-        async move { Ok(FailingTx(self.0.begin().await?)) }
+        async move { Ok(FailingTx(self.store.begin().await?, self.failures.clone())) }
     }
 
     async fn task(&self, id: TaskId) -> Result<Option<Task>, StoreError> {
-        self.0.task(id).await
+        self.store.task(id).await
     }
 
     async fn tasks(&self, query: &TaskQuery) -> Result<Vec<Task>, StoreError> {
-        self.0.tasks(query).await
+        self.store.tasks(query).await
     }
 
     async fn messages(&self, task: TaskId, limit: usize) -> Result<Vec<Message>, StoreError> {
-        self.0.messages(task, limit).await
+        self.store.messages(task, limit).await
     }
 
     async fn account(&self, id: &IdentityId) -> Result<Option<Account>, StoreError> {
-        self.0.account(id).await
+        self.store.account(id).await
     }
 
     async fn accounts(
@@ -162,67 +193,67 @@ impl<S: Store> Store for FailingCommits<S> {
         after: Option<&IdentityId>,
         limit: usize,
     ) -> Result<Vec<Account>, StoreError> {
-        self.0.accounts(after, limit).await
+        self.store.accounts(after, limit).await
     }
 
     async fn reputation(&self, id: &IdentityId) -> Result<Option<Reputation>, StoreError> {
-        self.0.reputation(id).await
+        self.store.reputation(id).await
     }
 
     async fn profile(&self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        self.0.profile(id).await
+        self.store.profile(id).await
     }
 
     async fn profiles(&self, query: &ProfileQuery) -> Result<Vec<Profile>, StoreError> {
-        self.0.profiles(query).await
+        self.store.profiles(query).await
     }
 
     async fn ledger(&self, query: &LedgerQuery) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.0.ledger(query).await
+        self.store.ledger(query).await
     }
 
     async fn ledger_since(&self, after: u64, limit: usize) -> Result<Vec<LedgerEntry>, StoreError> {
-        self.0.ledger_since(after, limit).await
+        self.store.ledger_since(after, limit).await
     }
 
     async fn ledger_totals(&self, account: &AccountRef) -> Result<LedgerTotals, StoreError> {
-        self.0.ledger_totals(account).await
+        self.store.ledger_totals(account).await
     }
 
     async fn rules(&self, owner: &IdentityId) -> Result<Vec<AutoClaimRule>, StoreError> {
-        self.0.rules(owner).await
+        self.store.rules(owner).await
     }
 
     async fn contracts(&self, identity: &IdentityId) -> Result<Vec<Contract>, StoreError> {
-        self.0.contracts(identity).await
+        self.store.contracts(identity).await
     }
 
     async fn feed(&self, query: &FeedQuery) -> Result<Vec<FeedItem>, StoreError> {
-        self.0.feed(query).await
+        self.store.feed(query).await
     }
 
     async fn search(&self, query: &SearchQuery) -> Result<Vec<FeedItem>, StoreError> {
-        self.0.search(query).await
+        self.store.search(query).await
     }
 
     async fn market_signals(&self, limit: usize) -> Result<MarketSignals, StoreError> {
-        self.0.market_signals(limit).await
+        self.store.market_signals(limit).await
     }
 
     async fn blob(&self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        self.0.blob(hash).await
+        self.store.blob(hash).await
     }
 
     async fn blob_holder(&self, hash: &str, identity: &IdentityId) -> Result<bool, StoreError> {
-        self.0.blob_holder(hash, identity).await
+        self.store.blob_holder(hash, identity).await
     }
 
     async fn events(&self, after: u64, limit: usize) -> Result<Vec<Event>, StoreError> {
-        self.0.events(after, limit).await
+        self.store.events(after, limit).await
     }
 
     async fn last_event_seq(&self) -> Result<u64, StoreError> {
-        self.0.last_event_seq().await
+        self.store.last_event_seq().await
     }
 
     async fn lease_events(
@@ -231,22 +262,22 @@ impl<S: Store> Store for FailingCommits<S> {
         until: Timestamp,
         limit: usize,
     ) -> Result<Vec<LeasedEvent>, StoreError> {
-        self.0.lease_events(now, until, limit).await
+        self.store.lease_events(now, until, limit).await
     }
 
     async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
-        self.0.complete_event(seq, attempt).await
+        self.store.complete_event(seq, attempt).await
     }
 
     async fn retry_event(&self, seq: u64, attempt: u32, at: Timestamp) -> Result<bool, StoreError> {
-        self.0.retry_event(seq, attempt, at).await
+        self.store.retry_event(seq, attempt, at).await
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        self.0.outbox_depth().await
+        self.store.outbox_depth().await
     }
 
     async fn credit_exposure(&self) -> Result<Decimal, StoreError> {
-        self.0.credit_exposure().await
+        self.store.credit_exposure().await
     }
 }

@@ -84,6 +84,7 @@ macro_rules! conformance_suite {
             batches::one_claim_wins_in_a_batch,
             batches::keys_in_a_batch,
             batches::failed_commit_fails_all,
+            batches::conflicted_batch_runs_one_by_one,
             batches::lanes_answer_each_command,
             claims::first_claim_wins,
             claims::claim_rules,

@@ -21,7 +21,8 @@ use super::state::*;
 /// A transaction on the in-memory store: holds the store's mutex until dropped.
 pub struct MemoryTx {
     pub(super) guard: MutexGuardArc<State>,
-    /// The engine writes once per transaction; more writes are applied in order.
+    /// The first write; later ones (a batch's commands after the first) in `more`, applied
+    /// in order.
     pub(super) pending: Option<Changes>,
     pub(super) more: Vec<Changes>,
     pub(super) idempotency: Vec<IdempotencyRecord>,
@@ -139,7 +140,17 @@ impl Transaction for MemoryTx {
     }
 
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
-        Ok(self.rules_now(|r| r.id == id).pop())
+        // Replayed as `apply` applies writes: a rule upserted, then rules deleted.
+        let mut rule = self.guard.rules.get(&id).cloned();
+        for c in self.written() {
+            if let Some(r) = c.rules.iter().rev().find(|r| r.id == id) {
+                rule = Some(r.clone());
+            }
+            if c.rules_deleted.contains(&id) {
+                rule = None;
+            }
+        }
+        Ok(rule)
     }
 
     async fn rules_owned_by(

@@ -11,7 +11,7 @@ use crate::engine::{GroupCommit, Lane, Marketplace, Submission};
 use crate::error::Error;
 use crate::ids::{IdAllocator, IdentityId, SequentialIds, TaskId};
 use crate::model::{DeliveryInput, ProfileUpdate, Task, TaskSpec, TaskStatus};
-use crate::store::{SearchQuery, Store};
+use crate::store::{SearchQuery, Store, StoreError};
 use crate::testkit::{FailingCommits, Fixture, Harness, dec};
 
 /// The fixture's marketplace, its seeds counted from `start` (the first is `start + 1`):
@@ -221,8 +221,10 @@ pub async fn failed_commit_fails_all<H: Harness>(h: &H) {
         .await
         .unwrap();
     let before = fx.market.balance(&alice).await.unwrap();
+    let store = fx.market.store().clone();
+    let failed = StoreError::Unavailable("the disk is gone".into());
     let failing = Marketplace::new(
-        FailingCommits(fx.market.store().clone()),
+        FailingCommits::new(store, usize::MAX, failed),
         fx.market.policy().clone(),
     )
     .with_clock(fx.clock.clone())
@@ -239,7 +241,7 @@ pub async fn failed_commit_fails_all<H: Harness>(h: &H) {
     for _ in 0..2 {
         assert!(matches!(
             answers.next().unwrap(),
-            Err(Error::Storage(crate::StoreError::Unavailable(_)))
+            Err(Error::Storage(StoreError::Unavailable(_)))
         ));
     }
     assert_code(answers.next().unwrap(), "task_not_found");
@@ -265,6 +267,60 @@ pub async fn failed_commit_fails_all<H: Harness>(h: &H) {
         .execute_idempotent(&alice, post("nor this", 1, false), "k-failed")
         .await;
     assert!(retried.is_ok(), "{retried:?}");
+    fx.assert_invariants().await;
+}
+
+/// A batch whose commit loses a race (the store rolled it back): its commands run again
+/// one by one, each acknowledged once, with the ids and keys they had.
+pub async fn conflicted_batch_runs_one_by_one<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let (alice, bob, carol) = (
+        fx.agent("alice").await,
+        fx.agent("bob").await,
+        fx.agent("carol").await,
+    );
+    let open = fx
+        .market
+        .post_task(&alice, TaskSpec::new("claimed after a retry", 5))
+        .await
+        .unwrap();
+    let lost = StoreError::Conflict("a lost race".into());
+    let market = Marketplace::new(
+        FailingCommits::new(fx.market.store().clone(), 1, lost),
+        fx.market.policy().clone(),
+    )
+    .with_clock(fx.clock.clone())
+    .with_ids(Arc::new(SequentialIds::starting_at(6000)));
+    let answers = market
+        .execute_batch(vec![
+            Submission::new(&alice, post("posted once", 7, false)).with_key("k-retried"),
+            Submission::new(&bob, claim(open.id)),
+            Submission::new(&carol, claim(open.id)),
+        ])
+        .await;
+    let mut answers = answers.into_iter();
+    let posted = task_of(&answers.next().unwrap());
+    assert_eq!(
+        posted.id,
+        task_id_of(&fx, 6001),
+        "the same ids on the retry"
+    );
+    assert_eq!(task_of(&answers.next().unwrap()).claimant(), Some(&bob));
+    assert_code(answers.next().unwrap(), "already_claimed");
+    assert_eq!(
+        fx.market.balance(&alice).await.unwrap().escrowed,
+        dec("12"),
+        "the open task's 5 and the post's 7, once"
+    );
+    let again = fx
+        .market
+        .execute_idempotent(&alice, post("posted once", 7, false), "k-retried")
+        .await;
+    assert_eq!(
+        task_of(&again).id,
+        posted.id,
+        "the key committed with the retry"
+    );
     fx.assert_invariants().await;
 }
 
