@@ -75,12 +75,13 @@ impl<S: Store> Marketplace<S> {
     }
 
     /// Hands a command to the lanes and waits for its answer. Should the lanes be gone (a
-    /// runtime shut down under them), the command runs alone.
+    /// runtime shut down under them), gives back the seed it drew, for the command to run
+    /// alone.
     pub(super) async fn submit(
         &self,
         batcher: &Batcher,
         submission: Submission,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<Result<Outcome, Error>, u64> {
         let seed = self.ids.next_seed();
         let (answer, answered) = flume::bounded(1);
         let job = Job {
@@ -88,26 +89,22 @@ impl<S: Store> Marketplace<S> {
             seed,
             answer: Some(answer),
         };
-        if let Err(flume::SendError(job)) = batcher.jobs.send(job) {
-            return self.alone(&job.submission, job.seed).await;
+        if batcher.jobs.send(job).is_err() {
+            return Err(seed);
         }
-        answered.recv_async().await.unwrap_or_else(|_| {
+        Ok(answered.recv_async().await.unwrap_or_else(|_| {
             Err(
                 StoreError::Unavailable("the command's lane stopped before answering".into())
                     .into(),
             )
-        })
+        }))
     }
 
     /// A command on its own: its transaction, retried on lost races.
     async fn alone(&self, submission: &Submission, seed: u64) -> Result<Outcome, Error> {
-        self.run_seeded(
-            submission.actor.as_ref(),
-            &submission.command,
-            submission.key.as_deref(),
-            seed,
-        )
-        .await
+        let s = submission;
+        self.run(s.actor.as_ref(), &s.command, s.key.as_deref(), Some(seed))
+            .await
     }
 
     /// Decides `jobs` (and, with a queue, the commands that arrive meanwhile, within the

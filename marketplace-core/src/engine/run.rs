@@ -17,7 +17,7 @@ use super::market::Marketplace;
 impl<S: Store> Marketplace<S> {
     /// Executes `command` for `actor`.
     pub async fn execute(&self, actor: &IdentityId, command: Command) -> Result<Outcome, Error> {
-        self.run(Some(actor), command, None).await
+        self.run(Some(actor), &command, None, None).await
     }
 
     /// Executes `command` for `actor` at most once per `key`: a retry with the same key and
@@ -34,37 +34,37 @@ impl<S: Store> Marketplace<S> {
         key: &str,
     ) -> Result<Outcome, Error> {
         check_idempotency_key(key)?;
-        self.run(Some(actor), command, Some(key)).await
+        self.run(Some(actor), &command, Some(key), None).await
     }
 
-    /// Executes a command: through the lanes with group commit on, else alone.
+    /// Executes a command. With `seed` (a lane running a command on its own, with the ids
+    /// it had): here, in a transaction of its own. Without: through the lanes when group
+    /// commit is on (a copy: the lane owns it), else here, with a new seed. Here, the
+    /// command is retried on lost races with the same seed (so the same ids), in this one
+    /// future: the engine's hot path nests no future more than it needs.
     pub(super) async fn run(
-        &self,
-        actor: Option<&IdentityId>,
-        command: Command,
-        key: Option<&str>,
-    ) -> Result<Outcome, Error> {
-        if let Some(batcher) = &self.batcher {
-            let submission = Submission {
-                actor: actor.cloned(),
-                command,
-                key: key.map(str::to_owned),
-            };
-            return self.submit(batcher, submission).await;
-        }
-        self.run_seeded(actor, &command, key, self.ids.next_seed())
-            .await
-    }
-
-    /// A command in a transaction of its own, retried on lost races with the same `seed`
-    /// (so the same ids).
-    pub(super) async fn run_seeded(
         &self,
         actor: Option<&IdentityId>,
         command: &Command,
         key: Option<&str>,
-        seed: u64,
+        seed: Option<u64>,
     ) -> Result<Outcome, Error> {
+        let seed = match (seed, &self.batcher) {
+            (Some(seed), _) => seed,
+            (None, Some(batcher)) => {
+                let submission = Submission {
+                    actor: actor.cloned(),
+                    command: command.clone(),
+                    key: key.map(str::to_owned),
+                };
+                match self.submit(batcher, submission).await {
+                    Ok(answer) => return answer,
+                    // The lanes are gone: alone, here.
+                    Err(seed) => seed,
+                }
+            }
+            (None, None) => self.ids.next_seed(),
+        };
         let mut attempt = 0;
         loop {
             let now = self.now();

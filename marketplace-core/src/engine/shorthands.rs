@@ -22,7 +22,9 @@ impl<S: Store> Marketplace<S> {
     ) -> Result<Task, Error> {
         // `run`, not `execute`: one future less between the caller and the store, and the
         // command kept in one place (each nested future holds its own arguments).
-        self.run(Some(actor), command, None).await?.into_value()
+        self.run(Some(actor), &command, None, None)
+            .await?
+            .into_value()
     }
 
     /// Registers `actor` with a profile; returns its account (with the signup grant).
@@ -265,7 +267,7 @@ impl<S: Store> Marketplace<S> {
         let command = Command::CollectBlob {
             hash: hash.to_owned(),
         };
-        match self.run(None, command, None).await? {
+        match self.run(None, &command, None, None).await? {
             Outcome::BlobCollected { removed } => Ok(removed),
             other => Err(crate::command::unexpected(&other)),
         }
@@ -273,7 +275,7 @@ impl<S: Store> Marketplace<S> {
 
     /// Applies the task's passed deadlines now, and returns it.
     pub async fn touch(&self, task: TaskId) -> Result<Task, Error> {
-        self.run(None, Command::Touch { task }, None)
+        self.run(None, &Command::Touch { task }, None, None)
             .await?
             .into_value()
     }

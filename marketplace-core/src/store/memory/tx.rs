@@ -36,6 +36,10 @@ impl MemoryTx {
     }
 
     fn task_now(&self, id: TaskId) -> Option<Arc<Task>> {
+        if self.pending.is_none() {
+            // Nothing written yet (a lone command's loads): the stored record.
+            return self.guard.tasks.get(&id).cloned();
+        }
         let newest = self
             .written()
             .rev()
@@ -47,6 +51,9 @@ impl MemoryTx {
     }
 
     fn party_now(&self, id: &IdentityId) -> Option<Party> {
+        if self.pending.is_none() {
+            return self.guard.party(id);
+        }
         let account = self
             .written()
             .rev()
