@@ -12,6 +12,17 @@ use rust_decimal::Decimal;
 pub mod process;
 pub mod storage;
 
+/// The median, lowest and highest of `values` (not empty), which it sorts: how the
+/// generators report a figure over rounds.
+pub fn spread(values: &mut [f64]) -> (f64, f64, f64) {
+    values.sort_by(f64::total_cmp);
+    (
+        values[values.len() / 2],
+        values[0],
+        values[values.len() - 1],
+    )
+}
+
 /// A policy whose signup grant funds millions of lifecycles.
 pub fn bench_policy() -> Policy {
     Policy {

@@ -25,6 +25,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use axum::routing::get;
 use benches::process::{Server, server_binary};
+use benches::spread;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
 use http_adapter::server::serve;
@@ -626,13 +627,6 @@ async fn lifecycle_run(
     }
 }
 
-/// The median and the range of `values`.
-fn spread(mut values: Vec<f64>) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    let median = values[values.len() / 2];
-    (median, values[0], values[values.len() - 1])
-}
-
 /// The lifecycle path, `args.rounds` rounds: each measures the empty route, then every
 /// pair count without group commit and with it, each on a fresh database from `fresh`.
 /// Prints every run, then per pair count the medians and ranges over the rounds.
@@ -683,7 +677,7 @@ where
             }
         }
     }
-    let (empty, low, high) = spread(empties);
+    let (empty, low, high) = spread(&mut empties);
     println!("{backend:<10} empty route: median {empty:.0} requests/s ({low:.0}–{high:.0})");
     for &pairs in &args.lifecycle_pairs {
         let of = |on: bool| {
@@ -691,14 +685,14 @@ where
                 .filter(move |r| r.pairs == pairs && r.group_commit == on)
         };
         for on in [false, true] {
-            let (rate, low, high) = spread(of(on).map(|r| r.figures.per_second()).collect());
-            let (p50, _, _) = spread(of(on).map(|r| r.figures.p50_ms).collect());
-            let (p99, _, _) = spread(of(on).map(|r| r.figures.p99_ms).collect());
-            let cpu = spread(
-                of(on)
-                    .map(|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s))
-                    .collect(),
-            );
+            // The median and range over the rounds of one figure of these runs.
+            let over = |figure: &dyn Fn(&LifecycleRun) -> f64| {
+                spread(&mut of(on).map(figure).collect::<Vec<_>>())
+            };
+            let (rate, low, high) = over(&|r| r.figures.per_second());
+            let (p50, _, _) = over(&|r| r.figures.p50_ms);
+            let (p99, _, _) = over(&|r| r.figures.p99_ms);
+            let cpu = over(&|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s));
             println!(
                 "{backend:<10} {pairs:>3} pairs, group commit {:<3}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3})",
                 if on { "on" } else { "off" },
@@ -710,7 +704,7 @@ where
         let ratios = of(true)
             .zip(of(false))
             .map(|(on, off)| on.figures.per_second() / off.figures.per_second());
-        let (ratio, low, high) = spread(ratios.collect());
+        let (ratio, low, high) = spread(&mut ratios.collect::<Vec<_>>());
         println!(
             "{backend:<10} {pairs:>3} pairs: with group commit ÷ without, same round: median {ratio:.2} ({low:.2}–{high:.2})"
         );

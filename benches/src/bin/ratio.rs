@@ -34,10 +34,10 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use benches::bench_policy;
 use benches::storage::{
     PgBench, PgBenchError, PgRaw, SqliteRaw, fresh_pg_database, pairs, run_lifecycles,
 };
+use benches::{bench_policy, spread};
 use clap::{Parser, ValueEnum};
 use marketplace_core::{GroupCommit, Marketplace, Store};
 use storage_postgres::PgStore;
@@ -103,16 +103,6 @@ async fn measured<F: Future<Output = Duration>>(work: F) -> (Duration, Option<(u
         .zip(cpu_ticks())
         .map(|((b0, s0), (b1, s1))| (b1.saturating_sub(b0), s1.saturating_sub(s0)));
     (took, used)
-}
-
-/// The median, lowest and highest of `values` (not empty).
-fn spread(values: &mut [f64]) -> (f64, f64, f64) {
-    values.sort_by(f64::total_cmp);
-    (
-        values[values.len() / 2],
-        values[0],
-        values[values.len() - 1],
-    )
 }
 
 /// Runs `rounds` rounds of `lifecycles(n)` then `raw(n)`, each sized from a first short
