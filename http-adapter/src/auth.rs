@@ -3,6 +3,7 @@
 //! The keys themselves, sessions and passwords are [`crate::crypto`]'s (re-exported here).
 
 use std::sync::LazyLock;
+use std::time::Instant;
 
 use axum::body::{Body, to_bytes};
 use axum::extract::{FromRequestParts, OptionalFromRequestParts, Request, State};
@@ -203,14 +204,21 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for Caller {
         if token.len() != 3 + 2 * API_KEY_RANDOM_BYTES {
             return Err(ApiError::Unauthorized("invalid credentials"));
         }
+        let hash = api_key_hash(token);
+        if let Some(identity) = app.keys.identity(&hash, Instant::now()) {
+            return Ok(Self(identity));
+        }
         let key = app
             .market
             .store()
-            .api_key(&api_key_hash(token))
+            .api_key(&hash)
             .await
             .map_err(|e| ApiError::Engine(e.into()))?;
         match key {
-            Some(key) if key.revoked_at.is_none() => Ok(Self(key.identity)),
+            Some(key) if key.revoked_at.is_none() => {
+                app.keys.remember(&hash, &key.identity, Instant::now());
+                Ok(Self(key.identity))
+            }
             _ => Err(ApiError::Unauthorized("invalid credentials")),
         }
     }

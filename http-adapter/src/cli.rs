@@ -27,7 +27,7 @@ use crate::blobs::UploadLimits;
 use crate::connections::ConnectionLimits;
 use crate::database::{Database, Location};
 use crate::dispatch::{self, LlmConfig, ReachConfig};
-use crate::limits::{self, POSTGRES_BATCH_LANES};
+use crate::limits::{self, API_KEY_CACHE_TTL_MS, POSTGRES_BATCH_LANES};
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::rate_limits::{Rate, RateLimits};
 use crate::server;
@@ -102,6 +102,11 @@ pub struct ServeSettings {
     /// Leading zero bits a registration's proof of work must have (0: none asked).
     #[arg(long, env = "MARKETPLACE_REGISTRATION_POW_BITS", default_value_t = 0)]
     pub registration_pow_bits: u8,
+    /// How long a replica trusts an API key it looked up, milliseconds: requests within it
+    /// skip the store's lookup, and a key revoked on another replica is refused here once
+    /// it passes (on the replica that revoked it, at once). 0: every request asks the store.
+    #[arg(long, env = "MARKETPLACE_API_KEY_CACHE_MS", default_value_t = API_KEY_CACHE_TTL_MS)]
+    pub api_key_cache_ms: u64,
     /// Where uploaded artifacts are kept.
     #[arg(long, env = "MARKETPLACE_BLOB_DIR", default_value = server::BLOB_DIR_DEFAULT)]
     pub blob_dir: PathBuf,
@@ -355,6 +360,7 @@ impl ServeSettings {
         Ok(server::Config::new(self.master_key(store).await?)
             .with_blob_dir(&self.blob_dir)
             .with_registration_pow_bits(self.registration_pow_bits)
+            .with_api_key_cache(std::time::Duration::from_millis(self.api_key_cache_ms))
             .with_upload_limits(self.upload_limits())
             .with_outbound(self.outbound().await?)
             .with_reach(self.reach(address))

@@ -87,6 +87,7 @@ pub mod error;
 pub mod execute;
 pub mod extract;
 pub mod input;
+pub mod key_cache;
 pub mod limits;
 pub mod live;
 pub mod mcp;

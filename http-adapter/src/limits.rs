@@ -33,6 +33,12 @@ pub const LIVE_GAP_WAIT_MS: u64 = 2000;
 pub const LIVE_PAGE_LINGER_SECS: u64 = 30;
 /// How often a quiet live stream sends a keep-alive comment, seconds.
 pub const LIVE_KEEP_ALIVE_SECS: u64 = 15;
+/// How long a replica trusts an API key it looked up, milliseconds: the longest another
+/// replica's revocation of it can take to reach this one (see
+/// [`KeyCache`](crate::key_cache::KeyCache)).
+pub const API_KEY_CACHE_TTL_MS: u64 = 1_000;
+/// API keys a replica keeps proven at most.
+pub const API_KEY_CACHE_ENTRIES_MAX: usize = 10_000;
 /// Login attempts one account may receive per minute (the rest are refused with 429).
 pub const LOGIN_ATTEMPTS_PER_ACCOUNT_PER_MINUTE: u32 = 10;
 /// Login attempts one client IP may make per minute, whatever the accounts.

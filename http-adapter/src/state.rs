@@ -10,7 +10,8 @@ use marketplace_core::store::Backend;
 
 use crate::blobs::{BlobDir, UploadLimits};
 use crate::crypto::MasterKey;
-use crate::limits::{BODY_BYTES_MAX, LIVE_KEEP_ALIVE_SECS};
+use crate::key_cache::KeyCache;
+use crate::limits::{API_KEY_CACHE_TTL_MS, BODY_BYTES_MAX, LIVE_KEEP_ALIVE_SECS};
 use crate::live::EventHub;
 use crate::outbound::{Outbound, OutboundConfig};
 use crate::rate_limits::{LoginAttempts, RateLimits};
@@ -47,6 +48,9 @@ pub struct Config {
     pub mcp_hosts: Vec<String>,
     /// How often a quiet live stream (`GET /api/v1/events`) sends a keep-alive comment.
     pub live_keep_alive: std::time::Duration,
+    /// How long an API key, once looked up, is trusted without asking the store again
+    /// (zero: always asked; see [`KeyCache`]).
+    pub api_key_cache: std::time::Duration,
 }
 
 /// The `Host` names the MCP endpoint serves by default.
@@ -66,7 +70,15 @@ impl Config {
             registration_pow_bits: 0,
             mcp_hosts: MCP_HOSTS_DEFAULT.map(str::to_owned).to_vec(),
             live_keep_alive: std::time::Duration::from_secs(LIVE_KEEP_ALIVE_SECS),
+            api_key_cache: std::time::Duration::from_millis(API_KEY_CACHE_TTL_MS),
         }
+    }
+
+    /// Trusts an API key, once looked up, for `ttl` (default [`API_KEY_CACHE_TTL_MS`];
+    /// zero: every request asks the store).
+    pub fn with_api_key_cache(mut self, ttl: std::time::Duration) -> Self {
+        self.api_key_cache = ttl;
+        self
     }
 
     /// Sends a keep-alive comment on quiet live streams every `every` (default
@@ -149,6 +161,8 @@ pub struct AppState<S> {
     pub live_keep_alive: std::time::Duration,
     /// Login attempts per account and per IP.
     pub login_attempts: Arc<LoginAttempts>,
+    /// API keys recently proven.
+    pub keys: Arc<KeyCache>,
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -170,6 +184,7 @@ impl<S: Backend + Clone> AppState<S> {
             live: Arc::default(),
             live_keep_alive: config.live_keep_alive,
             login_attempts: Arc::default(),
+            keys: Arc::new(KeyCache::new(config.api_key_cache)),
         }
     }
 }

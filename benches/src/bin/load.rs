@@ -8,6 +8,7 @@
 //! ```sh
 //! cargo run --release -p benches --bin load                      # both backends, 32 connections
 //! cargo run --release -p benches --bin load -- --backend sqlite --connections 16
+//! cargo run --release -p benches --bin load -- --backend memory --lifecycles-only
 //! ```
 //!
 //! The server is the real `marketplace-server` binary, started as a child process on a
@@ -37,7 +38,11 @@ use tokio::net::{TcpListener, TcpStream};
 enum Backend {
     Sqlite,
     Postgres,
+    /// SQLite and PostgreSQL.
     Both,
+    /// The in-memory store (`memory://`): what the server costs with no storage at all,
+    /// the ceiling any store's figures could reach on this machine.
+    Memory,
 }
 
 /// Drives a `marketplace-server` process and an empty route with the same client.
@@ -62,7 +67,7 @@ struct Args {
     baseline_per_connection: usize,
     /// Measure only the lifecycle path: post → claim → deliver → accept (review required),
     /// each client pair alternating poster and worker, on a server with group commit and
-    /// on one without (`--group-commit false`), alternately.
+    /// on one as before it (`--group-commit false --api-key-cache-ms 0`), alternately.
     #[arg(long)]
     lifecycles_only: bool,
     /// Client pairs of the lifecycle path, one run for each count (comma-separated).
@@ -593,8 +598,10 @@ async fn lifecycle_run(
     group_commit: bool,
     secs: u64,
 ) -> LifecycleRun {
-    let flag = if group_commit { "true" } else { "false" };
-    let (server, _blobs) = start(bin, database_url, &["--group-commit", flag]);
+    // Without group commit, the code before it: a commit per command, and every request's
+    // API key looked up in the store.
+    let before = ["--group-commit", "false", "--api-key-cache-ms", "0"];
+    let (server, _blobs) = start(bin, database_url, if group_commit { &[] } else { &before });
     let mut setup = Client::connect(server.address).await;
     let mut agents = Vec::with_capacity(pairs);
     for i in 0..pairs {
@@ -778,6 +785,12 @@ async fn main() {
             })
             .await;
         }
+        if args.backend == Backend::Memory {
+            lifecycle_report("memory", &args, &bin, || async {
+                ("memory://".to_owned(), None)
+            })
+            .await;
+        }
         return;
     }
     println!(
@@ -796,6 +809,9 @@ async fn main() {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!("sqlite://{}", dir.path().join("load.db").display());
         run("sqlite", &url, &args, &bin).await;
+    }
+    if args.backend == Backend::Memory {
+        run("memory", "memory://", &args, &bin).await;
     }
     if matches!(args.backend, Backend::Postgres | Backend::Both)
         && let Some((server, url)) = scratch_postgres().await

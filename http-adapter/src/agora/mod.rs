@@ -397,6 +397,9 @@ pub async fn revoke_key<S: Backend + Clone>(
         .revoke_api_keys(&caller, &prefix, app.market.now(), custodial)
         .await
         .map_err(|e| ApiError::Engine(e.into()))?;
+    // This replica refuses the revoked key from the next request; other replicas once
+    // their cached proof of it runs out.
+    app.keys.forget(&caller);
     let Some(revoked) = revoked else {
         return Err(ApiError::Conflict {
             code: "last_credential",

@@ -2,10 +2,14 @@
 //! quick start's first step, keys that work until revoked, and bad input that changes
 //! nothing.
 
+use std::time::{Duration, Instant};
+
 use crate::common::TestServer;
+use crate::common::process::Process;
 use marketplace_core::store::Credentials;
 use marketplace_core::{IdentityId, Policy, Store};
-use serde_json::json;
+use serde_json::{Value, json};
+use storage_postgres::testkit::{ScratchDatabase, postgres_ready};
 
 fn is_hex(s: &str, len: usize) -> bool {
     s.len() == len
@@ -273,4 +277,85 @@ async fn the_last_key_cannot_be_revoked_on<S: marketplace_core::store::Backend +
     let refused = statuses.iter().filter(|s| **s != 200).count();
     assert!(!live.is_empty(), "a way in is left: {statuses:?}");
     assert_eq!(live.len(), refused, "{statuses:?}");
+}
+
+/// A key revoked through one replica is refused by it at once; another replica of the same
+/// database that proved the key before keeps trusting that proof for no longer than its
+/// `--api-key-cache-ms`, and one started with `0` refuses the key at once too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_is_refused_by_every_replica_within_the_cache_window() {
+    if !postgres_ready() {
+        return;
+    }
+    const WINDOW: Duration = Duration::from_millis(3_000);
+    let (_database, url) = ScratchDatabase::create().await;
+    let dir = tempfile::tempdir().unwrap();
+    let cached = ["--api-key-cache-ms", "3000"];
+    let revoking = Process::start(&url, dir.path(), "127.0.0.1:0", &cached);
+    let other = Process::start(&url, dir.path(), "127.0.0.1:0", &cached);
+    let uncached = Process::start(
+        &url,
+        dir.path(),
+        "127.0.0.1:0",
+        &["--api-key-cache-ms", "0"],
+    );
+    let first = revoking.register("alice").await;
+    let (status, created) = revoking
+        .call("POST", "/api/v1/auth/keys", Some(&first), json!({}))
+        .await;
+    assert_eq!(status, 201, "{created}");
+    let second = created["api_key"].as_str().unwrap().to_owned();
+    let keys = |server: &Process, key: &str| {
+        let (server, key) = (server.address, key.to_owned());
+        async move {
+            let headers = [("X-API-Key", key.as_str())];
+            let (status, _, _) =
+                crate::common::request(server, "GET", "/api/v1/auth/keys", &headers, None).await;
+            status
+        }
+    };
+    // The other replica proves the key (and keeps that proof) between these two instants.
+    let asked = Instant::now();
+    for server in [&revoking, &other, &uncached] {
+        assert_eq!(
+            keys(server, &first).await,
+            200,
+            "the key works everywhere first"
+        );
+    }
+    let proven = Instant::now();
+
+    let path = format!("/api/v1/auth/keys/{}", &first[..11]);
+    let (status, body) = revoking
+        .call("DELETE", &path, Some(&second), Value::Null)
+        .await;
+    assert_eq!((status, body["revoked"].as_u64()), (200, Some(1)), "{body}");
+    assert_eq!(
+        keys(&revoking, &first).await,
+        401,
+        "refused at once where revoked"
+    );
+    assert_eq!(
+        keys(&uncached, &first).await,
+        401,
+        "refused at once without a cache"
+    );
+    let status = keys(&other, &first).await;
+    if asked.elapsed() < WINDOW {
+        assert_eq!(
+            status, 200,
+            "within the window the other replica's proof holds"
+        );
+    }
+    tokio::time::sleep((proven + WINDOW).saturating_duration_since(Instant::now())).await;
+    assert_eq!(
+        keys(&other, &first).await,
+        401,
+        "refused once the window is over"
+    );
+    assert_eq!(
+        keys(&other, &second).await,
+        200,
+        "the key that was not revoked works"
+    );
 }
