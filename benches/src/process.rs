@@ -74,6 +74,18 @@ impl Server {
         Some((tick(user), tick(system)))
     }
 
+    /// Bytes the process has caused to be written to storage so far (`write_bytes` of
+    /// `/proc/PID/io`: its database's WAL, checkpoints and files, counted as the pages are
+    /// dirtied); `None` without `/proc`.
+    pub fn written_bytes(&self) -> Option<u64> {
+        let io = std::fs::read_to_string(format!("/proc/{}/io", self.child.id())).ok()?;
+        io.lines()
+            .find_map(|l| l.strip_prefix("write_bytes:"))?
+            .trim()
+            .parse()
+            .ok()
+    }
+
     /// The process's resident memory now (`VmRSS`), in KiB; `None` without `/proc`.
     pub fn rss_kib(&self) -> Option<u64> {
         self.status_kib("VmRSS")

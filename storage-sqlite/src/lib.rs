@@ -12,7 +12,9 @@
 //! - **Few round trips**: every statement is a hand-off to the connection's thread, so a
 //!   command loads all its parties in one query and writes all its hot rows (task,
 //!   accounts, reputations, ledger lines, events, search entries) in one multi-statement
-//!   query over JSON arrays (`json_each`). `BEGIN IMMEDIATE` goes in the same query as the
+//!   query over JSON arrays (`json_each`), with a statement only for each table it has rows
+//!   for (a claim: its task, with the search index and tags; a reputation; an event).
+//!   `BEGIN IMMEDIATE` goes in the same query as the
 //!   first load, and the write in the same query as `COMMIT`. A command that ended cleanly
 //!   hands the writer straight to the next one, without the check the pool makes of every
 //!   connection it takes back, unless another writer is already waiting on the pool.

@@ -9,7 +9,7 @@
 //! first load instead, so that the load reads it.
 
 use std::borrow::Cow;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use marketplace_core::decide::{Changes, Party, View};
 use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
@@ -27,14 +27,43 @@ use storage_sql::sql;
 /// The statements both stores share, in this store's syntax.
 type Shared<'a> = Sql<'a, crate::codec::SqliteSyntax>;
 
-/// The statements writing the hot tables of a command, from the arrays of [`Batch`] (a
-/// macro, so that it can be joined to `COMMIT` at compile time). Parameters are positional,
-/// bound in order across the statements: tasks (three times), accounts, reputations, ledger
-/// lines, events.
-macro_rules! write_batch {
-    () => {
-        sql!("write_batch")
-    };
+/// The statements writing each hot table of a command, from the arrays of [`Batch`], in
+/// the order they run: tasks (the search index and tags first, while `tasks` still tells
+/// new tasks from known ones; the array bound three times), accounts, reputations, ledger
+/// lines, events. Parameters are positional, bound in order across the statements.
+const WRITE_PARTS: [(&str, usize); 5] = [
+    (sql!("write_tasks"), 3),
+    (sql!("write_accounts"), 1),
+    (sql!("write_reputations"), 1),
+    (sql!("write_ledger"), 1),
+    (sql!("write_events"), 1),
+];
+
+/// The statements writing the tables `batch` has rows for, and only those: a claim writes
+/// a task, a reputation and an event, not five tables. One text per set of tables, made
+/// once (so the driver's statement cache sees the same texts again).
+fn write_sql(batch: &Batch) -> &'static str {
+    static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
+    let texts = TEXTS.get_or_init(|| {
+        (0..1usize << WRITE_PARTS.len())
+            .map(|set| {
+                WRITE_PARTS
+                    .iter()
+                    .enumerate()
+                    .filter(|(i, _)| set & (1 << i) != 0)
+                    .map(|(_, (sql, _))| *sql)
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .collect()
+    });
+    let set = batch
+        .writes()
+        .iter()
+        .enumerate()
+        .filter(|(_, writes)| **writes)
+        .fold(0, |set, (i, _)| set | 1 << i);
+    &texts[set]
 }
 
 /// The rules naming any tag of a JSON array (one parameter), oldest first. A macro, like
@@ -111,7 +140,7 @@ impl SqliteTx {
         let text = if begin.is_empty() && write.is_none() {
             Cow::Borrowed(sql)
         } else {
-            let held = if write.is_some() { write_batch!() } else { "" };
+            let held = write.as_ref().map_or("", write_sql);
             Cow::Owned(format!("{begin}{held} {sql}").trim_end().to_owned())
         };
         let query = sqlx::query(AssertSqlSafe(text));
@@ -137,13 +166,10 @@ impl SqliteTx {
         let write = self.pending.take().filter(|_| commit);
         let done = match (write, commit) {
             (Some(batch), _) => {
-                let sql = if self.open {
-                    concat!(write_batch!(), " COMMIT;")
-                } else {
-                    concat!("BEGIN IMMEDIATE; ", write_batch!(), " COMMIT;")
-                };
+                let begin = if self.open { "" } else { "BEGIN IMMEDIATE; " };
+                let sql = format!("{begin}{} COMMIT;", write_sql(&batch));
                 self.open = true;
-                bind_batch(sqlx::query(sql), batch)
+                bind_batch(sqlx::query(AssertSqlSafe(sql)), batch)
                     .execute(self.link())
                     .await
             }
@@ -171,16 +197,27 @@ impl SqliteTx {
 /// A query of this store.
 type Query<'q> = sqlx::query::Query<'q, Sqlite, sqlx::sqlite::SqliteArguments>;
 
-/// Binds a batch's arrays to the parameters of `write_batch!`, in their order.
+/// Binds a batch's arrays to the parameters of [`write_sql`]'s statements for it, in
+/// their order.
 fn bind_batch(query: Query<'_>, batch: Batch) -> Query<'_> {
-    query
-        .bind(batch.tasks.clone())
-        .bind(batch.tasks.clone())
-        .bind(batch.tasks)
-        .bind(batch.accounts)
-        .bind(batch.reputations)
-        .bind(batch.ledger)
-        .bind(batch.events)
+    let writes = batch.writes();
+    let arrays = [
+        batch.tasks,
+        batch.accounts,
+        batch.reputations,
+        batch.ledger,
+        batch.events,
+    ];
+    arrays
+        .into_iter()
+        .zip(writes)
+        .zip(WRITE_PARTS)
+        .filter(|((_, writes), _)| *writes)
+        .fold(query, |query, ((array, _), (_, binds))| {
+            (1..binds)
+                .fold(query, |q, _| q.bind(array.clone()))
+                .bind(array)
+        })
 }
 
 impl Transaction for SqliteTx {

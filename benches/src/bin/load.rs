@@ -587,6 +587,8 @@ struct LifecycleRun {
     figures: Figures,
     /// Server CPU per lifecycle: user and kernel, milliseconds.
     cpu_ms: Option<(f64, f64)>,
+    /// Bytes the server wrote to storage per lifecycle, KiB.
+    disk_kib: Option<f64>,
 }
 
 /// Starts a server on a fresh database from `fresh` (with group commit or without), has
@@ -610,6 +612,7 @@ async fn lifecycle_run(
         agents.push((a, b));
     }
     let cpu_before = server.cpu_time();
+    let written_before = server.written_bytes();
     let started = Instant::now();
     let until = started + Duration::from_secs(secs);
     let runs: Vec<_> = agents
@@ -626,11 +629,15 @@ async fn lifecycle_run(
         let per = |d: Duration| d.as_secs_f64() * 1000.0 / figures.steps as f64;
         (per(u1 - u0), per(s1 - s0))
     });
+    let disk_kib = written_before
+        .zip(server.written_bytes())
+        .map(|(before, after)| after.saturating_sub(before) as f64 / 1024.0 / figures.steps as f64);
     LifecycleRun {
         pairs,
         group_commit,
         figures,
         cpu_ms,
+        disk_kib,
     }
 }
 
@@ -643,7 +650,7 @@ where
     Fut: Future<Output = (String, Option<tempfile::TempDir>)>,
 {
     println!(
-        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9}",
+        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8}",
         "backend",
         "round",
         "pairs",
@@ -653,7 +660,8 @@ where
         "p50 ms",
         "p99 ms",
         "cpu ms",
-        "kernel %"
+        "kernel %",
+        "disk KiB"
     );
     let mut runs: Vec<LifecycleRun> = Vec::new();
     let mut empties = Vec::new();
@@ -672,8 +680,9 @@ where
                 let (cpu, kernel) = run.cpu_ms.map_or((f64::NAN, f64::NAN), |(user, system)| {
                     (user + system, 100.0 * system / (user + system))
                 });
+                let disk = run.disk_kib.unwrap_or(f64::NAN);
                 println!(
-                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0}",
+                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1}",
                     if group_commit { "on" } else { "off" },
                     f.steps,
                     f.per_second(),
@@ -700,8 +709,9 @@ where
             let (p50, _, _) = over(&|r| r.figures.p50_ms);
             let (p99, _, _) = over(&|r| r.figures.p99_ms);
             let cpu = over(&|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s));
+            let (disk, _, _) = over(&|r| r.disk_kib.unwrap_or(f64::NAN));
             println!(
-                "{backend:<10} {pairs:>3} pairs, group commit {:<3}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3})",
+                "{backend:<10} {pairs:>3} pairs, group commit {:<3}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3}), {disk:.1} KiB written per lifecycle",
                 if on { "on" } else { "off" },
                 cpu.0,
                 cpu.1,
