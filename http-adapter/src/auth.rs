@@ -208,6 +208,7 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for Caller {
         if let Some(identity) = app.keys.identity(&hash, Instant::now()) {
             return Ok(Self(identity));
         }
+        let ticket = app.keys.ticket();
         let key = app
             .market
             .store()
@@ -216,7 +217,8 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for Caller {
             .map_err(|e| ApiError::Engine(e.into()))?;
         match key {
             Some(key) if key.revoked_at.is_none() => {
-                app.keys.remember(&hash, &key.identity, Instant::now());
+                app.keys
+                    .remember(&hash, &key.identity, ticket, Instant::now());
                 Ok(Self(key.identity))
             }
             _ => Err(ApiError::Unauthorized("invalid credentials")),

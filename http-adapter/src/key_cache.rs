@@ -29,18 +29,30 @@ use crate::limits::API_KEY_CACHE_ENTRIES_MAX;
 /// let cache = KeyCache::new(Duration::from_secs(1));
 /// let alice = IdentityId::from_public_key(b"alice");
 /// let now = Instant::now();
-/// cache.remember("hash of alice's key", &alice, now);
+/// cache.remember("hash of alice's key", &alice, cache.ticket(), now);
 /// assert_eq!(cache.identity("hash of alice's key", now), Some(alice.clone()));
 /// assert_eq!(cache.identity("hash of alice's key", now + Duration::from_secs(1)), None);
-/// cache.remember("hash of alice's key", &alice, now);
+/// cache.remember("hash of alice's key", &alice, cache.ticket(), now);
 /// cache.forget(&alice);
 /// assert_eq!(cache.identity("hash of alice's key", now), None);
 /// ```
 #[derive(Debug)]
 pub struct KeyCache {
     ttl: Duration,
-    entries: Mutex<HashMap<String, (IdentityId, Instant)>>,
+    entries: Mutex<Entries>,
 }
+
+/// The cache's map, and how many times keys were forgotten (a lookup that began before a
+/// forgetting is not remembered: it may have read the key before its revocation).
+#[derive(Debug, Default)]
+struct Entries {
+    by_hash: HashMap<String, (IdentityId, Instant)>,
+    forgettings: u64,
+}
+
+/// Taken before a lookup in the store, handed to [`KeyCache::remember`] after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ticket(u64);
 
 impl KeyCache {
     /// A cache keeping each key for `ttl` (zero: keeps nothing).
@@ -51,7 +63,7 @@ impl KeyCache {
         }
     }
 
-    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (IdentityId, Instant)>> {
+    fn entries(&self) -> std::sync::MutexGuard<'_, Entries> {
         // Nothing panics while holding the lock; a poisoned map is still a valid map.
         self.entries
             .lock()
@@ -64,7 +76,7 @@ impl KeyCache {
         if self.ttl.is_zero() {
             return None;
         }
-        let mut entries = self.entries();
+        let entries = &mut self.entries().by_hash;
         let (identity, proven) = entries.get(hash)?;
         if now.saturating_duration_since(*proven) < self.ttl {
             return Some(identity.clone());
@@ -73,25 +85,40 @@ impl KeyCache {
         None
     }
 
-    /// Remembers that the key hashing to `hash` proved `identity` at `now`.
-    pub fn remember(&self, hash: &str, identity: &IdentityId, now: Instant) {
+    /// What to hand to [`remember`](Self::remember) after looking a key up: take it before
+    /// the lookup begins.
+    pub fn ticket(&self) -> Ticket {
+        Ticket(self.entries().forgettings)
+    }
+
+    /// Remembers that the key hashing to `hash` proved `identity` at `now`, in a lookup
+    /// begun when `ticket` was taken — unless keys were forgotten since (that lookup may
+    /// have read a key a revocation has ended since).
+    pub fn remember(&self, hash: &str, identity: &IdentityId, ticket: Ticket, now: Instant) {
         if self.ttl.is_zero() {
             return;
         }
         let mut entries = self.entries();
-        if entries.len() >= API_KEY_CACHE_ENTRIES_MAX && !entries.contains_key(hash) {
+        if entries.forgettings != ticket.0 {
+            return;
+        }
+        let by_hash = &mut entries.by_hash;
+        if by_hash.len() >= API_KEY_CACHE_ENTRIES_MAX && !by_hash.contains_key(hash) {
             let ttl = self.ttl;
-            entries.retain(|_, (_, proven)| now.saturating_duration_since(*proven) < ttl);
-            if entries.len() >= API_KEY_CACHE_ENTRIES_MAX {
-                entries.clear();
+            by_hash.retain(|_, (_, proven)| now.saturating_duration_since(*proven) < ttl);
+            if by_hash.len() >= API_KEY_CACHE_ENTRIES_MAX {
+                by_hash.clear();
             }
         }
-        entries.insert(hash.to_owned(), (identity.clone(), now));
+        by_hash.insert(hash.to_owned(), (identity.clone(), now));
     }
 
-    /// Forgets every key of `identity` (after a revocation).
+    /// Forgets every key of `identity` (after a revocation), and makes every lookup begun
+    /// before this call not remembered.
     pub fn forget(&self, identity: &IdentityId) {
-        self.entries().retain(|_, (owner, _)| owner != identity);
+        let mut entries = self.entries();
+        entries.forgettings += 1;
+        entries.by_hash.retain(|_, (owner, _)| owner != identity);
     }
 }
 
@@ -105,7 +132,7 @@ mod tests {
         let cache = KeyCache::new(ttl);
         let alice = IdentityId::from_public_key(b"alice");
         let t0 = Instant::now();
-        cache.remember("a", &alice, t0);
+        cache.remember("a", &alice, cache.ticket(), t0);
         let just_before = t0 + ttl - Duration::from_nanos(1);
         assert_eq!(cache.identity("a", just_before), Some(alice.clone()));
         assert_eq!(cache.identity("a", t0 + ttl), None, "expired at its ttl");
@@ -121,9 +148,9 @@ mod tests {
             IdentityId::from_public_key(b"bob"),
         );
         let now = Instant::now();
-        cache.remember("a1", &alice, now);
-        cache.remember("a2", &alice, now);
-        cache.remember("b1", &bob, now);
+        cache.remember("a1", &alice, cache.ticket(), now);
+        cache.remember("a2", &alice, cache.ticket(), now);
+        cache.remember("b1", &bob, cache.ticket(), now);
         cache.forget(&alice);
         assert_eq!(cache.identity("a1", now), None);
         assert_eq!(cache.identity("a2", now), None);
@@ -131,11 +158,26 @@ mod tests {
     }
 
     #[test]
+    fn a_lookup_begun_before_a_revocation_is_not_remembered() {
+        let cache = KeyCache::new(Duration::from_secs(60));
+        let alice = IdentityId::from_public_key(b"alice");
+        let now = Instant::now();
+        // A request looks Alice's key up; meanwhile a revocation ends and forgets her keys.
+        let ticket = cache.ticket();
+        cache.forget(&alice);
+        cache.remember("a", &alice, ticket, now);
+        assert_eq!(cache.identity("a", now), None);
+        // A lookup begun after it is remembered.
+        cache.remember("a", &alice, cache.ticket(), now);
+        assert_eq!(cache.identity("a", now), Some(alice));
+    }
+
+    #[test]
     fn a_zero_time_to_live_keeps_nothing() {
         let cache = KeyCache::new(Duration::ZERO);
         let alice = IdentityId::from_public_key(b"alice");
         let now = Instant::now();
-        cache.remember("a", &alice, now);
+        cache.remember("a", &alice, cache.ticket(), now);
         assert_eq!(cache.identity("a", now), None);
     }
 
@@ -146,22 +188,22 @@ mod tests {
         let alice = IdentityId::from_public_key(b"alice");
         let t0 = Instant::now();
         for i in 0..API_KEY_CACHE_ENTRIES_MAX {
-            cache.remember(&format!("old {i}"), &alice, t0);
+            cache.remember(&format!("old {i}"), &alice, cache.ticket(), t0);
         }
-        assert_eq!(cache.entries().len(), API_KEY_CACHE_ENTRIES_MAX);
+        assert_eq!(cache.entries().by_hash.len(), API_KEY_CACHE_ENTRIES_MAX);
         // Full of live entries: all go.
-        cache.remember("new", &alice, t0);
-        assert_eq!(cache.entries().len(), 1);
+        cache.remember("new", &alice, cache.ticket(), t0);
+        assert_eq!(cache.entries().by_hash.len(), 1);
         for i in 0..API_KEY_CACHE_ENTRIES_MAX - 2 {
-            cache.remember(&format!("old {i}"), &alice, t0);
+            cache.remember(&format!("old {i}"), &alice, cache.ticket(), t0);
         }
-        cache.remember("fresh", &alice, t0 + ttl / 2);
-        assert_eq!(cache.entries().len(), API_KEY_CACHE_ENTRIES_MAX);
+        cache.remember("fresh", &alice, cache.ticket(), t0 + ttl / 2);
+        assert_eq!(cache.entries().by_hash.len(), API_KEY_CACHE_ENTRIES_MAX);
         // Full, all but one expired by t0 + ttl: only the expired ones go.
         let later = t0 + ttl;
-        cache.remember("newest", &alice, later);
+        cache.remember("newest", &alice, cache.ticket(), later);
         assert_eq!(cache.identity("fresh", later), Some(alice.clone()));
         assert_eq!(cache.identity("newest", later), Some(alice));
-        assert_eq!(cache.entries().len(), 2);
+        assert_eq!(cache.entries().by_hash.len(), 2);
     }
 }
