@@ -483,13 +483,7 @@ impl Transaction for PgTx {
         let call = if batch.is_empty() {
             None
         } else {
-            let tables = batch
-                .writes()
-                .iter()
-                .enumerate()
-                .filter(|(_, writes)| **writes)
-                .fold(0, |set, (i, _)| set | 1 << i);
-            let call = Call::new(&write_name(tables))
+            let call = Call::new(&write_name(batch.table_set()))
                 .text(Some(&batch.tasks))?
                 .text(Some(&batch.accounts))?
                 .text(Some(&batch.reputations))?

@@ -280,6 +280,16 @@ impl Batch {
     pub fn writes(&self) -> [bool; 5] {
         self.counts.map(|n| n > 0)
     }
+
+    /// The same as a set of bits, bit `i` for the `i`-th table of [`writes`](Self::writes):
+    /// what a store names its statement for exactly those tables by.
+    pub fn table_set(&self) -> usize {
+        self.writes()
+            .iter()
+            .enumerate()
+            .filter(|(_, writes)| **writes)
+            .fold(0, |set, (i, _)| set | 1 << i)
+    }
 }
 
 /// A `deliveries` row as SQL backends read it.

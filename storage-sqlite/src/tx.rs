@@ -57,13 +57,7 @@ fn write_sql(batch: &Batch) -> &'static str {
             })
             .collect()
     });
-    let set = batch
-        .writes()
-        .iter()
-        .enumerate()
-        .filter(|(_, writes)| **writes)
-        .fold(0, |set, (i, _)| set | 1 << i);
-    &texts[set]
+    &texts[batch.table_set()]
 }
 
 /// The rules naming any tag of a JSON array (one parameter), oldest first. A macro, like
