@@ -13,18 +13,15 @@ use axum::extract::{Path, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use chrono::{DateTime, Utc};
 use marketplace_core::store::{Backend, ProfileQuery, TaskQuery};
 use marketplace_core::{
-    Command, DeliveryInput, Error, IdentityId, Profile, ProfileUpdate, Store, Task, TaskSpec,
-    TaskStatus,
+    Command, DeliveryInput, Error, IdentityId, Profile, ProfileUpdate, Store, TaskSpec, TaskStatus,
 };
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use serde_json::Value;
-use utoipa::ToSchema;
 
 use crate::auth::Caller;
-use crate::error::{AmError, ApiError, ErrorDetail};
+use crate::error::ApiError;
 use crate::extract::ApiJson;
 use crate::extract::ApiQuery;
 use crate::extract::IdempotencyKey;
@@ -32,19 +29,13 @@ use crate::extract::identity;
 use crate::limits::ERROR_BODY_BYTES_MAX;
 use crate::registration::register_agent;
 use crate::state::AppState;
-use crate::wire::{Amount, task_id};
-
-/// The envelope every AgentMarket answer travels in.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Envelope<T> {
-    /// `true`: errors travel as `{"success": false, "error"}`.
-    pub success: bool,
-    /// The answer.
-    pub data: T,
-    /// What the caller can spend now (authenticated requests only).
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub balance: Option<Amount>,
-}
+use crate::wire::task_id;
+use marketplace_api::agentmarket::{
+    AgentView, AgentsQuery, CompleteTask, Envelope, PostTask, RegisterAgent, RegisteredAgent,
+    TaskView, TasksQuery, WalletView,
+};
+use marketplace_api::error::{AmError, ErrorDetail};
+use marketplace_api::wire::Amount;
 
 /// An answer in the envelope, with the caller's spendable balance read after the command.
 pub(crate) async fn reply<S: Store + Clone, T: Serialize>(
@@ -113,53 +104,6 @@ pub async fn envelope_errors(request: Request, next: Next) -> Response {
     Response::from_parts(parts, Body::from(body))
 }
 
-/// `POST /api/agents/register` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterAgent {
-    /// The agent's name (1-64 bytes, not blank; 16 characters always fit).
-    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
-    pub name: String,
-    /// What it does.
-    #[serde(default)]
-    pub description: Option<String>,
-    /// What it can do; `task.posted` webhooks match on these.
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    /// Its price per task (the least a direct execution must offer).
-    #[serde(default)]
-    pub price_per_task: Option<Amount>,
-    /// Where direct executions are sent (`https://`).
-    #[serde(default)]
-    pub endpoint_url: Option<String>,
-    /// Or the instructions an LLM runs it with.
-    #[serde(default)]
-    pub system_prompt: Option<String>,
-    /// Where webhooks go (`https://`).
-    #[serde(default)]
-    pub webhook_url: Option<String>,
-    /// The owner's email.
-    #[serde(default)]
-    pub owner_email: Option<String>,
-}
-
-/// `POST /api/agents/register` answer data: the API key, shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RegisteredAgent {
-    /// The agent's id (its identity hash).
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// Send as `X-API-Key`.
-    pub api_key: String,
-    /// What it can do.
-    pub capabilities: Vec<String>,
-    /// The secret webhooks and executions are signed with, shown this once: when the
-    /// agent registered with a `webhook_url` or an `endpoint_url`.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook_secret: Option<String>,
-}
-
 /// `POST /api/agents/register`: a new agent with its signup credits.
 #[utoipa::path(
     post,
@@ -167,7 +111,7 @@ pub struct RegisteredAgent {
     tag = "agentmarket",
     operation_id = "agentmarket_register",
     request_body = RegisterAgent,
-    responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = crate::error::AmError))
+    responses((status = 201, body = Envelope<RegisteredAgent>), (status = "4XX", body = marketplace_api::error::AmError))
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -200,30 +144,6 @@ pub async fn register<S: Backend + Clone>(
     reply(&app, Some(&profile.identity), StatusCode::CREATED, data).await
 }
 
-/// An agent as AgentMarket shows it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AgentView {
-    /// The agent's id.
-    pub id: String,
-    /// Its name.
-    pub name: String,
-    /// What it does.
-    pub description: String,
-    /// What it can do.
-    pub capabilities: Vec<String>,
-    /// Its price per task.
-    pub price_per_task: Option<Amount>,
-    /// 0 to 5: the average over reviewed work, an accepted delivery counting its poster's
-    /// 1-5 rating (5 when unrated) and a rejected one 0; 0 before any review.
-    pub reputation_score: Amount,
-    /// Completed tasks.
-    pub total_tasks: u64,
-    /// Whether it can be executed directly (it has an endpoint or a system prompt).
-    pub executable: bool,
-    /// When it registered.
-    pub created_at: DateTime<Utc>,
-}
-
 async fn agent_view<S: Store + Clone>(
     app: &AppState<S>,
     profile: Profile,
@@ -242,16 +162,6 @@ async fn agent_view<S: Store + Clone>(
     })
 }
 
-/// `GET /api/agents` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct AgentsQuery {
-    /// Only agents with this capability.
-    pub capability: Option<String>,
-    /// Page size (default 20, at most 200).
-    pub limit: Option<crate::wire::PageLimit>,
-}
-
 /// `GET /api/agents`: registered agents, optionally with a capability.
 #[utoipa::path(
     get,
@@ -259,7 +169,7 @@ pub struct AgentsQuery {
     tag = "agentmarket",
     operation_id = "agentmarket_agents",
     params(AgentsQuery),
-    responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = crate::error::AmError))
+    responses((status = 200, body = Envelope<Vec<AgentView>>), (status = "4XX", body = marketplace_api::error::AmError))
 )]
 pub async fn agents<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -289,7 +199,7 @@ pub async fn agents<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_agent",
     params(("id" = String, Path, description = "The agent's id")),
-    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::error::AmError))
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = marketplace_api::error::AmError))
 )]
 pub async fn agent<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -308,7 +218,7 @@ pub async fn agent<S: Backend + Clone>(
     path = "/api/agents/me",
     tag = "agentmarket",
     operation_id = "agentmarket_me",
-    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<AgentView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn me<S: Backend + Clone>(
@@ -320,79 +230,6 @@ pub async fn me<S: Backend + Clone>(
     reply(&app, Some(&caller), StatusCode::OK, view).await
 }
 
-/// A task as AgentMarket shows it: `claimed` is `assigned`, the claimant `assigned_to`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = AmTaskView)]
-pub struct TaskView {
-    /// The task's id.
-    pub id: String,
-    /// Its title.
-    pub title: String,
-    /// What is asked.
-    pub description: String,
-    /// The budget held in escrow.
-    pub budget: Amount,
-    /// `open`, `assigned`, `delivered`, `completed`, `cancelled` or `expired`.
-    pub status: String,
-    /// Capabilities it needs.
-    pub required_capabilities: Vec<String>,
-    /// Who posted it.
-    pub poster_id: String,
-    /// Who works on it.
-    pub assigned_to: Option<String>,
-    /// The delivered result, where the caller may read it.
-    pub result: Option<String>,
-    /// When it was posted.
-    pub created_at: DateTime<Utc>,
-}
-
-impl TaskView {
-    /// `task` (already redacted for its viewer).
-    pub fn of(task: &Task) -> Self {
-        let spec = &task.spec;
-        Self {
-            id: task.id.to_string(),
-            title: spec.title.clone().unwrap_or_else(|| spec.text.clone()),
-            description: spec.text.clone(),
-            budget: task.bounty.into(),
-            status: match task.status {
-                TaskStatus::Claimed => "assigned",
-                other => other.as_str(),
-            }
-            .to_owned(),
-            required_capabilities: spec.required_capabilities.clone(),
-            poster_id: task.poster.as_str().to_owned(),
-            assigned_to: task
-                .claimant()
-                .or(task.delivery.as_ref().map(|d| &d.agent))
-                .map(|a| a.as_str().to_owned()),
-            result: task
-                .delivery
-                .as_ref()
-                .filter(|d| !d.text.is_empty())
-                .map(|d| d.text.clone()),
-            created_at: task.created_at,
-        }
-    }
-}
-
-/// `POST /api/tasks` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(as = AmPostTask)]
-pub struct PostTask {
-    /// A short title.
-    pub title: String,
-    /// What is asked (default: the title).
-    #[serde(default)]
-    pub description: Option<String>,
-    /// The budget, held in escrow from the poster's balance.
-    pub budget: Amount,
-    /// Capabilities it needs.
-    #[serde(default)]
-    pub required_capabilities: Vec<String>,
-}
-
 /// `POST /api/tasks`: posts a task; its budget is held from the caller's balance.
 #[utoipa::path(
     post,
@@ -401,7 +238,7 @@ pub struct PostTask {
     operation_id = "agentmarket_post_task",
     request_body = PostTask,
     params(IdempotencyKey),
-    responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 201, body = Envelope<TaskView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn post_task<S: Backend + Clone>(
@@ -455,18 +292,6 @@ fn in_our_words(e: ApiError, names: &[(&str, &'static str)]) -> ApiError {
     }
 }
 
-/// `GET /api/tasks` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct TasksQuery {
-    /// `open`, `assigned`, `delivered`, `completed`, `cancelled`, `expired`.
-    pub status: Option<String>,
-    /// Only tasks needing this capability.
-    pub capability: Option<String>,
-    /// Page size (default 20, at most 200).
-    pub limit: Option<crate::wire::PageLimit>,
-}
-
 /// `GET /api/tasks`: tasks, newest first.
 #[utoipa::path(
     get,
@@ -474,7 +299,7 @@ pub struct TasksQuery {
     tag = "agentmarket",
     operation_id = "agentmarket_tasks",
     params(TasksQuery),
-    responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = crate::error::AmError))
+    responses((status = 200, body = Envelope<Vec<TaskView>>), (status = "4XX", body = marketplace_api::error::AmError))
 )]
 pub async fn tasks<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -515,7 +340,7 @@ pub async fn tasks<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_task",
     params(("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError))
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = marketplace_api::error::AmError))
 )]
 pub async fn task<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -534,7 +359,7 @@ pub async fn task<S: Backend + Clone>(
     tag = "agentmarket",
     operation_id = "agentmarket_accept",
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn accept<S: Backend + Clone>(
@@ -551,14 +376,6 @@ pub async fn accept<S: Backend + Clone>(
     reply(&app, Some(&caller), StatusCode::OK, TaskView::of(&task)).await
 }
 
-/// `POST /api/tasks/{id}/complete` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct CompleteTask {
-    /// The completed work.
-    pub result: String,
-}
-
 /// `POST /api/tasks/{id}/complete`: delivers the result; a task without review settles at
 /// once (90% to the worker under the agentmarket preset).
 #[utoipa::path(
@@ -568,7 +385,7 @@ pub struct CompleteTask {
     operation_id = "agentmarket_complete",
     request_body = CompleteTask,
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<TaskView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn complete<S: Backend + Clone>(
@@ -589,22 +406,13 @@ pub async fn complete<S: Backend + Clone>(
     reply(&app, Some(&caller), StatusCode::OK, TaskView::of(&task)).await
 }
 
-/// `GET /api/wallet` answer data.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WalletView {
-    /// Whose.
-    pub agent_id: String,
-    /// What the agent can spend now.
-    pub balance: Amount,
-}
-
 /// `GET /api/wallet`: the caller's credits.
 #[utoipa::path(
     get,
     path = "/api/wallet",
     tag = "agentmarket",
     operation_id = "agentmarket_wallet",
-    responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<WalletView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn wallet<S: Backend + Clone>(

@@ -41,20 +41,10 @@ fn unhex<const N: usize>(text: &str) -> Option<[u8; N]> {
     Some(out)
 }
 
-/// The bytes a node signs: method, path with query, timestamp, nonce and the body's
-/// SHA-256 (hex), joined by single newlines.
-pub fn signed_message(
-    method: &str,
-    path_and_query: &str,
-    timestamp: &str,
-    nonce: &str,
-    body: &[u8],
-) -> String {
-    format!(
-        "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
-        hex::encode(Sha256::digest(body))
-    )
-}
+pub use marketplace_api::signing::signed_message;
+use marketplace_api::signing::{
+    NONCE_HEADER, PUBLIC_KEY_HEADER, SIGNATURE_HEADER, TIMESTAMP_HEADER,
+};
 
 /// Middleware: a request carrying `X-Knarr-Signature` must prove its key — a valid
 /// ed25519 signature over [`signed_message`], a timestamp within
@@ -66,7 +56,7 @@ pub async fn verify_signature<S: Backend + Clone>(
     request: Request,
     next: Next,
 ) -> Result<Response, ApiError> {
-    if !request.headers().contains_key("x-knarr-signature") {
+    if !request.headers().contains_key(SIGNATURE_HEADER) {
         return Ok(next.run(request).await);
     }
     let (mut parts, body) = request.into_parts();
@@ -91,10 +81,10 @@ async fn check_signature<S: Backend + Clone>(
     parts: &Parts,
     body: &[u8],
 ) -> Result<IdentityId, ApiError> {
-    let public = header(parts, "x-knarr-publickey")?;
-    let timestamp = header(parts, "x-knarr-timestamp")?;
-    let nonce = header(parts, "x-knarr-nonce")?;
-    let signature = header(parts, "x-knarr-signature")?;
+    let public = header(parts, PUBLIC_KEY_HEADER)?;
+    let timestamp = header(parts, TIMESTAMP_HEADER)?;
+    let nonce = header(parts, NONCE_HEADER)?;
+    let signature = header(parts, SIGNATURE_HEADER)?;
     let key = unhex::<32>(public)
         .and_then(|b| VerifyingKey::from_bytes(&b).ok())
         .ok_or(ApiError::Unauthorized(
@@ -296,18 +286,6 @@ mod tests {
 /// The header a registration carries its proof of work in: `TIMESTAMP:NONCE`.
 pub const POW_HEADER: &str = "x-registration-pow";
 
-/// Leading zero bits of `digest`.
-fn zero_bits(digest: &[u8]) -> u32 {
-    let mut bits = 0;
-    for byte in digest {
-        bits += byte.leading_zeros();
-        if *byte != 0 {
-            break;
-        }
-    }
-    bits
-}
-
 /// A registration's proof of work, when the server asks for one (`--registration-pow-bits`):
 /// hashcash-style, `X-Registration-Pow: TIMESTAMP:NONCE` where the SHA-256 of that text
 /// starts with the asked number of zero bits, the timestamp (unix seconds) is within
@@ -368,7 +346,7 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for ProofOfWork {
             )));
         }
         let digest = Sha256::digest(stamp.as_bytes());
-        if zero_bits(&digest) < u32::from(bits) {
+        if marketplace_api::signing::zero_bits(&digest) < u32::from(bits) {
             return Err(refuse(format!(
                 "its SHA-256 must start with {bits} zero bits"
             )));
@@ -391,18 +369,4 @@ impl<S: Backend + Clone> FromRequestParts<AppState<S>> for ProofOfWork {
 /// practice, named for what it keeps.
 fn pow_stamps() -> IdentityId {
     IdentityId::from_public_key(b"marketplace: used registration proofs of work")
-}
-
-#[cfg(test)]
-mod pow_tests {
-    use super::zero_bits;
-
-    #[test]
-    fn zero_bits_count_across_bytes() {
-        assert_eq!(zero_bits(&[0xff]), 0);
-        assert_eq!(zero_bits(&[0x0f, 0]), 4);
-        assert_eq!(zero_bits(&[0, 0x01]), 15);
-        assert_eq!(zero_bits(&[0, 0, 0x80]), 16);
-        assert_eq!(zero_bits(&[0, 0]), 16);
-    }
 }

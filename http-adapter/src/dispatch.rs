@@ -240,10 +240,13 @@ impl<S: Backend + Clone> AppState<S> {
         // `task` is the public view (redacted for no viewer): a private result never travels
         // in a webhook; its poster and deliverer fetch it with their credentials.
         let task_json = match channel {
-            Channel::Webhook => serde_json::to_value(crate::agentmarket::TaskView::of(task)),
-            Channel::Callback => {
-                serde_json::to_value(crate::agora::tasks::TaskView::of(task, Some(recipient)))
+            Channel::Webhook => {
+                serde_json::to_value(marketplace_api::agentmarket::TaskView::of(task))
             }
+            Channel::Callback => serde_json::to_value(marketplace_api::agora::tasks::TaskView::of(
+                task,
+                Some(recipient),
+            )),
         }
         .map_err(|e| ApiError::internal(format!("encoding a webhook: {e}")))?;
         let body = json!({

@@ -7,42 +7,15 @@ use axum::extract::rejection::BytesRejection;
 use axum::http::header::RETRY_AFTER;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use marketplace_api::error::{ErrorBody, ErrorDetail};
 use marketplace_core::{Error, ErrorKind, StoreError};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// What every 5xx of the marketplace's own says: its details are for the log alone.
 pub const SERVER_FAILURE: &str = "the marketplace could not complete the request";
 
-/// An Agora error: `{"error": {"code", "message"}}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ErrorBody {
-    /// The error.
-    pub error: ErrorDetail,
-}
-
 // An error response also carries it as an extension, so a face that answers in its own
 // format (AgentMarket's envelope) renders it without reading the body. (A plain comment:
 // the doc comment below is the OpenAPI document's description.)
-/// What went wrong.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ErrorDetail {
-    /// A stable machine code, e.g. `already_claimed`.
-    pub code: String,
-    /// For people.
-    pub message: String,
-}
-
-/// An AgentMarket error: `{"success": false, "error", "code"}`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AmError {
-    /// Always `false`.
-    pub success: bool,
-    /// For people.
-    pub error: String,
-    /// A stable machine code.
-    pub code: String,
-}
 
 /// An error answered as `{"error": {"code": "<stable code>", "message": "…"}}`.
 #[derive(Debug)]

@@ -34,9 +34,8 @@ use marketplace_core::{
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
-use utoipa::ToSchema;
 
-use crate::agentmarket::{Envelope, reply};
+use crate::agentmarket::reply;
 use crate::auth::Caller;
 use crate::error::{ApiError, SERVER_FAILURE};
 use crate::extract::ApiJson;
@@ -46,31 +45,12 @@ use crate::limits::{RESULT_ANSWER_BYTES_MAX, TITLE_CHARS_MAX};
 use crate::outbound::OutboundError;
 use crate::outbound::sign::signed_headers;
 use crate::state::AppState;
-use crate::wire::Amount;
+use marketplace_api::agentmarket::Envelope;
+use marketplace_api::execute::{ExecuteRequest, ExecuteView};
+use marketplace_api::wire::Amount;
 
 /// The Messages API version asked for.
 pub const ANTHROPIC_VERSION: &str = "2023-06-01";
-
-/// `POST /api/execute` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ExecuteRequest {
-    /// The agent to run.
-    pub agent_id: String,
-    /// What it should do.
-    pub task_description: String,
-    /// What the caller pays: at least the agent's `price_per_task`.
-    pub budget: Amount,
-}
-
-/// `POST /api/execute` answer data.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
-pub struct ExecuteView {
-    /// The task the execution ran as.
-    pub task_id: String,
-    /// The agent's result.
-    pub result: String,
-}
 
 /// How an agent runs.
 enum Runner {
@@ -107,8 +87,8 @@ fn from_outbound(e: OutboundError, what: &str) -> ApiError {
     params(IdempotencyKey),
     responses(
         (status = 200, body = Envelope<ExecuteView>),
-        (status = "4XX", body = crate::error::AmError),
-        (status = "5XX", body = crate::error::AmError)
+        (status = "4XX", body = marketplace_api::error::AmError),
+        (status = "5XX", body = marketplace_api::error::AmError)
     ),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]

@@ -58,7 +58,8 @@
 //! - [`limits`]: every bound of the HTTP layer (bodies, connections, rates, credentials,
 //!   background work), units last in the names.
 //! - [`input`]: text coming in, refused at the boundary if it holds a NUL character.
-//! - [`wire`]: amounts on the wire (exact decimals as JSON numbers).
+//! - [`wire`]: a task id read from a path; amounts and page sizes are
+//!   [`marketplace_api::wire`]'s, like every request and answer type the faces use.
 //!
 //! ```no_run
 //! # async fn demo() -> std::io::Result<()> {

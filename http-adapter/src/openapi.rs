@@ -27,7 +27,7 @@ use crate::state::AppState;
 use crate::{agentmarket, agora, execute, operations, webhooks};
 
 pub use crate::agora::skill::SkillCall;
-pub use crate::error::{AmError, ErrorBody, ErrorDetail};
+pub use marketplace_api::error::{AmError, ErrorBody, ErrorDetail};
 
 /// The three ways to present credentials.
 struct Security;

@@ -14,7 +14,7 @@ use crate::state::AppState;
 /// `GET /healthz`: 200 `{"status": "ok"}` when the database answers.
 #[utoipa::path(get, path = "/healthz", tag = "operations",
     operation_id = "operations_healthz",
-    responses((status = 200, body = serde_json::Value), (status = 503, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = serde_json::Value), (status = 503, body = marketplace_api::error::ErrorBody)))]
 pub async fn healthz<S: Store + Clone>(
     State(app): State<AppState<S>>,
 ) -> Result<Json<Value>, ApiError> {

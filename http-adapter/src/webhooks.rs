@@ -11,16 +11,11 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use chrono::{DateTime, Utc};
-use marketplace_core::store::{
-    Backend, Channel, DeliveryRecord, LeasedDelivery, NewDelivery, WebhookSettings,
-};
+use marketplace_core::store::{Backend, Channel, LeasedDelivery, NewDelivery, WebhookSettings};
 use marketplace_core::{Command, Error, EventKind, IdentityId, Profile, ProfileUpdate};
-use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
-use utoipa::ToSchema;
+use serde_json::json;
 
-use crate::agentmarket::{Envelope, reply};
+use crate::agentmarket::reply;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::IdempotencyKey;
@@ -28,6 +23,10 @@ use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::outbound::OutboundError;
 use crate::outbound::sign::new_secret;
 use crate::state::AppState;
+use marketplace_api::agentmarket::Envelope;
+use marketplace_api::webhooks::{
+    DeliveriesQuery, DeliveryView, SecretView, SetWebhook, TestWebhook, WebhookView,
+};
 
 /// The names of the events a webhook may subscribe to, from
 /// [`EventKind::SUBSCRIBABLE`](marketplace_core::EventKind::SUBSCRIBABLE).
@@ -202,18 +201,6 @@ fn check_events(events: &[String]) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// The caller's webhook as AgentMarket shows it.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct WebhookView {
-    /// The URL, masked (`...` and its last characters); `null` when none is set.
-    pub webhook_url: Option<String>,
-    /// The events it receives.
-    pub events: Vec<String>,
-    /// The signing secret: only in the answer that created or rotated it.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub webhook_secret: Option<String>,
-}
-
 /// The caller's webhook as AgentMarket shows it, with `webhook_secret` when one was just
 /// made.
 pub(crate) async fn webhook_view<S: Backend + Clone>(
@@ -244,7 +231,7 @@ pub(crate) async fn webhook_view<S: Backend + Clone>(
     path = "/api/agents/me/webhook",
     tag = "agentmarket",
     operation_id = "agentmarket_get_webhook",
-    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn get_webhook<S: Backend + Clone>(
@@ -253,20 +240,6 @@ pub async fn get_webhook<S: Backend + Clone>(
 ) -> Result<Response, ApiError> {
     let view = webhook_view(&app, &caller, None).await?;
     reply(&app, Some(&caller), StatusCode::OK, view).await
-}
-
-/// `PUT /api/agents/me/webhook` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SetWebhook {
-    /// The new URL (`https://`); `""` removes it.
-    pub webhook_url: String,
-    /// The events it receives (default: as before; at first `["task.posted"]`).
-    #[serde(default)]
-    pub events: Option<Vec<String>>,
-    /// Replace the signing secret; the new one is in the answer.
-    #[serde(default)]
-    pub rotate_secret: bool,
 }
 
 /// `PUT /api/agents/me/webhook`: sets or changes the caller's webhook. The answer holds
@@ -278,7 +251,7 @@ pub struct SetWebhook {
     operation_id = "agentmarket_set_webhook",
     request_body = SetWebhook,
     params(IdempotencyKey),
-    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = crate::error::AmError)),
+    responses((status = 200, body = Envelope<WebhookView>), (status = "4XX", body = marketplace_api::error::AmError)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn set_webhook<S: Backend + Clone>(
@@ -314,20 +287,13 @@ pub async fn set_webhook<S: Backend + Clone>(
     reply(&app, Some(&caller), StatusCode::OK, view).await
 }
 
-/// `POST /api/v1/webhooks/secret` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct SecretView {
-    /// The new signing secret, shown this once.
-    pub webhook_secret: String,
-}
-
 /// `POST /api/v1/webhooks/secret`: replaces the caller's signing secret.
 #[utoipa::path(
     post,
     path = "/api/v1/webhooks/secret",
     tag = "agora",
     operation_id = "agora_rotate_secret",
-    responses((status = 200, body = SecretView), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = SecretView), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn rotate_secret<S: Backend + Clone>(
@@ -339,85 +305,6 @@ pub async fn rotate_secret<S: Backend + Clone>(
     Ok(Json(SecretView { webhook_secret }))
 }
 
-/// One attempt of a delivery.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct AttemptView {
-    /// Which attempt, from 1.
-    pub attempt: u32,
-    /// When it was made.
-    pub at: DateTime<Utc>,
-    /// Where it went.
-    pub url: Option<String>,
-    /// The receiver's status, if it answered.
-    pub status_code: Option<u16>,
-    /// How long it took.
-    pub latency_ms: u64,
-    /// Why it failed.
-    pub error: Option<String>,
-}
-
-/// A delivery to the caller, with its attempts.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-#[schema(as = WebhookDeliveryView)]
-pub struct DeliveryView {
-    /// Its id; the `webhook-id` header is `msg_<id>`.
-    pub id: u64,
-    /// The event (`task.posted`, `ping`, …).
-    pub event: String,
-    /// `webhook` or `callback`.
-    pub channel: String,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
-    /// The body sent.
-    pub payload: Value,
-    /// When it was created.
-    pub created_at: DateTime<Utc>,
-    /// When it is next tried, while pending.
-    pub next_attempt_at: Option<DateTime<Utc>>,
-    /// When it was delivered or given up.
-    pub finished_at: Option<DateTime<Utc>>,
-    /// Its latest attempts, oldest first.
-    pub attempts: Vec<AttemptView>,
-}
-
-impl DeliveryView {
-    fn of(record: DeliveryRecord) -> Self {
-        let d = record.delivery;
-        Self {
-            id: d.id,
-            event: d.spec.event,
-            channel: d.spec.channel.as_str().to_owned(),
-            status: d.status.as_str().to_owned(),
-            payload: serde_json::from_str(&d.spec.body).unwrap_or(Value::Null),
-            created_at: d.spec.created_at,
-            next_attempt_at: d.next_attempt_at,
-            finished_at: d.finished_at,
-            attempts: record
-                .attempts
-                .into_iter()
-                .map(|a| AttemptView {
-                    attempt: a.attempt,
-                    at: a.at,
-                    url: a.url,
-                    status_code: a.status_code,
-                    latency_ms: a.latency_ms,
-                    error: a.error,
-                })
-                .collect(),
-        }
-    }
-}
-
-/// `GET /api/v1/webhooks/deliveries` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct DeliveriesQuery {
-    /// Page size (default 20, at most 200).
-    pub limit: Option<crate::wire::PageLimit>,
-    /// Only deliveries with an id below this (the last id of the previous page).
-    pub before: Option<u64>,
-}
-
 /// `GET /api/v1/webhooks/deliveries`: what the marketplace sent the caller, newest first,
 /// with every attempt's status, latency and error.
 #[utoipa::path(
@@ -426,7 +313,7 @@ pub struct DeliveriesQuery {
     tag = "agora",
     operation_id = "agora_deliveries",
     params(DeliveriesQuery),
-    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn deliveries<S: Backend + Clone>(
@@ -445,15 +332,6 @@ pub async fn deliveries<S: Backend + Clone>(
     Ok(Json(records.into_iter().map(DeliveryView::of).collect()))
 }
 
-/// `POST /api/v1/webhooks/test` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct TestWebhook {
-    /// `webhook` or `callback`; default: every URL the caller has set.
-    #[serde(default)]
-    pub channel: Option<String>,
-}
-
 /// `POST /api/v1/webhooks/test`: sends a signed `ping` to the caller's webhook and/or
 /// callback URL now, once, and answers with what happened.
 #[utoipa::path(
@@ -462,7 +340,7 @@ pub struct TestWebhook {
     tag = "agora",
     operation_id = "agora_test_webhook",
     request_body = TestWebhook,
-    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<DeliveryView>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn test_webhook<S: Backend + Clone>(

@@ -12,10 +12,8 @@ use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use marketplace_core::store::Backend;
 use marketplace_core::{Command, DeliveryInput, DeliveryMeta, Error, IdentityId, Store};
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::tasks::{DeliverRequest, TaskView, deliver_input};
+use super::tasks::deliver_input;
 use crate::auth::Caller;
 use crate::blobs::{self, Uploader};
 use crate::error::ApiError;
@@ -24,15 +22,8 @@ use crate::extract::IdempotencyKey;
 use crate::input::{parse_json, text_field};
 use crate::state::AppState;
 use crate::wire::task_id;
-
-/// `POST /api/upload` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Uploaded {
-    /// `<sha256 hex>.<ext>`: name it as `meta.artifact_hash` when delivering.
-    pub hash: String,
-    /// Bytes stored.
-    pub size: u64,
-}
+use marketplace_api::agora::artifacts::{ArtifactQuery, DeliverForm, Uploaded};
+use marketplace_api::agora::tasks::{DeliverRequest, TaskView};
 
 /// `POST /api/upload`: stores the raw body under its content hash. With credentials the
 /// upload is recorded for the caller at once; without, the first deliverer naming it
@@ -43,7 +34,7 @@ pub struct Uploaded {
     tag = "agora",
     operation_id = "agora_upload",
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
-    responses((status = 201, body = Uploaded), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 201, body = Uploaded), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn upload<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -98,14 +89,6 @@ async fn record<S: Store + Clone>(
         .map(drop)
 }
 
-/// `GET /api/v1/artifacts/{hash}` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ArtifactQuery {
-    /// A task whose delivery names the artifact.
-    pub task_id: Option<String>,
-}
-
 /// `GET /api/v1/artifacts/{hash}`: the file, for those allowed to read it.
 #[utoipa::path(
     get,
@@ -113,7 +96,7 @@ pub struct ArtifactQuery {
     tag = "agora",
     operation_id = "agora_artifact",
     params(("hash" = String, Path, description = "`<sha256 hex>.<ext>`"), ArtifactQuery),
-    responses((status = 200, body = Vec<u8>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<u8>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn artifact<S: Backend + Clone>(
@@ -163,18 +146,6 @@ pub async fn artifact<S: Backend + Clone>(
 /// document opened anyway is sandboxed away from the marketplace's origin.
 pub const ARTIFACT_CSP: &str = "default-src 'none'; sandbox";
 
-/// `POST /api/v1/tasks/{id}/deliver` as `multipart/form-data`.
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct DeliverForm {
-    /// The result.
-    pub text: Option<String>,
-    /// `output`, `artifact_hash`, `artifact_url`, as a JSON object in a string.
-    pub meta: Option<String>,
-    /// A file, stored as an artifact and named in `meta.artifact_hash`.
-    #[schema(value_type = Option<String>, format = Binary)]
-    pub file: Option<Vec<u8>>,
-}
-
 /// `POST /api/v1/tasks/{id}/deliver`: the claimant submits its result, as JSON `{text,
 /// meta}` or as `multipart/form-data` with `text`, `meta` (JSON) and `file` (stored as an
 /// artifact and named in `meta.artifact_hash`).
@@ -188,7 +159,7 @@ pub struct DeliverForm {
         (DeliverForm = "multipart/form-data")
     )),
     params(IdempotencyKey, ("id" = String, Path, description = "The task's id")),
-    responses((status = 200, body = crate::agora::tasks::TaskView), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = marketplace_api::agora::tasks::TaskView), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn deliver<S: Backend + Clone>(

@@ -3,69 +3,20 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use marketplace_core::store::Backend;
 use marketplace_core::{
-    AutoClaimRule, Command, Contract, ContractSpec, ContractStatus, Error, IdentityId, RuleId,
-    RuleSpec,
+    AutoClaimRule, Command, Contract, ContractSpec, Error, IdentityId, RuleId, RuleSpec,
 };
-use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
-use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
-use crate::wire::Amount;
-
-/// `POST /api/v1/broker/auto-claim` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RuleRequest {
-    /// Claim tasks needing any of these.
-    pub capabilities: Vec<String>,
-    /// Only tasks paying at least this much.
-    #[serde(default)]
-    pub min_bounty: Amount,
-    /// Hold at most this many claims through the rule (default 1).
-    #[serde(default)]
-    pub max_concurrent: Option<u32>,
-    /// Only from posters with at least this reputation.
-    #[serde(default)]
-    pub min_poster_rep: Amount,
-}
-
-/// An auto-claim rule.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct RuleView {
-    /// The rule's id (`rule_id` to delete it).
-    pub rule_id: String,
-    /// Claims tasks needing any of these.
-    pub capabilities: Vec<String>,
-    /// Lowest bounty claimed.
-    pub min_bounty: Amount,
-    /// Most claims held at once.
-    pub max_concurrent: u32,
-    /// Lowest poster reputation.
-    pub min_poster_rep: Amount,
-    /// When it was made.
-    pub created_at: DateTime<Utc>,
-}
-
-impl From<&AutoClaimRule> for RuleView {
-    fn from(r: &AutoClaimRule) -> Self {
-        Self {
-            rule_id: r.id.to_string(),
-            capabilities: r.capabilities.clone(),
-            min_bounty: r.min_bounty.into(),
-            max_concurrent: r.max_concurrent,
-            min_poster_rep: r.min_poster_rep.into(),
-            created_at: r.created_at,
-        }
-    }
-}
+use marketplace_api::agora::broker::{
+    ContractAction, ContractRequest, ContractView, MatchParams, RuleRef, RuleRequest, RuleView,
+};
+use marketplace_api::agora::tasks::TaskView;
 
 /// `GET /api/v1/broker/auto-claim`: the caller's rules.
 #[utoipa::path(
@@ -73,7 +24,7 @@ impl From<&AutoClaimRule> for RuleView {
     path = "/api/v1/broker/auto-claim",
     tag = "agora",
     operation_id = "agora_rules",
-    responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<RuleView>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn rules<S: Backend + Clone>(
@@ -92,7 +43,7 @@ pub async fn rules<S: Backend + Clone>(
     operation_id = "agora_create_rule",
     request_body = RuleRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = RuleView), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 201, body = RuleView), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn create_rule<S: Backend + Clone>(
@@ -113,15 +64,6 @@ pub async fn create_rule<S: Backend + Clone>(
     Ok((StatusCode::CREATED, Json(RuleView::from(&rule))))
 }
 
-/// `DELETE /api/v1/broker/auto-claim` names its rule by `rule_id`, in the query or the body.
-#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
-#[serde(deny_unknown_fields)]
-#[into_params(parameter_in = Query)]
-pub struct RuleRef {
-    /// The rule to remove.
-    pub rule_id: Option<String>,
-}
-
 /// `DELETE /api/v1/broker/auto-claim`: removes one of the caller's rules.
 #[utoipa::path(
     delete,
@@ -130,7 +72,7 @@ pub struct RuleRef {
     operation_id = "agora_delete_rule",
     request_body = Option<RuleRef>,
     params(IdempotencyKey, RuleRef),
-    responses((status = 200, body = RuleRef), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = RuleRef), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn delete_rule<S: Backend + Clone>(
@@ -152,16 +94,6 @@ pub async fn delete_rule<S: Backend + Clone>(
     }))
 }
 
-/// `GET /api/v1/broker/match` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct MatchParams {
-    /// Comma-separated capabilities.
-    pub capabilities: String,
-    /// Page size (default 20, at most 200).
-    pub limit: Option<crate::wire::PageLimit>,
-}
-
 /// `GET /api/v1/broker/match`: open tasks needing any of the capabilities.
 #[utoipa::path(
     get,
@@ -169,7 +101,7 @@ pub struct MatchParams {
     tag = "agora",
     operation_id = "agora_broker_match",
     params(MatchParams),
-    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 200, body = Vec<TaskView>), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn broker_match<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -199,69 +131,6 @@ pub async fn broker_match<S: Backend + Clone>(
     ))
 }
 
-/// `POST /api/v1/contracts` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContractRequest {
-    /// The agent's identity hash.
-    pub agent: String,
-    /// What the contract covers.
-    #[serde(default)]
-    pub capabilities: Vec<String>,
-    /// What each task pays.
-    pub price_per_task: Amount,
-    /// How many tasks it covers.
-    pub max_tasks: u32,
-}
-
-/// A standing contract.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct ContractView {
-    /// The contract's id.
-    pub id: String,
-    /// Who proposed it and posts under it.
-    pub poster: String,
-    /// Who works under it.
-    pub agent: String,
-    /// What it covers.
-    pub capabilities: Vec<String>,
-    /// What each task pays.
-    pub price_per_task: Amount,
-    /// How many tasks it covers.
-    pub max_tasks: u32,
-    /// How many were posted under it.
-    pub tasks_used: u32,
-    /// `proposed`, `active`, `fulfilled` or `cancelled`.
-    pub status: String,
-    /// When it was proposed.
-    pub created_at: DateTime<Utc>,
-    /// Last change.
-    pub updated_at: DateTime<Utc>,
-}
-
-impl From<&Contract> for ContractView {
-    fn from(c: &Contract) -> Self {
-        Self {
-            id: c.id.to_string(),
-            poster: c.poster.as_str().to_owned(),
-            agent: c.agent.as_str().to_owned(),
-            capabilities: c.capabilities.clone(),
-            price_per_task: c.price_per_task.into(),
-            max_tasks: c.max_tasks,
-            tasks_used: c.tasks_used,
-            status: match c.status {
-                ContractStatus::Proposed => "proposed",
-                ContractStatus::Active => "active",
-                ContractStatus::Fulfilled => "fulfilled",
-                ContractStatus::Cancelled => "cancelled",
-            }
-            .to_owned(),
-            created_at: c.created_at,
-            updated_at: c.updated_at,
-        }
-    }
-}
-
 /// `POST /api/v1/contracts`: proposes a standing contract to an agent.
 #[utoipa::path(
     post,
@@ -270,7 +139,7 @@ impl From<&Contract> for ContractView {
     operation_id = "agora_propose",
     request_body = ContractRequest,
     params(IdempotencyKey),
-    responses((status = 201, body = ContractView), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 201, body = ContractView), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn propose<S: Backend + Clone>(
@@ -293,14 +162,6 @@ pub async fn propose<S: Backend + Clone>(
     Ok((StatusCode::CREATED, Json(ContractView::from(&contract))))
 }
 
-/// `POST /api/v1/contracts/{id}` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ContractAction {
-    /// `accept` (the agent) or `cancel` (either side).
-    pub action: String,
-}
-
 /// `POST /api/v1/contracts/{id}`: accepts or cancels a contract.
 #[utoipa::path(
     post,
@@ -309,7 +170,7 @@ pub struct ContractAction {
     operation_id = "agora_act",
     request_body = ContractAction,
     params(IdempotencyKey, ("id" = String, Path, description = "The contract's id")),
-    responses((status = 200, body = ContractView), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = ContractView), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn act<S: Backend + Clone>(
@@ -337,7 +198,7 @@ pub async fn act<S: Backend + Clone>(
     path = "/api/v1/contracts",
     tag = "agora",
     operation_id = "agora_contracts",
-    responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<ContractView>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn contracts<S: Backend + Clone>(

@@ -15,77 +15,20 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use chrono::{DateTime, Utc};
 use futures::Stream;
 use marketplace_core::store::Backend;
-use marketplace_core::{Error, Event, EventKind, IdentityId, Store};
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use marketplace_core::{Error, Event, IdentityId, Store};
 use tokio::sync::broadcast;
-use utoipa::ToSchema;
 
-use super::tasks::TaskView;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
+use marketplace_api::agora::events::{EventsParams, LiveEvent};
+use marketplace_api::agora::tasks::TaskView;
 
 /// The header a reconnecting client names the last event it received in.
 pub const LAST_EVENT_ID: &str = "last-event-id";
-
-/// `GET /api/v1/events` parameters: which new tasks to hear of. Other events are the
-/// caller's own and are not filtered.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct EventsParams {
-    /// Only `task.posted` of tasks needing this skill.
-    pub skill: Option<String>,
-    /// Only `task.posted` of tasks requiring this capability (or needing it as their
-    /// skill).
-    pub capability: Option<String>,
-}
-
-/// One event of the stream: the `data` of a server-sent event whose `event` is `kind` and
-/// whose `id` is `seq`.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct LiveEvent {
-    /// The outbox sequence number: the event's `id`.
-    pub seq: u64,
-    /// What happened, e.g. `task.claimed`.
-    pub kind: String,
-    /// The task concerned.
-    pub task_id: Option<String>,
-    /// The identity the event is about (claimant, deliverer, bidder, …).
-    pub subject: Option<String>,
-    /// When.
-    pub occurred_at: DateTime<Utc>,
-    /// Details of the kind (amounts as JSON numbers).
-    #[schema(value_type = Object)]
-    pub data: Value,
-    /// The task as the event's command left it, as the caller may see it.
-    pub task: Option<TaskView>,
-}
-
-impl EventsParams {
-    /// Whether `event` passes the filters.
-    fn admits(&self, event: &Event) -> bool {
-        if event.kind != EventKind::TaskPosted {
-            return true;
-        }
-        let Some(task) = event.task.as_deref() else {
-            return false;
-        };
-        let skill = self
-            .skill
-            .as_ref()
-            .is_none_or(|s| task.spec.skill.as_ref() == Some(s));
-        let capability = self
-            .capability
-            .as_ref()
-            .is_none_or(|c| task.spec.match_tags().contains(c));
-        skill && capability
-    }
-}
 
 /// `GET /api/v1/events`: a stream of server-sent events, each an [`LiveEvent`] as JSON.
 /// Without credentials, the posting of public tasks and board posts only.
@@ -100,7 +43,7 @@ impl EventsParams {
     ),
     responses(
         (status = 200, description = "Server-sent events: `id` the outbox sequence, `event` the kind, `data` a LiveEvent; keep-alive comments while quiet.", content_type = "text/event-stream", body = LiveEvent),
-        (status = "4XX", body = crate::error::ErrorBody)
+        (status = "4XX", body = marketplace_api::error::ErrorBody)
     )
 )]
 pub async fn events<S: Backend + Clone>(

@@ -22,12 +22,8 @@ pub mod tasks;
 use axum::Json;
 use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
-use chrono::{DateTime, Utc};
 use marketplace_core::store::{Backend, Login};
 use marketplace_core::{IdentityId, ProfileUpdate, Store};
-use serde::{Deserialize, Serialize};
-
-use utoipa::ToSchema;
 
 use crate::auth::{
     Caller, ProofOfWork, SignedBy, custodial_keypair, hash_password, issue_api_key, issue_session,
@@ -39,24 +35,10 @@ use crate::limits::{EMAIL_BYTES_MAX, PASSWORD_BYTES_MAX, PASSWORD_CHARS_MIN};
 use crate::rate_limits::PeerIp;
 use crate::registration::{register_agent, store_key};
 use crate::state::AppState;
-
-/// `POST /api/v1/auth/register` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct RegisterRequest {
-    /// The agent's display name (1-64 bytes, not blank; 16 characters always fit).
-    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
-    pub alias: String,
-}
-
-/// `POST /api/v1/auth/register` answer: the API key, shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Registered {
-    /// `ak_` and 64 hex digits.
-    pub api_key: String,
-    /// The new identity: SHA-256 of its custodial public key.
-    pub identity_hash: String,
-}
+use marketplace_api::agora::{
+    KeyView, LoginRequest, NewKey, NodeRegistered, RegisterRequest, Registered, Revoked, Session,
+    SignupRequest,
+};
 
 /// `POST /api/v1/auth/register`: registers an agent by its alias.
 #[utoipa::path(
@@ -65,7 +47,7 @@ pub struct Registered {
     tag = "agora",
     operation_id = "agora_register",
     request_body = RegisterRequest,
-    responses((status = 201, body = Registered), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 201, body = Registered), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn register<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -80,45 +62,6 @@ pub async fn register<S: Backend + Clone>(
             identity_hash: profile.identity.as_str().to_owned(),
         }),
     ))
-}
-
-/// `POST /api/v1/auth/signup` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignupRequest {
-    /// The login: unique, case-insensitive.
-    #[schema(
-        max_length = 60,
-        pattern = "^[^@\\s\\x00-\\x1f\\x7f-\\x9f]+@[^@\\s\\x00-\\x1f\\x7f-\\x9f]+\\.[^@\\s\\x00-\\x1f\\x7f-\\x9f]+$"
-    )]
-    pub email: String,
-    /// 8 characters to 1024 bytes.
-    #[schema(min_length = 8, max_length = 256)]
-    pub password: String,
-    /// Display name (1-64 bytes, not blank; 16 characters always fit).
-    #[schema(min_length = 1, max_length = 16, pattern = "^[^\\x00]*\\S[^\\x00]*$")]
-    pub alias: String,
-}
-
-/// `POST /api/v1/auth/login` body.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct LoginRequest {
-    /// The email signed up with.
-    pub email: String,
-    /// Its password.
-    pub password: String,
-}
-
-/// A session: send `token` as `Authorization: Bearer <token>` until `expires_at`.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Session {
-    /// An HS256 JWT.
-    pub token: String,
-    /// Whose session.
-    pub identity_hash: String,
-    /// When the token stops working (24 h after login).
-    pub expires_at: DateTime<Utc>,
 }
 
 /// An email as stored: trimmed and lowercased, checked for a plausible shape.
@@ -157,7 +100,7 @@ fn session<S: Store + Clone>(
     tag = "agora",
     operation_id = "agora_signup",
     request_body = SignupRequest,
-    responses((status = 201, body = Session), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 201, body = Session), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn signup<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -210,7 +153,7 @@ pub async fn signup<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_login",
     request_body = LoginRequest,
-    responses((status = 200, body = Session), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 200, body = Session), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn login<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -249,29 +192,6 @@ fn engine(e: marketplace_core::StoreError) -> ApiError {
     ApiError::Engine(e.into())
 }
 
-/// `POST /api/v1/auth/node` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct NodeRegistered {
-    /// SHA-256 of the node's public key.
-    pub identity_hash: String,
-}
-
-/// `POST /api/v1/auth/keys` answer: the new key, shown this once.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct NewKey {
-    /// `ak_` and 64 hex digits.
-    pub api_key: String,
-    /// Its name, for listing and revoking.
-    pub prefix: String,
-}
-
-/// `DELETE /api/v1/auth/keys/{prefix}` answer.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct Revoked {
-    /// How many keys were revoked.
-    pub revoked: u64,
-}
-
 /// `POST /api/v1/auth/node {"alias"}`, signed with the node's own key: registers the
 /// key's identity (self-custody: the marketplace holds no secret for it).
 #[utoipa::path(
@@ -280,7 +200,7 @@ pub struct Revoked {
     tag = "agora",
     operation_id = "agora_register_node",
     request_body = RegisterRequest,
-    responses((status = 201, body = NodeRegistered), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 201, body = NodeRegistered), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn register_node<S: Backend + Clone>(
     State(app): State<AppState<S>>,
@@ -304,24 +224,13 @@ pub async fn register_node<S: Backend + Clone>(
     ))
 }
 
-/// One of the caller's keys, without the key itself.
-#[derive(Debug, Serialize, Deserialize, ToSchema)]
-pub struct KeyView {
-    /// How the key is named: its first characters.
-    pub prefix: String,
-    /// When it was issued.
-    pub created_at: DateTime<Utc>,
-    /// When it was revoked, if it was.
-    pub revoked_at: Option<DateTime<Utc>>,
-}
-
 /// `GET /api/v1/auth/keys`: the caller's keys, oldest first.
 #[utoipa::path(
     get,
     path = "/api/v1/auth/keys",
     tag = "agora",
     operation_id = "agora_list_keys",
-    responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Vec<KeyView>), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn list_keys<S: Backend + Clone>(
@@ -352,7 +261,7 @@ pub async fn list_keys<S: Backend + Clone>(
     path = "/api/v1/auth/keys",
     tag = "agora",
     operation_id = "agora_create_key",
-    responses((status = 201, body = NewKey), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 201, body = NewKey), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn create_key<S: Backend + Clone>(
@@ -377,7 +286,7 @@ pub async fn create_key<S: Backend + Clone>(
     tag = "agora",
     operation_id = "agora_revoke_key",
     params(("prefix" = String, Path, description = "The key's prefix")),
-    responses((status = 200, body = Revoked), (status = "4XX", body = crate::error::ErrorBody)),
+    responses((status = 200, body = Revoked), (status = "4XX", body = marketplace_api::error::ErrorBody)),
     security(("bearer" = []), ("api_key" = []), ("node_signature" = []))
 )]
 pub async fn revoke_key<S: Backend + Clone>(

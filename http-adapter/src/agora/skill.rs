@@ -22,20 +22,21 @@ use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{AllOfBuilder, ObjectBuilder, Schema, Type};
 
-use super::board::{FeedParams, SearchParams, ServicesParams};
-use super::broker::MatchParams;
-use super::tasks::{
-    AcceptRequest, BidRequest, ClaimRequest, DeliverRequest, ExtendRequest, ListTasks,
-    MessageRequest, PostTask, RejectRequest, deliver_input,
-};
+use super::tasks::deliver_input;
 use super::{account, board, broker, tasks};
-use crate::agora::account::ProfileRequest;
-use crate::agora::board::PostRequest;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::IdempotencyKey;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
+use marketplace_api::agora::account::ProfileRequest;
+use marketplace_api::agora::board::PostRequest;
+use marketplace_api::agora::board::{FeedParams, SearchParams, ServicesParams};
+use marketplace_api::agora::broker::MatchParams;
+use marketplace_api::agora::tasks::{
+    AcceptRequest, BidRequest, ClaimRequest, DeliverRequest, ExtendRequest, ListTasks,
+    MessageRequest, PostTask, RejectRequest,
+};
 
 /// `POST /api/v1/skill` body: the action, and that action's parameters beside it (the
 /// fields its REST endpoint takes; a task is named by `task_id`).
@@ -239,7 +240,7 @@ fn respond<T: IntoResponse>(result: Result<T, ApiError>) -> Response {
     operation_id = "agora_skill",
     request_body = SkillCall,
     params(IdempotencyKey),
-    responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = crate::error::ErrorBody))
+    responses((status = 200, body = serde_json::Value), (status = 201, body = serde_json::Value), (status = "4XX", body = marketplace_api::error::ErrorBody))
 )]
 pub async fn skill<S: Backend + Clone>(
     State(app): State<AppState<S>>,

@@ -30,9 +30,10 @@ use tower::ServiceExt as _;
 use utoipa::ToSchema;
 
 use crate::auth::SignedBy;
-use crate::error::{ApiError, ErrorBody, ErrorDetail};
+use crate::error::ApiError;
 use crate::extract::IDEMPOTENCY_KEY_HEADER;
 use crate::limits::{MCP_ANSWER_BYTES_MAX, MCP_UPLOAD_BYTES_MAX};
+use marketplace_api::error::{ErrorBody, ErrorDetail};
 
 /// What a tool does to the marketplace, for its annotations.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

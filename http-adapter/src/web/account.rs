@@ -13,12 +13,13 @@ use super::charts::{self, Series};
 use super::pages::{credits, short, task_card};
 use super::session::Viewer;
 use super::{Live, live_page, page, refusal};
-use crate::agora::account::{self, TransactionView, TransactionsQuery};
+use crate::agora::account;
 use crate::agora::tasks::open_work;
 use crate::auth::Caller;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::{Amount, PageLimit};
+use marketplace_api::agora::account::{TransactionView, TransactionsQuery};
+use marketplace_api::wire::{Amount, PageLimit};
 
 /// Ledger lines shown per page of the wallet.
 const WALLET_PAGE_LINES: usize = 25;

@@ -10,8 +10,9 @@ use axum::response::Response;
 use maud::{Markup, html};
 
 use super::{sentence, sentence_for};
-use crate::error::{ApiError, ErrorDetail};
-use crate::wire::Amount;
+use crate::error::ApiError;
+use marketplace_api::error::ErrorDetail;
+use marketplace_api::wire::Amount;
 
 /// A form's fields (`application/x-www-form-urlencoded`): each name's values in order.
 #[derive(Debug, Default)]

@@ -18,12 +18,13 @@ use serde_json::{Map, Value, json};
 use super::fields::{Filled, Problem, Sent};
 use super::session::{self, Viewer};
 use super::{page, refusal, refusal_page};
-use crate::agora::tasks::TaskView;
-use crate::agora::{self, LoginRequest, SignupRequest};
+use crate::agora;
 use crate::auth::ProofOfWork;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, IdempotencyKey};
 use crate::state::AppState;
+use marketplace_api::agora::tasks::TaskView;
+use marketplace_api::agora::{LoginRequest, SignupRequest};
 
 /// A hidden field carrying a fresh idempotency key: the form sent twice (a double click,
 /// a resend after a dropped answer) acts once.

@@ -13,7 +13,7 @@ use super::session::Viewer;
 use super::{Live, live_page, refusal};
 use crate::agora::board;
 use crate::state::AppState;
-use crate::wire::Amount;
+use marketplace_api::wire::Amount;
 
 /// Bars drawn per chart: the largest.
 const BARS_MAX: usize = 15;

@@ -169,7 +169,8 @@ async fn live<S: Backend + Clone>(
     mut headers: axum::http::HeaderMap,
     crate::extract::ApiQuery(query): crate::extract::ApiQuery<LiveQuery>,
 ) -> Response {
-    use crate::agora::events::{EventsParams, LAST_EVENT_ID, events};
+    use crate::agora::events::{LAST_EVENT_ID, events};
+    use marketplace_api::agora::events::EventsParams;
     if let Some(after) = query.after
         && !headers.contains_key(LAST_EVENT_ID)
     {

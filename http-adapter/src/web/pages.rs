@@ -9,11 +9,13 @@ use serde::Deserialize;
 use super::fields::{Filled, Problem, Sent};
 use super::session::Viewer;
 use super::{Live, live_page, refusal};
-use crate::agora::board::{self, FeedItemView, FeedParams, PostView};
-use crate::agora::tasks::{self, ListTasks, TaskView};
+use crate::agora::board;
+use crate::agora::tasks;
 use crate::extract::ApiQuery;
 use crate::state::AppState;
-use crate::wire::{Amount, PageLimit};
+use marketplace_api::agora::board::{FeedItemView, FeedParams, PostView};
+use marketplace_api::agora::tasks::{ListTasks, TaskView};
+use marketplace_api::wire::{Amount, PageLimit};
 
 /// Tasks shown per page of the board.
 const BOARD_PAGE_TASKS: usize = 20;
@@ -243,7 +245,7 @@ pub(super) async fn file<S: Backend + Clone>(
     let Some(caller) = viewer.caller() else {
         return axum::response::Redirect::to("/login").into_response();
     };
-    let query = crate::agora::artifacts::ArtifactQuery { task_id: Some(id) };
+    let query = marketplace_api::agora::artifacts::ArtifactQuery { task_id: Some(id) };
     match crate::agora::artifacts::artifact(State(app), caller, Path(hash), ApiQuery(query)).await {
         Ok(file) => file,
         Err(e) => refusal(&e),

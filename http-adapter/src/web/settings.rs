@@ -18,17 +18,21 @@ use super::forms::{once, sent_key};
 use super::pages::{credits, short};
 use super::session::Viewer;
 use super::{page, refusal};
-use crate::agora::account::{self, ProfileRequest, ProfileView};
-use crate::agora::broker::{
-    self, ContractAction, ContractRequest, ContractView, RuleRef, RuleView,
-};
-use crate::agora::{self, KeyView};
+use crate::agora;
+use crate::agora::account;
+use crate::agora::broker;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::extract::{ApiJson, ApiQuery, OptionalJson};
 use crate::state::AppState;
-use crate::webhooks::{self, DeliveriesQuery, DeliveryView, SetWebhook, WebhookView};
-use crate::wire::PageLimit;
+use crate::webhooks;
+use marketplace_api::agora::KeyView;
+use marketplace_api::agora::account::{ProfileRequest, ProfileView};
+use marketplace_api::agora::broker::{
+    ContractAction, ContractRequest, ContractView, RuleRef, RuleView,
+};
+use marketplace_api::webhooks::{DeliveriesQuery, DeliveryView, SetWebhook, WebhookView};
+use marketplace_api::wire::PageLimit;
 
 /// Webhook deliveries listed.
 const DELIVERIES_SHOWN: usize = 10;
@@ -522,7 +526,7 @@ async fn run<S: Backend + Clone>(
             Ok(Done::Section("webhook"))
         }
         "create_rule" => {
-            let request = broker::RuleRequest {
+            let request = marketplace_api::agora::broker::RuleRequest {
                 capabilities: sent.list("rule_capabilities"),
                 min_bounty: sent.amount("min_bounty")?.unwrap_or_default(),
                 max_concurrent: sent.whole("max_concurrent")?,
