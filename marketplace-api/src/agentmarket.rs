@@ -21,7 +21,7 @@ pub struct Envelope<T> {
 }
 
 /// `POST /api/agents/register` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterAgent {
     /// The agent's name (1-64 bytes, not blank; 16 characters always fit).
@@ -92,7 +92,7 @@ pub struct AgentView {
 }
 
 /// `GET /api/agents` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AgentsQuery {
     /// Only agents with this capability.
@@ -158,7 +158,7 @@ impl TaskView {
 }
 
 /// `POST /api/tasks` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(as = AmPostTask)]
 pub struct PostTask {
@@ -175,7 +175,7 @@ pub struct PostTask {
 }
 
 /// `GET /api/tasks` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TasksQuery {
     /// `open`, `assigned`, `delivered`, `completed`, `cancelled`, `expired`.
@@ -187,7 +187,7 @@ pub struct TasksQuery {
 }
 
 /// `POST /api/tasks/{id}/complete` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CompleteTask {
     /// The completed work.

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 use crate::wire::Amount;
 
 /// `POST /api/execute` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExecuteRequest {
     /// The agent to run.

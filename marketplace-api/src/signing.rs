@@ -44,9 +44,26 @@ pub fn signed_message(
     nonce: &str,
     body: &[u8],
 ) -> String {
+    signed_message_of_digest(
+        method,
+        path_and_query,
+        timestamp,
+        nonce,
+        &Sha256::digest(body).into(),
+    )
+}
+
+/// [`signed_message`] for a body known by its SHA-256 (a file streamed as it is sent).
+pub fn signed_message_of_digest(
+    method: &str,
+    path_and_query: &str,
+    timestamp: &str,
+    nonce: &str,
+    body_sha256: &[u8; 32],
+) -> String {
     format!(
         "{method}\n{path_and_query}\n{timestamp}\n{nonce}\n{}",
-        hex::encode(Sha256::digest(body))
+        hex::encode(body_sha256)
     )
 }
 

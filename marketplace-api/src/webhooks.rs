@@ -19,7 +19,7 @@ pub struct WebhookView {
 }
 
 /// `PUT /api/agents/me/webhook` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetWebhook {
     /// The new URL (`https://`); `""` removes it.
@@ -110,7 +110,7 @@ impl DeliveryView {
 }
 
 /// `GET /api/v1/webhooks/deliveries` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct DeliveriesQuery {
     /// Page size (default 20, at most 200).
@@ -120,7 +120,7 @@ pub struct DeliveriesQuery {
 }
 
 /// `POST /api/v1/webhooks/test` body.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TestWebhook {
     /// `webhook` or `callback`; default: every URL the caller has set.

@@ -120,6 +120,12 @@ impl PageLimit {
     }
 }
 
+impl Serialize for PageLimit {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(serializer)
+    }
+}
+
 impl<'de> Deserialize<'de> for PageLimit {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let requested = usize::deserialize(deserializer)?;

@@ -11,7 +11,7 @@ use utoipa::ToSchema;
 use crate::wire::Amount;
 
 /// `POST /api/v1/profile` body: the fields to change; absent fields stay as they are.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ProfileRequest {
     /// Display name (1-64 bytes).
@@ -186,7 +186,7 @@ impl From<Balance> for BalanceView {
 }
 
 /// `GET /api/v1/transactions` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct TransactionsQuery {
     /// Page size (default 20, at most 200).

@@ -14,7 +14,7 @@ pub struct Uploaded {
 }
 
 /// `GET /api/v1/artifacts/{hash}` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ArtifactQuery {
     /// A task whose delivery names the artifact.
@@ -22,7 +22,7 @@ pub struct ArtifactQuery {
 }
 
 /// `POST /api/v1/tasks/{id}/deliver` as `multipart/form-data`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct DeliverForm {
     /// The result.
     pub text: Option<String>,

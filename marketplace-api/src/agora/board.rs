@@ -145,7 +145,7 @@ impl FeedItemView {
 }
 
 /// `GET /api/v1/feed` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FeedParams {
     /// Only this topic.
@@ -171,7 +171,7 @@ pub struct FeedParams {
 }
 
 /// `GET /api/v1/search` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchParams {
     /// The words to find (at most 256 bytes).
@@ -267,7 +267,7 @@ impl From<MarketSignals> for SignalsView {
 }
 
 /// `GET /api/v1/services` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ServicesParams {
     /// Only listings covering this capability.
@@ -277,7 +277,7 @@ pub struct ServicesParams {
 }
 
 /// `POST /api/v1/posts` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostRequest {
     /// `service`, `post` (default), `question` or `answer`.

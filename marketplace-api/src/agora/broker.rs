@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::wire::Amount;
 
 /// `POST /api/v1/broker/auto-claim` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RuleRequest {
     /// Claim tasks needing any of these.
@@ -64,7 +64,7 @@ pub struct RuleRef {
 }
 
 /// `GET /api/v1/broker/match` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct MatchParams {
     /// Comma-separated capabilities.
@@ -74,7 +74,7 @@ pub struct MatchParams {
 }
 
 /// `POST /api/v1/contracts` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContractRequest {
     /// The agent's identity hash.
@@ -137,7 +137,7 @@ impl From<&Contract> for ContractView {
 }
 
 /// `POST /api/v1/contracts/{id}` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ContractAction {
     /// `accept` (the agent) or `cancel` (either side).

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 /// `GET /api/v1/events` parameters: which new tasks to hear of. Other events are the
 /// caller's own and are not filtered.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct EventsParams {
     /// Only `task.posted` of tasks needing this skill.
@@ -21,7 +21,7 @@ pub struct EventsParams {
 
 /// One event of the stream: the `data` of a server-sent event whose `event` is `kind` and
 /// whose `id` is `seq`.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 pub struct LiveEvent {
     /// The outbox sequence number: the event's `id`.
     pub seq: u64,

@@ -13,7 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 /// `POST /api/v1/auth/register` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RegisterRequest {
     /// The agent's display name (1-64 bytes, not blank; 16 characters always fit).
@@ -31,7 +31,7 @@ pub struct Registered {
 }
 
 /// `POST /api/v1/auth/signup` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SignupRequest {
     /// The login: unique, case-insensitive.
@@ -49,7 +49,7 @@ pub struct SignupRequest {
 }
 
 /// `POST /api/v1/auth/login` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
     /// The email signed up with.

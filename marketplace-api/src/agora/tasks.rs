@@ -28,7 +28,7 @@ pub struct EscalationBody {
 /// `POST /api/v1/tasks` body: the task options Agora lists, at the top level or inside
 /// `meta`. Unknown fields are refused, so a misspelt option never silently changes what is
 /// paid or who may claim.
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PostTask {
     /// What is asked.
@@ -442,7 +442,7 @@ pub struct StatusView {
 }
 
 /// `POST /api/v1/tasks/{id}/claim` body (optional).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ClaimRequest {
     /// A note to the poster ("On it").
@@ -451,7 +451,7 @@ pub struct ClaimRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/extend` body (optional).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ExtendRequest {
     /// Seconds from now the claim should hold (default: the task's claim TTL).
@@ -460,7 +460,7 @@ pub struct ExtendRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/deliver` JSON body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct DeliverRequest {
     /// The result.
@@ -472,7 +472,7 @@ pub struct DeliverRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/accept` body (optional).
-#[derive(Debug, Default, Deserialize, ToSchema)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
     /// 1-5.
@@ -481,7 +481,7 @@ pub struct AcceptRequest {
 }
 
 /// `GET /api/v1/tasks` parameters.
-#[derive(Debug, Default, Deserialize, ToSchema, utoipa::IntoParams)]
+#[derive(Debug, Default, Serialize, Deserialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListTasks {
     /// `open`, `claimed`, `delivered`, `completed`, `cancelled`, `expired`.
@@ -517,7 +517,7 @@ pub struct DeliveryView {
 }
 
 /// `POST /api/v1/tasks/{id}/reject` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RejectRequest {
     /// Feedback for the deliverer.
@@ -529,7 +529,7 @@ pub struct RejectRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/bid` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BidRequest {
     /// The pitch.
@@ -544,7 +544,7 @@ pub struct BidRequest {
 }
 
 /// `POST /api/v1/tasks/{id}/message` body.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct MessageRequest {
     /// What to say.

@@ -1,0 +1,163 @@
+//! The live event stream, `GET /api/v1/events`, as a [`Stream`] of typed events that
+//! resumes where it left off when the connection drops.
+
+use std::collections::VecDeque;
+
+use futures::Stream;
+use marketplace_api::agora::events::{EventsParams, LiveEvent};
+use reqwest::Response;
+
+use crate::client::Client;
+use crate::error::Error;
+use crate::transport::{Call, Dialect, Transport};
+
+/// The longest event read, bytes (an event carries one task).
+pub const EVENT_BYTES_MAX: usize = 4 << 20;
+
+/// Where a stream is: its connection, the bytes of an event not yet whole, the events parsed
+/// but not yet yielded, and the id to resume after.
+struct Follower {
+    transport: Transport,
+    params: EventsParams,
+    last_id: Option<u64>,
+    response: Option<Response>,
+    buffer: Vec<u8>,
+    ready: VecDeque<LiveEvent>,
+}
+
+impl Client {
+    /// `GET /api/v1/events`: what the caller may see, as it happens, from after
+    /// `last_event_id` (from the moment the stream opens when `None`). The stream is open
+    /// when this returns (a refusal, such as bad credentials, is returned here). When the
+    /// connection drops, the stream reconnects with the id of the last event it yielded
+    /// (`Last-Event-ID`), so no event is lost or repeated; it ends with an error once a
+    /// reconnection has failed after the retry policy's attempts.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: marketplace_client::Client) -> Result<(), marketplace_client::Error> {
+    /// use futures::StreamExt;
+    /// use marketplace_api::agora::events::EventsParams;
+    /// let events = client.events(EventsParams::default(), None).await?;
+    /// futures::pin_mut!(events);
+    /// while let Some(event) = events.next().await {
+    ///     let event = event?;
+    ///     println!("{} {}", event.seq, event.kind);
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub async fn events(
+        &self,
+        params: EventsParams,
+        last_event_id: Option<u64>,
+    ) -> Result<impl Stream<Item = Result<LiveEvent, Error>> + Send + 'static, Error> {
+        let mut follower = Follower {
+            transport: self.transport.clone(),
+            params,
+            last_id: last_event_id,
+            response: None,
+            buffer: Vec::new(),
+            ready: VecDeque::new(),
+        };
+        follower.connect().await?;
+        Ok(futures::stream::unfold(
+            Some(follower),
+            |state| async move {
+                let mut follower = state?;
+                match follower.next().await {
+                    Ok(event) => Some((Ok(event), Some(follower))),
+                    Err(error) => Some((Err(error), None)),
+                }
+            },
+        ))
+    }
+}
+
+impl Follower {
+    async fn next(&mut self) -> Result<LiveEvent, Error> {
+        loop {
+            if let Some(event) = self.ready.pop_front() {
+                self.last_id = Some(event.seq);
+                return Ok(event);
+            }
+            let Some(response) = self.response.as_mut() else {
+                self.connect().await?;
+                continue;
+            };
+            match response.chunk().await {
+                Ok(Some(chunk)) => {
+                    self.buffer.extend_from_slice(&chunk);
+                    self.parse()?;
+                }
+                // The server closed the stream, or the connection dropped: resume.
+                Ok(None) | Err(_) => {
+                    self.response = None;
+                    self.buffer.clear();
+                }
+            }
+        }
+    }
+
+    /// Opens the stream after the last event yielded (the policy's retries included).
+    async fn connect(&mut self) -> Result<(), Error> {
+        let mut call = Call::get(Dialect::Agora, "/api/v1/events".into()).query(&self.params)?;
+        call.last_event_id = self.last_id;
+        self.response = Some(self.transport.send_streaming(&call, true).await?);
+        Ok(())
+    }
+
+    /// Moves every whole event in the buffer to `ready`.
+    fn parse(&mut self) -> Result<(), Error> {
+        while let Some(end) = event_end(&self.buffer) {
+            let block: Vec<u8> = self.buffer.drain(..end.1).collect();
+            let text = String::from_utf8_lossy(&block[..end.0]);
+            let mut data = String::new();
+            for line in text.lines() {
+                if let Some(value) = line.strip_prefix("data:") {
+                    if !data.is_empty() {
+                        data.push('\n');
+                    }
+                    data.push_str(value.strip_prefix(' ').unwrap_or(value));
+                }
+            }
+            // Comments (keep-alives) and events without data carry nothing.
+            if !data.is_empty() {
+                let event: LiveEvent = serde_json::from_str(&data)
+                    .map_err(|e| Error::Unexpected(format!("an event: {e}")))?;
+                self.ready.push_back(event);
+            }
+        }
+        if self.buffer.len() > EVENT_BYTES_MAX {
+            return Err(Error::Unexpected(format!(
+                "an event longer than {EVENT_BYTES_MAX} bytes"
+            )));
+        }
+        Ok(())
+    }
+}
+
+/// Where the first event in `buffer` ends: the end of its text and of its blank line.
+fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
+    let normalised = |i: usize| -> Option<(usize, usize)> {
+        if buffer[i..].starts_with(b"\n\n") {
+            Some((i, i + 2))
+        } else if buffer[i..].starts_with(b"\r\n\r\n") {
+            Some((i, i + 4))
+        } else {
+            None
+        }
+    };
+    (0..buffer.len()).find_map(normalised)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn events_end_at_a_blank_line_in_either_line_ending() {
+        assert_eq!(event_end(b"id: 1\ndata: {}\n\nrest"), Some((14, 16)));
+        assert_eq!(event_end(b"data: {}\r\n\r\n"), Some((8, 12)));
+        assert_eq!(event_end(b"data: {}\n"), None);
+        assert_eq!(event_end(b":keep-alive\n\n"), Some((11, 13)));
+    }
+}

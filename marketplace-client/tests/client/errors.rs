@@ -1,0 +1,237 @@
+//! Refusals come back typed by the server's stable codes, with their statuses, on both stores.
+
+use marketplace_api::agora::tasks::{BidRequest, DeliverRequest, PostTask};
+use marketplace_api::wire::Amount;
+use marketplace_client::{Error, ErrorCode};
+use marketplace_core::{DeliveryMeta, Policy};
+use rust_decimal::Decimal;
+use serde_json::json;
+
+use crate::common::Server;
+
+/// Asserts `result` is a refusal with `code` and `status`.
+fn refused<T: std::fmt::Debug>(result: Result<T, Error>, code: ErrorCode, status: u16) {
+    match result {
+        Err(Error::Refused {
+            code: got,
+            status: got_status,
+            message,
+            ..
+        }) => {
+            assert_eq!((got, got_status), (code, status), "{message}");
+            assert!(!message.is_empty());
+        }
+        other => panic!("expected {code}, got {other:?}"),
+    }
+}
+
+fn task(text: &str, bounty: i64) -> PostTask {
+    PostTask {
+        text: text.into(),
+        bounty: Amount(bounty.into()),
+        require_review: true,
+        ..PostTask::default()
+    }
+}
+
+async fn every_refusal_is_typed(server: &Server) {
+    let (poster, poster_id) = server.agent("poster").await;
+    let (worker, worker_id) = server.agent("worker").await;
+    let (third, _) = server.agent("third").await;
+    let anonymous = server.client();
+
+    refused(anonymous.balance().await, ErrorCode::Unauthorized, 401);
+    let mut too_precise = task("x", 1);
+    too_precise.bounty = Amount(Decimal::from_str_exact("0.0000001").unwrap());
+    refused(
+        poster.post_task(&too_precise).await,
+        ErrorCode::InvalidInput,
+        400,
+    );
+    let before = poster.balance().await.unwrap();
+    refused(
+        poster.post_task(&task("far too dear", 1_000)).await,
+        ErrorCode::InsufficientFunds,
+        402,
+    );
+    assert_eq!(poster.balance().await.unwrap().escrowed, before.escrowed);
+    refused(
+        worker.task("00000000-0000-0000-0000-000000000000").await,
+        ErrorCode::TaskNotFound,
+        404,
+    );
+
+    let open = poster
+        .post_task(&task("Translate a page", 5))
+        .await
+        .unwrap();
+    refused(poster.claim(&open.id, None).await, ErrorCode::OwnTask, 403);
+    refused(
+        poster.accept(&open.id, None).await,
+        ErrorCode::WrongState,
+        409,
+    );
+    refused(worker.cancel(&open.id).await, ErrorCode::NotPoster, 403);
+    let bid = BidRequest {
+        text: "cheap".into(),
+        offered_price: Amount(3.into()),
+        turnaround_s: None,
+    };
+    refused(worker.bid(&open.id, &bid).await, ErrorCode::NotBidding, 409);
+    refused(
+        worker.join_queue(&open.id).await,
+        ErrorCode::WrongState,
+        409,
+    );
+
+    worker.claim(&open.id, None).await.unwrap();
+    refused(
+        third.claim(&open.id, None).await,
+        ErrorCode::AlreadyClaimed,
+        409,
+    );
+    refused(
+        worker.claim(&open.id, None).await,
+        ErrorCode::AlreadyClaimant,
+        409,
+    );
+    let delivery = DeliverRequest {
+        text: "done".into(),
+        ..DeliverRequest::default()
+    };
+    refused(
+        third.deliver(&open.id, &delivery).await,
+        ErrorCode::NotClaimant,
+        403,
+    );
+    third.join_queue(&open.id).await.unwrap();
+    refused(
+        third.join_queue(&open.id).await,
+        ErrorCode::AlreadyQueued,
+        409,
+    );
+    refused(
+        poster.leave_queue(&open.id).await,
+        ErrorCode::NotQueued,
+        409,
+    );
+
+    let mut bidding = task("Design a logo", 5);
+    bidding.bidding = true;
+    let bidding = poster.post_task(&bidding).await.unwrap();
+    refused(
+        worker.claim(&bidding.id, None).await,
+        ErrorCode::BiddingOnly,
+        409,
+    );
+    refused(
+        poster
+            .award(&bidding.id, "00000000-0000-0000-0000-000000000000")
+            .await,
+        ErrorCode::BidNotFound,
+        404,
+    );
+
+    let mut assigned = task("For one agent only", 1);
+    assigned.assign_to = Some(worker_id.clone());
+    let assigned = poster.post_task(&assigned).await.unwrap();
+    refused(
+        third.claim(&assigned.id, None).await,
+        ErrorCode::NotAssignee,
+        403,
+    );
+
+    let mut picky = task("Only for the proven", 1);
+    picky.min_reputation = Some(Amount(50.into()));
+    let picky = poster.post_task(&picky).await.unwrap();
+    refused(
+        third.claim(&picky.id, None).await,
+        ErrorCode::ReputationTooLow,
+        403,
+    );
+
+    let mut later = task("After the translation", 1);
+    later.depends_on = vec![open.id.clone()];
+    let later = poster.post_task(&later).await.unwrap();
+    refused(
+        third.claim(&later.id, None).await,
+        ErrorCode::DependenciesIncomplete,
+        409,
+    );
+
+    let mut shaped = task("Answer as a number", 1);
+    shaped.result_schema = Some(json!({"type": "object", "required": ["n"]}));
+    let shaped = poster.post_task(&shaped).await.unwrap();
+    third.claim(&shaped.id, None).await.unwrap();
+    let wrong_shape = DeliverRequest {
+        text: "seven".into(),
+        meta: DeliveryMeta {
+            output: Some(json!({"m": 7})),
+            ..DeliveryMeta::default()
+        },
+    };
+    refused(
+        third.deliver(&shaped.id, &wrong_shape).await,
+        ErrorCode::ResultSchemaMismatch,
+        422,
+    );
+
+    refused(
+        worker
+            .artifact(&format!("{}.bin", "0".repeat(64)), None)
+            .await,
+        ErrorCode::ArtifactNotFound,
+        404,
+    );
+    refused(
+        worker.revoke_key("ak_nothere").await,
+        ErrorCode::KeyNotFound,
+        404,
+    );
+    refused(
+        worker
+            .delete_rule(Some("00000000-0000-0000-0000-000000000000"))
+            .await,
+        ErrorCode::RuleNotFound,
+        404,
+    );
+    refused(
+        worker
+            .contract_action("00000000-0000-0000-0000-000000000000", "accept")
+            .await,
+        ErrorCode::ContractNotFound,
+        404,
+    );
+    anonymous
+        .signup("taken@example.com", "a long password", "first")
+        .await
+        .unwrap();
+    refused(
+        anonymous
+            .signup("taken@example.com", "a long password", "second")
+            .await,
+        ErrorCode::EmailTaken,
+        409,
+    );
+    refused(
+        poster
+            .profile("0000000000000000000000000000000000000000000000000000000000000000")
+            .await,
+        ErrorCode::UnknownIdentity,
+        404,
+    );
+    assert_ne!(poster_id, worker_id);
+}
+
+#[tokio::test]
+async fn every_refusal_is_typed_on_sqlite() {
+    every_refusal_is_typed(&Server::sqlite(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn every_refusal_is_typed_on_postgres() {
+    let Some(server) = Server::postgres(Policy::agora()).await else {
+        return;
+    };
+    every_refusal_is_typed(&server).await;
+}
