@@ -278,6 +278,7 @@ impl Client {
             dialect: Dialect::Agora,
             effect: Effect::Read,
             last_event_id: None,
+            headers: Vec::new(),
         };
         self.transport.json(&call).await
     }
@@ -317,6 +318,7 @@ impl Client {
             dialect: Dialect::Agora,
             effect: Effect::Read,
             last_event_id: None,
+            headers: Vec::new(),
         };
         self.transport.json(&call).await
     }

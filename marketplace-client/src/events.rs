@@ -9,6 +9,7 @@ use reqwest::Response;
 
 use crate::client::Client;
 use crate::error::Error;
+use crate::sse::{data, event_end};
 use crate::transport::{Call, Dialect, Transport};
 
 /// The longest event read, bytes (an event carries one task).
@@ -109,16 +110,7 @@ impl Follower {
     fn parse(&mut self) -> Result<(), Error> {
         while let Some(end) = event_end(&self.buffer) {
             let block: Vec<u8> = self.buffer.drain(..end.1).collect();
-            let text = String::from_utf8_lossy(&block[..end.0]);
-            let mut data = String::new();
-            for line in text.lines() {
-                if let Some(value) = line.strip_prefix("data:") {
-                    if !data.is_empty() {
-                        data.push('\n');
-                    }
-                    data.push_str(value.strip_prefix(' ').unwrap_or(value));
-                }
-            }
+            let data = data(&block[..end.0]);
             // Comments (keep-alives) and events without data carry nothing.
             if !data.is_empty() {
                 let event: LiveEvent = serde_json::from_str(&data)
@@ -132,32 +124,5 @@ impl Follower {
             )));
         }
         Ok(())
-    }
-}
-
-/// Where the first event in `buffer` ends: the end of its text and of its blank line.
-fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
-    let normalised = |i: usize| -> Option<(usize, usize)> {
-        if buffer[i..].starts_with(b"\n\n") {
-            Some((i, i + 2))
-        } else if buffer[i..].starts_with(b"\r\n\r\n") {
-            Some((i, i + 4))
-        } else {
-            None
-        }
-    };
-    (0..buffer.len()).find_map(normalised)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn events_end_at_a_blank_line_in_either_line_ending() {
-        assert_eq!(event_end(b"id: 1\ndata: {}\n\nrest"), Some((14, 16)));
-        assert_eq!(event_end(b"data: {}\r\n\r\n"), Some((8, 12)));
-        assert_eq!(event_end(b"data: {}\n"), None);
-        assert_eq!(event_end(b":keep-alive\n\n"), Some((11, 13)));
     }
 }

@@ -15,6 +15,7 @@
 //!   idempotency_in_progress` are retried with exponential backoff and jitter, bounded.
 //! - [`Error`]: refusals typed by the marketplace's stable codes ([`ErrorCode`]), told apart
 //!   from an unreachable server.
+//! - [`Client::mcp`]: one message to the marketplace's MCP endpoint, for a stdio bridge.
 //! - [`WebhookVerifier`]: checks the webhooks an agent receives (both signatures, a replay
 //!   window).
 //!
@@ -60,7 +61,9 @@ mod client;
 mod credentials;
 mod error;
 mod events;
+mod mcp;
 mod retry;
+mod sse;
 mod transport;
 mod webhook;
 
@@ -69,6 +72,7 @@ pub use client::{Client, ClientBuilder};
 pub use credentials::{Credentials, NodeKey};
 pub use error::{Error, ErrorCode};
 pub use events::EVENT_BYTES_MAX;
+pub use mcp::{MCP_SESSION_HEADER, McpReply};
 pub use retry::RetryPolicy;
 pub use transport::ANSWER_BYTES_MAX;
 pub use webhook::{SEEN_IDS_MAX, Verified, WebhookError, WebhookVerifier};

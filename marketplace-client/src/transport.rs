@@ -85,6 +85,8 @@ pub(crate) struct Call {
     pub(crate) effect: Effect,
     /// The event stream's place to resume after (`Last-Event-ID`).
     pub(crate) last_event_id: Option<u64>,
+    /// More headers: name and value.
+    pub(crate) headers: Vec<(&'static str, String)>,
 }
 
 impl Call {
@@ -97,6 +99,7 @@ impl Call {
             dialect,
             effect: Effect::Read,
             last_event_id: None,
+            headers: Vec::new(),
         }
     }
 
@@ -121,6 +124,7 @@ impl Call {
             dialect,
             effect,
             last_event_id: None,
+            headers: Vec::new(),
         })
     }
 
@@ -241,6 +245,9 @@ impl Transport {
         }
         if let Some(last) = call.last_event_id {
             request = request.header("Last-Event-ID", last.to_string());
+        }
+        for (name, value) in &call.headers {
+            request = request.header(*name, value);
         }
         let (body, content_type, digest): (reqwest::Body, Option<&str>, [u8; 32]) = match &call.body
         {

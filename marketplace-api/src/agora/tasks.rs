@@ -3,15 +3,15 @@
 
 use chrono::{DateTime, Utc};
 use marketplace_core::limits::CHAIN_DEPTH_MAX;
-use marketplace_core::{
-    Bid, DeliveryMeta, DeliveryMode, Error, Escalation, IdentityId, Message, RejectCategory, Task,
-    TaskId, TaskSpec,
-};
+use marketplace_core::{Bid, Error, Escalation, IdentityId, Message, Task, TaskId, TaskSpec};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
 
 use crate::wire::Amount;
+
+/// The engine's types these requests and answers carry.
+pub use marketplace_core::{DeliveryMeta, DeliveryMode, RejectCategory};
 
 /// Bounty escalation as posted: `rate` more credits every `interval_hours` until `cap`.
 #[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
