@@ -123,6 +123,29 @@ impl Client {
         self.transport.base()
     }
 
+    /// A client whose mutating calls carry `key` as their `Idempotency-Key` instead of a
+    /// fresh one per call: for a change that must happen once even across restarts of the
+    /// caller (keep the key, call again after a crash, and the marketplace answers what the
+    /// first call did). The same key with a different request is refused
+    /// (`idempotency_conflict`); keys live 24 hours and are scoped to the caller. Make one
+    /// such client per change.
+    ///
+    /// ```no_run
+    /// # async fn demo(client: marketplace_client::Client) -> Result<(), marketplace_client::Error> {
+    /// use marketplace_api::agora::tasks::PostTask;
+    /// let task = PostTask { text: "Weekly report".into(), ..PostTask::default() };
+    /// let once = client.with_idempotency_key("weekly-report-2026-49");
+    /// let posted = once.post_task(&task).await?;
+    /// // After a crash, the same call answers the same task.
+    /// assert_eq!(once.post_task(&task).await?.id, posted.id);
+    /// # Ok(()) }
+    /// ```
+    pub fn with_idempotency_key(&self, key: &str) -> Self {
+        let mut transport = self.transport.clone();
+        transport.idempotency_key = Some(key.to_owned());
+        Self { transport }
+    }
+
     /// This client's AgentMarket dialect (`/api/…`).
     pub fn agentmarket(&self) -> AgentMarket<'_> {
         AgentMarket::new(&self.transport)

@@ -28,6 +28,8 @@ pub const ANSWER_BYTES_MAX: usize = 32 << 20;
 pub(crate) struct Transport {
     inner: Arc<Inner>,
     pub(crate) credentials: Credentials,
+    /// The `Idempotency-Key` every keyed call carries, instead of a fresh one per call.
+    pub(crate) idempotency_key: Option<String>,
 }
 
 #[derive(Debug)]
@@ -168,6 +170,7 @@ impl Transport {
                 timeout,
             }),
             credentials,
+            idempotency_key: None,
         }
     }
 
@@ -176,6 +179,7 @@ impl Transport {
         Self {
             inner: Arc::clone(&self.inner),
             credentials,
+            idempotency_key: None,
         }
     }
 
@@ -204,7 +208,10 @@ impl Transport {
         streaming: bool,
     ) -> Result<Response, Error> {
         let key = match call.effect {
-            Effect::Keyed => Some(random_hex(16).map_err(|e| Error::Invalid(e.to_string()))?),
+            Effect::Keyed => match &self.idempotency_key {
+                Some(key) => Some(key.clone()),
+                None => Some(random_hex(16).map_err(|e| Error::Invalid(e.to_string()))?),
+            },
             Effect::Read | Effect::Unkeyed => None,
         };
         let policy = self.inner.retry;

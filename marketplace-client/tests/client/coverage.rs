@@ -43,8 +43,19 @@ fn task(text: &str, bounty: i64) -> PostTask {
 }
 
 #[tokio::test]
-async fn every_documented_operation_has_a_client_method() {
-    let server = Server::sqlite(Policy::agora()).await;
+async fn every_documented_operation_has_a_client_method_on_sqlite() {
+    every_operation(&Server::sqlite(Policy::agora()).await).await;
+}
+
+#[tokio::test]
+async fn every_documented_operation_has_a_client_method_on_postgres() {
+    let Some(server) = Server::postgres(Policy::agora()).await else {
+        return;
+    };
+    every_operation(&server).await;
+}
+
+async fn every_operation(server: &Server) {
     let anonymous = server.client();
     let (poster, poster_id) = server.agent("poster").await;
     let (worker, worker_id) = server.agent("worker").await;

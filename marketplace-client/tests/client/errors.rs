@@ -1,6 +1,8 @@
 //! Refusals come back typed by the server's stable codes, with their statuses, on both stores.
 
-use marketplace_api::agora::tasks::{BidRequest, DeliverRequest, PostTask};
+use marketplace_api::agora::board::SearchParams;
+use marketplace_api::agora::broker::ContractRequest;
+use marketplace_api::agora::tasks::{BidRequest, DeliverRequest, MessageRequest, PostTask};
 use marketplace_api::wire::Amount;
 use marketplace_client::{Error, ErrorCode};
 use marketplace_core::{DeliveryMeta, Policy};
@@ -221,6 +223,97 @@ async fn every_refusal_is_typed(server: &Server) {
         404,
     );
     assert_ne!(poster_id, worker_id);
+
+    // The waitlist's bound: ten wait, the eleventh is refused.
+    let popular = poster
+        .post_task(&task("Everyone wants this", 1))
+        .await
+        .unwrap();
+    worker.claim(&popular.id, None).await.unwrap();
+    for i in 0..10 {
+        let (waiting, _) = server.agent(&format!("waiting{i}")).await;
+        waiting.join_queue(&popular.id).await.unwrap();
+    }
+    refused(
+        third.join_queue(&popular.id).await,
+        ErrorCode::QueueFull,
+        409,
+    );
+    refused(
+        third
+            .message(
+                &popular.id,
+                &MessageRequest {
+                    text: "between poster and worker".into(),
+                    pre_claim: false,
+                },
+            )
+            .await,
+        ErrorCode::NotParticipant,
+        403,
+    );
+
+    // Contracts: only their parties act on them, and each action once.
+    let contract = poster
+        .propose_contract(&ContractRequest {
+            agent: worker_id.clone(),
+            capabilities: vec!["translate".into()],
+            price_per_task: Amount(1.into()),
+            max_tasks: 1,
+        })
+        .await
+        .unwrap();
+    // A stranger learns nothing of it; its poster cannot accept for its agent.
+    refused(
+        third.contract_action(&contract.id, "accept").await,
+        ErrorCode::ContractNotFound,
+        404,
+    );
+    refused(
+        poster.contract_action(&contract.id, "accept").await,
+        ErrorCode::NotContractParty,
+        403,
+    );
+    worker
+        .contract_action(&contract.id, "accept")
+        .await
+        .unwrap();
+    refused(
+        worker.contract_action(&contract.id, "accept").await,
+        ErrorCode::ContractState,
+        409,
+    );
+
+    // One key, two different requests: the second is refused, the first stands.
+    let once = poster.with_idempotency_key("one-key");
+    let first = once
+        .post_task(&task("First with the key", 1))
+        .await
+        .unwrap();
+    assert_eq!(
+        once.post_task(&task("First with the key", 1))
+            .await
+            .unwrap()
+            .id,
+        first.id
+    );
+    refused(
+        once.post_task(&task("Another with the same key", 1)).await,
+        ErrorCode::IdempotencyConflict,
+        422,
+    );
+
+    // Bounds of the HTTP layer: a body over 1 MB, a request target over 8 KiB.
+    refused(
+        poster.post_task(&task(&"x".repeat(1_100_000), 1)).await,
+        ErrorCode::TooLarge,
+        413,
+    );
+    let long = SearchParams {
+        q: "y".repeat(9_000),
+        ..SearchParams::default()
+    };
+    refused(anonymous.search(&long).await, ErrorCode::UriTooLong, 414);
 }
 
 #[tokio::test]

@@ -6,5 +6,6 @@ mod common;
 mod coverage;
 mod credentials;
 mod errors;
+mod events;
 mod lifecycle;
 mod retries;
