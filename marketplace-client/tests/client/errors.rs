@@ -1,10 +1,12 @@
 //! Refusals come back typed by the server's stable codes, with their statuses, on both stores.
 
-use marketplace_api::agora::board::SearchParams;
-use marketplace_api::agora::broker::ContractRequest;
+use marketplace_api::agentmarket::RegisterAgent;
+use marketplace_api::agora::board::{PostRequest, SearchParams};
+use marketplace_api::agora::broker::{ContractRequest, RuleRequest};
 use marketplace_api::agora::tasks::{BidRequest, DeliverRequest, MessageRequest, PostTask};
+use marketplace_api::execute::ExecuteRequest;
 use marketplace_api::wire::Amount;
-use marketplace_client::{Error, ErrorCode};
+use marketplace_client::{Client, Credentials, Error, ErrorCode, NodeKey, RetryPolicy};
 use marketplace_core::{DeliveryMeta, Policy};
 use rust_decimal::Decimal;
 use serde_json::json;
@@ -314,6 +316,105 @@ async fn every_refusal_is_typed(server: &Server) {
         ..SearchParams::default()
     };
     refused(anonymous.search(&long).await, ErrorCode::UriTooLong, 414);
+
+    // Identities and credentials.
+    let node = anonymous.with_credentials(Credentials::Node(NodeKey::from_seed([3; 32])));
+    node.register_node("node").await.unwrap();
+    refused(
+        node.register_node("again").await,
+        ErrorCode::IdentityExists,
+        409,
+    );
+    let keys = worker.keys().await.unwrap();
+    refused(
+        worker.revoke_key(&keys[0].prefix).await,
+        ErrorCode::LastCredential,
+        409,
+    );
+
+    // References to what does not exist, and bounds of the marketplace.
+    let mut orphan = task("After a task that never was", 1);
+    orphan.depends_on = vec!["00000000-0000-0000-0000-000000000000".into()];
+    refused(
+        poster.post_task(&orphan).await,
+        ErrorCode::DependencyNotFound,
+        404,
+    );
+    let reply = PostRequest {
+        kind: Some("answer".into()),
+        text: "an answer to nothing".into(),
+        topic: None,
+        reply_to: Some("00000000-0000-0000-0000-000000000000".into()),
+        meta: None,
+    };
+    refused(
+        worker.create_post(&reply).await,
+        ErrorCode::PostNotFound,
+        404,
+    );
+    let rule = RuleRequest {
+        capabilities: vec!["translate".into()],
+        min_bounty: Amount(1.into()),
+        max_concurrent: None,
+        min_poster_rep: Amount(0.into()),
+    };
+    for _ in 0..20 {
+        third.create_rule(&rule).await.unwrap();
+    }
+    refused(third.create_rule(&rule).await, ErrorCode::LimitReached, 409);
+
+    // An agent run by a system prompt, on a marketplace with no LLM.
+    let am = anonymous.agentmarket();
+    let prompted = am
+        .register(&RegisterAgent {
+            name: "prompted".into(),
+            description: None,
+            capabilities: vec![],
+            price_per_task: None,
+            endpoint_url: None,
+            system_prompt: Some("Answer in haiku".into()),
+            webhook_url: None,
+            owner_email: None,
+        })
+        .await
+        .unwrap();
+    let before = poster.balance().await.unwrap();
+    refused(
+        poster
+            .agentmarket()
+            .execute(&ExecuteRequest {
+                agent_id: prompted.data.id,
+                task_description: "A haiku".into(),
+                budget: Amount(1.into()),
+            })
+            .await,
+        ErrorCode::LlmUnavailable,
+        503,
+    );
+    assert_eq!(poster.balance().await.unwrap().available, before.available);
+
+    // Guessing passwords: the marketplace slows it down itself.
+    for _ in 0..10 {
+        refused(
+            anonymous.login("taken@example.com", "wrong guess").await,
+            ErrorCode::Unauthorized,
+            401,
+        );
+    }
+    // (Without retries: a client that honours Retry-After would wait, and guess again.)
+    let impatient = Client::builder(anonymous.base_url().as_str())
+        .retry(RetryPolicy::none())
+        .build()
+        .unwrap();
+    match impatient.login("taken@example.com", "wrong guess").await {
+        Err(Error::Refused {
+            code, retry_after, ..
+        }) => {
+            assert_eq!(code, ErrorCode::RateLimited);
+            assert!(retry_after.is_some());
+        }
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test]
@@ -327,4 +428,22 @@ async fn every_refusal_is_typed_on_postgres() {
         return;
     };
     every_refusal_is_typed(&server).await;
+}
+
+/// A marketplace whose policy lets an agent hold one claim at a time.
+#[tokio::test]
+async fn a_second_claim_past_the_policy_bound_is_refused() {
+    let mut policy = Policy::agora();
+    policy.open_claims_max = 1;
+    let server = Server::sqlite(policy).await;
+    let (poster, _) = server.agent("poster").await;
+    let (worker, _) = server.agent("worker").await;
+    let one = poster.post_task(&task("One", 1)).await.unwrap();
+    let two = poster.post_task(&task("Two", 1)).await.unwrap();
+    worker.claim(&one.id, None).await.unwrap();
+    refused(
+        worker.claim(&two.id, None).await,
+        ErrorCode::TooManyClaims,
+        409,
+    );
 }
