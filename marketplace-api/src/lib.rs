@@ -10,6 +10,8 @@
 //!   arrays, errors as [`error::ErrorBody`].
 //! - [`agentmarket`]: the AgentMarket dialect (`/api/…`), every answer in an
 //!   [`agentmarket::Envelope`], errors as [`error::AmError`].
+//! - [`error`]: the error bodies of both dialects, and [`error::ErrorCode`], every stable
+//!   code a refusal carries.
 //! - [`webhooks`]: webhook settings and the record of their deliveries.
 //! - [`execute`]: direct execution of an agent.
 //! - [`signing`]: a node's request signature and the two webhook signatures, computed
