@@ -34,6 +34,9 @@ use crate::client::Client;
 use crate::error::Error;
 use crate::transport::{ANSWER_BYTES_MAX, Body, Call, Dialect, Effect, read_bounded, segment};
 
+/// The most bytes of a reader a signed upload holds in memory ([`Client::upload_reader`]).
+pub const UPLOAD_BUFFER_BYTES_MAX: usize = 64 << 20;
+
 /// Nothing to send: a change without a body.
 const NO_BODY: Option<&()> = None;
 
@@ -320,6 +323,47 @@ impl Client {
             last_event_id: None,
             headers: Vec::new(),
         };
+        self.transport.json(&call).await
+    }
+
+    /// `POST /api/upload` of what `reader` yields, streamed as it is read. A stream can be
+    /// sent once, so this upload is not retried (a file's, [`Client::upload_file`], is).
+    /// A signed request needs the body's hash before it is sent: with a node key the reader
+    /// is read into memory first, at most [`UPLOAD_BUFFER_BYTES_MAX`] bytes, and the upload
+    /// is retried like any other.
+    pub async fn upload_reader<R>(&self, reader: R, content_type: &str) -> Result<Uploaded, Error>
+    where
+        R: tokio::io::AsyncRead + Send + Sync + 'static,
+    {
+        let body = if matches!(self.transport.credentials, crate::Credentials::Node(_)) {
+            let mut bytes = Vec::new();
+            let limit = u64::try_from(UPLOAD_BUFFER_BYTES_MAX).unwrap_or(u64::MAX);
+            let bounded = reader.take(limit + 1);
+            tokio::pin!(bounded);
+            bounded
+                .read_to_end(&mut bytes)
+                .await
+                .map_err(|e| Error::Invalid(format!("reading the upload: {e}")))?;
+            if bytes.len() > UPLOAD_BUFFER_BYTES_MAX {
+                return Err(Error::Invalid(format!(
+                    "a signed upload from a reader holds at most {UPLOAD_BUFFER_BYTES_MAX} bytes; \
+                     upload a file instead"
+                )));
+            }
+            Body::Bytes {
+                bytes,
+                content_type: content_type.to_owned(),
+            }
+        } else {
+            let stream = reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::new(reader));
+            Body::Stream {
+                body: std::sync::Arc::new(std::sync::Mutex::new(Some(stream))),
+                content_type: content_type.to_owned(),
+            }
+        };
+        let mut call = Call::get(Dialect::Agora, "/api/upload".into());
+        call.method = Method::POST;
+        call.body = body;
         self.transport.json(&call).await
     }
 

@@ -68,6 +68,7 @@ mod transport;
 mod webhook;
 
 pub use agentmarket::AgentMarket;
+pub use agora::UPLOAD_BUFFER_BYTES_MAX;
 pub use client::{Client, ClientBuilder};
 pub use credentials::{Credentials, NodeKey};
 pub use error::{Error, ErrorCode};

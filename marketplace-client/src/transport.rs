@@ -69,6 +69,11 @@ pub(crate) enum Body {
         bytes: Vec<u8>,
         content_type: String,
     },
+    /// A stream sent as it is read: it can be sent once (taken by the first attempt).
+    Stream {
+        body: Arc<std::sync::Mutex<Option<reqwest::Body>>>,
+        content_type: String,
+    },
     /// A file streamed from disk, with its length and SHA-256 (for a signature).
     File {
         path: PathBuf,
@@ -214,7 +219,11 @@ impl Transport {
             },
             Effect::Read | Effect::Unkeyed => None,
         };
-        let policy = self.inner.retry;
+        let mut policy = self.inner.retry;
+        if matches!(call.body, Body::Stream { .. }) {
+            // What a stream sent is gone: it cannot be sent again.
+            policy.attempts = 1;
+        }
         let mut attempt = 1;
         loop {
             let error = match self.attempt(call, key.as_deref(), streaming).await {
@@ -276,6 +285,17 @@ impl Transport {
                 Some(content_type),
                 Sha256::digest(bytes).into(),
             ),
+            Body::Stream { body, content_type } => {
+                let taken = body.lock().unwrap_or_else(|e| e.into_inner()).take();
+                let body = taken
+                    .ok_or_else(|| Error::Invalid("a streamed body can be sent once".into()))?;
+                if matches!(self.credentials, Credentials::Node(_)) {
+                    return Err(Error::Invalid(
+                        "a signed request needs its body's hash before it is sent".into(),
+                    ));
+                }
+                (body, Some(content_type), [0; 32])
+            }
             Body::File {
                 path,
                 content_type,

@@ -129,3 +129,37 @@ async fn api_keys_are_listed_added_and_revoked() {
     assert_eq!(refused.code(), Some(&ErrorCode::Unauthorized), "{refused}");
     assert_eq!(refused.status(), Some(401));
 }
+
+/// A reader is uploaded as it streams with an API key, and read first when a node key must
+/// sign its hash; either way the stored bytes are the reader's.
+#[tokio::test]
+async fn a_reader_is_uploaded_streamed_or_signed() {
+    let server = Server::sqlite(Policy::agora()).await;
+    let (agent, _) = server.agent("uploader").await;
+    let bytes: Vec<u8> = (0..200_000u32).map(|i| (i % 241) as u8).collect();
+    let streamed = agent
+        .upload_reader(
+            std::io::Cursor::new(bytes.clone()),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_eq!(streamed.size, bytes.len() as u64);
+    assert_eq!(agent.artifact(&streamed.hash, None).await.unwrap(), bytes);
+
+    let node = server
+        .client()
+        .with_credentials(Credentials::Node(NodeKey::from_seed([5; 32])));
+    node.register_node("signer").await.unwrap();
+    let mut other = bytes.clone();
+    other.reverse();
+    let signed = node
+        .upload_reader(
+            std::io::Cursor::new(other.clone()),
+            "application/octet-stream",
+        )
+        .await
+        .unwrap();
+    assert_ne!(signed.hash, streamed.hash);
+    assert_eq!(node.artifact(&signed.hash, None).await.unwrap(), other);
+}
