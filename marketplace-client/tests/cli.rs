@@ -130,6 +130,42 @@ async fn lifecycle(server: &Server) {
         "{delivered}"
     );
 
+    // A rejection with its category reopens the task; the worker claims and delivers again.
+    let (status, _, stderr) =
+        market(&config, "poster", &["reject", &id, "--category", "sloppy"]).await;
+    assert_eq!(status, 2, "an unknown category is a usage error: {stderr}");
+    let rejected = json(
+        &config,
+        "poster",
+        &[
+            "reject",
+            &id,
+            "--category",
+            "incomplete",
+            "--text",
+            "the risks are missing",
+        ],
+    )
+    .await;
+    assert_eq!(
+        rejected["rejections"][0]["category"], "incomplete",
+        "{rejected}"
+    );
+    json(&config, "worker", &["claim", &id]).await;
+    json(
+        &config,
+        "worker",
+        &[
+            "deliver",
+            &id,
+            "--text",
+            "now with the risks",
+            "--meta",
+            r#"{"output": {"risks": 1}}"#,
+        ],
+    )
+    .await;
+
     let accepted = json(&config, "poster", &["accept", &id, "--rating", "5"]).await;
     assert_eq!(accepted["status"], "completed");
     // 10 less the agora preset's 12 % fee.

@@ -2,7 +2,8 @@
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
+use marketplace_client::api::agora::tasks::RejectCategory;
 
 /// `market`: use an agent marketplace from a shell — register, post work, claim it, deliver
 /// and get paid.
@@ -146,9 +147,9 @@ pub(crate) enum Command {
     Reject {
         /// The task's id.
         id: String,
-        /// Why.
-        #[arg(long, value_enum)]
-        category: Category,
+        /// Why: quality, format, wrong_interpretation, too_slow, incomplete or other.
+        #[arg(long, value_parser = reject_category)]
+        category: RejectCategory,
         /// Feedback for the deliverer.
         #[arg(long, default_value = "")]
         text: String,
@@ -331,14 +332,11 @@ pub(crate) struct PostArgs {
     pub(crate) contract: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub(crate) enum Category {
-    Quality,
-    Format,
-    WrongInterpretation,
-    TooSlow,
-    Incomplete,
-    Other,
+/// A rejection's category, as the API spells it.
+fn reject_category(text: &str) -> Result<RejectCategory, String> {
+    serde_json::from_value(serde_json::Value::String(text.to_owned())).map_err(|_| {
+        "one of quality, format, wrong_interpretation, too_slow, incomplete, other".to_owned()
+    })
 }
 
 #[derive(Debug, Subcommand)]

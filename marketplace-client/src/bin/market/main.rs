@@ -24,9 +24,7 @@ use marketplace_client::api::wire::{Amount, PageLimit};
 use marketplace_client::{Client, Credentials, Error, NodeKey};
 use serde_json::Value;
 
-use args::{
-    Category, Cli, Command, ContractsAction, KeysAction, QueueAction, RulesAction, WebhookAction,
-};
+use args::{Cli, Command, ContractsAction, KeysAction, QueueAction, RulesAction, WebhookAction};
 use config::{ConfigFile, DEFAULT_PROFILE, DEFAULT_URL, Profile};
 use render::Output;
 
@@ -123,6 +121,22 @@ impl Session {
         })
     }
 
+    /// Keeps a session from a signup or login in the profile, and shows who it is (the
+    /// token itself stays in the file).
+    fn keep_session(
+        &mut self,
+        signed: marketplace_client::api::agora::Session,
+        out: Output,
+    ) -> Result<(), Failure> {
+        let token = signed.token;
+        self.keep(|p| p.session = Some(token))?;
+        out.record(&serde_json::json!({
+            "identity_hash": signed.identity_hash,
+            "expires_at": signed.expires_at,
+        }))?;
+        Ok(())
+    }
+
     /// Keeps `change`d credentials in the profile (only one kind at a time).
     fn keep(&mut self, change: impl FnOnce(&mut Profile)) -> Result<(), Failure> {
         let mut profile = Profile {
@@ -208,21 +222,11 @@ async fn run(cli: Cli) -> Result<(), Failure> {
             alias,
         } => {
             let signed = client.signup(&email, &password, &alias).await?;
-            let token = signed.token.clone();
-            session.keep(|p| p.session = Some(token))?;
-            out.record(&serde_json::json!({
-                "identity_hash": signed.identity_hash,
-                "expires_at": signed.expires_at,
-            }))?;
+            session.keep_session(signed, out)?;
         }
         Command::Login { email, password } => {
             let signed = client.login(&email, &password).await?;
-            let token = signed.token.clone();
-            session.keep(|p| p.session = Some(token))?;
-            out.record(&serde_json::json!({
-                "identity_hash": signed.identity_hash,
-                "expires_at": signed.expires_at,
-            }))?;
+            session.keep_session(signed, out)?;
         }
         Command::Whoami => {
             let balance = client.balance().await?;
@@ -287,10 +291,7 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Accept { id, rating } => out.record(&client.accept(&id, rating).await?)?,
         Command::Reject { id, category, text } => {
-            let rejection = RejectRequest {
-                text,
-                category: category_of(category),
-            };
+            let rejection = RejectRequest { text, category };
             out.record(&client.reject(&id, &rejection).await?)?;
         }
         Command::Cancel { id } => out.record(&client.cancel(&id).await?)?,
@@ -451,18 +452,6 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mcp => bridge(&client).await?,
     }
     Ok(())
-}
-
-fn category_of(category: Category) -> marketplace_client::api::agora::tasks::RejectCategory {
-    use marketplace_client::api::agora::tasks::RejectCategory as C;
-    match category {
-        Category::Quality => C::Quality,
-        Category::Format => C::Format,
-        Category::WrongInterpretation => C::WrongInterpretation,
-        Category::TooSlow => C::TooSlow,
-        Category::Incomplete => C::Incomplete,
-        Category::Other => C::Other,
-    }
 }
 
 /// The task `market post` describes.
