@@ -205,7 +205,7 @@ impl Transport {
         self.send_streaming(call, false).await
     }
 
-    /// [`Client::send`]; when `streaming`, the answer is not bounded by the call timeout
+    /// [`Transport::send`]; when `streaming`, the answer is not bounded by the call timeout
     /// (the event stream).
     pub(crate) async fn send_streaming(
         &self,

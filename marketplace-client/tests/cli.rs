@@ -348,3 +348,49 @@ async fn the_readme_shell_session_runs_verbatim() {
     );
     assert!(home.path().join(".config/market/config.toml").exists());
 }
+
+/// `market watch` prints the events after the one named, and stops after `--count`;
+/// `market completions` prints a shell's completion script.
+#[tokio::test(flavor = "multi_thread")]
+async fn watch_follows_events_and_completions_are_printed() {
+    let server = Server::sqlite(Policy::agora()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = config_file(&dir);
+    let url = server.url.as_str();
+    json(&config, "poster", &["--url", url, "register", "poster"]).await;
+    let first = json(
+        &config,
+        "poster",
+        &["post", "First to watch", "--bounty", "1"],
+    )
+    .await;
+    let second = json(
+        &config,
+        "poster",
+        &["post", "Second to watch", "--bounty", "1"],
+    )
+    .await;
+    let (status, stdout, stderr) = market(
+        &config,
+        "watcher",
+        &[
+            "--url", url, "watch", "--after", "0", "--count", "2", "--json",
+        ],
+    )
+    .await;
+    assert_eq!(status, 0, "{stderr}");
+    let events: Vec<Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let posted: Vec<&Value> = events.iter().map(|e| &e["task_id"]).collect();
+    assert_eq!(posted, [&first["id"], &second["id"]], "{stdout}");
+    assert!(events.iter().all(|e| e["kind"] == "task.posted"));
+
+    let (status, script, _) = market(&config, "x", &["completions", "bash"]).await;
+    assert_eq!(status, 0);
+    assert!(
+        script.contains("_market") && script.contains("deliver"),
+        "{script}"
+    );
+}
