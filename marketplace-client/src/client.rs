@@ -76,6 +76,9 @@ impl ClientBuilder {
         }
         let http = reqwest::Client::builder()
             .connect_timeout(self.connect_timeout)
+            // The API never redirects; following one could carry the credentials (an
+            // `X-API-Key`) to another host.
+            .redirect(reqwest::redirect::Policy::none())
             .user_agent(concat!("marketplace-client/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(Error::Unreachable)?;

@@ -344,6 +344,21 @@ impl Transport {
         if response.status().is_success() {
             return Ok(response);
         }
+        if response.status().is_redirection() {
+            let to = response
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere")
+                .chars()
+                .take(200)
+                .collect::<String>();
+            return Err(Error::Unexpected(format!(
+                "{} answered a redirect to {to}: the API never redirects, and redirects are \
+                 not followed (they could carry the credentials elsewhere)",
+                self.inner.base
+            )));
+        }
         let status = response.status().as_u16();
         let retry_after = response
             .headers()

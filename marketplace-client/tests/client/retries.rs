@@ -256,3 +256,41 @@ async fn a_429_is_waited_out_as_its_retry_after_says() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A server that answers with a redirect to another host gets no credentials there: the
+/// client does not follow it, and says so.
+#[tokio::test]
+async fn a_redirect_is_not_followed_with_the_credentials() {
+    let elsewhere = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let elsewhere_address = elsewhere.local_addr().unwrap();
+    let reached = Arc::new(AtomicUsize::new(0));
+    let count = Arc::clone(&reached);
+    tokio::spawn(async move {
+        while let Ok((_stream, _)) = elsewhere.accept().await {
+            count.fetch_add(1, Ordering::SeqCst);
+        }
+    });
+    let redirecting = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = redirecting.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut stream, _)) = redirecting.accept().await {
+            read_request(&mut stream).await;
+            let answer = format!(
+                "HTTP/1.1 307 Temporary Redirect\r\nLocation: http://{elsewhere_address}/steal\r\n\
+                 Content-Length: 0\r\nConnection: close\r\n\r\n"
+            );
+            let _ = stream.write_all(answer.as_bytes()).await;
+        }
+    });
+    let client = Client::builder(&format!("http://{address}"))
+        .credentials(Credentials::ApiKey("ak_secret".into()))
+        .build()
+        .unwrap();
+    let error = client.agentmarket().wallet().await.unwrap_err();
+    assert!(
+        matches!(&error, Error::Unexpected(m) if m.contains("redirect")),
+        "{error:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(reached.load(Ordering::SeqCst), 0);
+}
