@@ -36,6 +36,7 @@ pub struct ClientBuilder {
     retry: RetryPolicy,
     timeout: Duration,
     connect_timeout: Duration,
+    event_silence: Duration,
 }
 
 impl ClientBuilder {
@@ -55,6 +56,14 @@ impl ClientBuilder {
     /// stream is not bounded by it).
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
+        self
+    }
+
+    /// How long the event stream ([`Client::events`]) may stay silent, keep-alives
+    /// included, before it is taken for lost and reopened after its last event
+    /// ([`EVENT_SILENCE_SECS_MAX`](crate::EVENT_SILENCE_SECS_MAX) by default).
+    pub fn event_silence(mut self, silence: Duration) -> Self {
+        self.event_silence = silence;
         self
     }
 
@@ -87,7 +96,13 @@ impl ClientBuilder {
             ..self.retry
         };
         Ok(Client {
-            transport: Transport::new(http, base, retry, self.timeout, self.credentials),
+            transport: Transport::new(
+                http,
+                base,
+                retry,
+                (self.timeout, self.event_silence),
+                self.credentials,
+            ),
         })
     }
 }
@@ -106,6 +121,7 @@ impl Client {
             retry: RetryPolicy::default(),
             timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(10),
+            event_silence: Duration::from_secs(crate::EVENT_SILENCE_SECS_MAX),
         }
     }
 

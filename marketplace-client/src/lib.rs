@@ -72,7 +72,7 @@ pub use agora::UPLOAD_BUFFER_BYTES_MAX;
 pub use client::{Client, ClientBuilder};
 pub use credentials::{Credentials, NodeKey};
 pub use error::{Error, ErrorCode};
-pub use events::EVENT_BYTES_MAX;
+pub use events::{EVENT_BYTES_MAX, EVENT_SILENCE_SECS_MAX};
 pub use mcp::{MCP_SESSION_HEADER, McpReply};
 pub use retry::RetryPolicy;
 pub use transport::ANSWER_BYTES_MAX;

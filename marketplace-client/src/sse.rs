@@ -14,6 +14,15 @@ pub(crate) fn event_end(buffer: &[u8]) -> Option<(usize, usize)> {
     (0..buffer.len()).find_map(normalised)
 }
 
+/// The `id` field of one event's text, if it has one.
+pub(crate) fn id(event: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(event);
+    text.lines()
+        .filter_map(|line| line.strip_prefix("id:"))
+        .map(|value| value.strip_prefix(' ').unwrap_or(value).to_owned())
+        .next_back()
+}
+
 /// The data of one event's text: its `data:` lines joined by newlines (empty for a comment).
 pub(crate) fn data(event: &[u8]) -> String {
     let text = String::from_utf8_lossy(event);
@@ -49,5 +58,8 @@ mod tests {
         );
         assert_eq!(data(b":keep-alive"), "");
         assert_eq!(data(b"data:tight"), "tight");
+        assert_eq!(id(b"id: 41\ndata: {}"), Some("41".into()));
+        assert_eq!(id(b"id:7"), Some("7".into()));
+        assert_eq!(id(b":keep-alive"), None);
     }
 }

@@ -38,6 +38,7 @@ struct Inner {
     base: Url,
     retry: RetryPolicy,
     timeout: Duration,
+    event_silence: Duration,
 }
 
 /// Which dialect a route belongs to: how an API key is presented and how answers travel.
@@ -164,7 +165,7 @@ impl Transport {
         http: reqwest::Client,
         base: Url,
         retry: RetryPolicy,
-        timeout: Duration,
+        (timeout, event_silence): (Duration, Duration),
         credentials: Credentials,
     ) -> Self {
         Self {
@@ -173,6 +174,7 @@ impl Transport {
                 base,
                 retry,
                 timeout,
+                event_silence,
             }),
             credentials,
             idempotency_key: None,
@@ -196,6 +198,11 @@ impl Transport {
     /// The retry policy.
     pub(crate) fn retry(&self) -> RetryPolicy {
         self.inner.retry
+    }
+
+    /// How long the event stream may stay silent before it is reopened.
+    pub(crate) fn event_silence(&self) -> Duration {
+        self.inner.event_silence
     }
 
     /// Sends `call`, retrying as the policy allows; a mutating call that may carry an

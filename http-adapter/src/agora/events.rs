@@ -1,7 +1,8 @@
 //! `GET /api/v1/events`: what the caller may see, as it happens, as server-sent events.
 //!
-//! Each event's `id` is its outbox sequence number; a client reconnecting with
-//! `Last-Event-ID` gets exactly the events after it that it may see, read from the store up
+//! Each event's `id` is its outbox sequence number; a stream opened without one starts with
+//! an `id`-only frame naming where it starts. A client reconnecting with `Last-Event-ID`
+//! gets exactly the events after it that it may see, read from the store up
 //! to where the live broadcast ([`crate::live`]) took over, then live. A quiet stream sends
 //! a keep-alive comment every [`Config::live_keep_alive`](crate::state::Config::live_keep_alive)
 //! ([`LIVE_KEEP_ALIVE_SECS`](crate::limits::LIVE_KEEP_ALIVE_SECS) by default). Which events a caller sees
@@ -15,7 +16,7 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use futures::Stream;
+use futures::{Stream, StreamExt};
 use marketplace_core::store::Backend;
 use marketplace_core::{Error, Event, IdentityId, Store};
 use tokio::sync::broadcast;
@@ -74,10 +75,17 @@ pub async fn events<S: Backend + Clone>(
         catching_up: resume.is_some_and(|r| r < horizon),
         pending: VecDeque::new(),
     };
-    let stream = futures::stream::unfold(reader, |mut reader| async move {
+    // A stream opened without a place to resume from starts with its place: an `id` and
+    // no data (no event is dispatched; a client that reconnects before the first event
+    // names it and misses nothing).
+    let start = resume
+        .is_none()
+        .then(|| Ok::<_, Infallible>(SseEvent::default().id(horizon.to_string())));
+    let events = futures::stream::unfold(reader, |mut reader| async move {
         let event = reader.next().await?;
         Some((Ok(event), reader))
     });
+    let stream = futures::stream::iter(start).chain(events);
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(keep_alive)))
 }
 

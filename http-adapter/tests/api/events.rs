@@ -69,7 +69,10 @@ impl Stream {
                         data.push_str(v);
                     }
                 }
-                if let Some(id) = id {
+                // An `id` without data names where a fresh stream starts: no event.
+                if let Some(id) = id
+                    && !data.is_empty()
+                {
                     let data = serde_json::from_str(&data).unwrap();
                     return Some(Sse { id, kind, data });
                 }

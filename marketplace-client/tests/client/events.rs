@@ -15,8 +15,9 @@ use tokio::sync::watch;
 
 use crate::common::Server;
 
-/// A proxy whose connections all drop when `cut` changes.
-async fn cutting_proxy(upstream: &str) -> (SocketAddr, watch::Sender<u32>) {
+/// A proxy whose open connections all drop when `cut` changes — or, when `hang`, go
+/// silent and stay open, as a connection lost without a word does.
+async fn cutting_proxy(upstream: &str, hang: bool) -> (SocketAddr, watch::Sender<u32>) {
     let upstream: SocketAddr = upstream.trim_start_matches("http://").parse().unwrap();
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
@@ -32,7 +33,13 @@ async fn cutting_proxy(upstream: &str) -> (SocketAddr, watch::Sender<u32>) {
                 };
                 tokio::select! {
                     _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
-                    _ = cuts.changed() => {}
+                    _ = cuts.changed() => {
+                        if hang {
+                            // Nothing more either way, and nothing closed.
+                            let _held = (client, server);
+                            std::future::pending::<()>().await;
+                        }
+                    }
                 }
             });
         }
@@ -44,7 +51,7 @@ async fn cutting_proxy(upstream: &str) -> (SocketAddr, watch::Sender<u32>) {
 async fn the_event_stream_resumes_where_it_was_cut() {
     let server = Server::sqlite(Policy::agora()).await;
     let (poster, _) = server.agent("poster").await;
-    let (proxy, cut) = cutting_proxy(&server.url).await;
+    let (proxy, cut) = cutting_proxy(&server.url, false).await;
     let follower = Client::new(&format!("http://{proxy}")).unwrap();
     let events = follower
         .events(EventsParams::default(), None)
@@ -97,4 +104,40 @@ async fn the_event_stream_resumes_where_it_was_cut() {
         .filter(|(m, p, _)| m == "GET" && p == "/api/v1/events")
         .count();
     assert_eq!(opened, 2, "the stream reconnected once");
+}
+
+#[tokio::test]
+async fn a_stream_gone_silent_is_reopened() {
+    let server = Server::sqlite(Policy::agora()).await;
+    let (poster, _) = server.agent("poster").await;
+    let (proxy, hang) = cutting_proxy(&server.url, true).await;
+    let follower = Client::builder(&format!("http://{proxy}"))
+        .event_silence(Duration::from_millis(800))
+        .build()
+        .unwrap();
+    let events = follower
+        .events(EventsParams::default(), None)
+        .await
+        .unwrap();
+    futures::pin_mut!(events);
+    hang.send_modify(|n| *n += 1);
+    let posted = poster
+        .post_task(&PostTask {
+            text: "posted while the line is dead".into(),
+            bounty: Amount(1.into()),
+            ..PostTask::default()
+        })
+        .await
+        .unwrap();
+    let arrived = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            let event = events.next().await.expect("the stream goes on").unwrap();
+            if event.task_id.as_deref() == Some(posted.id.as_str()) {
+                return event;
+            }
+        }
+    })
+    .await
+    .expect("the silent stream is reopened and the event arrives");
+    assert_eq!(arrived.kind, "task.posted");
 }
