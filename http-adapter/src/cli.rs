@@ -70,6 +70,11 @@ pub struct DatabaseSettings {
     /// working directory.
     #[arg(long, env = "DATABASE_URL", default_value = "sqlite://marketplace.db")]
     pub database_url: String,
+    /// SQLite: commands' statements run inline, as calls into SQLite on a connection of the
+    /// writer's own (`false`: each statement goes through the driver's connection thread
+    /// and back, as before; the same rows either way).
+    #[arg(long, env = "MARKETPLACE_SQLITE_INLINE_WRITER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub sqlite_inline_writer: bool,
 }
 
 /// The marketplace's numbers.
@@ -409,12 +414,11 @@ pub struct McpSettings {
 /// code 2 for a URL of no known kind.
 pub async fn run(cli: Cli) -> ExitCode {
     let command = cli.command.unwrap_or(Command::Serve(cli.serve));
-    let url = match &command {
-        Command::Serve(serve) | Command::Mcp(McpSettings { serve, .. }) => {
-            &serve.database.database_url
-        }
-        Command::Migrate(db) | Command::Audit(db) => &db.database_url,
+    let database = match &command {
+        Command::Serve(serve) | Command::Mcp(McpSettings { serve, .. }) => &serve.database,
+        Command::Migrate(db) | Command::Audit(db) => db,
     };
+    let url = &database.database_url;
     let location = match Location::parse(url) {
         Ok(location) => location,
         Err(e) => {
@@ -428,7 +432,7 @@ pub async fn run(cli: Cli) -> ExitCode {
              and credit is lost when the server stops"
         );
     }
-    let db = match Database::open(location).await {
+    let db = match Database::open_with(location, database.sqlite_inline_writer).await {
         Ok(db) => db,
         Err(e) => {
             let url = redacted(url);

@@ -80,9 +80,20 @@ impl Location {
 impl Database {
     /// Opens (and migrates) the database at `location`.
     pub async fn open(location: Location) -> Result<Self, StoreError> {
+        Self::open_with(location, true).await
+    }
+
+    /// Opens (and migrates) the database at `location`; on SQLite, with commands'
+    /// statements run inline or through the driver
+    /// ([`SqliteOptions::inline_writer`]; other stores ignore it).
+    pub async fn open_with(
+        location: Location,
+        sqlite_inline_writer: bool,
+    ) -> Result<Self, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => {
-                Self::Sqlite(SqliteStore::open(SqliteOptions::file(path)).await?)
+                let options = SqliteOptions::file(path).inline_writer(sqlite_inline_writer);
+                Self::Sqlite(SqliteStore::open(options).await?)
             }
             Location::Postgres(url) => {
                 Self::Postgres(PgStore::connect(&url, POSTGRES_CONNECTIONS_MAX).await?)

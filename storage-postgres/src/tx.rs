@@ -347,17 +347,7 @@ impl Transaction for PgTx {
         .fetch_all(self.conn().await?)
         .await
         .map_err(db)?;
-        let mut found = rows
-            .iter()
-            .map(storage_sql::rows::party)
-            .collect::<Result<Vec<Party>, StoreError>>()?;
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let at = found.iter().position(|p| &p.account.identity == id)?;
-                Some(found.swap_remove(at))
-            })
-            .collect())
+        storage_sql::rows::parties_of(ids, &rows)
     }
 
     async fn task_with_parties(

@@ -108,6 +108,17 @@ pub fn task_search_text(task: &marketplace_core::model::Task) -> String {
     text
 }
 
+/// The words a board post is found by: its text and the capabilities of the service it
+/// offers.
+pub fn post_search_text(post: &marketplace_core::model::BoardPost) -> String {
+    let mut text = post.text.clone();
+    for cap in post.service.iter().flat_map(|s| s.capabilities.iter()) {
+        text.push(' ');
+        text.push_str(cap);
+    }
+    text
+}
+
 /// The hot tables of a command's changes — tasks, accounts, reputations, ledger lines and
 /// events — as one JSON array per table, so that a SQL backend writes each table with one
 /// statement over its array (`json_each` on SQLite, `jsonb_array_elements` on PostgreSQL)

@@ -22,6 +22,7 @@
 //! - [`codec`]: records as JSON bodies, times as microseconds, exact decimals, the hot rows
 //!   of a command ([`codec::Batch`]) and delivery rows.
 //! - [`rows`]: typed records from result rows ([`rows::SqlRow`]).
+//! - [`texts`]: the shared statements of a command's transaction, by name.
 //! - `reads`, `writes`, `loads`, `credentials`, `deliveries`: the shared methods of [`Sql`],
 //!   one file each (`writes`: the records a command writes beside its hot rows; `loads`:
 //!   what a command's transaction reads and writes on its own connection).
@@ -49,6 +50,7 @@ pub use dialect::{Dialect, Sql, Statements, int};
 pub use reads::{SCAN_ROWS_MAX, push_search_tail};
 pub use writes::has_records;
 pub mod rows;
+pub mod texts;
 
 /// A statement from `sql/NAME.sql` of the crate that names it, embedded at compile time
 /// (each store keeps its own statements in its own `sql/` directory this way).

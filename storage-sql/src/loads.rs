@@ -10,7 +10,7 @@ use sqlx::{Database, Encode, Type};
 
 use crate::codec::micros;
 use crate::rows;
-use crate::{shared, sql};
+use crate::{shared, texts};
 
 shared! {
     impl Statements {
@@ -38,7 +38,7 @@ shared! {
             conn: &mut <D::Db as Database>::Connection,
             id: &IdentityId,
         ) -> Result<Option<Profile>, StoreError> {
-            Self::body_in(conn, sql!("profile_body"), id.to_string()).await
+            Self::body_in(conn, texts::PROFILE_BODY, id.to_string()).await
         }
 
         /// [`Transaction::rule`](marketplace_core::Transaction::rule) on `conn`.
@@ -46,7 +46,7 @@ shared! {
             conn: &mut <D::Db as Database>::Connection,
             id: RuleId,
         ) -> Result<Option<AutoClaimRule>, StoreError> {
-            Self::body_in(conn, sql!("rule_body"), D::key(id.0)).await
+            Self::body_in(conn, texts::RULE_BODY, D::key(id.0)).await
         }
 
         /// [`Transaction::post`](marketplace_core::Transaction::post) on `conn`.
@@ -54,7 +54,7 @@ shared! {
             conn: &mut <D::Db as Database>::Connection,
             id: PostId,
         ) -> Result<Option<BoardPost>, StoreError> {
-            Self::body_in(conn, sql!("post_body"), D::key(id.0)).await
+            Self::body_in(conn, texts::POST_BODY, D::key(id.0)).await
         }
 
         /// [`Transaction::rules_owned_by`](marketplace_core::Transaction::rules_owned_by)
@@ -63,7 +63,7 @@ shared! {
             conn: &mut <D::Db as Database>::Connection,
             owner: &IdentityId,
         ) -> Result<Vec<AutoClaimRule>, StoreError> {
-            let found = sqlx::query(sql!("rules_owned"))
+            let found = sqlx::query(texts::RULES_OWNED)
                 .bind(owner.to_string())
                 .fetch_all(conn)
                 .await
@@ -95,7 +95,7 @@ shared! {
             conn: &mut <D::Db as Database>::Connection,
             r: IdempotencyRecord,
         ) -> Result<(), StoreError> {
-            sqlx::query(sql!("idempotency_put"))
+            sqlx::query(texts::IDEMPOTENCY_PUT)
                 .bind(r.caller.to_string())
                 .bind(r.key)
                 .bind(r.fingerprint)

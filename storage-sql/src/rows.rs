@@ -93,6 +93,22 @@ pub fn party(row: &impl SqlRow) -> Result<Party, StoreError> {
     })
 }
 
+/// The parties `rows` answered for `ids`, in the order of `ids`: `None` for one no row
+/// answered.
+pub fn parties_of<R: SqlRow>(
+    ids: &[IdentityId],
+    rows: &[R],
+) -> Result<Vec<Option<Party>>, StoreError> {
+    let mut found = rows.iter().map(party).collect::<Result<Vec<Party>, _>>()?;
+    Ok(ids
+        .iter()
+        .map(|id| {
+            let at = found.iter().position(|p| &p.account.identity == id)?;
+            Some(found.swap_remove(at))
+        })
+        .collect())
+}
+
 /// Puts the answer of a load of task `id` with its parties into `view`: the task's row
 /// (its `identity` `NULL`, its `body`) and a row per party found. An identity `want` names
 /// that no row answered — most likely unknown, but perhaps one a task's stored `parties`

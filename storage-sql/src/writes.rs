@@ -7,7 +7,7 @@ use marketplace_core::view::Changes;
 use sqlx::Database;
 
 use crate::codec::{json, micros};
-use crate::{shared, sql};
+use crate::{shared, texts};
 
 /// Whether `changes` holds any record [`Sql::write_records`](crate::Sql::write_records)
 /// writes: a store asks before it opens its connection for them.
@@ -46,32 +46,32 @@ shared! {
             let e = D::error;
             for p in &changes.profiles {
                 let who = p.identity.as_str();
-                run(conn, sqlx::query(sql!("profile_put")).bind(who).bind(json(p)?), e).await?;
-                run(conn, sqlx::query(sql!("profile_capabilities_clear")).bind(who), e).await?;
+                run(conn, sqlx::query(texts::PROFILE_PUT).bind(who).bind(json(p)?), e).await?;
+                run(conn, sqlx::query(texts::PROFILE_CAPABILITIES_CLEAR).bind(who), e).await?;
                 for cap in &p.capabilities {
-                    let q = sqlx::query(sql!("profile_capability_add")).bind(cap.as_str()).bind(who);
+                    let q = sqlx::query(texts::PROFILE_CAPABILITY_ADD).bind(cap.as_str()).bind(who);
                     run(conn, q, e).await?;
                 }
             }
             for rule in &changes.rules {
-                let q = sqlx::query(sql!("rule_add"))
+                let q = sqlx::query(texts::RULE_ADD)
                     .bind(D::key(rule.id.0))
                     .bind(rule.owner.as_str())
                     .bind(micros(rule.created_at))
                     .bind(json(rule)?);
                 run(conn, q, e).await?;
                 for tag in &rule.capabilities {
-                    let q = sqlx::query(sql!("rule_tag_add")).bind(tag.as_str()).bind(D::key(rule.id.0));
+                    let q = sqlx::query(texts::RULE_TAG_ADD).bind(tag.as_str()).bind(D::key(rule.id.0));
                     run(conn, q, e).await?;
                 }
             }
             for id in &changes.rules_deleted {
-                for statement in [sql!("rule_delete"), sql!("rule_tags_delete")] {
+                for statement in [texts::RULE_DELETE, texts::RULE_TAGS_DELETE] {
                     run(conn, sqlx::query(statement).bind(D::key(id.0)), e).await?;
                 }
             }
             for k in &changes.contracts {
-                let q = sqlx::query(sql!("contract_put"))
+                let q = sqlx::query(texts::CONTRACT_PUT)
                     .bind(D::key(k.id.0))
                     .bind(k.poster.as_str())
                     .bind(k.agent.as_str())
@@ -79,41 +79,38 @@ shared! {
                 run(conn, q, e).await?;
             }
             for m in &changes.messages {
-                let q = sqlx::query(sql!("message_add"))
+                let q = sqlx::query(texts::MESSAGE_ADD)
                     .bind(D::key(m.id.0))
                     .bind(D::key(m.task_id.0))
                     .bind(json(m)?);
                 run(conn, q, e).await?;
             }
             for p in &changes.posts {
-                let q = sqlx::query(sql!("post_add"))
+                let q = sqlx::query(texts::POST_ADD)
                     .bind(D::key(p.id.0))
                     .bind(p.author.as_str())
                     .bind(p.kind.as_str())
                     .bind(p.topic.as_deref())
                     .bind(json(p)?);
                 run(conn, q, e).await?;
-                let mut text = p.text.clone();
-                for cap in p.service.iter().flat_map(|s| s.capabilities.iter()) {
-                    text.push(' ');
-                    text.push_str(cap);
-                }
-                let q = sqlx::query(D::POST_INDEXED).bind(D::key(p.id.0)).bind(text);
+                let q = sqlx::query(D::POST_INDEXED)
+                    .bind(D::key(p.id.0))
+                    .bind(crate::codec::post_search_text(p));
                 run(conn, q, e).await?;
             }
             for b in &changes.blobs {
-                let q = sqlx::query(sql!("blob_add")).bind(b.hash.as_str()).bind(json(b)?);
+                let q = sqlx::query(texts::BLOB_ADD).bind(b.hash.as_str()).bind(json(b)?);
                 run(conn, q, e).await?;
             }
             for (hash, holder) in &changes.blob_holders {
-                let q = sqlx::query(sql!("blob_holder_add")).bind(hash.as_str()).bind(holder.as_str());
+                let q = sqlx::query(texts::BLOB_HOLDER_ADD).bind(hash.as_str()).bind(holder.as_str());
                 run(conn, q, e).await?;
             }
             for hash in &changes.blobs_referenced {
                 run(conn, sqlx::query(D::BLOB_REFERENCED).bind(hash.as_str()), e).await?;
             }
             for hash in &changes.blobs_removed {
-                for statement in [sql!("blob_holders_delete"), sql!("blob_delete")] {
+                for statement in [texts::BLOB_HOLDERS_DELETE, texts::BLOB_DELETE] {
                     run(conn, sqlx::query(statement).bind(hash.as_str()), e).await?;
                 }
             }

@@ -1,5 +1,6 @@
-//! The write transaction: `BEGIN IMMEDIATE` on the single writer connection, so a command
-//! holds SQLite's write lock from its first read to its commit.
+//! The write transaction through the driver: `BEGIN IMMEDIATE` on the single writer
+//! connection, so a command holds SQLite's write lock from its first read to its commit.
+//! (The store's default runs its transactions inline instead: `inline`.)
 //!
 //! Every query is a hand-off to the connection's thread and back, which costs more than
 //! most of the statements. A command's usual course (its loads, its write, its commit)
@@ -31,7 +32,7 @@ type Shared<'a> = Sql<'a, crate::codec::SqliteSyntax>;
 /// the order they run: tasks (the search index and tags first, while `tasks` still tells
 /// new tasks from known ones; the array bound three times), accounts, reputations, ledger
 /// lines, events. Parameters are positional, bound in order across the statements.
-const WRITE_PARTS: [(&str, usize); 5] = [
+pub(crate) const WRITE_PARTS: [(&str, usize); 5] = [
     (sql!("write_tasks"), 3),
     (sql!("write_accounts"), 1),
     (sql!("write_reputations"), 1),
@@ -42,7 +43,7 @@ const WRITE_PARTS: [(&str, usize); 5] = [
 /// The statements writing the tables `batch` has rows for, and only those: a claim writes
 /// a task, a reputation and an event, not five tables. One text per set of tables, made
 /// once (so the driver's statement cache sees the same texts again).
-fn write_sql(batch: &Batch) -> &'static str {
+pub(crate) fn write_sql(batch: &Batch) -> &'static str {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         (0..1usize << WRITE_PARTS.len())
@@ -75,10 +76,10 @@ macro_rules! parties {
     };
 }
 
-/// A write transaction on the SQLite store (`BEGIN IMMEDIATE` on the one writer
+/// A write transaction through the driver (`BEGIN IMMEDIATE` on the one writer
 /// connection). Dropping it without committing rolls it back: the connection is closed
 /// rather than returned to the pool, which ends the transaction and frees the write lock.
-pub struct SqliteTx {
+pub(crate) struct DriverTx {
     /// The writer connection, taken only when the transaction is dropped.
     conn: Option<PoolConnection<Sqlite>>,
     writer: Arc<Writer>,
@@ -89,7 +90,7 @@ pub struct SqliteTx {
     pending: Option<Batch>,
 }
 
-impl Drop for SqliteTx {
+impl Drop for DriverTx {
     fn drop(&mut self) {
         let Some(mut conn) = self.conn.take() else {
             return;
@@ -102,7 +103,7 @@ impl Drop for SqliteTx {
     }
 }
 
-impl SqliteTx {
+impl DriverTx {
     pub(crate) fn new(conn: PoolConnection<Sqlite>, writer: Arc<Writer>) -> Self {
         Self {
             conn: Some(conn),
@@ -214,7 +215,7 @@ fn bind_batch(query: Query<'_>, batch: Batch) -> Query<'_> {
         })
 }
 
-impl Transaction for SqliteTx {
+impl Transaction for DriverTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
         let row = self
             .statement(sql!("task"))
@@ -246,17 +247,7 @@ impl Transaction for SqliteTx {
             .fetch_all(self.link())
             .await
             .map_err(db)?;
-        let mut found = rows
-            .iter()
-            .map(storage_sql::rows::party)
-            .collect::<Result<Vec<Party>, StoreError>>()?;
-        Ok(ids
-            .iter()
-            .map(|id| {
-                let at = found.iter().position(|p| &p.account.identity == id)?;
-                Some(found.swap_remove(at))
-            })
-            .collect())
+        storage_sql::rows::parties_of(ids, &rows)
     }
 
     async fn task_with_parties(

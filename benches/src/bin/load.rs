@@ -66,18 +66,21 @@ struct Args {
     #[arg(long, default_value_t = 500)]
     baseline_per_connection: usize,
     /// Measure only the lifecycle path: post → claim → deliver → accept (review required),
-    /// each client pair alternating poster and worker, on a server with group commit and
-    /// on one as before it (`--group-commit false --api-key-cache-ms 0`), alternately.
+    /// each client pair alternating poster and worker, on a server of each of `--servers`,
+    /// alternately.
     #[arg(long)]
     lifecycles_only: bool,
+    /// The servers the lifecycle path compares, in the order each round runs them
+    /// (comma-separated).
+    #[arg(long, value_enum, value_delimiter = ',', default_values_t = [ServerKind::Before, ServerKind::Now])]
+    servers: Vec<ServerKind>,
     /// Client pairs of the lifecycle path, one run for each count (comma-separated).
     #[arg(long, value_delimiter = ',', default_values_t = [1usize, 8])]
     lifecycle_pairs: Vec<usize>,
     /// How long each lifecycle run lasts, seconds.
     #[arg(long, default_value_t = 3)]
     lifecycle_secs: u64,
-    /// Rounds of the lifecycle path: each runs every pair count without group commit, then
-    /// with it.
+    /// Rounds of the lifecycle path: each runs every pair count on each of `--servers`.
     #[arg(long, default_value_t = 1)]
     rounds: usize,
     /// The `marketplace-server` binary (default: beside this one, built first in the same
@@ -87,6 +90,44 @@ struct Args {
     /// Serve the empty route and print its address (how the generator starts its baseline).
     #[arg(long, hide = true)]
     serve_empty: bool,
+}
+
+/// How the lifecycle path's server runs: the code of today, or as an earlier one did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ServerKind {
+    /// As before group commit: a commit per command, every request's API key looked up
+    /// in the store, SQLite's statements through the driver's connection thread.
+    Before,
+    /// Group commit and the API-key cache, SQLite's statements still through the driver.
+    Driver,
+    /// Today's defaults: group commit, the API-key cache, SQLite's commands inline.
+    Now,
+}
+
+impl ServerKind {
+    /// The server's flags for this.
+    fn flags(self) -> &'static [&'static str] {
+        match self {
+            Self::Before => &[
+                "--group-commit",
+                "false",
+                "--api-key-cache-ms",
+                "0",
+                "--sqlite-inline-writer",
+                "false",
+            ],
+            Self::Driver => &["--sqlite-inline-writer", "false"],
+            Self::Now => &[],
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Before => "before",
+            Self::Driver => "driver",
+            Self::Now => "now",
+        }
+    }
 }
 
 /// Capabilities the posted tasks require, and words their text is about.
@@ -583,7 +624,7 @@ async fn lifecycles(address: SocketAddr, a: Agent, b: Agent, until: Instant) -> 
 /// One lifecycle run's figures.
 struct LifecycleRun {
     pairs: usize,
-    group_commit: bool,
+    server: ServerKind,
     figures: Figures,
     /// Server CPU per lifecycle: user and kernel, milliseconds.
     cpu_ms: Option<(f64, f64)>,
@@ -591,19 +632,16 @@ struct LifecycleRun {
     disk_kib: Option<f64>,
 }
 
-/// Starts a server on a fresh database from `fresh` (with group commit or without), has
-/// `pairs` client pairs run lifecycles for `secs` seconds, and measures them.
+/// Starts a server of kind `kind` on the fresh database at `database_url`, has `pairs`
+/// client pairs run lifecycles for `secs` seconds, and measures them.
 async fn lifecycle_run(
     bin: &Path,
     database_url: &str,
     pairs: usize,
-    group_commit: bool,
+    kind: ServerKind,
     secs: u64,
 ) -> LifecycleRun {
-    // Without group commit, the code before it: a commit per command, and every request's
-    // API key looked up in the store.
-    let before = ["--group-commit", "false", "--api-key-cache-ms", "0"];
-    let (server, _blobs) = start(bin, database_url, if group_commit { &[] } else { &before });
+    let (server, _blobs) = start(bin, database_url, kind.flags());
     let mut setup = Client::connect(server.address).await;
     let mut agents = Vec::with_capacity(pairs);
     for i in 0..pairs {
@@ -634,7 +672,7 @@ async fn lifecycle_run(
         .map(|(before, after)| after.saturating_sub(before) as f64 / 1024.0 / figures.steps as f64);
     LifecycleRun {
         pairs,
-        group_commit,
+        server: kind,
         figures,
         cpu_ms,
         disk_kib,
@@ -642,7 +680,7 @@ async fn lifecycle_run(
 }
 
 /// The lifecycle path, `args.rounds` rounds: each measures the empty route, then every
-/// pair count without group commit and with it, each on a fresh database from `fresh`.
+/// pair count on each of `--servers`, each on a fresh database from `fresh`.
 /// Prints every run, then per pair count the medians and ranges over the rounds.
 async fn lifecycle_report<F, Fut>(backend: &str, args: &Args, bin: &Path, fresh: F)
 where
@@ -654,7 +692,7 @@ where
         "backend",
         "round",
         "pairs",
-        "group",
+        "server",
         "cycles",
         "cycles/s",
         "p50 ms",
@@ -673,9 +711,9 @@ where
         );
         empties.push(empty.per_second());
         for &pairs in &args.lifecycle_pairs {
-            for group_commit in [false, true] {
+            for &kind in &args.servers {
                 let (url, _dir) = fresh().await;
-                let run = lifecycle_run(bin, &url, pairs, group_commit, args.lifecycle_secs).await;
+                let run = lifecycle_run(bin, &url, pairs, kind, args.lifecycle_secs).await;
                 let f = &run.figures;
                 let (cpu, kernel) = run.cpu_ms.map_or((f64::NAN, f64::NAN), |(user, system)| {
                     (user + system, 100.0 * system / (user + system))
@@ -683,7 +721,7 @@ where
                 let disk = run.disk_kib.unwrap_or(f64::NAN);
                 println!(
                     "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1}",
-                    if group_commit { "on" } else { "off" },
+                    kind.name(),
                     f.steps,
                     f.per_second(),
                     f.p50_ms,
@@ -696,11 +734,11 @@ where
     let (empty, low, high) = spread(&mut empties);
     println!("{backend:<10} empty route: median {empty:.0} requests/s ({low:.0}–{high:.0})");
     for &pairs in &args.lifecycle_pairs {
-        let of = |on: bool| {
+        let of = |kind: ServerKind| {
             runs.iter()
-                .filter(move |r| r.pairs == pairs && r.group_commit == on)
+                .filter(move |r| r.pairs == pairs && r.server == kind)
         };
-        for on in [false, true] {
+        for &on in &args.servers {
             // The median and range over the rounds of one figure of these runs.
             let over = |figure: &dyn Fn(&LifecycleRun) -> f64| {
                 spread(&mut of(on).map(figure).collect::<Vec<_>>())
@@ -711,20 +749,28 @@ where
             let cpu = over(&|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s));
             let (disk, _, _) = over(&|r| r.disk_kib.unwrap_or(f64::NAN));
             println!(
-                "{backend:<10} {pairs:>3} pairs, group commit {:<3}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3}), {disk:.1} KiB written per lifecycle",
-                if on { "on" } else { "off" },
+                "{backend:<10} {pairs:>3} pairs, server {:<6}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3}), {disk:.1} KiB written per lifecycle",
+                on.name(),
                 cpu.0,
                 cpu.1,
                 cpu.2
             );
         }
-        let ratios = of(true)
-            .zip(of(false))
-            .map(|(on, off)| on.figures.per_second() / off.figures.per_second());
-        let (ratio, low, high) = spread(&mut ratios.collect::<Vec<_>>());
-        println!(
-            "{backend:<10} {pairs:>3} pairs: with group commit ÷ without, same round: median {ratio:.2} ({low:.2}–{high:.2})"
-        );
+        // Each server over the first of `--servers`, round by round.
+        let Some((&first, others)) = args.servers.split_first() else {
+            continue;
+        };
+        for &kind in others {
+            let ratios = of(kind)
+                .zip(of(first))
+                .map(|(this, base)| this.figures.per_second() / base.figures.per_second());
+            let (ratio, low, high) = spread(&mut ratios.collect::<Vec<_>>());
+            println!(
+                "{backend:<10} {pairs:>3} pairs: {} ÷ {}, same round: median {ratio:.2} ({low:.2}–{high:.2})",
+                kind.name(),
+                first.name()
+            );
+        }
     }
 }
 
@@ -770,11 +816,15 @@ async fn main() {
     }
     let bin = server_binary(args.server_bin.as_deref());
     if args.lifecycles_only {
-        if args.lifecycle_pairs.contains(&0) || args.rounds == 0 || args.lifecycle_secs == 0 {
+        if args.lifecycle_pairs.contains(&0)
+            || args.rounds == 0
+            || args.lifecycle_secs == 0
+            || args.servers.is_empty()
+        {
             Args::command()
                 .error(
                     ErrorKind::ValueValidation,
-                    "--lifecycle-pairs, --rounds and --lifecycle-secs must be at least 1",
+                    "--lifecycle-pairs, --rounds and --lifecycle-secs must be at least 1, and --servers name one",
                 )
                 .exit();
         }

@@ -21,6 +21,8 @@
 //! `postgres://postgres@127.0.0.1:5432/test`), created afresh; SQLite runs one client
 //! (`--sqlite-clients` more) on temporary files with the store's default settings.
 //! `--group-commit` runs the lifecycles with group commit; the raw loops stay as they are.
+//! `--sqlite-inline-writer false` runs SQLite's commands through the driver, as before the
+//! store ran them inline.
 //!
 //! On PostgreSQL each round then runs PostgreSQL's own reference, `pgbench -N` at the same
 //! client count for the same time, on a database of its own (`market_pgbench`) on the same
@@ -73,6 +75,10 @@ struct Args {
     /// PostgreSQL).
     #[arg(long)]
     group_commit: bool,
+    /// SQLite: commands' statements inline (the store's default); `false` sends each
+    /// through the driver's connection thread, as the code before did.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    sqlite_inline_writer: bool,
     /// The `pgbench` program run beside the PostgreSQL rounds.
     #[arg(long, default_value = "pgbench")]
     pgbench: PathBuf,
@@ -251,9 +257,9 @@ async fn postgres(args: &Args) {
 
 async fn sqlite(args: &Args) {
     let dir = tempfile::tempdir().expect("temp dir");
-    let store = SqliteStore::open(SqliteOptions::file(dir.path().join("market.db")))
-        .await
-        .expect("open");
+    let options =
+        SqliteOptions::file(dir.path().join("market.db")).inline_writer(args.sqlite_inline_writer);
+    let store = SqliteStore::open(options).await.expect("open");
     let market = market(store, args, 1);
     let clients = usize::try_from(args.sqlite_clients).expect("client count");
     let pairs = pairs(&market, clients).await;
@@ -261,8 +267,13 @@ async fn sqlite(args: &Args) {
         .await
         .expect("raw database");
     let name = format!(
-        "sqlite ({clients} client{}{})",
+        "sqlite ({clients} client{}{}{})",
         if clients == 1 { "" } else { "s" },
+        if args.sqlite_inline_writer {
+            ""
+        } else {
+            ", through the driver"
+        },
         if args.group_commit {
             ", group commit"
         } else {
