@@ -150,51 +150,156 @@ pub struct Batch {
     counts: [usize; 5],
 }
 
+/// A task's row of `tasks`, as both ways of writing it encode it.
 #[derive(Serialize)]
-struct TaskRow<'a> {
-    id: String,
-    poster: &'a str,
-    status: &'static str,
-    skill: Option<&'a str>,
-    claimant: Option<&'a str>,
-    due_at: Option<i64>,
-    body: String,
-    parties: Vec<&'a str>,
+pub struct TaskRow<'a> {
+    /// The id.
+    pub id: String,
+    /// The poster.
+    pub poster: &'a str,
+    /// The status, as the API names it.
+    pub status: &'static str,
+    /// The skill, if the task names one.
+    pub skill: Option<&'a str>,
+    /// The claimant, if claimed.
+    pub claimant: Option<&'a str>,
+    /// The next deadline, microseconds.
+    pub due_at: Option<i64>,
+    /// The task as JSON.
+    pub body: String,
+    /// The identities of [`Task::involved`](marketplace_core::model::Task::involved).
+    pub parties: Vec<&'a str>,
+}
+
+impl<'a> TaskRow<'a> {
+    /// The row of `t`.
+    pub fn of(t: &'a marketplace_core::model::Task) -> Result<Self, StoreError> {
+        Ok(Self {
+            id: t.id.to_string(),
+            poster: t.poster.as_str(),
+            status: t.status.as_str(),
+            skill: t.spec.skill.as_deref(),
+            claimant: t.claimant().map(marketplace_core::ids::IdentityId::as_str),
+            due_at: t.due_at().map(micros),
+            body: json(t)?,
+            parties: t
+                .involved()
+                .map(marketplace_core::ids::IdentityId::as_str)
+                .collect(),
+        })
+    }
+}
+
+/// A task's row with what a new task also writes: its search text and tags.
+#[derive(Serialize)]
+struct NewTaskRow<'a> {
+    #[serde(flatten)]
+    row: TaskRow<'a>,
     text: String,
     tags: Vec<String>,
 }
 
+/// An account's row of `accounts`.
 #[derive(Serialize)]
-struct AccountRow<'a> {
-    identity: &'a str,
-    balance: String,
-    escrowed: String,
-    credit_limit: String,
-    created_at: i64,
+pub struct AccountRow<'a> {
+    /// Whose.
+    pub identity: &'a str,
+    /// Exact decimal text.
+    pub balance: String,
+    /// Exact decimal text.
+    pub escrowed: String,
+    /// Exact decimal text.
+    pub credit_limit: String,
+    /// Microseconds.
+    pub created_at: i64,
 }
 
-#[derive(Serialize)]
-struct BodyRow<'a> {
-    identity: &'a str,
-    body: String,
+impl<'a> AccountRow<'a> {
+    /// The row of `a`.
+    pub fn of(a: &'a marketplace_core::model::Account) -> Self {
+        Self {
+            identity: a.identity.as_str(),
+            balance: a.balance.to_string(),
+            escrowed: a.escrowed.to_string(),
+            credit_limit: a.credit_limit.to_string(),
+            created_at: micros(a.created_at),
+        }
+    }
 }
 
+/// A reputation's row of `reputations`.
 #[derive(Serialize)]
-struct LedgerRow<'a> {
-    account: String,
-    tx_type: &'static str,
-    amount: String,
-    escrow: String,
-    fee: String,
-    task_id: Option<String>,
-    memo: &'a str,
-    created_at: i64,
+pub struct ReputationRow<'a> {
+    /// Whose.
+    pub identity: &'a str,
+    /// The reputation as JSON.
+    pub body: String,
 }
 
+impl<'a> ReputationRow<'a> {
+    /// The row of `r`.
+    pub fn of(r: &'a marketplace_core::model::Reputation) -> Result<Self, StoreError> {
+        Ok(Self {
+            identity: r.identity.as_str(),
+            body: json(r)?,
+        })
+    }
+}
+
+/// A ledger line's row of `ledger` (its `seq` the database's).
 #[derive(Serialize)]
-struct EventRow {
-    body: String,
-    available_at: i64,
+pub struct LedgerRow<'a> {
+    /// The account, as [`AccountRef`](marketplace_core::AccountRef) spells it.
+    pub account: String,
+    /// The kind, as the API names it.
+    pub tx_type: &'static str,
+    /// Exact decimal text.
+    pub amount: String,
+    /// Exact decimal text.
+    pub escrow: String,
+    /// Exact decimal text.
+    pub fee: String,
+    /// The task, if the line is about one.
+    pub task_id: Option<String>,
+    /// The memo.
+    pub memo: &'a str,
+    /// Microseconds.
+    pub created_at: i64,
+}
+
+impl<'a> LedgerRow<'a> {
+    /// The row of `l`.
+    pub fn of(l: &'a marketplace_core::model::LedgerEntry) -> Self {
+        Self {
+            account: String::from(l.account.clone()),
+            tx_type: l.tx_type.as_str(),
+            amount: l.amount.to_string(),
+            escrow: l.escrow.to_string(),
+            fee: l.fee.to_string(),
+            task_id: l.task_id.map(|t| t.to_string()),
+            memo: l.memo.as_ref(),
+            created_at: micros(l.created_at),
+        }
+    }
+}
+
+/// An event's row of `events` (its `seq` the database's).
+#[derive(Serialize)]
+pub struct EventRow {
+    /// The event as JSON.
+    pub body: String,
+    /// When it may first be delivered, microseconds.
+    pub available_at: i64,
+}
+
+impl EventRow {
+    /// The row of `e`.
+    pub fn of(e: &marketplace_core::model::Event) -> Result<Self, StoreError> {
+        Ok(Self {
+            body: json(e)?,
+            available_at: micros(e.at),
+        })
+    }
 }
 
 impl Batch {
@@ -204,67 +309,24 @@ impl Batch {
             .tasks
             .iter()
             .map(|t| {
-                Ok(TaskRow {
-                    id: t.id.to_string(),
-                    poster: t.poster.as_str(),
-                    status: t.status.as_str(),
-                    skill: t.spec.skill.as_deref(),
-                    claimant: t.claimant().map(marketplace_core::ids::IdentityId::as_str),
-                    due_at: t.due_at().map(micros),
-                    body: json(t)?,
-                    parties: t
-                        .involved()
-                        .map(marketplace_core::ids::IdentityId::as_str)
-                        .collect(),
+                Ok(NewTaskRow {
+                    row: TaskRow::of(t)?,
                     text: task_search_text(t),
                     tags: t.spec.match_tags(),
                 })
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let accounts: Vec<_> = changes
-            .accounts
-            .iter()
-            .map(|a| AccountRow {
-                identity: a.identity.as_str(),
-                balance: a.balance.to_string(),
-                escrowed: a.escrowed.to_string(),
-                credit_limit: a.credit_limit.to_string(),
-                created_at: micros(a.created_at),
-            })
-            .collect();
+        let accounts: Vec<_> = changes.accounts.iter().map(AccountRow::of).collect();
         let reputations = changes
             .reputations
             .iter()
-            .map(|r| {
-                Ok(BodyRow {
-                    identity: r.identity.as_str(),
-                    body: json(r)?,
-                })
-            })
+            .map(ReputationRow::of)
             .collect::<Result<Vec<_>, StoreError>>()?;
-        let ledger: Vec<_> = changes
-            .ledger
-            .iter()
-            .map(|l| LedgerRow {
-                account: String::from(l.account.clone()),
-                tx_type: l.tx_type.as_str(),
-                amount: l.amount.to_string(),
-                escrow: l.escrow.to_string(),
-                fee: l.fee.to_string(),
-                task_id: l.task_id.map(|t| t.to_string()),
-                memo: l.memo.as_ref(),
-                created_at: micros(l.created_at),
-            })
-            .collect();
+        let ledger: Vec<_> = changes.ledger.iter().map(LedgerRow::of).collect();
         let events = changes
             .events
             .iter()
-            .map(|e| {
-                Ok(EventRow {
-                    body: json(e)?,
-                    available_at: micros(e.at),
-                })
-            })
+            .map(EventRow::of)
             .collect::<Result<Vec<_>, StoreError>>()?;
         Ok(Self {
             counts: [

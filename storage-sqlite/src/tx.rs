@@ -32,7 +32,7 @@ type Shared<'a> = Sql<'a, crate::codec::SqliteSyntax>;
 /// the order they run: tasks (the search index and tags first, while `tasks` still tells
 /// new tasks from known ones; the array bound three times), accounts, reputations, ledger
 /// lines, events. Parameters are positional, bound in order across the statements.
-pub(crate) const WRITE_PARTS: [(&str, usize); 5] = [
+const WRITE_PARTS: [(&str, usize); 5] = [
     (sql!("write_tasks"), 3),
     (sql!("write_accounts"), 1),
     (sql!("write_reputations"), 1),
@@ -43,7 +43,7 @@ pub(crate) const WRITE_PARTS: [(&str, usize); 5] = [
 /// The statements writing the tables `batch` has rows for, and only those: a claim writes
 /// a task, a reputation and an event, not five tables. One text per set of tables, made
 /// once (so the driver's statement cache sees the same texts again).
-pub(crate) fn write_sql(batch: &Batch) -> &'static str {
+fn write_sql(batch: &Batch) -> &'static str {
     static TEXTS: OnceLock<Vec<String>> = OnceLock::new();
     let texts = TEXTS.get_or_init(|| {
         (0..1usize << WRITE_PARTS.len())

@@ -1,0 +1,1 @@
+INSERT INTO events (body, available_at) VALUES (?, ?)

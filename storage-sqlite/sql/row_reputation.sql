@@ -1,0 +1,2 @@
+INSERT INTO reputations (identity, body) VALUES (?, ?)
+ON CONFLICT (identity) DO UPDATE SET body = excluded.body

@@ -1,0 +1,1 @@
+INSERT INTO search_index (item_id, kind, body) VALUES (?, 'task', ?)

@@ -1,0 +1,1 @@
+INSERT OR IGNORE INTO task_tags (tag, task_id) VALUES (?, ?)

@@ -1,0 +1,1 @@
+UPDATE tasks SET status = ?, claimant = ?, due_at = ?, body = ?, parties = ? WHERE id = ?
