@@ -11,7 +11,9 @@
 //! - **One writer still**: a transaction takes the store's sqlx writer first and holds it
 //!   until it ends, unused, so nothing else writes meanwhile (leases, credentials,
 //!   deliveries and migrations go through that writer); then it takes this connection,
-//!   which nobody else can be holding.
+//!   which nobody else can be holding. (Another process writing the same file would make
+//!   `BEGIN IMMEDIATE` wait for it, up to the busy timeout, on the deciding thread: the
+//!   store expects to be its file's one writer, as it always has.)
 //! - **Nothing slow on the runtime's threads**: the statements of a transaction read and
 //!   write pages in memory; the one call that waits on the disk, `COMMIT` (its `fsync`),
 //!   runs on the runtime's blocking threads.
@@ -145,7 +147,7 @@ impl SqlRow for Row {
 
 /// Runs the statements of `sql` (one, or several separated by `;`: the store's statements
 /// have no `;` inside a literal) on `conn` with `params` bound in order across them.
-/// Returns the rows they answer, and how many rows the last one changed.
+/// Returns the rows they answer, and how many rows the last write among them changed.
 fn run(conn: &Connection, sql: &str, params: &[Value]) -> Result<(Vec<Row>, usize), StoreError> {
     let mut rows = Vec::new();
     let mut bound = 0;
