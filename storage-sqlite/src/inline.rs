@@ -34,7 +34,7 @@ use marketplace_core::decide::{Changes, Party, View};
 use marketplace_core::store::{IdempotencyRecord, StoreError, TaskParties, Transaction};
 use marketplace_core::*;
 use rusqlite::types::Value;
-use rusqlite::{Connection, ErrorCode, OpenFlags};
+use rusqlite::{Connection, ErrorCode, OpenFlags, ToSql};
 use sqlx::Sqlite;
 use sqlx::pool::PoolConnection;
 use storage_sql::codec::{AccountRow, EventRow, LedgerRow, ReputationRow, TaskRow};
@@ -148,7 +148,7 @@ impl SqlRow for Row {
 /// Runs the statements of `sql` (one, or several separated by `;`: the store's statements
 /// have no `;` inside a literal) on `conn` with `params` bound in order across them.
 /// Returns the rows they answer, and how many rows the last write among them changed.
-fn run(conn: &Connection, sql: &str, params: &[Value]) -> Result<(Vec<Row>, usize), StoreError> {
+fn run(conn: &Connection, sql: &str, params: Params<'_>) -> Result<(Vec<Row>, usize), StoreError> {
     let mut rows = Vec::new();
     let mut bound = 0;
     for text in sql.split(';').map(str::trim).filter(|s| !s.is_empty()) {
@@ -192,10 +192,8 @@ fn run(conn: &Connection, sql: &str, params: &[Value]) -> Result<(Vec<Row>, usiz
     Ok((rows, changed))
 }
 
-/// A text parameter.
-fn text(s: impl Into<String>) -> Value {
-    Value::Text(s.into())
-}
+/// A statement's parameters, borrowed: SQLite copies what it binds.
+type Params<'a> = &'a [&'a dyn ToSql];
 
 /// A write transaction run inline: `BEGIN IMMEDIATE` on the inline connection, while the
 /// store's sqlx writer is held so that nothing else writes.
@@ -256,11 +254,11 @@ impl InlineTx {
         Ok(conn)
     }
 
-    fn rows(&mut self, sql: &str, params: &[Value]) -> Result<Vec<Row>, StoreError> {
+    fn rows(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, StoreError> {
         run(self.conn()?, sql, params).map(|(rows, _)| rows)
     }
 
-    fn exec(&mut self, sql: &str, params: &[Value]) -> Result<usize, StoreError> {
+    fn exec(&mut self, sql: &str, params: Params<'_>) -> Result<usize, StoreError> {
         run(self.conn()?, sql, params).map(|(_, changed)| changed)
     }
 
@@ -268,9 +266,9 @@ impl InlineTx {
     fn body<T: serde::de::DeserializeOwned>(
         &mut self,
         sql: &str,
-        key: String,
+        key: &str,
     ) -> Result<Option<T>, StoreError> {
-        self.rows(sql, &[text(key)])?
+        self.rows(sql, &[&key])?
             .first()
             .map(|r| from_json(r.text("body")?))
             .transpose()
@@ -279,7 +277,7 @@ impl InlineTx {
     fn bodies<T: serde::de::DeserializeOwned>(
         &mut self,
         sql: &str,
-        params: &[Value],
+        params: Params<'_>,
     ) -> Result<Vec<T>, StoreError> {
         self.rows(sql, params)?
             .iter()
@@ -292,91 +290,64 @@ impl InlineTx {
     /// row with its values bound: inline, a statement costs less than encoding the rows
     /// as JSON arrays for SQLite to take apart again, as the driver's one query does.
     fn write_hot(&mut self, changes: &Changes) -> Result<(), StoreError> {
-        fn opt(s: Option<&str>) -> Value {
-            s.map_or(Value::Null, |s| Value::Text(s.to_owned()))
-        }
         for task in &changes.tasks {
             let row = TaskRow::of(task)?;
             let parties = json(&row.parties)?;
-            let due = row.due_at.map_or(Value::Null, Value::Integer);
-            let updated = self.exec(
-                sql!("row_task_update"),
-                &[
-                    text(row.status),
-                    opt(row.claimant),
-                    due.clone(),
-                    text(row.body.clone()),
-                    text(parties.clone()),
-                    text(row.id.clone()),
-                ],
-            )?;
-            if updated > 0 {
+            let (id, status, claimant) = (&row.id, &row.status, &row.claimant);
+            let (due, body) = (&row.due_at, &row.body);
+            let update: Params<'_> = &[status, claimant, due, body, &parties, id];
+            if self.exec(sql!("row_task_update"), update)? > 0 {
                 continue;
             }
-            self.exec(
-                sql!("row_task_insert"),
-                &[
-                    text(row.id.clone()),
-                    text(row.poster),
-                    text(row.status),
-                    opt(row.skill),
-                    opt(row.claimant),
-                    due,
-                    text(row.body),
-                    text(parties),
-                ],
-            )?;
+            let insert: Params<'_> = &[
+                id,
+                &row.poster,
+                status,
+                &row.skill,
+                claimant,
+                due,
+                body,
+                &parties,
+            ];
+            self.exec(sql!("row_task_insert"), insert)?;
             let words = storage_sql::codec::task_search_text(task);
-            self.exec(
-                sql!("row_task_indexed"),
-                &[text(row.id.clone()), text(words)],
-            )?;
+            self.exec(sql!("row_task_indexed"), &[id, &words])?;
             for tag in task.spec.match_tags() {
-                self.exec(sql!("row_task_tag"), &[text(tag), text(row.id.clone())])?;
+                self.exec(sql!("row_task_tag"), &[&tag, id])?;
             }
         }
         for account in &changes.accounts {
-            let row = AccountRow::of(account);
-            self.exec(
-                sql!("row_account"),
-                &[
-                    text(row.identity),
-                    text(row.balance),
-                    text(row.escrowed),
-                    text(row.credit_limit),
-                    Value::Integer(row.created_at),
-                ],
-            )?;
+            let r = AccountRow::of(account);
+            let values: Params<'_> = &[
+                &r.identity,
+                &r.balance,
+                &r.escrowed,
+                &r.credit_limit,
+                &r.created_at,
+            ];
+            self.exec(sql!("row_account"), values)?;
         }
         for reputation in &changes.reputations {
-            let row = ReputationRow::of(reputation)?;
-            self.exec(
-                sql!("row_reputation"),
-                &[text(row.identity), text(row.body)],
-            )?;
+            let r = ReputationRow::of(reputation)?;
+            self.exec(sql!("row_reputation"), &[&r.identity, &r.body])?;
         }
         for line in &changes.ledger {
-            let row = LedgerRow::of(line);
-            self.exec(
-                sql!("row_ledger"),
-                &[
-                    text(row.account),
-                    text(row.tx_type),
-                    text(row.amount),
-                    text(row.escrow),
-                    text(row.fee),
-                    row.task_id.map_or(Value::Null, Value::Text),
-                    text(row.memo),
-                    Value::Integer(row.created_at),
-                ],
-            )?;
+            let r = LedgerRow::of(line);
+            let values: Params<'_> = &[
+                &r.account,
+                &r.tx_type,
+                &r.amount,
+                &r.escrow,
+                &r.fee,
+                &r.task_id,
+                &r.memo,
+                &r.created_at,
+            ];
+            self.exec(sql!("row_ledger"), values)?;
         }
         for event in &changes.events {
-            let row = EventRow::of(event)?;
-            self.exec(
-                sql!("row_event"),
-                &[text(row.body), Value::Integer(row.available_at)],
-            )?;
+            let r = EventRow::of(event)?;
+            self.exec(sql!("row_event"), &[&r.body, &r.available_at])?;
         }
         Ok(())
     }
@@ -385,86 +356,69 @@ impl InlineTx {
     fn write_records(&mut self, changes: &Changes) -> Result<(), StoreError> {
         for p in &changes.profiles {
             let who = p.identity.as_str();
-            self.exec(texts::PROFILE_PUT, &[text(who), text(json(p)?)])?;
-            self.exec(texts::PROFILE_CAPABILITIES_CLEAR, &[text(who)])?;
+            self.exec(texts::PROFILE_PUT, &[&who, &json(p)?])?;
+            self.exec(texts::PROFILE_CAPABILITIES_CLEAR, &[&who])?;
             for cap in &p.capabilities {
-                self.exec(
-                    texts::PROFILE_CAPABILITY_ADD,
-                    &[text(cap.as_str()), text(who)],
-                )?;
+                self.exec(texts::PROFILE_CAPABILITY_ADD, &[&cap.as_str(), &who])?;
             }
         }
         for rule in &changes.rules {
             let id = rule.id.0.to_string();
-            self.exec(
-                texts::RULE_ADD,
-                &[
-                    text(id.clone()),
-                    text(rule.owner.as_str()),
-                    Value::Integer(micros(rule.created_at)),
-                    text(json(rule)?),
-                ],
-            )?;
+            let values: Params<'_> = &[
+                &id,
+                &rule.owner.as_str(),
+                &micros(rule.created_at),
+                &json(rule)?,
+            ];
+            self.exec(texts::RULE_ADD, values)?;
             for tag in &rule.capabilities {
-                self.exec(texts::RULE_TAG_ADD, &[text(tag.as_str()), text(id.clone())])?;
+                self.exec(texts::RULE_TAG_ADD, &[&tag.as_str(), &id])?;
             }
         }
         for id in &changes.rules_deleted {
+            let id = id.0.to_string();
             for statement in [texts::RULE_DELETE, texts::RULE_TAGS_DELETE] {
-                self.exec(statement, &[text(id.0.to_string())])?;
+                self.exec(statement, &[&id])?;
             }
         }
         for k in &changes.contracts {
-            self.exec(
-                texts::CONTRACT_PUT,
-                &[
-                    text(k.id.0.to_string()),
-                    text(k.poster.as_str()),
-                    text(k.agent.as_str()),
-                    text(json(k)?),
-                ],
-            )?;
+            let values: Params<'_> = &[
+                &k.id.0.to_string(),
+                &k.poster.as_str(),
+                &k.agent.as_str(),
+                &json(k)?,
+            ];
+            self.exec(texts::CONTRACT_PUT, values)?;
         }
         for m in &changes.messages {
-            self.exec(
-                texts::MESSAGE_ADD,
-                &[
-                    text(m.id.0.to_string()),
-                    text(m.task_id.0.to_string()),
-                    text(json(m)?),
-                ],
-            )?;
+            let values: Params<'_> = &[&m.id.0.to_string(), &m.task_id.0.to_string(), &json(m)?];
+            self.exec(texts::MESSAGE_ADD, values)?;
         }
         for p in &changes.posts {
             let id = p.id.0.to_string();
-            self.exec(
-                texts::POST_ADD,
-                &[
-                    text(id.clone()),
-                    text(p.author.as_str()),
-                    text(p.kind.as_str()),
-                    p.topic.clone().map_or(Value::Null, Value::Text),
-                    text(json(p)?),
-                ],
-            )?;
+            let values: Params<'_> = &[
+                &id,
+                &p.author.as_str(),
+                &p.kind.as_str(),
+                &p.topic,
+                &json(p)?,
+            ];
+            self.exec(texts::POST_ADD, values)?;
             let words = storage_sql::codec::post_search_text(p);
-            self.exec(sql!("post_indexed"), &[text(id), text(words)])?;
+            self.exec(sql!("post_indexed"), &[&id, &words])?;
         }
         for b in &changes.blobs {
-            self.exec(texts::BLOB_ADD, &[text(b.hash.as_str()), text(json(b)?)])?;
+            self.exec(texts::BLOB_ADD, &[&b.hash, &json(b)?])?;
         }
         for (hash, holder) in &changes.blob_holders {
-            self.exec(
-                texts::BLOB_HOLDER_ADD,
-                &[text(hash.as_str()), text(holder.as_str())],
-            )?;
+            self.exec(texts::BLOB_HOLDER_ADD, &[hash, &holder.as_str()])?;
         }
         for hash in &changes.blobs_referenced {
-            self.exec(sql!("blob_referenced"), &[text(hash.as_str())])?;
+            self.exec(sql!("blob_referenced"), &[hash])?;
         }
         for hash in &changes.blobs_removed {
             for statement in [texts::BLOB_HOLDERS_DELETE, texts::BLOB_DELETE] {
-                self.exec(statement, &[text(hash.as_str())])?;
+                self.exec(statement, &[hash])?;
             }
         }
         Ok(())
@@ -473,7 +427,7 @@ impl InlineTx {
 
 impl Transaction for InlineTx {
     async fn task(&mut self, id: TaskId) -> Result<Option<Arc<Task>>, StoreError> {
-        Ok(self.body(sql!("task"), id.to_string())?.map(Arc::new))
+        Ok(self.body(sql!("task"), &id.to_string())?.map(Arc::new))
     }
 
     async fn party(&mut self, id: &IdentityId) -> Result<Option<Party>, StoreError> {
@@ -489,7 +443,7 @@ impl Transaction for InlineTx {
             return Ok(Vec::new());
         }
         let names = json(&ids.iter().map(IdentityId::as_str).collect::<Vec<_>>())?;
-        let rows = self.rows(sql!("parties"), &[text(names)])?;
+        let rows = self.rows(sql!("parties"), &[&names])?;
         storage_sql::rows::parties_of(ids, &rows)
     }
 
@@ -500,44 +454,35 @@ impl Transaction for InlineTx {
         view: &mut View,
     ) -> Result<(), StoreError> {
         let task = id.to_string();
-        let actor = want
-            .actor
-            .map_or(Value::Null, |a| Value::Text(a.as_str().to_owned()));
-        let rows = self.rows(
-            sql!("task_with_parties"),
-            &[
-                text(task.clone()),
-                actor.clone(),
-                actor,
-                text(task.clone()),
-                Value::Integer(i64::from(want.poster)),
-                Value::Integer(micros(want.now)),
-                text(task),
-            ],
-        )?;
+        let actor = want.actor.map(IdentityId::as_str);
+        let (poster, now) = (want.poster, micros(want.now));
+        let rows = {
+            let values: Params<'_> = &[&task, &actor, &actor, &task, &poster, &now, &task];
+            self.rows(sql!("task_with_parties"), values)?
+        };
         storage_sql::rows::task_with_parties(self, &rows, id, want, view).await
     }
 
     async fn profile(&mut self, id: &IdentityId) -> Result<Option<Profile>, StoreError> {
-        self.body(texts::PROFILE_BODY, id.to_string())
+        self.body(texts::PROFILE_BODY, id.as_str())
     }
 
     async fn rule(&mut self, id: RuleId) -> Result<Option<AutoClaimRule>, StoreError> {
-        self.body(texts::RULE_BODY, id.0.to_string())
+        self.body(texts::RULE_BODY, &id.0.to_string())
     }
 
     async fn rules_owned_by(
         &mut self,
         owner: &IdentityId,
     ) -> Result<Vec<AutoClaimRule>, StoreError> {
-        self.bodies(texts::RULES_OWNED, &[text(owner.as_str())])
+        self.bodies(texts::RULES_OWNED, &[&owner.as_str()])
     }
 
     async fn rules_matching(&mut self, tags: &[String]) -> Result<Vec<AutoClaimRule>, StoreError> {
         if tags.is_empty() {
             return Ok(Vec::new());
         }
-        self.bodies(sql!("rules_matching"), &[text(json(&tags)?)])
+        self.bodies(sql!("rules_matching"), &[&json(&tags)?])
     }
 
     async fn rules_and_party(
@@ -551,15 +496,15 @@ impl Transaction for InlineTx {
     }
 
     async fn contract(&mut self, id: ContractId) -> Result<Option<Contract>, StoreError> {
-        self.body(sql!("contract"), id.to_string())
+        self.body(sql!("contract"), &id.to_string())
     }
 
     async fn post(&mut self, id: PostId) -> Result<Option<BoardPost>, StoreError> {
-        self.body(texts::POST_BODY, id.0.to_string())
+        self.body(texts::POST_BODY, &id.0.to_string())
     }
 
     async fn blob(&mut self, hash: &str) -> Result<Option<Blob>, StoreError> {
-        self.body(sql!("blob"), hash.to_owned())
+        self.body(sql!("blob"), hash)
     }
 
     async fn idempotency(
@@ -567,7 +512,7 @@ impl Transaction for InlineTx {
         caller: &IdentityId,
         key: &str,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let rows = self.rows(sql!("idempotency_get"), &[text(caller.as_str()), text(key)])?;
+        let rows = self.rows(sql!("idempotency_get"), &[&caller.as_str(), &key])?;
         rows.first()
             .map(|r| {
                 storage_sql::codec::idempotency(
@@ -584,13 +529,10 @@ impl Transaction for InlineTx {
 
     async fn due_tasks(&mut self, now: Timestamp, limit: usize) -> Result<Vec<TaskId>, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.rows(
-            sql!("due_tasks"),
-            &[Value::Integer(micros(now)), Value::Integer(limit)],
-        )?
-        .iter()
-        .map(|r| crate::codec::uuid(r.text("id")?).map(TaskId))
-        .collect()
+        self.rows(sql!("due_tasks"), &[&micros(now), &limit])?
+            .iter()
+            .map(|r| crate::codec::uuid(r.text("id")?).map(TaskId))
+            .collect()
     }
 
     async fn write(&mut self, changes: Changes) -> Result<(), StoreError> {
@@ -601,19 +543,15 @@ impl Transaction for InlineTx {
     }
 
     async fn put_idempotency(&mut self, r: IdempotencyRecord) -> Result<(), StoreError> {
-        self.exec(
-            texts::IDEMPOTENCY_PUT,
-            &[
-                text(r.caller.to_string()),
-                text(r.key),
-                text(r.fingerprint),
-                text(r.response),
-                Value::Integer(micros(r.created_at)),
-                r.running_until
-                    .map_or(Value::Null, |t| Value::Integer(micros(t))),
-            ],
-        )
-        .map(drop)
+        let values: Params<'_> = &[
+            &r.caller.to_string(),
+            &r.key,
+            &r.fingerprint,
+            &r.response,
+            &micros(r.created_at),
+            &r.running_until.map(micros),
+        ];
+        self.exec(texts::IDEMPOTENCY_PUT, values).map(drop)
     }
 
     async fn purge_idempotency(
@@ -622,10 +560,7 @@ impl Transaction for InlineTx {
         limit: usize,
     ) -> Result<usize, StoreError> {
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        self.exec(
-            sql!("idempotency_purge"),
-            &[Value::Integer(micros(before)), Value::Integer(limit)],
-        )
+        self.exec(sql!("idempotency_purge"), &[&micros(before), &limit])
     }
 
     async fn commit(mut self) -> Result<(), StoreError> {
