@@ -227,7 +227,8 @@ fn millis(duration: &Duration) -> u64 {
 
 impl ServeSettings {
     /// The marketplace on `store` with the flags' policy, and group commit unless turned
-    /// off (its lanes spawned on the current runtime).
+    /// off: SQLite's lane on a thread of its own ([`storage_sqlite::spawn_lane`]), other
+    /// stores' lanes spawned on the current runtime.
     pub fn market<S: Backend + Clone>(&self, store: S) -> Marketplace<S> {
         let market = Marketplace::new(store, self.policy());
         if !self.group_commit {
@@ -235,6 +236,7 @@ impl ServeSettings {
         }
         let location = Location::parse(&self.database.database_url);
         let postgres = matches!(location, Ok(Location::Postgres(_)));
+        let sqlite = matches!(location, Ok(Location::Sqlite(_)));
         let config = GroupCommit {
             max_commands: self.batch_max_commands,
             max_open: Duration::from_micros(self.batch_max_open_us),
@@ -243,7 +245,13 @@ impl ServeSettings {
                 .unwrap_or(if postgres { POSTGRES_BATCH_LANES } else { 1 }),
         };
         market.with_group_commit(config, |lane| {
-            tokio::spawn(lane);
+            if !sqlite {
+                tokio::spawn(lane);
+            } else if let Err(e) = storage_sqlite::spawn_lane(lane) {
+                tracing::error!(
+                    "cannot start the SQLite lane's thread ({e}): commands commit one by one"
+                );
+            }
         })
     }
 

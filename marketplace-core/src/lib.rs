@@ -66,8 +66,9 @@ pub mod view;
 
 pub use command::{Command, IntoValue, Outcome};
 pub use engine::{
-    Activity, ActivityKind, Balance, Earnings, GroupCommit, GroupCommitStats, META_FILTERS_MAX,
-    Marketplace, MetaFilter, ReputationView, Reservation, Submission, check_idempotency_key,
+    Activity, ActivityKind, Balance, Earnings, GroupCommit, GroupCommitStats, Lane,
+    META_FILTERS_MAX, Marketplace, MetaFilter, ReputationView, Reservation, Submission,
+    check_idempotency_key,
 };
 pub use error::{Error, ErrorKind};
 pub use ids::{

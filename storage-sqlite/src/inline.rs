@@ -16,7 +16,8 @@
 //!   store expects to be its file's one writer, as it always has.)
 //! - **Nothing slow on the runtime's threads**: the statements of a transaction read and
 //!   write pages in memory; the one call that waits on the disk, `COMMIT` (its `fsync`),
-//!   runs on the runtime's blocking threads.
+//!   runs on the runtime's blocking threads — or, on a lane's own thread
+//!   ([`crate::spawn_lane`]), right there, since nothing else runs on it.
 //! - **Dropped, rolled back**: a transaction dropped before its end (a cancelled command)
 //!   rolls back in its `Drop`: a `ROLLBACK` in WAL mode writes nothing.
 //! - The statements are the store's own (`sql/`), with the same settings (WAL,
@@ -572,18 +573,25 @@ impl Transaction for InlineTx {
             .take()
             .ok_or_else(|| StoreError::Other("the transaction has ended".into()))?;
         self.open = false;
-        // The one call that waits on the disk: off the runtime's threads. Should this
-        // future be dropped meanwhile, the commit still completes (or fails and rolls back)
-        // before the connection is free for the next transaction.
-        let done = tokio::task::spawn_blocking(move || {
+        let commit = move || {
             let done = conn.execute_batch("COMMIT");
             if done.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
             done
-        })
-        .await
-        .map_err(|e| StoreError::Other(format!("commit: {e}")))?;
+        };
+        // The one call that waits on the disk: on a lane's own thread, a call like the
+        // statements (nothing else runs there); elsewhere off the runtime's threads, where
+        // it would hold up other tasks. Should this future be dropped meanwhile, the commit
+        // still completes (or fails and rolls back) before the connection is free for the
+        // next transaction.
+        let done = if crate::lane::on_lane_thread() {
+            commit()
+        } else {
+            tokio::task::spawn_blocking(commit)
+                .await
+                .map_err(|e| StoreError::Other(format!("commit: {e}")))?
+        };
         done.map_err(error)
     }
 

@@ -15,7 +15,8 @@
 //!   `driver` benchmark). So commands' transactions run on a second connection to the file,
 //!   opened with rusqlite, whose statements are calls on the deciding thread; the store's
 //!   sqlx writer is held, unused, for as long as one lasts, so there is still one writer.
-//!   `COMMIT` (the `fsync`) runs on the runtime's blocking threads; a transaction dropped
+//!   `COMMIT` (the `fsync`) runs on the runtime's blocking threads, or on the lane's own
+//!   thread when group commit's lane runs on one ([`spawn_lane`]); a transaction dropped
 //!   before its end rolls back. Reads, leases, credentials, deliveries and migrations stay
 //!   on sqlx.
 //! - **Few round trips** through the driver (inline off): every statement is a hand-off to
@@ -35,7 +36,8 @@
 //!   back for `COMMIT` goes in the same query as the next command's first load instead
 //!   (through the driver). A
 //!   command on a task loads the task and its parties in one query (a `parties` column
-//!   beside each task names its involved agents). One writer: one lane.
+//!   beside each task names its involved agents). One writer: one lane, best run on a
+//!   thread of its own ([`spawn_lane`]), where each batch's commit costs no hand-off.
 //! - **Money** is stored as exact decimal strings and summed in Rust, never as `REAL`.
 //! - **Search** uses an FTS5 index written in the same transaction as the records.
 //! - **The outbox**: events are written with the command; a dispatcher leases them with one
@@ -57,6 +59,7 @@ mod codec;
 mod credentials;
 mod deliveries;
 mod inline;
+mod lane;
 mod transaction;
 mod tx;
 mod writer;
@@ -80,6 +83,7 @@ use storage_sql::{Dialect, Sql, int, push_search_tail};
 pub use crate::codec::SqliteSyntax;
 use crate::codec::{db, decimal, fts_query, micros};
 use crate::inline::{InlineConn, InlineTx};
+pub use crate::lane::spawn_lane;
 pub use crate::transaction::SqliteTx;
 use crate::tx::DriverTx;
 use crate::writer::Writer;

@@ -41,7 +41,7 @@ use benches::storage::{
 };
 use benches::{bench_policy, spread};
 use clap::{Parser, ValueEnum};
-use marketplace_core::{GroupCommit, Marketplace, Store};
+use marketplace_core::{GroupCommit, Lane, Marketplace, Store};
 use storage_postgres::PgStore;
 use storage_sqlite::{SqliteOptions, SqliteStore};
 
@@ -188,8 +188,14 @@ async fn rounds<L, LF, R, RF>(
     );
 }
 
-/// A marketplace on `store`, with group commit in `lanes` lanes when `args` asks for it.
-fn market<S: Store + Clone>(store: S, args: &Args, lanes: usize) -> Marketplace<S> {
+/// A marketplace on `store`, with group commit in `lanes` lanes, each started by `spawn`,
+/// when `args` asks for it.
+fn market<S: Store + Clone>(
+    store: S,
+    args: &Args,
+    lanes: usize,
+    spawn: impl Fn(Lane),
+) -> Marketplace<S> {
     let market = Marketplace::new(store, bench_policy());
     if !args.group_commit {
         return market;
@@ -198,9 +204,7 @@ fn market<S: Store + Clone>(store: S, args: &Args, lanes: usize) -> Marketplace<
         lanes,
         ..GroupCommit::default()
     };
-    market.with_group_commit(config, |lane| {
-        tokio::spawn(lane);
-    })
+    market.with_group_commit(config, spawn)
 }
 
 async fn postgres(args: &Args) {
@@ -213,7 +217,9 @@ async fn postgres(args: &Args) {
     let store = PgStore::connect(&url, u32::try_from(clients * 2).expect("pool size"))
         .await
         .expect("connect");
-    let market = market(store, args, 4);
+    let market = market(store, args, 4, |lane| {
+        tokio::spawn(lane);
+    });
     let pairs = pairs(&market, clients).await;
     let raw = PgRaw::new(&url, clients).await.expect("raw table");
     let name = format!(
@@ -260,7 +266,10 @@ async fn sqlite(args: &Args) {
     let options =
         SqliteOptions::file(dir.path().join("market.db")).inline_writer(args.sqlite_inline_writer);
     let store = SqliteStore::open(options).await.expect("open");
-    let market = market(store, args, 1);
+    // SQLite's one lane on a thread of its own, as the server runs it.
+    let market = market(store, args, 1, |lane| {
+        storage_sqlite::spawn_lane(lane).expect("the lane's thread");
+    });
     let clients = usize::try_from(args.sqlite_clients).expect("client count");
     let pairs = pairs(&market, clients).await;
     let raw = SqliteRaw::new(&SqliteOptions::file(dir.path().join("raw.db")))
