@@ -227,8 +227,9 @@ fn millis(duration: &Duration) -> u64 {
 
 impl ServeSettings {
     /// The marketplace on `store` with the flags' policy, and group commit unless turned
-    /// off: SQLite's lane on a thread of its own ([`storage_sqlite::spawn_lane`]), other
-    /// stores' lanes spawned on the current runtime.
+    /// off: SQLite's lane, when its commands run inline, on a thread of its own
+    /// ([`storage_sqlite::spawn_lane`]), where its commits wait on the disk without a
+    /// hand-off; other lanes spawned on the current runtime.
     pub fn market<S: Backend + Clone>(&self, store: S) -> Marketplace<S> {
         let market = Marketplace::new(store, self.policy());
         if !self.group_commit {
@@ -236,7 +237,8 @@ impl ServeSettings {
         }
         let location = Location::parse(&self.database.database_url);
         let postgres = matches!(location, Ok(Location::Postgres(_)));
-        let sqlite = matches!(location, Ok(Location::Sqlite(_)));
+        let own_thread =
+            matches!(location, Ok(Location::Sqlite(_))) && self.database.sqlite_inline_writer;
         let config = GroupCommit {
             max_commands: self.batch_max_commands,
             max_open: Duration::from_micros(self.batch_max_open_us),
@@ -245,7 +247,7 @@ impl ServeSettings {
                 .unwrap_or(if postgres { POSTGRES_BATCH_LANES } else { 1 }),
         };
         market.with_group_commit(config, |lane| {
-            if !sqlite {
+            if !own_thread {
                 tokio::spawn(lane);
             } else if let Err(e) = storage_sqlite::spawn_lane(lane) {
                 tracing::error!(

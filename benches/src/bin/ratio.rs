@@ -266,9 +266,14 @@ async fn sqlite(args: &Args) {
     let options =
         SqliteOptions::file(dir.path().join("market.db")).inline_writer(args.sqlite_inline_writer);
     let store = SqliteStore::open(options).await.expect("open");
-    // SQLite's one lane on a thread of its own, as the server runs it.
+    // SQLite's one lane as the server runs it: on a thread of its own when commands run
+    // inline.
     let market = market(store, args, 1, |lane| {
-        storage_sqlite::spawn_lane(lane).expect("the lane's thread");
+        if args.sqlite_inline_writer {
+            storage_sqlite::spawn_lane(lane).expect("the lane's thread");
+        } else {
+            tokio::spawn(lane);
+        }
     });
     let clients = usize::try_from(args.sqlite_clients).expect("client count");
     let pairs = pairs(&market, clients).await;
