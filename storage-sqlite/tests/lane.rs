@@ -12,19 +12,6 @@ use rust_decimal::Decimal;
 use storage_sqlite::{SqliteOptions, SqliteStore, spawn_lane};
 use tokio::sync::Barrier;
 
-/// The names of this process's threads, from `/proc`.
-fn thread_names() -> Vec<String> {
-    std::fs::read_dir("/proc/self/task")
-        .map(|tasks| {
-            tasks
-                .filter_map(Result::ok)
-                .filter_map(|t| std::fs::read_to_string(t.path().join("comm")).ok())
-                .map(|name| name.trim().to_owned())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_lane_on_its_own_thread_answers_each_command_as_alone() {
     let dir = tempfile::tempdir().unwrap();
@@ -52,11 +39,15 @@ async fn a_lane_on_its_own_thread_answers_each_command_as_alone() {
         },
         move |lane| started.lock().unwrap().push(spawn_lane(lane).unwrap()),
     );
-    assert_eq!(threads.lock().unwrap().len(), 1, "SQLite's one lane");
-    assert!(
-        thread_names().iter().any(|n| n == "sqlite-lane"),
-        "the lane runs on a thread of its own"
-    );
+    {
+        let threads = threads.lock().unwrap();
+        assert_eq!(threads.len(), 1, "SQLite's one lane");
+        assert_eq!(threads[0].thread().name(), Some("sqlite-lane"));
+        assert!(
+            !threads[0].is_finished(),
+            "the lane runs while its market lives"
+        );
+    }
 
     // 24 claims of 4 tasks and 24 posts under one idempotency key, all let go at once.
     let barrier = Arc::new(Barrier::new(48));
@@ -120,8 +111,9 @@ async fn a_lane_on_its_own_thread_answers_each_command_as_alone() {
     // The last clone with the queue goes: the lane ends, and its thread with it.
     drop(market);
     let thread = threads.lock().unwrap().pop().unwrap();
-    tokio::task::spawn_blocking(move || thread.join())
+    tokio::time::timeout(within, tokio::task::spawn_blocking(move || thread.join()))
         .await
+        .expect("the lane's thread ends with its market")
         .unwrap()
         .expect("the lane's thread ends cleanly");
 }
