@@ -25,19 +25,24 @@
 //! | `claim.expired` | the claimant who lost it, and the poster | — |
 //! | `queue.promoted` | the promoted agent | the promoted agent |
 
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use marketplace_core::store::{
     Backend, Channel, DeliveryAttempt, FanOut, LeasedDelivery, NewDelivery, NextStep,
+    WebhookSettings,
 };
 use marketplace_core::{ClaimVia, Event, EventData, EventKind, IdentityId, Profile, Task};
 use serde_json::json;
 use tokio::sync::{Semaphore, watch};
 
 use crate::error::ApiError;
-use crate::limits::{EVENTS_PER_ROUND, FANOUT_MAX, SUBSCRIBERS_PER_PAGE, WEBHOOK_ANSWER_BYTES_MAX};
+use crate::limits::{
+    EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK, FANOUT_MAX, SUBSCRIBERS_PER_PAGE,
+    WEBHOOK_ANSWER_BYTES_MAX,
+};
 use crate::outbound::sign::signed_headers;
 pub use crate::reach::{LLM_BASE_URL_DEFAULT, LLM_MODEL_DEFAULT, LlmConfig, ReachConfig};
 use crate::state::AppState;
@@ -68,16 +73,81 @@ fn url_of(profile: &Profile, channel: Channel) -> Option<&str> {
     .filter(|u| !u.is_empty())
 }
 
+/// The recipients one fan-out round has looked up: each identity's profile and webhook
+/// settings read once a round, however many of its events name it (a poster is named by
+/// the claim, the delivery and often more events of one round).
+#[derive(Default)]
+struct Recipients {
+    /// `None`: no such identity.
+    profiles: HashMap<IdentityId, Option<Profile>>,
+    webhooks: HashMap<IdentityId, Option<WebhookSettings>>,
+}
+
+impl Recipients {
+    /// `who`'s profile, read from the market the first time this round asks.
+    async fn profile<S: Backend + Clone>(
+        &mut self,
+        app: &AppState<S>,
+        who: &IdentityId,
+    ) -> Result<Option<&Profile>, ApiError> {
+        if !self.profiles.contains_key(who) {
+            let found = match app.market.profile(who).await {
+                Ok(p) => Some(p),
+                Err(marketplace_core::Error::UnknownIdentity) => None,
+                Err(e) => return Err(e.into()),
+            };
+            self.profiles.insert(who.clone(), found);
+        }
+        Ok(self.profiles.get(who).and_then(Option::as_ref))
+    }
+
+    /// `who`'s webhook settings, read from the store the first time this round asks.
+    async fn webhook<S: Backend + Clone>(
+        &mut self,
+        app: &AppState<S>,
+        who: &IdentityId,
+    ) -> Result<Option<&WebhookSettings>, ApiError> {
+        if !self.webhooks.contains_key(who) {
+            let found = app
+                .market
+                .store()
+                .webhook(who)
+                .await
+                .map_err(|e| ApiError::Engine(e.into()))?;
+            self.webhooks.insert(who.clone(), found);
+        }
+        Ok(self.webhooks.get(who).and_then(Option::as_ref))
+    }
+}
+
 impl<S: Backend + Clone> AppState<S> {
+    /// Fans out the due outbox events: round after round while each one finds a full
+    /// round's worth ([`EVENTS_PER_ROUND`]), so a dispatcher keeps up with any rate of
+    /// events, not one round a tick; at most [`FAN_OUT_ROUNDS_PER_TICK`] rounds. Returns
+    /// how many events it leased. A round that fails ends it (its events' leases run out,
+    /// and they are tried again).
+    pub async fn fan_out_due(&self) -> Result<usize, ApiError> {
+        let mut leased = 0;
+        for _ in 0..FAN_OUT_ROUNDS_PER_TICK {
+            let round = self.fan_out_round().await?;
+            leased += round;
+            if round < EVENTS_PER_ROUND {
+                break;
+            }
+        }
+        Ok(leased)
+    }
+
     /// Fans out up to one round of due outbox events; returns how many.
     pub async fn fan_out_round(&self) -> Result<usize, ApiError> {
         let lease = self.reach.lease().as_secs().max(1);
         let leased = self.market.lease_events(lease, EVENTS_PER_ROUND).await?;
         let mut planned = Vec::with_capacity(leased.len());
+        let mut recipients = Recipients::default();
         for event in &leased {
             // One event failing (its lease then runs out, and it is tried again) does not
             // hold up the others.
-            match self.plan(&event.event).await {
+            match self.plan(&event.event, &mut recipients).await {
                 Ok(deliveries) => planned.push(FanOut {
                     seq: event.event.seq,
                     attempt: event.attempt,
@@ -110,7 +180,11 @@ impl<S: Backend + Clone> AppState<S> {
     }
 
     /// The deliveries one event makes.
-    async fn plan(&self, event: &Event) -> Result<Vec<NewDelivery>, ApiError> {
+    async fn plan(
+        &self,
+        event: &Event,
+        recipients: &mut Recipients,
+    ) -> Result<Vec<NewDelivery>, ApiError> {
         let Some(task_id) = event.task_id else {
             return Ok(Vec::new());
         };
@@ -165,7 +239,10 @@ impl<S: Backend + Clone> AppState<S> {
         }
         let mut plan = Vec::with_capacity(to.len());
         for (recipient, channel) in to {
-            if let Some(body) = self.body_for(event, &task, &recipient, channel).await? {
+            let found = self
+                .body_for(event, &task, &recipient, channel, recipients)
+                .await?;
+            if let Some(body) = found {
                 plan.push(NewDelivery {
                     event_seq: event.seq,
                     recipient,
@@ -216,21 +293,16 @@ impl<S: Backend + Clone> AppState<S> {
         task: &Task,
         recipient: &IdentityId,
         channel: Channel,
+        recipients: &mut Recipients,
     ) -> Result<Option<String>, ApiError> {
-        let profile = match self.market.profile(recipient).await {
-            Ok(p) => p,
-            Err(marketplace_core::Error::UnknownIdentity) => return Ok(None),
-            Err(e) => return Err(e.into()),
+        let Some(profile) = recipients.profile(self, recipient).await? else {
+            return Ok(None);
         };
-        if url_of(&profile, channel).is_none() {
+        if url_of(profile, channel).is_none() {
             return Ok(None);
         }
         if channel == Channel::Webhook {
-            let store = self.market.store();
-            let settings = store
-                .webhook(recipient)
-                .await
-                .map_err(|e| ApiError::Engine(e.into()))?;
+            let settings = recipients.webhook(self, recipient).await?;
             let subscribed =
                 settings.is_some_and(|s| s.events.iter().any(|e| e == event.kind.as_str()));
             if !subscribed {
@@ -408,8 +480,9 @@ impl<S: Backend + Clone> AppState<S> {
     }
 }
 
-/// Runs the dispatcher — a round every `reach.interval`, the first one interval after
-/// the start — until `stop` turns true, then waits for the sends in flight (at most one
+/// Runs the dispatcher — every `reach.interval`, the first time one interval after the
+/// start, it fans out the due outbox events ([`AppState::fan_out_due`]) and starts the due
+/// deliveries — until `stop` turns true, then waits for the sends in flight (at most one
 /// webhook timeout). Safe in several replicas at once.
 pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch::Receiver<bool>) {
     let concurrency = app.reach.concurrency.max(1);
@@ -424,7 +497,7 @@ pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch
             _ = ticks.tick() => {}
             _ = stop.wait_for(|stopped| *stopped) => break,
         }
-        if let Err(e) = app.fan_out_round().await {
+        if let Err(e) = app.fan_out_due().await {
             tracing::warn!(error = ?e, "fan-out failed; retrying next round");
         }
         if let Err(e) = app.send_round(&permits).await {

@@ -130,5 +130,10 @@ pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 1000;
 pub const FANOUT_MAX: usize = 10_000;
 /// Events fanned out per round.
 pub const EVENTS_PER_ROUND: usize = 100;
+/// Most fan-out rounds one dispatcher tick runs back to back while the outbox is behind
+/// (a round that leased [`EVENTS_PER_ROUND`] events is followed by another at once): a
+/// tick drains up to 10,000 events, then lets the deliveries and the stop signal have
+/// their turn.
+pub const FAN_OUT_ROUNDS_PER_TICK: usize = 100;
 /// Subscribers read per page while fanning out.
 pub const SUBSCRIBERS_PER_PAGE: usize = 500;

@@ -630,6 +630,19 @@ struct LifecycleRun {
     cpu_ms: Option<(f64, f64)>,
     /// Bytes the server wrote to storage per lifecycle, KiB.
     disk_kib: Option<f64>,
+    /// Events still in the outbox when the run ended (`marketplace_outbox_depth`): the
+    /// webhook dispatcher's backlog, against the four events a lifecycle writes.
+    outbox: Option<u64>,
+}
+
+/// The server's `marketplace_outbox_depth`, read from its `/metrics`.
+async fn outbox_depth(client: &mut Client) -> Option<u64> {
+    let text = client.send(&Request::get("/metrics".to_owned())).await;
+    String::from_utf8_lossy(&text)
+        .lines()
+        .find_map(|l| l.strip_prefix("marketplace_outbox_depth "))
+        .and_then(|n| n.trim().parse::<f64>().ok())
+        .map(|n| n as u64)
 }
 
 /// Starts a server of kind `kind` on the fresh database at `database_url`, has `pairs`
@@ -670,12 +683,14 @@ async fn lifecycle_run(
     let disk_kib = written_before
         .zip(server.written_bytes())
         .map(|(before, after)| after.saturating_sub(before) as f64 / 1024.0 / figures.steps as f64);
+    let outbox = outbox_depth(&mut Client::connect(server.address).await).await;
     LifecycleRun {
         pairs,
         server: kind,
         figures,
         cpu_ms,
         disk_kib,
+        outbox,
     }
 }
 
@@ -688,7 +703,7 @@ where
     Fut: Future<Output = (String, Option<tempfile::TempDir>)>,
 {
     println!(
-        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8}",
+        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
         "backend",
         "round",
         "pairs",
@@ -699,7 +714,8 @@ where
         "p99 ms",
         "cpu ms",
         "kernel %",
-        "disk KiB"
+        "disk KiB",
+        "outbox"
     );
     let mut runs: Vec<LifecycleRun> = Vec::new();
     let mut empties = Vec::new();
@@ -719,8 +735,9 @@ where
                     (user + system, 100.0 * system / (user + system))
                 });
                 let disk = run.disk_kib.unwrap_or(f64::NAN);
+                let outbox = run.outbox.map_or("?".to_owned(), |n| n.to_string());
                 println!(
-                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1}",
+                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1} {outbox:>7}",
                     kind.name(),
                     f.steps,
                     f.per_second(),

@@ -7,8 +7,11 @@ use std::time::Duration;
 
 use crate::common::TestServer;
 use crate::common::receiver::{Receiver, verify_signature};
+use http_adapter::auth::MasterKey;
 use http_adapter::dispatch::ReachConfig;
-use marketplace_core::Policy;
+use http_adapter::limits::{EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK};
+use http_adapter::server::{AppState, Config};
+use marketplace_core::{IdentityId, Policy, ProfileUpdate};
 use serde_json::{Value, json};
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -48,6 +51,49 @@ async fn am_agent(
         data["id"].as_str().unwrap().to_owned(),
         secret.to_owned(),
     )
+}
+
+/// A backlog of more events than one round leases leaves the outbox in one dispatcher
+/// tick: round after round while each is full, so the dispatcher keeps up with any rate
+/// of events rather than one round's worth a tick.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_a_round_leaves_the_outbox_in_one_tick() {
+    // The server's own dispatcher first looks in an hour: the test runs the tick itself.
+    let idle = ReachConfig {
+        interval: Duration::from_secs(3600),
+        ..ReachConfig::default()
+    };
+    let server = TestServer::start_with(Policy::agora(), |c| c.with_reach(idle)).await;
+    let agents: Vec<IdentityId> = (0..2 * EVENTS_PER_ROUND + 50)
+        .map(|n| IdentityId::from_public_key(format!("agent {n}").as_bytes()))
+        .collect();
+    let registered = futures::future::join_all(agents.iter().enumerate().map(|(n, a)| {
+        server
+            .market
+            .register(a, ProfileUpdate::alias(format!("agent{n}")))
+    }))
+    .await;
+    assert!(registered.iter().all(Result::is_ok), "{registered:?}");
+    let depth = || async { server.market.outbox_depth().await.unwrap() };
+    let backlog = depth().await;
+    assert!(
+        backlog >= agents.len() as u64,
+        "a registration, an event: {backlog}"
+    );
+    assert!(FAN_OUT_ROUNDS_PER_TICK * EVENTS_PER_ROUND > agents.len());
+
+    let app = AppState::new(
+        server.market.clone(),
+        Config::new(MasterKey::from_secret("test secret")),
+    );
+    // One round takes a round's worth...
+    assert_eq!(app.fan_out_round().await.unwrap(), EVENTS_PER_ROUND);
+    let rest = backlog - EVENTS_PER_ROUND as u64;
+    assert_eq!(depth().await, rest);
+    // ...and one tick all the rest, more than a round's worth.
+    assert_eq!(app.fan_out_due().await.unwrap() as u64, rest);
+    assert_eq!(depth().await, 0, "the outbox is empty");
+    assert_eq!(app.fan_out_due().await.unwrap(), 0, "nothing left to lease");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
