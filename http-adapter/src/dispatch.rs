@@ -73,9 +73,9 @@ fn url_of(profile: &Profile, channel: Channel) -> Option<&str> {
     .filter(|u| !u.is_empty())
 }
 
-/// The recipients one fan-out round has looked up: each identity's profile and webhook
-/// settings read once a round, however many of its events name it (a poster is named by
-/// the claim, the delivery and often more events of one round).
+/// One fan-out round's planning, and the recipients it has looked up: each identity's
+/// profile and webhook settings read once a round, however many of its events name it (a
+/// poster is named by the claim, the delivery and often more events of one round).
 #[derive(Default)]
 struct Recipients {
     /// `None`: no such identity.
@@ -118,6 +118,130 @@ impl Recipients {
         }
         Ok(self.webhooks.get(who).and_then(Option::as_ref))
     }
+
+    /// The deliveries one event makes.
+    async fn plan<S: Backend + Clone>(
+        &mut self,
+        app: &AppState<S>,
+        event: &Event,
+    ) -> Result<Vec<NewDelivery>, ApiError> {
+        let Some(task_id) = event.task_id else {
+            return Ok(Vec::new());
+        };
+        let subject = event.subject.as_ref();
+        // The task as the event's command left it (an event stored before events carried
+        // their task: as it is now), redacted for no one in particular.
+        let task = match &event.task {
+            Some(task) => Task::clone(task).redacted_for(None),
+            None => match app.market.task(None, task_id).await {
+                Ok(task) => task,
+                Err(marketplace_core::Error::TaskNotFound) => return Ok(Vec::new()),
+                Err(e) => return Err(e.into()),
+            },
+        };
+        let poster = Some(&task.poster);
+        let assigned = matches!(
+            event.data,
+            EventData::Claim {
+                via: ClaimVia::Broker | ClaimVia::Contract | ClaimVia::Award
+            }
+        );
+        let mut to: Vec<(IdentityId, Channel)> = Vec::new();
+        let mut both = |who: Option<&IdentityId>, webhook: bool, callback: bool| {
+            if let Some(who) = who {
+                if webhook {
+                    to.push((who.clone(), Channel::Webhook));
+                }
+                if callback {
+                    to.push((who.clone(), Channel::Callback));
+                }
+            }
+        };
+        match event.kind {
+            EventKind::TaskPosted if task.spec.direct => {}
+            EventKind::TaskPosted => {
+                for agent in app.matching_agents(&task).await? {
+                    both(Some(&agent), true, true);
+                }
+            }
+            EventKind::TaskClaimed => {
+                both(poster, true, false);
+                both(subject, false, assigned);
+            }
+            EventKind::TaskDelivered | EventKind::BidReceived => both(poster, true, false),
+            EventKind::TaskAccepted | EventKind::TaskRejected => both(subject, true, false),
+            EventKind::ClaimExpired => {
+                both(subject, true, false);
+                both(poster, true, false);
+            }
+            EventKind::QueuePromoted => both(subject, true, true),
+            _ => {}
+        }
+        let mut plan = Vec::with_capacity(to.len());
+        for (recipient, channel) in to {
+            let found = self
+                .body_for(app, event, &task, &recipient, channel)
+                .await?;
+            if let Some(body) = found {
+                plan.push(NewDelivery {
+                    event_seq: event.seq,
+                    recipient,
+                    channel,
+                    event: event.kind.as_str().to_owned(),
+                    body,
+                    created_at: app.market.now(),
+                });
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The body `recipient` receives on `channel` for `event`, or `None` when that
+    /// channel has no URL or the webhook does not subscribe to the event.
+    async fn body_for<S: Backend + Clone>(
+        &mut self,
+        app: &AppState<S>,
+        event: &Event,
+        task: &Task,
+        recipient: &IdentityId,
+        channel: Channel,
+    ) -> Result<Option<String>, ApiError> {
+        let Some(profile) = self.profile(app, recipient).await? else {
+            return Ok(None);
+        };
+        if url_of(profile, channel).is_none() {
+            return Ok(None);
+        }
+        if channel == Channel::Webhook {
+            let settings = self.webhook(app, recipient).await?;
+            let subscribed =
+                settings.is_some_and(|s| s.events.iter().any(|e| e == event.kind.as_str()));
+            if !subscribed {
+                return Ok(None);
+            }
+        }
+        // `task` is the public view (redacted for no viewer): a private result never travels
+        // in a webhook; its poster and deliverer fetch it with their credentials.
+        let task_json = match channel {
+            Channel::Webhook => {
+                serde_json::to_value(marketplace_api::agentmarket::TaskView::of(task))
+            }
+            Channel::Callback => serde_json::to_value(marketplace_api::agora::tasks::TaskView::of(
+                task,
+                Some(recipient),
+            )),
+        }
+        .map_err(|e| ApiError::internal(format!("encoding a webhook: {e}")))?;
+        let body = json!({
+            "event": event.kind.as_str(),
+            "task": task_json,
+            "marketplace_url": app.reach.marketplace_url,
+            "occurred_at": event.at,
+            "subject": event.subject,
+            "data": crate::wire::event_data(&event.data),
+        });
+        Ok(Some(body.to_string()))
+    }
 }
 
 impl<S: Backend + Clone> AppState<S> {
@@ -147,7 +271,7 @@ impl<S: Backend + Clone> AppState<S> {
         for event in &leased {
             // One event failing (its lease then runs out, and it is tried again) does not
             // hold up the others.
-            match self.plan(&event.event, &mut recipients).await {
+            match recipients.plan(self, &event.event).await {
                 Ok(deliveries) => planned.push(FanOut {
                     seq: event.event.seq,
                     attempt: event.attempt,
@@ -179,83 +303,6 @@ impl<S: Backend + Clone> AppState<S> {
         Ok(leased.len())
     }
 
-    /// The deliveries one event makes.
-    async fn plan(
-        &self,
-        event: &Event,
-        recipients: &mut Recipients,
-    ) -> Result<Vec<NewDelivery>, ApiError> {
-        let Some(task_id) = event.task_id else {
-            return Ok(Vec::new());
-        };
-        let subject = event.subject.as_ref();
-        // The task as the event's command left it (an event stored before events carried
-        // their task: as it is now), redacted for no one in particular.
-        let task = match &event.task {
-            Some(task) => Task::clone(task).redacted_for(None),
-            None => match self.market.task(None, task_id).await {
-                Ok(task) => task,
-                Err(marketplace_core::Error::TaskNotFound) => return Ok(Vec::new()),
-                Err(e) => return Err(e.into()),
-            },
-        };
-        let poster = Some(&task.poster);
-        let assigned = matches!(
-            event.data,
-            EventData::Claim {
-                via: ClaimVia::Broker | ClaimVia::Contract | ClaimVia::Award
-            }
-        );
-        let mut to: Vec<(IdentityId, Channel)> = Vec::new();
-        let mut both = |who: Option<&IdentityId>, webhook: bool, callback: bool| {
-            if let Some(who) = who {
-                if webhook {
-                    to.push((who.clone(), Channel::Webhook));
-                }
-                if callback {
-                    to.push((who.clone(), Channel::Callback));
-                }
-            }
-        };
-        match event.kind {
-            EventKind::TaskPosted if task.spec.direct => {}
-            EventKind::TaskPosted => {
-                for agent in self.matching_agents(&task).await? {
-                    both(Some(&agent), true, true);
-                }
-            }
-            EventKind::TaskClaimed => {
-                both(poster, true, false);
-                both(subject, false, assigned);
-            }
-            EventKind::TaskDelivered | EventKind::BidReceived => both(poster, true, false),
-            EventKind::TaskAccepted | EventKind::TaskRejected => both(subject, true, false),
-            EventKind::ClaimExpired => {
-                both(subject, true, false);
-                both(poster, true, false);
-            }
-            EventKind::QueuePromoted => both(subject, true, true),
-            _ => {}
-        }
-        let mut plan = Vec::with_capacity(to.len());
-        for (recipient, channel) in to {
-            let found = self
-                .body_for(event, &task, &recipient, channel, recipients)
-                .await?;
-            if let Some(body) = found {
-                plan.push(NewDelivery {
-                    event_seq: event.seq,
-                    recipient,
-                    channel,
-                    event: event.kind.as_str().to_owned(),
-                    body,
-                    created_at: self.market.now(),
-                });
-            }
-        }
-        Ok(plan)
-    }
-
     /// Agents a posted task is pushed to: the assignee of an assigned task, or every agent
     /// with webhook settings whose capabilities overlap the task's — never the poster.
     async fn matching_agents(&self, task: &Task) -> Result<Vec<IdentityId>, ApiError> {
@@ -283,53 +330,6 @@ impl<S: Backend + Clone> AppState<S> {
             found.truncate(FANOUT_MAX);
         }
         Ok(found)
-    }
-
-    /// The body `recipient` receives on `channel` for `event`, or `None` when that
-    /// channel has no URL or the webhook does not subscribe to the event.
-    async fn body_for(
-        &self,
-        event: &Event,
-        task: &Task,
-        recipient: &IdentityId,
-        channel: Channel,
-        recipients: &mut Recipients,
-    ) -> Result<Option<String>, ApiError> {
-        let Some(profile) = recipients.profile(self, recipient).await? else {
-            return Ok(None);
-        };
-        if url_of(profile, channel).is_none() {
-            return Ok(None);
-        }
-        if channel == Channel::Webhook {
-            let settings = recipients.webhook(self, recipient).await?;
-            let subscribed =
-                settings.is_some_and(|s| s.events.iter().any(|e| e == event.kind.as_str()));
-            if !subscribed {
-                return Ok(None);
-            }
-        }
-        // `task` is the public view (redacted for no viewer): a private result never travels
-        // in a webhook; its poster and deliverer fetch it with their credentials.
-        let task_json = match channel {
-            Channel::Webhook => {
-                serde_json::to_value(marketplace_api::agentmarket::TaskView::of(task))
-            }
-            Channel::Callback => serde_json::to_value(marketplace_api::agora::tasks::TaskView::of(
-                task,
-                Some(recipient),
-            )),
-        }
-        .map_err(|e| ApiError::internal(format!("encoding a webhook: {e}")))?;
-        let body = json!({
-            "event": event.kind.as_str(),
-            "task": task_json,
-            "marketplace_url": self.reach.marketplace_url,
-            "occurred_at": event.at,
-            "subject": event.subject,
-            "data": crate::wire::event_data(&event.data),
-        });
-        Ok(Some(body.to_string()))
     }
 
     /// Leases and sends up to `limit` due deliveries, each on its own task holding one of
