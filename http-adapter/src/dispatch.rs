@@ -40,8 +40,8 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::error::ApiError;
 use crate::limits::{
-    EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK, FANOUT_MAX, SUBSCRIBERS_PER_PAGE,
-    WEBHOOK_ANSWER_BYTES_MAX,
+    EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK, FANOUT_MAX, RECIPIENTS_KEPT_PER_ROUND,
+    SUBSCRIBERS_PER_PAGE, WEBHOOK_ANSWER_BYTES_MAX,
 };
 use crate::outbound::sign::signed_headers;
 pub use crate::reach::{LLM_BASE_URL_DEFAULT, LLM_MODEL_DEFAULT, LlmConfig, ReachConfig};
@@ -75,7 +75,8 @@ fn url_of(profile: &Profile, channel: Channel) -> Option<&str> {
 
 /// One fan-out round's planning, and the recipients it has looked up: each identity's
 /// profile and webhook settings read once a round, however many of its events name it (a
-/// poster is named by the claim, the delivery and often more events of one round).
+/// poster is named by the claim, the delivery and often more events of one round); at
+/// most [`RECIPIENTS_KEPT_PER_ROUND`] of each kept.
 #[derive(Default)]
 struct Recipients {
     /// `None`: no such identity.
@@ -96,6 +97,9 @@ impl Recipients {
                 Err(marketplace_core::Error::UnknownIdentity) => None,
                 Err(e) => return Err(e.into()),
             };
+            if self.profiles.len() >= RECIPIENTS_KEPT_PER_ROUND {
+                self.profiles.clear();
+            }
             self.profiles.insert(who.clone(), found);
         }
         Ok(self.profiles.get(who).and_then(Option::as_ref))
@@ -114,6 +118,9 @@ impl Recipients {
                 .webhook(who)
                 .await
                 .map_err(|e| ApiError::Engine(e.into()))?;
+            if self.webhooks.len() >= RECIPIENTS_KEPT_PER_ROUND {
+                self.webhooks.clear();
+            }
             self.webhooks.insert(who.clone(), found);
         }
         Ok(self.webhooks.get(who).and_then(Option::as_ref))

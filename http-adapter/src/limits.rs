@@ -135,5 +135,9 @@ pub const EVENTS_PER_ROUND: usize = 100;
 /// tick drains up to 10,000 events, then lets the deliveries and the stop signal have
 /// their turn.
 pub const FAN_OUT_ROUNDS_PER_TICK: usize = 100;
+/// Most recipients a fan-out round keeps looked up (their profiles, and apart from them
+/// their webhook settings); past it the round forgets them and reads afresh, so its memory
+/// stays bounded however many agents its events reach.
+pub const RECIPIENTS_KEPT_PER_ROUND: usize = 10_000;
 /// Subscribers read per page while fanning out.
 pub const SUBSCRIBERS_PER_PAGE: usize = 500;
