@@ -84,46 +84,54 @@ struct Recipients {
     webhooks: HashMap<IdentityId, Option<WebhookSettings>>,
 }
 
+/// `who`'s entry of `kept`, read with `read` only the first time it is asked for; past
+/// [`RECIPIENTS_KEPT_PER_ROUND`] entries the map starts afresh.
+async fn kept<'m, T>(
+    kept: &'m mut HashMap<IdentityId, Option<T>>,
+    who: &IdentityId,
+    read: impl Future<Output = Result<Option<T>, ApiError>>,
+) -> Result<Option<&'m T>, ApiError> {
+    if !kept.contains_key(who) {
+        let found = read.await?;
+        if kept.len() >= RECIPIENTS_KEPT_PER_ROUND {
+            kept.clear();
+        }
+        kept.insert(who.clone(), found);
+    }
+    Ok(kept.get(who).and_then(Option::as_ref))
+}
+
 impl Recipients {
-    /// `who`'s profile, read from the market the first time this round asks.
+    /// `who`'s profile (`None`: no such identity), read once a round.
     async fn profile<S: Backend + Clone>(
         &mut self,
         app: &AppState<S>,
         who: &IdentityId,
     ) -> Result<Option<&Profile>, ApiError> {
-        if !self.profiles.contains_key(who) {
-            let found = match app.market.profile(who).await {
-                Ok(p) => Some(p),
-                Err(marketplace_core::Error::UnknownIdentity) => None,
-                Err(e) => return Err(e.into()),
-            };
-            if self.profiles.len() >= RECIPIENTS_KEPT_PER_ROUND {
-                self.profiles.clear();
+        let read = async {
+            match app.market.profile(who).await {
+                Ok(p) => Ok(Some(p)),
+                Err(marketplace_core::Error::UnknownIdentity) => Ok(None),
+                Err(e) => Err(e.into()),
             }
-            self.profiles.insert(who.clone(), found);
-        }
-        Ok(self.profiles.get(who).and_then(Option::as_ref))
+        };
+        kept(&mut self.profiles, who, read).await
     }
 
-    /// `who`'s webhook settings, read from the store the first time this round asks.
+    /// `who`'s webhook settings, read once a round.
     async fn webhook<S: Backend + Clone>(
         &mut self,
         app: &AppState<S>,
         who: &IdentityId,
     ) -> Result<Option<&WebhookSettings>, ApiError> {
-        if !self.webhooks.contains_key(who) {
-            let found = app
-                .market
-                .store()
+        let read = async {
+            let store = app.market.store();
+            store
                 .webhook(who)
                 .await
-                .map_err(|e| ApiError::Engine(e.into()))?;
-            if self.webhooks.len() >= RECIPIENTS_KEPT_PER_ROUND {
-                self.webhooks.clear();
-            }
-            self.webhooks.insert(who.clone(), found);
-        }
-        Ok(self.webhooks.get(who).and_then(Option::as_ref))
+                .map_err(|e| ApiError::Engine(e.into()))
+        };
+        kept(&mut self.webhooks, who, read).await
     }
 
     /// The deliveries one event makes.
