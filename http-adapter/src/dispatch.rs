@@ -31,12 +31,12 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use marketplace_core::store::{
-    Backend, Channel, DeliveryAttempt, FanOut, LeasedDelivery, NewDelivery, NextStep,
-    WebhookSettings,
+    Backend, Channel, DeliveryAttempt, FanOut, FinishedAttempt, LeasedDelivery, NewDelivery,
+    NextStep, WebhookSettings,
 };
 use marketplace_core::{ClaimVia, Event, EventData, EventKind, IdentityId, Profile, Task};
 use serde_json::json;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::{Semaphore, mpsc, watch};
 
 use crate::error::ApiError;
 use crate::limits::{
@@ -347,44 +347,27 @@ impl<S: Backend + Clone> AppState<S> {
         Ok(found)
     }
 
-    /// Leases and sends up to `limit` due deliveries, each on its own task holding one of
-    /// `permits`. Returns how many it started.
-    pub async fn send_round(&self, permits: &Arc<Semaphore>) -> Result<usize, ApiError> {
-        let free = permits.available_permits();
-        if free == 0 {
-            return Ok(0);
-        }
-        let now = self.market.now();
-        let until = now + chrono(self.reach.lease());
-        let leased = self
-            .market
-            .store()
-            .lease_deliveries(now, until, free)
-            .await
-            .map_err(|e| ApiError::Engine(e.into()))?;
-        let started = leased.len();
-        for delivery in leased {
-            let Ok(permit) = permits.clone().acquire_owned().await else {
-                break;
-            };
-            let app = self.clone();
-            tokio::spawn(async move {
-                if let Err(e) = app.send_delivery(&delivery, true).await {
-                    tracing::warn!(id = delivery.delivery.id, error = ?e, "recording a delivery failed");
-                }
-                drop(permit);
-            });
-        }
-        Ok(started)
-    }
-
-    /// Sends one leased delivery and records the attempt. With `retry`, a failure is
-    /// retried after the backoff; without, it is given up (a ping).
+    /// Sends one leased delivery and records the attempt at once (a ping). With `retry`, a
+    /// failure is retried after the backoff; without, it is given up.
     pub async fn send_delivery(
         &self,
         leased: &LeasedDelivery,
         retry: bool,
     ) -> Result<DeliveryAttempt, ApiError> {
+        let finished = self.attempt_delivery(leased, retry).await;
+        let moved = self
+            .market
+            .store()
+            .finish_delivery(finished.id, &finished.record, finished.next)
+            .await
+            .map_err(|e| ApiError::Engine(e.into()))?;
+        lease_kept(&finished, moved);
+        Ok(finished.record)
+    }
+
+    /// Sends one leased delivery: the attempt, and what becomes of the delivery, to record.
+    /// With `retry`, a failure is retried after the backoff; without, it is given up.
+    pub async fn attempt_delivery(&self, leased: &LeasedDelivery, retry: bool) -> FinishedAttempt {
         let delivery = &leased.delivery;
         let at = self.market.now();
         let started = Instant::now();
@@ -478,30 +461,160 @@ impl<S: Backend + Clone> AppState<S> {
                 "delivery attempt failed"
             ),
         }
-        let moved = self
+        FinishedAttempt {
+            id: delivery.id,
+            record,
+            next,
+        }
+    }
+}
+
+/// Warns when an attempt came back after its delivery's lease ran out (`moved` false).
+fn lease_kept(finished: &FinishedAttempt, moved: bool) {
+    if !moved {
+        tracing::warn!(
+            id = finished.id,
+            attempt = finished.record.attempt,
+            "a delivery's lease ran out before its attempt was recorded"
+        );
+    }
+}
+
+/// The dispatcher's sending side: at most `concurrency` sends at once, each holding a
+/// permit until its attempt is handed to one recorder, which writes the attempts that
+/// finish while it commits all in the next commit ([`Deliveries::finish_deliveries`]):
+/// one commit per batch of attempts, not one per delivery, and none waited for when a
+/// send finishes alone.
+///
+/// [`Deliveries::finish_deliveries`]: marketplace_core::store::Deliveries::finish_deliveries
+pub struct Sends {
+    permits: Arc<Semaphore>,
+    concurrency: usize,
+    finished: mpsc::Sender<FinishedAttempt>,
+    recorder: tokio::task::JoinHandle<()>,
+}
+
+impl Sends {
+    /// Starts the recorder of `app`'s attempts, for at most `concurrency` (at least one)
+    /// sends at once.
+    pub fn start<S: Backend + Clone>(app: &AppState<S>, concurrency: usize) -> Self {
+        let concurrency = concurrency.max(1);
+        let (finished, mut to_record) = mpsc::channel::<FinishedAttempt>(concurrency);
+        let app = app.clone();
+        let recorder = tokio::spawn(async move {
+            let mut batch = Vec::with_capacity(concurrency);
+            while to_record.recv_many(&mut batch, concurrency).await > 0 {
+                match app.market.store().finish_deliveries(&batch).await {
+                    Ok(moved) => {
+                        for (finished, moved) in batch.iter().zip(moved) {
+                            lease_kept(finished, moved);
+                        }
+                    }
+                    // Their leases run out, and they are sent again.
+                    Err(e) => {
+                        tracing::warn!(attempts = batch.len(), error = %e, "recording delivery attempts failed");
+                    }
+                }
+                batch.clear();
+            }
+        });
+        Self {
+            permits: Arc::new(Semaphore::new(concurrency)),
+            concurrency,
+            finished,
+            recorder,
+        }
+    }
+
+    /// Leases as many due deliveries as there are free permits and starts sending each on
+    /// a task of its own. Returns how many it started.
+    pub async fn round<S: Backend + Clone>(&self, app: &AppState<S>) -> Result<usize, ApiError> {
+        let free = self.permits.available_permits();
+        if free == 0 {
+            return Ok(0);
+        }
+        let now = app.market.now();
+        let until = now + chrono(app.reach.lease());
+        let leased = app
             .market
             .store()
-            .finish_delivery(delivery.id, &record, next)
+            .lease_deliveries(now, until, free)
             .await
             .map_err(|e| ApiError::Engine(e.into()))?;
-        if !moved {
-            tracing::warn!(
-                id = delivery.id,
-                attempt = leased.attempt,
-                "a delivery's lease ran out before its attempt was recorded"
-            );
+        let started = leased.len();
+        for delivery in leased {
+            let Ok(permit) = self.permits.clone().acquire_owned().await else {
+                break;
+            };
+            let app = app.clone();
+            let finished = self.finished.clone();
+            tokio::spawn(async move {
+                let attempt = app.attempt_delivery(&delivery, true).await;
+                if finished.send(attempt).await.is_err() {
+                    tracing::warn!(
+                        id = delivery.delivery.id,
+                        "the dispatcher stopped before an attempt was recorded; it is sent again"
+                    );
+                }
+                drop(permit);
+            });
         }
-        Ok(record)
+        Ok(started)
+    }
+
+    /// Sends the due deliveries: round after round while each leases as many as there
+    /// were free permits, waiting for a permit to free between them — so a dispatcher
+    /// keeps all its permits busy while deliveries are due, not one round's worth a tick —
+    /// until none is left due or `until`. Returns how many it started.
+    pub async fn due<S: Backend + Clone>(
+        &self,
+        app: &AppState<S>,
+        until: tokio::time::Instant,
+    ) -> Result<usize, ApiError> {
+        let mut started = 0;
+        loop {
+            match tokio::time::timeout_at(until, self.permits.acquire()).await {
+                Ok(Ok(permit)) => drop(permit),
+                _ => break,
+            }
+            let free = self.permits.available_permits();
+            let round = self.round(app).await?;
+            started += round;
+            if round < free {
+                break;
+            }
+        }
+        Ok(started)
+    }
+
+    /// Waits, at most `within`, for the sends in flight and the recorder's last commit.
+    /// Returns whether they all ended in time (those that did not are sent again after
+    /// their leases).
+    pub async fn finish(self, within: Duration) -> bool {
+        let Self {
+            permits,
+            concurrency,
+            finished,
+            recorder,
+        } = self;
+        let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
+        tokio::time::timeout(within, async move {
+            let _all = permits.acquire_many(all).await;
+            drop(finished);
+            let _ = recorder.await;
+        })
+        .await
+        .is_ok()
     }
 }
 
 /// Runs the dispatcher — every `reach.interval`, the first time one interval after the
-/// start, it fans out the due outbox events ([`AppState::fan_out_due`]) and starts the due
-/// deliveries — until `stop` turns true, then waits for the sends in flight (at most one
-/// webhook timeout). Safe in several replicas at once.
+/// start, it fans out the due outbox events ([`AppState::fan_out_due`]) and, for up to one
+/// interval, sends the due deliveries ([`Sends::due`], at most `reach.concurrency` at
+/// once) — until `stop` turns true, then waits for the sends in flight and their records
+/// (at most one lease). Safe in several replicas at once.
 pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch::Receiver<bool>) {
-    let concurrency = app.reach.concurrency.max(1);
-    let permits = Arc::new(Semaphore::new(concurrency));
+    let sends = Sends::start(&app, app.reach.concurrency);
     let mut ticks = tokio::time::interval_at(
         tokio::time::Instant::now() + app.reach.interval,
         app.reach.interval,
@@ -515,16 +628,15 @@ pub async fn dispatch_loop<S: Backend + Clone>(app: AppState<S>, mut stop: watch
         if let Err(e) = app.fan_out_due().await {
             tracing::warn!(error = ?e, "fan-out failed; retrying next round");
         }
-        if let Err(e) = app.send_round(&permits).await {
+        let until = tokio::time::Instant::now() + app.reach.interval;
+        if let Err(e) = sends.due(&app, until).await {
             tracing::warn!(error = ?e, "leasing deliveries failed; retrying next round");
         }
         if let Ok(pending) = app.market.store().deliveries_pending().await {
             crate::metrics::deliveries_pending(pending);
         }
     }
-    let all = u32::try_from(concurrency).unwrap_or(u32::MAX);
-    let drained = tokio::time::timeout(app.reach.lease(), permits.acquire_many(all)).await;
-    if drained.is_err() {
+    if !sends.finish(app.reach.lease()).await {
         tracing::warn!("stopped with deliveries in flight; they are resent after their lease");
     }
 }

@@ -4,7 +4,7 @@
 
 use marketplace_core::limits::DELIVERY_ATTEMPTS_LISTED;
 use marketplace_core::store::{
-    Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, FanOut, NewDelivery, NextStep,
+    Delivery, DeliveryRecord, DeliveryStatus, FanOut, FinishedAttempt, NewDelivery, NextStep,
     WebhookSettings,
 };
 use marketplace_core::{IdentityId, StoreError, Timestamp};
@@ -162,39 +162,61 @@ shared! {
             rows::delivery(&row)
         }
 
-        /// [`Deliveries::finish_delivery`](marketplace_core::store::Deliveries::finish_delivery).
-        pub async fn finish_delivery(
+        /// [`Deliveries::finish_deliveries`](marketplace_core::store::Deliveries::finish_deliveries):
+        /// the attempts recorded (one `INSERT` a chunk) and the deliveries moved on, in one
+        /// transaction.
+        pub async fn finish_deliveries(
             &self,
-            id: u64,
-            record: &DeliveryAttempt,
-            next: NextStep,
-        ) -> Result<bool, StoreError> {
-            sqlx::query(sql!("delivery_attempt_add"))
-                .bind(int(id))
-                .bind(i64::from(record.attempt))
-                .bind(micros(record.at))
-                .bind(record.url.as_deref())
-                .bind(record.status_code.map(i64::from))
-                .bind(int(record.latency_ms))
-                .bind(record.error.as_deref())
-                .execute(&mut *self.0.writer().await?)
+            attempts: &[FinishedAttempt],
+        ) -> Result<Vec<bool>, StoreError> {
+            if attempts.is_empty() {
+                return Ok(Vec::new());
+            }
+            let mut conn = self.0.writer().await?;
+            let mut tx = conn
+                .begin_with(sqlx::SqlStr::from_static(D::BEGIN_WRITE))
                 .await
                 .map_err(D::error)?;
-            let (status, available_at, finished_at) = match next {
-                NextStep::RetryAt(at) => (DeliveryStatus::Pending, micros(at), None),
-                NextStep::Delivered => (DeliveryStatus::Delivered, 0, Some(micros(record.at))),
-                NextStep::GiveUp => (DeliveryStatus::Failed, 0, Some(micros(record.at))),
-            };
-            let moved = sqlx::query(sql!("delivery_finish"))
-                .bind(status.as_str())
-                .bind(available_at)
-                .bind(finished_at)
-                .bind(int(id))
-                .bind(i64::from(record.attempt))
-                .execute(&mut *self.0.writer().await?)
-                .await
-                .map_err(D::error)?;
-            Ok(D::rows_affected(&moved) == 1)
+            for chunk in attempts.chunks(INSERT_CHUNK) {
+                let mut b = QueryBuilder::<D::Db>::new(
+                    "INSERT INTO delivery_attempts \
+                     (delivery, attempt, at, url, status_code, latency_ms, error) ",
+                );
+                b.push_values(chunk, |mut row, a: &FinishedAttempt| {
+                    let r = &a.record;
+                    row.push_bind(int(a.id))
+                        .push_bind(i64::from(r.attempt))
+                        .push_bind(micros(r.at))
+                        .push_bind(r.url.as_deref())
+                        .push_bind(r.status_code.map(i64::from))
+                        .push_bind(int(r.latency_ms))
+                        .push_bind(r.error.as_deref());
+                });
+                b.push(" ON CONFLICT DO NOTHING");
+                b.build().execute(&mut *tx).await.map_err(D::error)?;
+            }
+            let mut moved = Vec::with_capacity(attempts.len());
+            for FinishedAttempt { id, record, next } in attempts {
+                let (status, available_at, finished_at) = match next {
+                    NextStep::RetryAt(at) => (DeliveryStatus::Pending, micros(*at), None),
+                    NextStep::Delivered => {
+                        (DeliveryStatus::Delivered, 0, Some(micros(record.at)))
+                    }
+                    NextStep::GiveUp => (DeliveryStatus::Failed, 0, Some(micros(record.at))),
+                };
+                let done = sqlx::query(sql!("delivery_finish"))
+                    .bind(status.as_str())
+                    .bind(available_at)
+                    .bind(finished_at)
+                    .bind(int(*id))
+                    .bind(i64::from(record.attempt))
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(D::error)?;
+                moved.push(D::rows_affected(&done) == 1);
+            }
+            tx.commit().await.map_err(D::error)?;
+            Ok(moved)
         }
 
         /// [`Deliveries::deliveries`](marketplace_core::store::Deliveries::deliveries).

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use marketplace_core::store::{
-    Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, FanOut, LeasedDelivery, NewDelivery,
-    NextStep, WebhookSettings,
+    Deliveries, Delivery, DeliveryRecord, FanOut, FinishedAttempt, LeasedDelivery, NewDelivery,
+    WebhookSettings,
 };
 use marketplace_core::{IdentityId, StoreError, Timestamp};
 use storage_sql::{Sql, int, rows};
@@ -78,13 +78,11 @@ impl Deliveries for SqliteStore {
         Ok(leased)
     }
 
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        id: u64,
-        record: &DeliveryAttempt,
-        next: NextStep,
-    ) -> Result<bool, StoreError> {
-        Sql(self).finish_delivery(id, record, next).await
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<bool>, StoreError> {
+        Sql(self).finish_deliveries(attempts).await
     }
 
     async fn deliveries(

@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::common::TestServer;
 use crate::common::receiver::{Receiver, verify_signature};
 use http_adapter::auth::MasterKey;
-use http_adapter::dispatch::ReachConfig;
+use http_adapter::dispatch::{ReachConfig, Sends};
 use http_adapter::limits::{EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK};
 use http_adapter::server::{AppState, Config};
+use marketplace_core::store::{Channel, Deliveries, DeliveryStatus, NewDelivery};
 use marketplace_core::{IdentityId, Policy, ProfileUpdate};
 use serde_json::{Value, json};
 
@@ -94,6 +95,79 @@ async fn a_backlog_larger_than_a_round_leaves_the_outbox_in_one_tick() {
     assert_eq!(app.fan_out_due().await.unwrap() as u64, rest);
     assert_eq!(depth().await, 0, "the outbox is empty");
     assert_eq!(app.fan_out_due().await.unwrap(), 0, "nothing left to lease");
+}
+
+/// A backlog of more due deliveries than the dispatcher has senders is sent in one tick:
+/// round after round as senders free up, not one round's worth a tick; every attempt is
+/// signed, sent once and on record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_backlog_larger_than_the_senders_is_sent_in_one_tick() {
+    let receiver = Receiver::start().await;
+    // The server's own dispatcher first looks in an hour: the test runs the tick itself.
+    let reach = ReachConfig {
+        interval: Duration::from_secs(3600),
+        ..ReachConfig::default()
+    };
+    let server =
+        TestServer::start_reaching(Policy::agentmarket(), &receiver.ca_pem, true, reach.clone())
+            .await;
+    let (_, id, secret) = am_agent(&server, "Busy", &["research"], &receiver.url("/busy")).await;
+    receiver.set_secret("/busy", &secret);
+    let recipient = IdentityId::parse(&id).unwrap();
+    let senders = 4;
+    let backlog = 10 * senders + 3;
+    let store = server.market.store();
+    for n in 0..backlog {
+        let delivery = NewDelivery {
+            event_seq: 0,
+            recipient: recipient.clone(),
+            channel: Channel::Webhook,
+            event: "task.posted".to_owned(),
+            body: json!({ "n": n }).to_string(),
+            created_at: server.market.now(),
+        };
+        store.add_delivery(&delivery, None).await.unwrap();
+    }
+
+    let app = AppState::new(
+        server.market.clone(),
+        common::reaching(&receiver.ca_pem, true, reach)(Config::new(MasterKey::from_secret(
+            "test secret",
+        ))),
+    );
+    let sends = Sends::start(&app, senders);
+    let started = sends
+        .due(&app, tokio::time::Instant::now() + WAIT)
+        .await
+        .unwrap();
+    assert_eq!(started, backlog, "all of the backlog, not {senders} a tick");
+    assert!(sends.finish(WAIT).await, "the sends and their records end");
+    assert_eq!(store.deliveries_pending().await.unwrap(), 0);
+
+    let received = receiver.received();
+    assert_eq!(received.len(), backlog, "each sent once");
+    assert!(
+        received
+            .iter()
+            .all(|r| r.path == "/busy" && r.agentmarket_ok)
+    );
+    let mut seen: Vec<u64> = received
+        .iter()
+        .map(|r| r.body["n"].as_u64().unwrap())
+        .collect();
+    seen.sort_unstable();
+    assert_eq!(seen, (0..backlog as u64).collect::<Vec<_>>());
+    let records = store.deliveries(&recipient, None, 100).await.unwrap();
+    assert_eq!(records.len(), backlog);
+    for r in &records {
+        assert_eq!(r.delivery.status, DeliveryStatus::Delivered, "{r:?}");
+        assert_eq!(r.attempts.len(), 1, "{r:?}");
+        assert!(
+            r.attempts[0]
+                .status_code
+                .is_some_and(|c| (200..300).contains(&c))
+        );
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

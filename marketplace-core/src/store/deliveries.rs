@@ -176,6 +176,17 @@ pub struct LeasedDelivery {
     pub attempt: u32,
 }
 
+/// One attempt to record with [`Deliveries::finish_deliveries`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FinishedAttempt {
+    /// The delivery's id.
+    pub id: u64,
+    /// The attempt, recorded whatever becomes of the delivery.
+    pub record: DeliveryAttempt,
+    /// What becomes of the delivery, if `record.attempt` is still its latest lease.
+    pub next: NextStep,
+}
+
 /// What becomes of a delivery after an attempt.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum NextStep {
@@ -233,13 +244,33 @@ pub trait Deliveries: Send + Sync + 'static {
     ) -> Result<Vec<LeasedDelivery>, StoreError>;
     /// Records `record` (always: it happened) and, if `record.attempt` is still the
     /// delivery's latest lease and it is pending, moves it on by `next` (`finished_at` is
-    /// `record.at` when it ends). Returns whether the delivery moved on.
+    /// `record.at` when it ends). Returns whether the delivery moved on. One
+    /// [`Deliveries::finish_deliveries`] of one attempt.
     async fn finish_delivery(
         &self,
         id: u64,
         record: &DeliveryAttempt,
         next: NextStep,
-    ) -> Result<bool, StoreError>;
+    ) -> Result<bool, StoreError> {
+        let finished = FinishedAttempt {
+            id,
+            record: record.clone(),
+            next,
+        };
+        let moved = self
+            .finish_deliveries(std::slice::from_ref(&finished))
+            .await?;
+        Ok(moved.first().copied().unwrap_or(false))
+    }
+    /// Records many attempts as [`Deliveries::finish_delivery`] records one, all in one
+    /// transaction (one durable commit however many; all or none): the dispatcher's sends
+    /// that end while a commit is in flight share the next. Answers, attempt by attempt,
+    /// whether its delivery moved on. Attempts are taken in order, each as
+    /// [`Deliveries::finish_delivery`] would take it alone after the ones before.
+    async fn finish_deliveries(
+        &self,
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<bool>, StoreError>;
     /// `recipient`'s deliveries, newest first, with ids below `before`, with their latest
     /// attempts.
     async fn deliveries(

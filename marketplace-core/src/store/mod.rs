@@ -35,7 +35,7 @@ use smallvec::SmallVec;
 pub use credentials::{ApiKey, Credentials, CustodialKey, Login};
 pub use deliveries::{
     Channel, Deliveries, Delivery, DeliveryAttempt, DeliveryRecord, DeliveryStatus, FanOut,
-    LeasedDelivery, NewDelivery, NextStep, WebhookSettings,
+    FinishedAttempt, LeasedDelivery, NewDelivery, NextStep, WebhookSettings,
 };
 pub use query::*;
 

@@ -125,6 +125,7 @@ macro_rules! conformance_suite {
             deliveries::webhook_settings,
             deliveries::fan_out_is_fenced,
             deliveries::delivery_attempts,
+            deliveries::finished_attempts_commit_together,
             deliveries::concurrent_delivery_leases_never_share,
             deliveries::added_leased,
             timers::sweep_in_deadline_order,

@@ -118,46 +118,51 @@ impl Deliveries for MemoryStore {
         Ok(leased)
     }
 
-    async fn finish_delivery(
+    async fn finish_deliveries(
         &self,
-        id: u64,
-        record: &DeliveryAttempt,
-        next: NextStep,
-    ) -> Result<bool, StoreError> {
+        attempts: &[FinishedAttempt],
+    ) -> Result<Vec<bool>, StoreError> {
         let mut state = self.state.lock().await;
         let state = &mut *state;
-        let index = id
-            .checked_sub(1)
-            .and_then(|i| usize::try_from(i).ok())
-            .unwrap_or(usize::MAX);
-        let Some((delivery, attempts)) = state.deliveries.get_mut(index) else {
-            return Ok(false);
-        };
-        if !attempts.iter().any(|a| a.attempt == record.attempt) {
-            attempts.push(record.clone());
-        }
-        if delivery.status != DeliveryStatus::Pending || delivery.attempts != record.attempt {
-            return Ok(false);
-        }
-        if let Some(at) = delivery.next_attempt_at {
-            state.deliveries_due.remove(&(at, id));
-        }
-        match next {
-            NextStep::RetryAt(at) => {
-                delivery.next_attempt_at = Some(at);
-                state.deliveries_due.insert((at, id));
+        let mut moved = Vec::with_capacity(attempts.len());
+        for FinishedAttempt { id, record, next } in attempts {
+            let (id, next) = (*id, *next);
+            let index = id
+                .checked_sub(1)
+                .and_then(|i| usize::try_from(i).ok())
+                .unwrap_or(usize::MAX);
+            let Some((delivery, attempts)) = state.deliveries.get_mut(index) else {
+                moved.push(false);
+                continue;
+            };
+            if !attempts.iter().any(|a| a.attempt == record.attempt) {
+                attempts.push(record.clone());
             }
-            NextStep::Delivered | NextStep::GiveUp => {
-                delivery.status = if next == NextStep::Delivered {
-                    DeliveryStatus::Delivered
-                } else {
-                    DeliveryStatus::Failed
-                };
-                delivery.next_attempt_at = None;
-                delivery.finished_at = Some(record.at);
+            if delivery.status != DeliveryStatus::Pending || delivery.attempts != record.attempt {
+                moved.push(false);
+                continue;
             }
+            if let Some(at) = delivery.next_attempt_at {
+                state.deliveries_due.remove(&(at, id));
+            }
+            match next {
+                NextStep::RetryAt(at) => {
+                    delivery.next_attempt_at = Some(at);
+                    state.deliveries_due.insert((at, id));
+                }
+                NextStep::Delivered | NextStep::GiveUp => {
+                    delivery.status = if next == NextStep::Delivered {
+                        DeliveryStatus::Delivered
+                    } else {
+                        DeliveryStatus::Failed
+                    };
+                    delivery.next_attempt_at = None;
+                    delivery.finished_at = Some(record.at);
+                }
+            }
+            moved.push(true);
         }
-        Ok(true)
+        Ok(moved)
     }
 
     async fn deliveries(

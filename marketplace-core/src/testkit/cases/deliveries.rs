@@ -1,6 +1,7 @@
 //! Webhook settings and deliveries: first secret wins, subscribers found by capability,
 //! fan-out fenced by the outbox lease, delivery leases that never share, retries, attempts
-//! recorded even from a lost lease, and the recipient's newest-first listing.
+//! recorded even from a lost lease (one at a time or many in one transaction), and the
+//! recipient's newest-first listing.
 
 use std::collections::BTreeSet;
 
@@ -10,8 +11,8 @@ use super::fixture;
 use crate::Timestamp;
 use crate::ids::IdentityId;
 use crate::store::{
-    Channel, Deliveries, DeliveryAttempt, DeliveryStatus, FanOut, LeasedEvent, NewDelivery,
-    NextStep, WebhookSettings,
+    Channel, Deliveries, DeliveryAttempt, DeliveryStatus, FanOut, FinishedAttempt, LeasedEvent,
+    NewDelivery, NextStep, WebhookSettings,
 };
 use crate::testkit::Harness;
 
@@ -316,6 +317,109 @@ pub async fn delivery_attempts<H: Harness>(h: &H) {
     let older = store.deliveries(&carol, Some(ids[2]), 10).await.unwrap();
     assert_eq!(older.len(), 1);
     assert_eq!(older[0].delivery.id, ids[0], "the cursor pages back");
+}
+
+/// Attempts finished together are taken in order in one transaction, each as it would be
+/// alone: a lost lease or a finished delivery moves nothing but is still recorded (once
+/// per attempt); a batch larger than one `INSERT`'s chunk commits whole.
+pub async fn finished_attempts_commit_together<H: Harness>(h: &H) {
+    let fx = fixture(h).await;
+    let store = fx.market.store();
+    let gus = fx.agent("gus").await;
+    let hal = fx.agent("hal").await;
+    let now = fx.market.now();
+    assert_eq!(
+        store.finish_deliveries(&[]).await.unwrap(),
+        Vec::<bool>::new()
+    );
+    for _ in 0..4 {
+        store
+            .add_delivery(&delivery(0, &gus, Channel::Webhook, now), None)
+            .await
+            .unwrap();
+    }
+    let until = now + chrono::Duration::seconds(60);
+    let leased = store.lease_deliveries(now, until, 10).await.unwrap();
+    let ids: Vec<u64> = leased.iter().map(|l| l.delivery.id).collect();
+    assert_eq!(ids.len(), 4);
+    let retry_at = now + chrono::Duration::seconds(100);
+    let finished =
+        |id: u64, record: DeliveryAttempt, next: NextStep| FinishedAttempt { id, record, next };
+    let moved = store
+        .finish_deliveries(&[
+            finished(ids[0], attempt(1, now, Some(200)), NextStep::Delivered),
+            finished(
+                ids[1],
+                attempt(1, now, Some(503)),
+                NextStep::RetryAt(retry_at),
+            ),
+            finished(ids[2], attempt(2, now, Some(200)), NextStep::Delivered),
+            finished(ids[3], attempt(1, now, Some(410)), NextStep::GiveUp),
+            finished(ids[0], attempt(1, now, Some(500)), NextStep::GiveUp),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        moved,
+        vec![true, true, false, true, false],
+        "a lease not the latest, and a delivery already done, move nothing"
+    );
+    let listed = store.deliveries(&gus, None, 10).await.unwrap();
+    let of = |id: u64| listed.iter().find(|r| r.delivery.id == id).unwrap();
+    assert_eq!(of(ids[0]).delivery.status, DeliveryStatus::Delivered);
+    assert_eq!(
+        of(ids[0]).attempts,
+        vec![attempt(1, now, Some(200))],
+        "an attempt is recorded once, the first report of it kept"
+    );
+    assert_eq!(of(ids[1]).delivery.status, DeliveryStatus::Pending);
+    assert_eq!(of(ids[1]).delivery.next_attempt_at, Some(retry_at));
+    assert_eq!(of(ids[2]).delivery.status, DeliveryStatus::Pending);
+    assert_eq!(
+        of(ids[2]).attempts,
+        vec![attempt(2, now, Some(200))],
+        "a lost lease's attempt is still on record"
+    );
+    assert_eq!(of(ids[3]).delivery.status, DeliveryStatus::Failed);
+    assert_eq!(of(ids[3]).delivery.finished_at, Some(now));
+
+    // More attempts than one `INSERT` carries, in one call.
+    let many = 510;
+    for _ in 0..many {
+        store
+            .add_delivery(&delivery(0, &hal, Channel::Callback, now), None)
+            .await
+            .unwrap();
+    }
+    let leased = store.lease_deliveries(now, until, many + 10).await.unwrap();
+    assert_eq!(
+        leased.len(),
+        many,
+        "gus's are leased or done; hal's all due"
+    );
+    let all: Vec<FinishedAttempt> = leased
+        .iter()
+        .map(|l| {
+            finished(
+                l.delivery.id,
+                attempt(1, now, Some(204)),
+                NextStep::Delivered,
+            )
+        })
+        .collect();
+    let moved = store.finish_deliveries(&all).await.unwrap();
+    assert!(moved.len() == many && moved.iter().all(|m| *m), "{moved:?}");
+    assert_eq!(
+        store.deliveries_pending().await.unwrap(),
+        2,
+        "gus's retry and his lost lease stay pending; hal's are all delivered"
+    );
+    let hals = store.deliveries(&hal, None, 10).await.unwrap();
+    assert!(
+        hals.iter()
+            .all(|r| r.delivery.status == DeliveryStatus::Delivered
+                && r.attempts == vec![attempt(1, now, Some(204))])
+    );
 }
 
 /// Senders racing for deliveries never get the same one at once.
