@@ -128,13 +128,16 @@ pub const SWEEP_BATCH_MAX: usize = 500;
 pub const SWEEP_INTERVAL_MS_DEFAULT: u64 = 1000;
 /// Most recipients one event is fanned out to.
 pub const FANOUT_MAX: usize = 10_000;
-/// Events fanned out per round.
-pub const EVENTS_PER_ROUND: usize = 100;
+/// Events fanned out per round: each round is two commits (its lease, its fan-out), and
+/// its recipients are looked up once, so larger rounds cost a busy outbox less. As many
+/// as one lease may take ([`marketplace_core::limits::PAGE_LIMIT_MAX`]): a round that
+/// leased fewer is taken to have emptied the outbox.
+pub const EVENTS_PER_ROUND: usize = marketplace_core::limits::PAGE_LIMIT_MAX;
 /// Most fan-out rounds one dispatcher tick runs back to back while the outbox is behind
 /// (a round that leased [`EVENTS_PER_ROUND`] events is followed by another at once): a
 /// tick drains up to 10,000 events, then lets the deliveries and the stop signal have
 /// their turn.
-pub const FAN_OUT_ROUNDS_PER_TICK: usize = 100;
+pub const FAN_OUT_ROUNDS_PER_TICK: usize = 50;
 /// Most recipients a fan-out round keeps looked up (their profiles, and apart from them
 /// their webhook settings); past it the round forgets them and reads afresh, so its memory
 /// stays bounded however many agents its events reach.
