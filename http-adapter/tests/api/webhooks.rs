@@ -7,10 +7,9 @@ use std::time::Duration;
 
 use crate::common::TestServer;
 use crate::common::receiver::{Receiver, verify_signature};
-use http_adapter::auth::MasterKey;
 use http_adapter::dispatch::{ReachConfig, Sends};
 use http_adapter::limits::{EVENTS_PER_ROUND, FAN_OUT_ROUNDS_PER_TICK};
-use http_adapter::server::{AppState, Config};
+use http_adapter::server::AppState;
 use marketplace_core::store::{Channel, Deliveries, DeliveryStatus, NewDelivery};
 use marketplace_core::{IdentityId, Policy, ProfileUpdate};
 use serde_json::{Value, json};
@@ -83,10 +82,7 @@ async fn a_backlog_larger_than_a_round_leaves_the_outbox_in_one_tick() {
     );
     assert!(FAN_OUT_ROUNDS_PER_TICK * EVENTS_PER_ROUND > agents.len());
 
-    let app = AppState::new(
-        server.market.clone(),
-        Config::new(MasterKey::from_secret("test secret")),
-    );
+    let app = AppState::new(server.market.clone(), common::config());
     // One round takes a round's worth...
     assert_eq!(app.fan_out_round().await.unwrap(), EVENTS_PER_ROUND);
     let rest = backlog - EVENTS_PER_ROUND as u64;
@@ -131,9 +127,7 @@ async fn a_backlog_larger_than_the_senders_is_sent_in_one_tick() {
 
     let app = AppState::new(
         server.market.clone(),
-        common::reaching(&receiver.ca_pem, true, reach)(Config::new(MasterKey::from_secret(
-            "test secret",
-        ))),
+        common::reaching(&receiver.ca_pem, true, reach)(common::config()),
     );
     let sends = Sends::start(&app, senders);
     let started = sends

@@ -106,8 +106,7 @@ impl<S: Backend + Clone> TestServer<S> {
         }
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
-        let config = Config::new(MasterKey::from_secret("test secret"))
-            .with_blob_dir(dir.path().join("blobs"));
+        let config = config().with_blob_dir(dir.path().join("blobs"));
         let config = configure(config);
         let rate_limits = config.rate_limits;
         let state = AppState::new(market.clone(), config);
@@ -258,6 +257,13 @@ impl<S: Backend + Clone> TestServer<S> {
         self.send(method, path, &headers, body.as_deref().map(str::as_bytes))
             .await
     }
+}
+
+/// The configuration a test server starts from: its master key, so that an `AppState` a
+/// test builds beside a server (to run the dispatcher's steps itself) opens the same
+/// sealed secrets.
+pub(crate) fn config() -> Config {
+    Config::new(MasterKey::from_secret("test secret"))
 }
 
 /// A router configuration whose outbound client trusts `ca_pem` (and may reach private
