@@ -1,5 +1,5 @@
-WITH picked AS (SELECT seq FROM events WHERE NOT done AND available_at <= $2
+WITH picked AS (SELECT seq FROM outbox WHERE available_at <= $2
 ORDER BY available_at, seq LIMIT $3 FOR UPDATE SKIP LOCKED)
-UPDATE events e SET available_at = $1, attempts = e.attempts + 1
-FROM picked WHERE e.seq = picked.seq
-RETURNING e.seq, e.body, e.attempts
+UPDATE outbox o SET available_at = $1, attempts = o.attempts + 1
+FROM picked JOIN events e ON e.seq = picked.seq WHERE o.seq = picked.seq
+RETURNING o.seq, e.body, o.attempts

@@ -339,11 +339,7 @@ impl Store for PgStore {
     }
 
     async fn outbox_depth(&self) -> Result<u64, StoreError> {
-        let depth: i64 = sqlx::query_scalar(sql!("outbox_depth"))
-            .fetch_one(&self.pool)
-            .await
-            .map_err(db)?;
-        Ok(u64::try_from(depth).unwrap_or(0))
+        Sql(self).outbox_depth().await
     }
 
     async fn credit_exposure(&self) -> Result<Decimal, StoreError> {

@@ -131,7 +131,7 @@ shared! {
             let mut completed = HashSet::with_capacity(events.len());
             for chunk in events.chunks(INSERT_CHUNK) {
                 let mut b = QueryBuilder::<D::Db>::new(
-                    "UPDATE events SET done = TRUE WHERE NOT done AND (seq, attempts) IN (VALUES ",
+                    "DELETE FROM outbox WHERE (seq, attempts) IN (VALUES ",
                 );
                 let mut list = b.separated(", ");
                 for event in chunk {

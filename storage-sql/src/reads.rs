@@ -399,6 +399,15 @@ shared! {
             Ok(u64::try_from(row.int("last")?).unwrap_or(0))
         }
 
+        /// [`Store::outbox_depth`].
+        pub async fn outbox_depth(&self) -> Result<u64, StoreError> {
+            let row = sqlx::query(sql!("outbox_depth"))
+                .fetch_one(self.0.reader())
+                .await
+                .map_err(D::error)?;
+            Ok(u64::try_from(row.int("depth")?).unwrap_or(0))
+        }
+
         /// [`Store::complete_event`].
         pub async fn complete_event(&self, seq: u64, attempt: u32) -> Result<bool, StoreError> {
             let done = sqlx::query(sql!("event_complete"))

@@ -19,6 +19,7 @@
 pub mod cases;
 mod failing;
 mod fixture;
+pub mod migration;
 mod ops;
 
 use std::future::Future;

@@ -1,0 +1,48 @@
+//! Migrations of a database in use: what it held before is there, and means the same,
+//! after.
+
+use marketplace_core::testkit::migration::{OUTBOX_STATES, check_migrated_outbox, outbox_events};
+use sqlx::sqlite::SqlitePool;
+use storage_sql::codec::EventRow;
+use storage_sqlite::{SqliteOptions, SqliteStore};
+
+/// The migration that moved the outbox's state out of `events` into a table of its own:
+/// an undelivered event keeps its place, its lease and its attempts; a completed one stays
+/// completed; events written afterwards enter the new table.
+#[tokio::test]
+async fn the_outbox_keeps_its_leases_when_it_moves_to_a_table_of_its_own() {
+    let events = outbox_events().await;
+    let dir = tempfile::tempdir().unwrap();
+    let options = SqliteOptions::file(dir.path().join("market.db"));
+
+    // A database at the schema before the move, its events written as that schema kept
+    // them.
+    let pool = SqlitePool::connect_with(options.connect_options())
+        .await
+        .unwrap();
+    let mut before = sqlx::migrate!("./migrations");
+    before.migrations = before
+        .migrations
+        .iter()
+        .filter(|m| m.description.as_ref() != "outbox table")
+        .cloned()
+        .collect::<Vec<_>>()
+        .into();
+    assert_eq!(before.migrations.len(), 10, "the schema before the move");
+    before.run(&pool).await.unwrap();
+    for (event, state) in events.iter().zip(OUTBOX_STATES) {
+        let row = EventRow::of(event).unwrap();
+        sqlx::query("INSERT INTO events (body, available_at, attempts, done) VALUES (?, ?, ?, ?)")
+            .bind(&row.body)
+            .bind(row.available_at + state.available_after_secs * 1_000_000)
+            .bind(state.attempts)
+            .bind(state.done)
+            .execute(&pool)
+            .await
+            .unwrap();
+    }
+    pool.close().await;
+
+    let store = SqliteStore::open(options).await.unwrap();
+    check_migrated_outbox(&store, &events).await;
+}
