@@ -193,6 +193,13 @@ fn run(conn: &Connection, sql: &str, params: Params<'_>) -> Result<(Vec<Row>, us
     Ok((rows, changed))
 }
 
+/// Runs `sql`, a statement without parameters or rows (`BEGIN IMMEDIATE`, `COMMIT`), kept
+/// prepared: every transaction runs both, and preparing them again each time is parsing
+/// the lane would do for every batch.
+fn exec_cached(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
 /// A statement's parameters, borrowed: SQLite copies what it binds.
 type Params<'a> = &'a [&'a dyn ToSql];
 
@@ -249,7 +256,7 @@ impl InlineTx {
                 // Left open by a transaction whose `ROLLBACK` failed.
                 conn.execute_batch("ROLLBACK").map_err(error)?;
             }
-            conn.execute_batch("BEGIN IMMEDIATE").map_err(error)?;
+            exec_cached(conn, "BEGIN IMMEDIATE").map_err(error)?;
             self.open = true;
         }
         Ok(conn)
@@ -574,7 +581,7 @@ impl Transaction for InlineTx {
             .ok_or_else(|| StoreError::Other("the transaction has ended".into()))?;
         self.open = false;
         let commit = move || {
-            let done = conn.execute_batch("COMMIT");
+            let done = exec_cached(&conn, "COMMIT");
             if done.is_err() && !conn.is_autocommit() {
                 let _ = conn.execute_batch("ROLLBACK");
             }
