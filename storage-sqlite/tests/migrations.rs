@@ -1,6 +1,7 @@
 //! Migrations of a database in use: what it held before is there, and means the same,
 //! after.
 
+use marketplace_core::Store;
 use marketplace_core::testkit::migration::{OUTBOX_STATES, check_migrated_outbox, outbox_events};
 use sqlx::sqlite::SqlitePool;
 use storage_sql::codec::EventRow;
@@ -41,8 +42,20 @@ async fn the_outbox_keeps_its_leases_when_it_moves_to_a_table_of_its_own() {
             .await
             .unwrap();
     }
-    pool.close().await;
 
     let store = SqliteStore::open(options).await.unwrap();
     check_migrated_outbox(&store, &events).await;
+
+    // A replica of the release before, still running during an upgrade, writes its events
+    // as it always did: they enter the outbox too.
+    let depth = store.outbox_depth().await.unwrap();
+    let row = EventRow::of(&events[0]).unwrap();
+    sqlx::query("INSERT INTO events (body, available_at) VALUES (?, ?)")
+        .bind(&row.body)
+        .bind(row.available_at)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(store.outbox_depth().await.unwrap(), depth + 1);
+    pool.close().await;
 }
