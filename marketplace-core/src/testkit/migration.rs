@@ -42,8 +42,8 @@ pub const OUTBOX_STATES: [OutboxState; 3] = [
     },
 ];
 
-/// Three events as a market writes them (`seq` 1 to 3, each carrying its task): two
-/// registrations and a post.
+/// Three events as a market writes them (`seq` 1 to 3): two registrations and a post, which
+/// carries its task.
 pub async fn outbox_events() -> Vec<Event> {
     let fx = Fixture::new(MemoryStore::new());
     let alice = fx.agent("alice").await;
