@@ -92,6 +92,55 @@ impl Server {
     }
 }
 
+/// The machine's CPU time so far, from `/proc/stat`: busy (user, nice, system, interrupts)
+/// and stolen, in clock ticks. `None` where the file is not there.
+pub fn cpu_ticks() -> Option<(u64, u64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let line = stat.lines().next()?.strip_prefix("cpu ")?;
+    let f: Vec<u64> = line
+        .split_whitespace()
+        .map(|n| n.parse().unwrap_or(0))
+        .collect();
+    let at = |i: usize| f.get(i).copied().unwrap_or(0);
+    // user nice system idle iowait irq softirq steal
+    Some((at(0) + at(1) + at(2) + at(5) + at(6), at(7)))
+}
+
+/// The CPU time used so far by the processes on this machine named `name` (`/proc/*/stat`),
+/// user and kernel, their exited children's included: a counter that only grows while
+/// such processes come and go, as a PostgreSQL server's backends do (a backend's time
+/// moves to its postmaster's children's when it exits). `None` without `/proc`.
+pub fn cpu_time_of(name: &str) -> Option<Duration> {
+    let mut ticks = 0u64;
+    for entry in std::fs::read_dir("/proc").ok()?.flatten() {
+        if !entry
+            .file_name()
+            .to_string_lossy()
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        {
+            continue;
+        }
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue; // gone meanwhile
+        };
+        let Some((head, rest)) = stat.rsplit_once(')') else {
+            continue;
+        };
+        if head.split_once('(').map(|(_, comm)| comm) != Some(name) {
+            continue;
+        }
+        // `utime`, `stime`, `cutime`, `cstime`: the 14th to 17th fields of the line.
+        ticks += rest
+            .split_whitespace()
+            .skip(11)
+            .take(4)
+            .filter_map(|n| n.parse::<u64>().ok())
+            .sum::<u64>();
+    }
+    Some(Duration::from_millis(ticks.saturating_mul(10)))
+}
+
 impl Drop for Server {
     fn drop(&mut self) {
         let _ = self.child.kill();

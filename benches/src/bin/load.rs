@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::routing::get;
-use benches::process::{Server, server_binary};
+use benches::process::{Server, cpu_ticks, cpu_time_of, server_binary};
 use benches::spread;
 use clap::error::ErrorKind;
 use clap::{CommandFactory, Parser, ValueEnum};
@@ -630,6 +630,15 @@ struct LifecycleRun {
     cpu_ms: Option<(f64, f64)>,
     /// Bytes the server wrote to storage per lifecycle, KiB.
     disk_kib: Option<f64>,
+    /// PostgreSQL's CPU per lifecycle, milliseconds: every `postgres` process on this
+    /// machine, the server's backends and PostgreSQL's own (its WAL writer, checkpointer,
+    /// autovacuum). `None` on the other stores, whose database is the server's process.
+    database_ms: Option<f64>,
+    /// The whole machine's busy CPU per lifecycle, milliseconds (`/proc/stat`): the server,
+    /// its database, the load generator and anything else running. Two cores give at most
+    /// 2,000 ms of CPU a second, so 2,000 over this is the lifecycles a second this machine
+    /// could make with every cycle spent as in this run.
+    machine_ms: Option<f64>,
     /// Events still in the outbox when the run ended (`marketplace_outbox_depth`): the
     /// webhook dispatcher's backlog, against the four events a lifecycle writes.
     outbox: Option<u64>,
@@ -662,6 +671,9 @@ async fn lifecycle_run(
         let b = register(&mut setup, format!("b {i}")).await;
         agents.push((a, b));
     }
+    let postgres = database_url.starts_with("postgres");
+    let database_before = cpu_time_of("postgres").filter(|_| postgres);
+    let machine_before = cpu_ticks();
     let cpu_before = server.cpu_time();
     let written_before = server.written_bytes();
     let started = Instant::now();
@@ -676,6 +688,14 @@ async fn lifecycle_run(
     }
     let figures = Figures::of(times, started.elapsed().as_secs_f64());
     let cpu_after = server.cpu_time();
+    let machine_ms = machine_before
+        .zip(cpu_ticks())
+        .map(|((b0, _), (b1, _))| b1.saturating_sub(b0) as f64 * 10.0 / figures.steps as f64);
+    let database_ms = database_before
+        .zip(cpu_time_of("postgres"))
+        .map(|(before, after)| {
+            after.saturating_sub(before).as_secs_f64() * 1000.0 / figures.steps as f64
+        });
     let cpu_ms = cpu_before.zip(cpu_after).map(|((u0, s0), (u1, s1))| {
         let per = |d: Duration| d.as_secs_f64() * 1000.0 / figures.steps as f64;
         (per(u1 - u0), per(s1 - s0))
@@ -690,20 +710,25 @@ async fn lifecycle_run(
         figures,
         cpu_ms,
         disk_kib,
+        database_ms,
+        machine_ms,
         outbox,
     }
 }
 
 /// The lifecycle path, `args.rounds` rounds: each measures the empty route, then every
 /// pair count on each of `--servers`, each on a fresh database from `fresh`.
-/// Prints every run, then per pair count the medians and ranges over the rounds.
+/// Prints every run, then per pair count the medians and ranges over the rounds. CPU is
+/// per lifecycle in three parts: the server's process (`cpu ms`), PostgreSQL's processes
+/// (`db ms`, on PostgreSQL) and the whole machine's (`all ms`, the load generator's
+/// share included).
 async fn lifecycle_report<F, Fut>(backend: &str, args: &Args, bin: &Path, fresh: F)
 where
     F: Fn() -> Fut,
     Fut: Future<Output = (String, Option<tempfile::TempDir>)>,
 {
     println!(
-        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7}",
+        "{:<10} {:>5} {:>5} {:>6} {:>8} {:>10} {:>8} {:>8} {:>9} {:>9} {:>8} {:>7} {:>7} {:>7}",
         "backend",
         "round",
         "pairs",
@@ -715,7 +740,9 @@ where
         "cpu ms",
         "kernel %",
         "disk KiB",
-        "outbox"
+        "outbox",
+        "db ms",
+        "all ms"
     );
     let mut runs: Vec<LifecycleRun> = Vec::new();
     let mut empties = Vec::new();
@@ -736,8 +763,10 @@ where
                 });
                 let disk = run.disk_kib.unwrap_or(f64::NAN);
                 let outbox = run.outbox.map_or("?".to_owned(), |n| n.to_string());
+                let database = run.database_ms.unwrap_or(f64::NAN);
+                let machine = run.machine_ms.unwrap_or(f64::NAN);
                 println!(
-                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1} {outbox:>7}",
+                    "{backend:<10} {round:>5} {pairs:>5} {:>6} {:>8} {:>10.0} {:>8.2} {:>8.2} {cpu:>9.3} {kernel:>9.0} {disk:>8.1} {outbox:>7} {database:>7.3} {machine:>7.3}",
                     kind.name(),
                     f.steps,
                     f.per_second(),
@@ -765,12 +794,17 @@ where
             let (p99, _, _) = over(&|r| r.figures.p99_ms);
             let cpu = over(&|r| r.cpu_ms.map_or(f64::NAN, |(u, s)| u + s));
             let (disk, _, _) = over(&|r| r.disk_kib.unwrap_or(f64::NAN));
+            let (database, _, _) = over(&|r| r.database_ms.unwrap_or(f64::NAN));
+            let machine = over(&|r| r.machine_ms.unwrap_or(f64::NAN));
             println!(
-                "{backend:<10} {pairs:>3} pairs, server {:<6}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3}), {disk:.1} KiB written per lifecycle",
+                "{backend:<10} {pairs:>3} pairs, server {:<6}: median {rate:.0} lifecycles/s ({low:.0}–{high:.0}), p50 {p50:.2} ms, p99 {p99:.2} ms, server CPU {:.3} ms per lifecycle ({:.3}–{:.3}), database CPU {database:.3} ms, machine CPU {:.3} ms ({:.3}–{:.3}), {disk:.1} KiB written per lifecycle",
                 on.name(),
                 cpu.0,
                 cpu.1,
-                cpu.2
+                cpu.2,
+                machine.0,
+                machine.1,
+                machine.2
             );
         }
         // Each server over the first of `--servers`, round by round.

@@ -36,6 +36,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use benches::process::cpu_ticks;
 use benches::storage::{
     PgBench, PgBenchError, PgRaw, SqliteRaw, fresh_pg_database, pairs, run_lifecycles,
 };
@@ -85,20 +86,6 @@ struct Args {
     /// Leaves `pgbench -N` out of the PostgreSQL rounds.
     #[arg(long)]
     no_pgbench: bool,
-}
-
-/// The machine's CPU time so far, from `/proc/stat`: busy (user, nice, system, interrupts)
-/// and stolen, in clock ticks. `None` where the file is not there.
-fn cpu_ticks() -> Option<(u64, u64)> {
-    let stat = std::fs::read_to_string("/proc/stat").ok()?;
-    let line = stat.lines().next()?.strip_prefix("cpu ")?;
-    let f: Vec<u64> = line
-        .split_whitespace()
-        .map(|n| n.parse().unwrap_or(0))
-        .collect();
-    let at = |i: usize| f.get(i).copied().unwrap_or(0);
-    // user nice system idle iowait irq softirq steal
-    Some((at(0) + at(1) + at(2) + at(5) + at(6), at(7)))
 }
 
 /// Runs `work`, returning its wall time and the machine's busy and stolen ticks meanwhile.
