@@ -10,8 +10,13 @@
 //! - **The sweep** takes due tasks with `FOR UPDATE SKIP LOCKED`: several replicas sweep at
 //!   once and never apply a deadline twice.
 //! - **The outbox lease** works the same way: dispatchers on any replica lease undelivered
-//!   events with `FOR UPDATE SKIP LOCKED` through a partial index on availability, so no
-//!   event is sent by two of them at once, and nobody waits for another's lease.
+//!   events with `FOR UPDATE SKIP LOCKED` from the `outbox` table (an undelivered event's
+//!   row: when it may next be leased, how often it has been), so no event is sent by two of
+//!   them at once, and nobody waits for another's lease. The statement that writes a
+//!   command's events writes their outbox rows; a trigger does it for events written
+//!   otherwise (by a replica of an earlier release during a rolling upgrade), and stays
+//!   idle for the store's own connections, which say so with the setting
+//!   `marketplace.outbox_written`.
 //! - **Few round trips**: a command loads its task and all its parties in one `FOR UPDATE`
 //!   query (the task, then the parties in identity order; a `parties` column beside each
 //!   task names its involved agents) and writes all its hot rows in one statement of
@@ -104,6 +109,9 @@ impl PgStore {
             ("plan_cache_mode", "force_generic_plan"),
             // Literals in `EXECUTE` calls escape nothing but quotes (see `tx`).
             ("standard_conforming_strings", "on"),
+            // The commands' statement writes their events' outbox rows itself: the trigger
+            // that does it for an earlier release's writes stays idle (migration 0012).
+            ("marketplace.outbox_written", "on"),
         ]);
         // The statements each connection prepares need the tables: migrate first, on a
         // connection of its own.

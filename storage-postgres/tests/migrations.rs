@@ -26,7 +26,7 @@ async fn the_outbox_keeps_its_leases_when_it_moves_to_a_table_of_its_own() {
     before.migrations = before
         .migrations
         .iter()
-        .filter(|m| m.description.as_ref() != "outbox table")
+        .filter(|m| m.version < 11)
         .cloned()
         .collect::<Vec<_>>()
         .into();
@@ -50,7 +50,9 @@ async fn the_outbox_keeps_its_leases_when_it_moves_to_a_table_of_its_own() {
     check_migrated_outbox(&store, &events).await;
 
     // A replica of the release before, still running during an upgrade, writes its events
-    // as it always did: they enter the outbox too.
+    // as it always did: they enter the outbox too, by the trigger that stays idle for this
+    // release's own writes (which put their outbox rows in themselves: a row the trigger
+    // wrote too would break the outbox's key, and the store's writes above would fail).
     let depth = store.outbox_depth().await.unwrap();
     let row = EventRow::of(&events[0]).unwrap();
     sqlx::query("INSERT INTO events (body, available_at) VALUES ($1, $2)")
