@@ -80,19 +80,18 @@ impl Location {
 impl Database {
     /// Opens (and migrates) the database at `location`.
     pub async fn open(location: Location) -> Result<Self, StoreError> {
-        Self::open_with(location, true).await
+        Self::open_with(location, |options| options).await
     }
 
-    /// Opens (and migrates) the database at `location`; on SQLite, with commands'
-    /// statements run inline or through the driver
-    /// ([`SqliteOptions::inline_writer`]; other stores ignore it).
+    /// Opens (and migrates) the database at `location`; on SQLite, with the options
+    /// `sqlite` makes of the defaults (other stores ignore it).
     pub async fn open_with(
         location: Location,
-        sqlite_inline_writer: bool,
+        sqlite: impl FnOnce(SqliteOptions) -> SqliteOptions,
     ) -> Result<Self, StoreError> {
         Ok(match location {
             Location::Sqlite(path) => {
-                let options = SqliteOptions::file(path).inline_writer(sqlite_inline_writer);
+                let options = sqlite(SqliteOptions::file(path));
                 Self::Sqlite(SqliteStore::open(options).await?)
             }
             Location::Postgres(url) => {

@@ -50,12 +50,14 @@ use crate::writer::Writer;
 pub(crate) type InlineConn = Arc<Mutex<Connection>>;
 
 /// Opens the inline connection to the database at `path`, with the store's settings:
-/// `synchronous` (`FULL` or `NORMAL`), the busy timeout, and room for `statements`
-/// prepared statements.
+/// `synchronous` (`FULL` or `NORMAL`), the busy timeout, the log's size in pages past
+/// which a commit checkpoints (`wal_autocheckpoint`), and room for `statements` prepared
+/// statements.
 pub(crate) fn open(
     path: &Path,
     synchronous: &str,
     busy_timeout: Duration,
+    autocheckpoint: u32,
     statements: usize,
 ) -> Result<InlineConn, StoreError> {
     let conn = Connection::open_with_flags(
@@ -66,7 +68,8 @@ pub(crate) fn open(
     conn.busy_timeout(busy_timeout).map_err(error)?;
     conn.execute_batch(&format!(
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {synchronous}; \
-         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY;"
+         PRAGMA foreign_keys = ON; PRAGMA temp_store = MEMORY; \
+         PRAGMA wal_autocheckpoint = {autocheckpoint};"
     ))
     .map_err(error)?;
     conn.set_prepared_statement_cache_capacity(statements);

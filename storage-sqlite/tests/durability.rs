@@ -1,5 +1,7 @@
 //! The store runs with the durability DESIGN.md asks for, and keeps data across reopening.
 
+use std::time::{Duration, Instant};
+
 use marketplace_core::TaskSpec;
 use marketplace_core::testkit::{Fixture, dec};
 use storage_sqlite::{SqliteOptions, SqliteStore};
@@ -42,5 +44,51 @@ async fn committed_state_survives_reopening() {
     assert_eq!(
         reopened.balance(&task.poster).await.unwrap().escrowed,
         dec("12")
+    );
+}
+
+/// Commits append their pages to the write-ahead log; the store's own thread copies them
+/// into the database file while the store runs, where SQLite would have had the next
+/// command's commit do it. The writers' own checkpoints start only past 10,000 pages of
+/// log, far more than these commands write, so the file grows only by that thread.
+#[tokio::test]
+async fn the_log_is_checkpointed_off_the_commit_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("market.db");
+    let fx = Fixture::new(SqliteStore::open(SqliteOptions::file(&path)).await.unwrap());
+    let alice = fx.agent("alice").await;
+    // Whatever the set-up wrote has reached the file once its size stays put.
+    let settled = |mut size: u64| {
+        let path = path.clone();
+        async move {
+            loop {
+                tokio::time::sleep(Duration::from_millis(300)).await;
+                let now = std::fs::metadata(&path).unwrap().len();
+                if now == size {
+                    return size;
+                }
+                size = now;
+            }
+        }
+    };
+    let before = settled(std::fs::metadata(&path).unwrap().len()).await;
+    for i in 0..20 {
+        let text: String = (0..300).map(|w| format!("word{i}x{w} ")).collect();
+        fx.market
+            .post_task(&alice, TaskSpec::new(text, 1))
+            .await
+            .unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let grown = loop {
+        let size = std::fs::metadata(&path).unwrap().len();
+        if size >= before + 64 * 1024 || Instant::now() > deadline {
+            break size;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert!(
+        grown >= before + 64 * 1024,
+        "the database file grew from {before} to only {grown} bytes: the log was not checkpointed"
     );
 }

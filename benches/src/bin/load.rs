@@ -96,11 +96,14 @@ struct Args {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 enum ServerKind {
     /// As before group commit: a commit per command, every request's API key looked up
-    /// in the store, SQLite's statements through the driver's connection thread.
+    /// in the store, SQLite's statements through the driver's connection thread and its
+    /// log checkpointed by the committing writer.
     Before,
-    /// Group commit and the API-key cache, SQLite's statements still through the driver.
+    /// Group commit and the API-key cache, SQLite's statements still through the driver
+    /// and its log checkpointed by the writer.
     Driver,
-    /// Today's defaults: group commit, the API-key cache, SQLite's commands inline.
+    /// Today's defaults: group commit, the API-key cache, SQLite's commands inline and its
+    /// log checkpointed by a thread of its own.
     Now,
 }
 
@@ -115,8 +118,15 @@ impl ServerKind {
                 "0",
                 "--sqlite-inline-writer",
                 "false",
+                "--sqlite-checkpoint-thread",
+                "false",
             ],
-            Self::Driver => &["--sqlite-inline-writer", "false"],
+            Self::Driver => &[
+                "--sqlite-inline-writer",
+                "false",
+                "--sqlite-checkpoint-thread",
+                "false",
+            ],
             Self::Now => &[],
         }
     }
